@@ -1,0 +1,100 @@
+/**
+ * The job model shared by every package. A job moves through
+ * `delayed → queued → assigned → running → succeeded | failed | cancelled`,
+ * with `running → delayed | queued` on a retry or when its lease expires.
+ */
+
+/** Every state a job can be in. `succeeded`, `failed` and `cancelled` are final. */
+export const JOB_STATES = [
+  'delayed',
+  'queued',
+  'assigned',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
+/** States in which an agent holds the job under a lease. */
+export const LEASED_STATES: ReadonlySet<JobState> = new Set(['assigned', 'running']);
+
+export const PRIORITY_CLASSES = ['high', 'normal', 'low'] as const;
+export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
+
+/** Sort rank of a priority class: lower runs first. */
+export function priorityRank(priority: PriorityClass): number {
+  return PRIORITY_CLASSES.indexOf(priority);
+}
+
+/**
+ * What a job needs from an agent. Only `slots` is scheduled today; cpu, memory and GPUs
+ * join here when resource-aware placement lands.
+ */
+export interface Resources {
+  slots: number;
+}
+
+/** An error recorded on a job or an attempt. Same shape whatever the backend. */
+export interface JobError {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** Everything the store needs to create a job; produced by the API edge after validation. */
+export interface NewJob {
+  id: string;
+  queue: string;
+  task: string;
+  owner: string;
+  payload: unknown;
+  priority: PriorityClass;
+  /** Order inside a priority class: higher runs first. */
+  priorityLevel: number;
+  resources: Resources;
+  maxAttempts: number;
+  /** Base of the exponential retry backoff. */
+  backoffMs: number;
+  timeoutMs: number | null;
+  /** When the job becomes eligible to run (epoch ms). */
+  runAt: number;
+  idempotencyKey: string | null;
+  createdAt: number;
+}
+
+export interface Job extends NewJob {
+  state: JobState;
+  /** How many times the job has been handed to an agent. */
+  attempts: number;
+  /** 0–100, as last reported by the task. */
+  progress: number | null;
+  result: unknown;
+  error: JobError | null;
+  agentId: string | null;
+  leaseExpiresAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  updatedAt: number;
+}
+
+export const ATTEMPT_OUTCOMES = ['succeeded', 'failed', 'cancelled', 'lease_expired'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/** One hand-over of a job to an agent, kept as history. */
+export interface JobAttempt {
+  attempt: number;
+  agentId: string;
+  assignedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  outcome: AttemptOutcome | null;
+  error: JobError | null;
+}
+
+/** A job as handed to an agent: its lease token must accompany every report about it. */
+export interface JobAssignment {
+  job: Job;
+  leaseToken: string;
+}

@@ -1,0 +1,124 @@
+import type {
+  Completion,
+  Job,
+  JobAssignment,
+  JobAttempt,
+  JobState,
+  LeaseRef,
+  NewJob,
+  PendingJob,
+  Placement,
+  TransitionResult,
+} from '@baton/core';
+
+/**
+ * The store contract: every state transition that must be atomic is one call here, and
+ * every hot-path call takes many jobs at once. Nothing outside this package knows which
+ * backend implements it. Time comes from the store's clock (see {@link StoreOptions}) so the
+ * conformance suite can drive delays and lease expiry without sleeping.
+ */
+export interface Store {
+  readonly backend: 'sqlite' | 'postgres' | 'redis';
+
+  /** Creates or migrates the schema. Refuses a schema newer than this code knows. */
+  init(): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+
+  /**
+   * Creates jobs. A job whose (owner, idempotencyKey) already exists is not created again:
+   * the existing job is returned with `created: false`. Results are in input order.
+   */
+  enqueue(jobs: NewJob[]): Promise<EnqueueResult[]>;
+  getJob(id: string): Promise<Job | null>;
+  getAttempts(id: string): Promise<JobAttempt[]>;
+  /** Newest first; `cursor` is the `nextCursor` of the previous page. */
+  listJobs(query: JobListQuery): Promise<JobPage>;
+  queueStats(): Promise<QueueStats[]>;
+  /**
+   * Cancels a job that is not final. A leased job's lease is revoked, so its agent's
+   * report is refused; the `cancelled` event tells the agent to stop.
+   */
+  cancel(id: string): Promise<Job>;
+
+  /** Moves delayed jobs whose time has come to `queued`. */
+  promoteDue(): Promise<{ promoted: number; nextRunAt: number | null }>;
+  /** The best queued jobs of each queue, in scheduling order. */
+  pending(requests: PendingRequest[]): Promise<PendingJob[]>;
+  /**
+   * Hands queued jobs to agents under a new lease, counting an attempt. A job that is no
+   * longer queued is skipped, so a stale placement can never assign a job twice.
+   */
+  assign(placements: Placement[], leaseMs: number): Promise<JobAssignment[]>;
+  /**
+   * Requeues (or, with attempts exhausted, fails) jobs whose lease ran out: their agent died
+   * or lost touch. Returns what it did and when the next lease runs out.
+   */
+  expireLeases(): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }>;
+
+  /** assigned → running. */
+  start(items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]>;
+  /** Renews leases and records progress. */
+  heartbeat(items: (LeaseRef & { progress?: number })[], leaseMs: number): Promise<TransitionResult[]>;
+  /**
+   * Records outcomes. A failure with attempts left (and retryable) goes back to `delayed`
+   * with backoff, or `queued` when the backoff is zero. A stale lease token is refused.
+   */
+  complete(items: Completion[]): Promise<TransitionResult[]>;
+
+  /** Records which tasks are served on which queues (agents announce them on register). */
+  registerTasks(tasks: TaskRoute[]): Promise<void>;
+  taskRoutes(): Promise<TaskRoute[]>;
+
+  /** Wake-ups for schedulers and event streams. Returns an unsubscribe function. */
+  subscribe(listener: (event: StoreEvent) => void): () => void;
+}
+
+export interface EnqueueResult {
+  job: Job;
+  created: boolean;
+}
+
+export interface JobListQuery {
+  state?: JobState;
+  queue?: string;
+  owner?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  nextCursor: string | null;
+}
+
+export interface QueueStats {
+  queue: string;
+  counts: Record<JobState, number>;
+  /** Age of the job that has waited longest in `queued`, or null when none waits. */
+  oldestQueuedAgeMs: number | null;
+}
+
+export interface PendingRequest {
+  queue: string;
+  limit: number;
+}
+
+export interface TaskRoute {
+  task: string;
+  queue: string;
+}
+
+/** What a store announces. Backends deliver them across processes (NOTIFY, pub/sub). */
+export type StoreEvent =
+  | { type: 'enqueued'; queues: string[] }
+  /** Capacity or work may have changed: jobs finished, requeued or promoted. */
+  | { type: 'changed' }
+  | { type: 'cancelled'; jobId: string; agentId: string | null };
+
+export interface StoreOptions {
+  /** Clock in epoch ms. Default `Date.now`. */
+  clock?: () => number;
+  /** Random source for retry jitter. Default `Math.random`. */
+  random?: () => number;
+}

@@ -1,0 +1,4 @@
+export type * from './contract.js';
+export { openStore, DEFAULT_STORE_URL } from './open.js';
+export { SqliteStore } from './sqlite/sqlite-store.js';
+export { StoreEvents } from './events.js';

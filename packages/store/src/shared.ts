@@ -1,0 +1,38 @@
+import type { JobState, LeaseRef, TransitionResult } from '@baton/core';
+import { FINAL_STATES, JOB_STATES, LEASED_STATES, ValidationError } from '@baton/core';
+
+/** Logic every backend shares, so all of them refuse and page the same way. */
+
+/** Why a report under `item`'s lease must be refused, or null when the lease is current. */
+export function refusalFor(
+  item: LeaseRef,
+  job: { state: JobState; leaseToken: string | null } | null,
+): TransitionResult | null {
+  const { jobId } = item;
+  if (!job) return { jobId, ok: false, code: 'NOT_FOUND', message: `job ${jobId} not found` };
+  if (job.state === 'cancelled') return { jobId, ok: false, code: 'CANCELLED', message: `job ${jobId} was cancelled` };
+  if (job.leaseToken === item.leaseToken && LEASED_STATES.has(job.state)) return null;
+  if (FINAL_STATES.has(job.state)) {
+    return { jobId, ok: false, code: 'FINISHED', message: `job ${jobId} is already ${job.state}` };
+  }
+  return {
+    jobId,
+    ok: false,
+    code: 'STALE_LEASE',
+    message: `lease on job ${jobId} is no longer valid (the job was retried or reassigned)`,
+  };
+}
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(id)) throw new ValidationError('cursor is not one this API returned', undefined, 'INVALID_CURSOR');
+  return id;
+}
+
+export function emptyCounts(): Record<JobState, number> {
+  return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+}

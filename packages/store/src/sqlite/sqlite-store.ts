@@ -1,0 +1,305 @@
+import Database from 'better-sqlite3';
+import type {
+  Completion,
+  Job,
+  JobAssignment,
+  JobAttempt,
+  JobState,
+  LeaseRef,
+  NewJob,
+  PendingJob,
+  Placement,
+  Resources,
+  TransitionResult,
+} from '@baton/core';
+import { ConflictError, FINAL_STATES, NotFoundError, PRIORITY_CLASSES, newLeaseToken, retryDelayMs } from '@baton/core';
+import type {
+  EnqueueResult,
+  JobListQuery,
+  JobPage,
+  PendingRequest,
+  QueueStats,
+  Store,
+  StoreOptions,
+  TaskRoute,
+} from '../contract.js';
+import { StoreEvents } from '../events.js';
+import { decodeCursor, emptyCounts, encodeCursor, refusalFor } from '../shared.js';
+import { migrate } from './migrations.js';
+import type { AttemptRow, JobRow } from './rows.js';
+import { attemptFromRow, jobFromRow, rowFromNewJob, toJson } from './rows.js';
+import { SQL } from './statements.js';
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+/**
+ * The embedded backend: one SQLite file in WAL mode (or memory). better-sqlite3 is
+ * synchronous, so each contract call is one transaction that no other caller interleaves
+ * with; the async signature is the contract's, for the networked backends.
+ */
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly events = new StoreEvents();
+  private statements: Record<keyof typeof SQL, Statement> | null = null;
+  private closed = false;
+
+  /** @param path a file path, or `:memory:` */
+  constructor(path: string, options: StoreOptions = {}) {
+    this.db = new Database(path);
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a process crash (kill -9); only an OS crash can lose the last commits.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  async init(): Promise<void> {
+    migrate(this.db, this.clock());
+    this.statements = Object.fromEntries(
+      Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)]),
+    ) as Record<keyof typeof SQL, Statement>;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  subscribe(listener: Parameters<Store['subscribe']>[0]): () => void {
+    return this.events.subscribe(listener);
+  }
+
+  private get sql(): Record<keyof typeof SQL, Statement> {
+    if (!this.statements) throw new Error('store used before init()');
+    return this.statements;
+  }
+
+  private row(id: string): JobRow | undefined {
+    return this.sql.getJob.get(id) as JobRow | undefined;
+  }
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    const now = this.clock();
+    const queues = new Set<string>();
+    const results = this.db.transaction(() =>
+      jobs.map((job): EnqueueResult => {
+        if (job.idempotencyKey !== null) {
+          const existing = this.sql.getByIdempotencyKey.get(job.owner, job.idempotencyKey) as JobRow | undefined;
+          if (existing) return { job: jobFromRow(existing), created: false };
+        }
+        const state: JobState = job.runAt > now ? 'delayed' : 'queued';
+        const row = this.sql.insertJob.get(rowFromNewJob(job, state)) as JobRow;
+        queues.add(job.queue);
+        return { job: jobFromRow(row), created: true };
+      }),
+    )();
+    if (queues.size > 0) this.events.emit({ type: 'enqueued', queues: [...queues] });
+    return results;
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    const row = this.row(id);
+    return row ? jobFromRow(row) : null;
+  }
+
+  async getAttempts(id: string): Promise<JobAttempt[]> {
+    return (this.sql.getAttempts.all(id) as AttemptRow[]).map(attemptFromRow);
+  }
+
+  async listJobs(query: JobListQuery): Promise<JobPage> {
+    const filters: [string, unknown][] = [];
+    if (query.state) filters.push(['state = ?', query.state]);
+    if (query.queue) filters.push(['queue = ?', query.queue]);
+    if (query.owner) filters.push(['owner = ?', query.owner]);
+    if (query.cursor) filters.push(['id < ?', decodeCursor(query.cursor)]);
+    const where = filters.map(([clause]) => clause);
+    const params = filters.map(([, value]) => value);
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, query.limit + 1) as JobRow[];
+    const page = rows.slice(0, query.limit).map(jobFromRow);
+    const last = page[page.length - 1];
+    return { jobs: page, nextCursor: rows.length > query.limit && last ? encodeCursor(last.id) : null };
+  }
+
+  async queueStats(): Promise<QueueStats[]> {
+    const now = this.clock();
+    const stats = new Map<string, QueueStats>();
+    const entry = (queue: string): QueueStats => {
+      let s = stats.get(queue);
+      if (!s) stats.set(queue, (s = { queue, counts: emptyCounts(), oldestQueuedAgeMs: null }));
+      return s;
+    };
+    for (const r of this.sql.routeQueues.all() as { queue: string }[]) entry(r.queue);
+    for (const r of this.sql.countByQueueState.all() as { queue: string; state: JobState; n: number }[]) {
+      entry(r.queue).counts[r.state] = r.n;
+    }
+    for (const r of this.sql.oldestQueued.all() as { queue: string; run_at: number }[]) {
+      entry(r.queue).oldestQueuedAgeMs = Math.max(0, now - r.run_at);
+    }
+    return [...stats.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+
+  async cancel(id: string): Promise<Job> {
+    const now = this.clock();
+    const { job, agentId } = this.db.transaction(() => {
+      const row = this.row(id);
+      if (!row) throw new NotFoundError(`job ${id} not found`, 'JOB_NOT_FOUND');
+      if (FINAL_STATES.has(row.state as JobState)) {
+        throw new ConflictError(`job ${id} is already ${row.state}`, 'JOB_FINISHED', { state: row.state });
+      }
+      if (row.lease_token !== null) this.sql.finishAttempt.run('cancelled', null, now, id, row.lease_token);
+      return { job: jobFromRow(this.sql.cancelJob.get(now, id) as JobRow), agentId: row.agent_id };
+    })();
+    this.events.emit({ type: 'cancelled', jobId: id, agentId });
+    return job;
+  }
+
+  async promoteDue(): Promise<{ promoted: number; nextRunAt: number | null }> {
+    const now = this.clock();
+    return this.db.transaction(() => {
+      const promoted = this.sql.promoteDue.run(now, now).changes;
+      const next = this.sql.nextRunAt.get() as { t: number | null };
+      return { promoted, nextRunAt: next.t };
+    })();
+  }
+
+  async pending(requests: PendingRequest[]): Promise<PendingJob[]> {
+    const out: PendingJob[] = [];
+    for (const { queue, limit } of requests) {
+      if (limit <= 0) continue;
+      const rows = this.sql.pending.all(queue, limit) as {
+        id: string;
+        queue: string;
+        priority: number;
+        priority_level: number;
+        resources: string;
+      }[];
+      for (const r of rows) {
+        out.push({
+          id: r.id,
+          queue: r.queue,
+          priority: PRIORITY_CLASSES[r.priority] ?? 'normal',
+          priorityLevel: r.priority_level,
+          resources: JSON.parse(r.resources) as Resources,
+        });
+      }
+    }
+    return out;
+  }
+
+  async assign(placements: Placement[], leaseMs: number): Promise<JobAssignment[]> {
+    const now = this.clock();
+    return this.db.transaction(() => {
+      const out: JobAssignment[] = [];
+      for (const { jobId, agentId } of placements) {
+        const leaseToken = newLeaseToken();
+        const row = this.sql.assignJob.get(agentId, leaseToken, now + leaseMs, now, jobId) as JobRow | undefined;
+        if (!row) continue;
+        this.sql.insertAttempt.run(jobId, row.attempts, agentId, leaseToken, now);
+        out.push({ job: jobFromRow(row), leaseToken });
+      }
+      return out;
+    })();
+  }
+
+  async expireLeases(): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }> {
+    const now = this.clock();
+    const result = this.db.transaction(() => {
+      const requeued: string[] = [];
+      const failed: string[] = [];
+      const expired = this.sql.expiredLeases.all(now) as JobRow[];
+      for (const row of expired) {
+        const error = toJson({
+          code: 'LEASE_EXPIRED',
+          message: `agent ${row.agent_id ?? '?'} stopped renewing its lease`,
+          retryable: true,
+        });
+        this.sql.finishAttempt.run('lease_expired', error, now, row.id, row.lease_token);
+        if (row.attempts < row.max_attempts) {
+          this.sql.requeueJob.run('queued', now, error, now, row.id);
+          requeued.push(row.id);
+        } else {
+          this.sql.failJob.run(error, now, now, row.id);
+          failed.push(row.id);
+        }
+      }
+      const next = this.sql.nextLeaseExpiry.get() as { t: number | null };
+      return { requeued, failed, nextExpiryAt: next.t };
+    })();
+    if (result.requeued.length > 0 || result.failed.length > 0) this.events.emit({ type: 'changed' });
+    return result;
+  }
+
+  /** Applies `change` to each leased job whose token matches, refusing the others with a reason. */
+  private leased<T extends LeaseRef>(
+    items: T[],
+    change: (item: T, row: JobRow) => JobState,
+  ): TransitionResult[] {
+    return this.db.transaction(() =>
+      items.map((item): TransitionResult => {
+        const row = this.row(item.jobId);
+        const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
+        if (refusal) return refusal;
+        return { jobId: item.jobId, ok: true, state: change(item, row as JobRow) };
+      }),
+    )();
+  }
+
+  async start(items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]> {
+    const now = this.clock();
+    return this.leased(items, (item, row) => {
+      if (row.state === 'assigned') {
+        this.sql.startJob.run(now, now + leaseMs, now, item.jobId);
+        this.sql.startAttempt.run(now, item.jobId, item.leaseToken);
+      }
+      return 'running';
+    });
+  }
+
+  async heartbeat(items: (LeaseRef & { progress?: number })[], leaseMs: number): Promise<TransitionResult[]> {
+    const now = this.clock();
+    return this.leased(items, (item, row) => {
+      this.sql.renewLease.run(now + leaseMs, item.progress ?? null, now, item.jobId);
+      return row.state as JobState;
+    });
+  }
+
+  async complete(items: Completion[]): Promise<TransitionResult[]> {
+    const now = this.clock();
+    const results = this.leased(items, (item, row) => {
+      if (item.outcome === 'succeeded') {
+        this.sql.finishAttempt.run('succeeded', null, now, item.jobId, item.leaseToken);
+        this.sql.succeedJob.run(toJson(item.result ?? null), now, now, item.jobId);
+        return 'succeeded';
+      }
+      const error = toJson(item.error);
+      this.sql.finishAttempt.run('failed', error, now, item.jobId, item.leaseToken);
+      if (item.error.retryable && row.attempts < row.max_attempts) {
+        const delay = retryDelayMs(row.backoff_ms, row.attempts, this.random);
+        const state: JobState = delay > 0 ? 'delayed' : 'queued';
+        this.sql.requeueJob.run(state, now + delay, error, now, item.jobId);
+        return state;
+      }
+      this.sql.failJob.run(error, now, now, item.jobId);
+      return 'failed';
+    });
+    if (results.some((r) => r.ok)) this.events.emit({ type: 'changed' });
+    return results;
+  }
+
+  async registerTasks(tasks: TaskRoute[]): Promise<void> {
+    const now = this.clock();
+    this.db.transaction(() => {
+      for (const t of tasks) this.sql.upsertRoute.run(t.task, t.queue, now);
+    })();
+  }
+
+  async taskRoutes(): Promise<TaskRoute[]> {
+    return this.sql.routes.all() as TaskRoute[];
+  }
+}

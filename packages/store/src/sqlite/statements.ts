@@ -1,0 +1,58 @@
+/** Every statement the SQLite store prepares once at init. Positional parameters in the order written. */
+export const SQL = {
+  getJob: 'SELECT * FROM jobs WHERE id = ?',
+  getByIdempotencyKey: 'SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?',
+  getAttempts: `SELECT attempt, agent_id, assigned_at, started_at, finished_at, outcome, error
+    FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
+  insertJob: `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources,
+      max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at)
+    VALUES (@id, @queue, @task, @owner, @payload, @state, @priority, @priority_level, @resources,
+      @max_attempts, @backoff_ms, @timeout_ms, @run_at, @idempotency_key, @created_at, @updated_at)
+    RETURNING *`,
+  // Params: now, id
+  cancelJob: `UPDATE jobs SET state = 'cancelled', finished_at = ?1, updated_at = ?1,
+      lease_token = NULL, lease_expires_at = NULL
+    WHERE id = ?2 RETURNING *`,
+  // Params: now, now
+  promoteDue: `UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'delayed' AND run_at <= ?`,
+  nextRunAt: `SELECT MIN(run_at) AS t FROM jobs WHERE state = 'delayed'`,
+  // Params: queue, limit. Served by the partial index jobs_queued, in scheduling order.
+  pending: `SELECT id, queue, priority, priority_level, resources FROM jobs
+    WHERE state = 'queued' AND queue = ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
+  // Params: agentId, leaseToken, leaseExpiresAt, now, id. Only a still-queued job is assigned.
+  assignJob: `UPDATE jobs SET state = 'assigned', agent_id = ?, lease_token = ?, lease_expires_at = ?,
+      attempts = attempts + 1, progress = NULL, updated_at = ?
+    WHERE id = ? AND state = 'queued' RETURNING *`,
+  // Params: jobId, attempt, agentId, leaseToken, assignedAt
+  insertAttempt: `INSERT INTO job_attempts (job_id, attempt, agent_id, lease_token, assigned_at) VALUES (?, ?, ?, ?, ?)`,
+  // Params: now
+  expiredLeases: `SELECT * FROM jobs WHERE state IN ('assigned', 'running') AND lease_expires_at <= ?
+    ORDER BY lease_expires_at LIMIT 1000`,
+  nextLeaseExpiry: `SELECT MIN(lease_expires_at) AS t FROM jobs WHERE state IN ('assigned', 'running')`,
+  // Params: startedAt, leaseExpiresAt, now, id
+  startJob: `UPDATE jobs SET state = 'running', started_at = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?`,
+  // Params: startedAt, jobId, leaseToken
+  startAttempt: 'UPDATE job_attempts SET started_at = ? WHERE job_id = ? AND lease_token = ?',
+  // Params: leaseExpiresAt, progress (null keeps it), now, id
+  renewLease: `UPDATE jobs SET lease_expires_at = ?, progress = COALESCE(?, progress), updated_at = ? WHERE id = ?`,
+  // Params: outcome, error, finishedAt, jobId, leaseToken
+  finishAttempt: `UPDATE job_attempts SET outcome = ?, error = ?, finished_at = ? WHERE job_id = ? AND lease_token = ?`,
+  // Params: result, finishedAt, now, id
+  succeedJob: `UPDATE jobs SET state = 'succeeded', result = ?, progress = 100, finished_at = ?, updated_at = ?,
+      lease_token = NULL, lease_expires_at = NULL
+    WHERE id = ?`,
+  // Params: error, finishedAt, now, id
+  failJob: `UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?,
+      lease_token = NULL, lease_expires_at = NULL
+    WHERE id = ?`,
+  // Params: state, runAt, error, now, id
+  requeueJob: `UPDATE jobs SET state = ?, run_at = ?, error = ?, updated_at = ?,
+      agent_id = NULL, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = ?`,
+  countByQueueState: 'SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state',
+  oldestQueued: `SELECT queue, MIN(run_at) AS run_at FROM jobs WHERE state = 'queued' GROUP BY queue`,
+  routeQueues: 'SELECT DISTINCT queue FROM task_routes',
+  routes: 'SELECT task, queue FROM task_routes ORDER BY task, queue',
+  upsertRoute: `INSERT INTO task_routes (task, queue, registered_at) VALUES (?, ?, ?)
+    ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
+} as const;
