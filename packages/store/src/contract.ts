@@ -24,6 +24,8 @@ export interface Store {
   init(): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
+  /** Cheap round trip, for readiness checks. */
+  ping(): Promise<void>;
 
   /**
    * Creates jobs. A job whose (owner, idempotencyKey) already exists is not created again:

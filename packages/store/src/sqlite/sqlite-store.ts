@@ -70,6 +70,10 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
   subscribe(listener: Parameters<Store['subscribe']>[0]): () => void {
     return this.events.subscribe(listener);
   }

@@ -1,0 +1,192 @@
+import type { AgentInbox, AgentLink, Completion, JobAssignment, JobError, RegisteredAgent } from '@baton/core';
+import { BatonError } from '@baton/core';
+import { runTask } from './run-task.js';
+import type { TaskDefinition, TaskLogger } from './task.js';
+import { silentLogger } from './task.js';
+
+export interface AgentOptions {
+  /** How this agent reaches the server. */
+  link: AgentLink;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers of any payload type
+  tasks: readonly TaskDefinition<any, unknown>[];
+  /** Jobs run at once. Default 4. */
+  concurrency?: number;
+  /** Queues to take work from. Default: the queues of its tasks. */
+  queues?: string[];
+  name?: string;
+  logger?: TaskLogger;
+  /** Coalescing window for progress reports. Default 200 ms. */
+  progressIntervalMs?: number;
+}
+
+/** Lifecycle of an agent. */
+export type AgentState = 'idle' | 'running' | 'draining' | 'stopped';
+
+interface RunningJob {
+  assignment: JobAssignment;
+  controller: AbortController;
+  progress: number | undefined;
+  progressDirty: boolean;
+}
+
+/**
+ * Runs tasks handed to it over an {@link AgentLink}: starts each job, heartbeats its lease,
+ * reports progress and the outcome. The server decides what runs here; the agent only
+ * honours its concurrency by the slots it registered.
+ */
+export class Agent implements AgentInbox {
+  private readonly link: AgentLink;
+  private readonly tasks: Map<string, TaskDefinition<unknown, unknown>>;
+  private readonly concurrency: number;
+  private readonly queues: string[];
+  private readonly logger: TaskLogger;
+  private readonly progressIntervalMs: number;
+  private readonly running = new Map<string, RunningJob>();
+  private registration: RegisteredAgent | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private progressTimer: NodeJS.Timeout | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private _state: AgentState = 'idle';
+
+  constructor(private readonly options: AgentOptions) {
+    this.link = options.link;
+    this.tasks = new Map(options.tasks.map((t) => [t.name, t as TaskDefinition<unknown, unknown>]));
+    this.concurrency = options.concurrency ?? 4;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new BatonError('INVALID_OPTION', `agent concurrency must be a positive integer, got ${options.concurrency}`, 400);
+    }
+    this.queues = options.queues ?? [...new Set(options.tasks.map((t) => t.queue))];
+    this.logger = options.logger ?? silentLogger;
+    this.progressIntervalMs = options.progressIntervalMs ?? 200;
+  }
+
+  get state(): AgentState {
+    return this._state;
+  }
+
+  get id(): string | null {
+    return this.registration?.agentId ?? null;
+  }
+
+  /** Number of jobs running now. */
+  get load(): number {
+    return this.running.size;
+  }
+
+  /** Registers with the server; work arrives from then on. Idempotent. */
+  async start(): Promise<void> {
+    if (this._state !== 'idle') return;
+    this._state = 'running';
+    this.registration = await this.link.register(
+      {
+        ...(this.options.name !== undefined && { name: this.options.name }),
+        queues: this.queues,
+        tasks: [...this.tasks.values()].map((t) => ({ task: t.name, queue: t.queue })),
+        slots: this.concurrency,
+      },
+      this,
+    );
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.registration.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /**
+   * Drains: takes no new work, lets running jobs finish for up to `graceMs`, aborts the rest
+   * (their leases expire and they run elsewhere), then leaves. Idempotent.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this._state === 'stopped' || this._state === 'draining') return this.waitIdle();
+    const wasRunning = this._state === 'running';
+    this._state = 'draining';
+    if (this.running.size > 0) {
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([this.waitIdle(), grace]);
+      for (const job of this.running.values()) job.controller.abort(new BatonError('AGENT_STOPPING', 'agent is stopping', 503));
+    }
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.progressTimer) clearTimeout(this.progressTimer);
+    if (wasRunning) await this.link.unregister();
+    this._state = 'stopped';
+  }
+
+  deliver(assignments: JobAssignment[]): void {
+    for (const assignment of assignments) void this.run(assignment);
+  }
+
+  abort(jobIds: string[], reason: string): void {
+    for (const id of jobIds) {
+      this.running.get(id)?.controller.abort(new BatonError('ABORTED', reason, 409));
+    }
+  }
+
+  private async run(assignment: JobAssignment): Promise<void> {
+    const { job, leaseToken } = assignment;
+    const entry: RunningJob = { assignment, controller: new AbortController(), progress: undefined, progressDirty: false };
+    this.running.set(job.id, entry);
+    try {
+      const [started] = await this.link.started([{ jobId: job.id, leaseToken }]);
+      if (!started?.ok) {
+        // Cancelled or reassigned before it began; report so the server frees the slot.
+        await this.report({ jobId: job.id, leaseToken, outcome: 'failed', error: abortedError('not started') });
+        return;
+      }
+      const outcome = await runTask(this.tasks.get(job.task), assignment, entry.controller, {
+        logger: this.logger,
+        progress: (percent) => this.recordProgress(entry, percent),
+      });
+      await this.report({ jobId: job.id, leaseToken, ...outcome });
+    } catch (err) {
+      this.logger.error({ err, jobId: job.id }, 'agent could not report on job');
+    } finally {
+      this.running.delete(job.id);
+      if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async report(completion: Completion): Promise<void> {
+    const [result] = await this.link.complete([completion]);
+    if (result && !result.ok && result.code !== 'CANCELLED') {
+      this.logger.warn({ jobId: completion.jobId, code: result.code }, result.message);
+    }
+  }
+
+  private recordProgress(entry: RunningJob, percent: number): void {
+    entry.progress = Math.max(0, Math.min(100, percent));
+    entry.progressDirty = true;
+    if (this.progressTimer) return;
+    this.progressTimer = setTimeout(() => {
+      this.progressTimer = null;
+      void this.heartbeat(true);
+    }, this.progressIntervalMs);
+    this.progressTimer.unref();
+  }
+
+  /** Renews every held lease (or, for `onlyProgress`, just reports changed progress). */
+  private async heartbeat(onlyProgress = false): Promise<void> {
+    const items = [...this.running.values()]
+      .filter((r) => !onlyProgress || r.progressDirty)
+      .map((r) => {
+        r.progressDirty = false;
+        const ref = { jobId: r.assignment.job.id, leaseToken: r.assignment.leaseToken };
+        return r.progress === undefined ? ref : { ...ref, progress: r.progress };
+      });
+    if (items.length === 0) return;
+    try {
+      const results = await this.link.heartbeat(items);
+      for (const result of results) {
+        if (!result.ok) this.abort([result.jobId], result.message);
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'heartbeat failed; will retry');
+    }
+  }
+
+  private waitIdle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
+
+function abortedError(message: string): JobError {
+  return { code: 'ABORTED', message, retryable: true };
+}

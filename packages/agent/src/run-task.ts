@@ -1,0 +1,74 @@
+import type { JobAssignment, JobError } from '@baton/core';
+import type { TaskDefinition, TaskLogger } from './task.js';
+
+type Outcome = { outcome: 'succeeded'; result: unknown } | { outcome: 'failed'; error: JobError };
+
+/**
+ * Runs one job's handler to an outcome. The handler sees an AbortSignal; on timeout or
+ * abort the outcome is decided at once, without waiting for a handler that ignores it.
+ */
+export async function runTask(
+  task: TaskDefinition<unknown, unknown> | undefined,
+  { job }: JobAssignment,
+  controller: AbortController,
+  hooks: { logger: TaskLogger; progress(percent: number): void },
+): Promise<Outcome> {
+  if (!task) {
+    return fail('UNKNOWN_TASK', `this agent has no handler for task "${job.task}"`, false);
+  }
+  let payload: unknown = job.payload;
+  if (task.schema) {
+    try {
+      payload = task.schema.parse(job.payload);
+    } catch (err) {
+      return fail('INVALID_PAYLOAD', `payload rejected by task "${job.task}": ${messageOf(err)}`, false);
+    }
+  }
+  const timeout =
+    job.timeoutMs === null
+      ? null
+      : setTimeout(
+          () => controller.abort(Object.assign(new Error(`job timed out after ${job.timeoutMs} ms`), { code: 'TIMEOUT' })),
+          job.timeoutMs,
+        );
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(controller.signal.reason);
+    if (controller.signal.aborted) onAbort();
+    else controller.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {}); // only observed through the race below
+  try {
+    const ctx = {
+      job: { id: job.id, task: job.task, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts, owner: job.owner },
+      signal: controller.signal,
+      progress: hooks.progress,
+      log: childLogger(hooks.logger, job.id),
+    };
+    const result = await Promise.race([task.handler(payload, ctx), aborted]);
+    return { outcome: 'succeeded', result: result === undefined ? null : result };
+  } catch (err) {
+    const code = codeOf(err) ?? 'TASK_FAILED';
+    const retryable = (err as { retryable?: unknown } | null)?.retryable !== false;
+    return fail(code, messageOf(err), retryable);
+  } finally {
+    if (timeout) clearTimeout(timeout);
+  }
+}
+
+function fail(code: string, message: string, retryable: boolean): Outcome {
+  return { outcome: 'failed', error: { code, message, retryable } };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : undefined;
+}
+
+function childLogger(logger: TaskLogger, jobId: string): TaskLogger {
+  const child = (logger as { child?: (b: object) => TaskLogger }).child;
+  return child ? child.call(logger, { jobId }) : logger;
+}

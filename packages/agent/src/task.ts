@@ -1,0 +1,57 @@
+import { DEFAULT_QUEUE } from '@baton/core';
+
+/** The logging surface a task sees; pino loggers satisfy it. */
+export interface TaskLogger {
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+}
+
+/** What a running task can see and do besides its payload. */
+export interface TaskContext {
+  readonly job: { id: string; task: string; queue: string; attempt: number; maxAttempts: number; owner: string };
+  /** Aborted when the job is cancelled, times out, or its lease is lost: stop soon after. */
+  readonly signal: AbortSignal;
+  /** Reports progress, 0–100. Cheap to call often: reports are coalesced. */
+  progress(percent: number): void;
+  readonly log: TaskLogger;
+}
+
+/** Anything with a zod-like `parse`, used to check a payload before the handler sees it. */
+export interface PayloadSchema<P> {
+  parse(value: unknown): P;
+}
+
+export interface TaskDefinition<P = unknown, R = unknown> {
+  readonly name: string;
+  readonly queue: string;
+  readonly schema: PayloadSchema<P> | undefined;
+  readonly handler: (payload: P, ctx: TaskContext) => Promise<R>;
+}
+
+export interface TaskOptions<P> {
+  /** Queue the task is served on. Default `default`. */
+  queue?: string;
+  /** Checks (and may transform) the payload; a payload that fails fails the job without retry. */
+  schema?: PayloadSchema<P>;
+}
+
+/**
+ * Defines a task an agent can run:
+ * `defineTask('resize', async (payload: { url: string }, ctx) => { ctx.progress(50); … })`.
+ */
+export function defineTask<P = unknown, R = unknown>(
+  name: string,
+  handler: (payload: P, ctx: TaskContext) => Promise<R>,
+  options: TaskOptions<P> = {},
+): TaskDefinition<P, R> {
+  return { name, queue: options.queue ?? DEFAULT_QUEUE, schema: options.schema, handler };
+}
+
+/** Maps task names to payload types, for a typed client: `PayloadsOf<typeof tasks>`. */
+export type PayloadsOf<T extends readonly TaskDefinition<never, unknown>[]> = {
+  [D in T[number] as D['name']]: D extends TaskDefinition<infer P, unknown> ? P : never;
+};
+
+export const silentLogger: TaskLogger = { info() {}, warn() {}, error() {}, debug() {} };

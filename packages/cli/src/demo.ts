@@ -1,0 +1,41 @@
+/**
+ * The `--demo` workload: a small realistic mix (renders of varied length and priority, a
+ * delayed report, a flaky step that exhausts its retries) submitted over the public API,
+ * with a line of progress as it runs.
+ */
+export async function runDemo(baseUrl: string, print: (line: string) => void): Promise<void> {
+  const jobs = [
+    ...Array.from({ length: 8 }, (_, i) => ({ task: 'demo.sleep', payload: { ms: 300 + i * 150 } })),
+    { task: 'demo.sleep', payload: { ms: 200 }, priority: 'high' },
+    { task: 'demo.sleep', payload: { ms: 800 }, priority: 'low' },
+    { task: 'demo.sleep', payload: { ms: 300 }, delayMs: 1500 },
+    { task: 'demo.fail', payload: { message: 'upstream service unavailable' }, maxAttempts: 3, backoffMs: 300 },
+  ];
+  const response = await fetch(`${baseUrl}/api/jobs/bulk`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-baton-user': 'demo' },
+    body: JSON.stringify({ jobs }),
+  });
+  if (!response.ok) {
+    print(`demo: submission failed: ${response.status} ${await response.text()}`);
+    return;
+  }
+  const { jobs: created } = (await response.json()) as { jobs: { id: string }[] };
+  print(`demo: submitted ${created.length} jobs (sleeps, a high and a low priority one, a delayed one, one that always fails)`);
+  let last = '';
+  for (;;) {
+    const states = await Promise.all(
+      created.map(async ({ id }) => {
+        const r = await fetch(`${baseUrl}/api/jobs/${id}`);
+        return ((await r.json()) as { state: string }).state;
+      }),
+    );
+    const count = (s: string) => states.filter((x) => x === s).length;
+    const finished = count('succeeded') + count('failed') + count('cancelled');
+    const line = `demo: ${finished}/${states.length} finished — ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('running')} running, ${count('queued') + count('assigned')} queued, ${count('delayed')} delayed`;
+    if (line !== last) print((last = line));
+    if (finished === states.length) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  print(`demo: done. Browse ${baseUrl}/api/jobs or run: npx baton jobs`);
+}

@@ -1,0 +1,100 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { NewJob } from '@baton/core';
+import {
+  BatonError,
+  DEFAULT_OWNER,
+  MAX_BULK_JOBS,
+  ValidationError,
+  bulkSubmissionSchema,
+  describeIssues,
+  listJobsQuerySchema,
+  ownerSchema,
+} from '@baton/core';
+import type { Store } from '@baton/store';
+import { jobFromSubmission } from '../submission.js';
+import type { TaskRoutes } from '../task-routes.js';
+import { jobJson } from './job-json.js';
+
+export interface JobsRoutesOptions {
+  store: Store;
+  routes: TaskRoutes;
+  maxPayloadBytes: number;
+  maxBulkBodyBytes: number;
+}
+
+const JOB_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** The submitting user. Until accounts exist it is taken from `X-Baton-User` (default `local`). */
+function ownerOf(request: FastifyRequest): string {
+  const header = request.headers['x-baton-user'];
+  if (header === undefined) return DEFAULT_OWNER;
+  const parsed = ownerSchema.safeParse(header);
+  if (!parsed.success) throw new ValidationError(`X-Baton-User: ${describeIssues(parsed.error).message}`, undefined, 'INVALID_USER');
+  return parsed.data;
+}
+
+function jobIdOf(request: FastifyRequest<{ Params: { id: string } }>): string {
+  const { id } = request.params;
+  if (!JOB_ID.test(id)) throw new ValidationError(`"${id}" is not a job id`, undefined, 'INVALID_JOB_ID');
+  return id;
+}
+
+export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOptions): void {
+  const { store, routes, maxPayloadBytes } = options;
+  // Room for the envelope around a payload of the largest allowed size.
+  const singleBodyLimit = maxPayloadBytes + 64 * 1024;
+
+  app.post('/api/jobs', { bodyLimit: singleBodyLimit }, async (request, reply) => {
+    const job = await jobFromSubmission(request.body, { owner: ownerOf(request), routes, maxPayloadBytes, now: Date.now() });
+    const [result] = await store.enqueue([job]);
+    if (!result) throw new BatonError('INTERNAL', 'store returned no result', 500);
+    return reply.status(result.created ? 201 : 200).send({ id: result.job.id, state: result.job.state, created: result.created });
+  });
+
+  app.post('/api/jobs/bulk', { bodyLimit: options.maxBulkBodyBytes }, async (request, reply) => {
+    const parsed = bulkSubmissionSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const { message, details } = describeIssues(parsed.error);
+      throw new ValidationError(message, details);
+    }
+    const owner = ownerOf(request);
+    const now = Date.now();
+    const jobs: NewJob[] = [];
+    // Validate all before storing any: a bad job anywhere means nothing is written.
+    for (const [i, body] of parsed.data.jobs.entries()) {
+      jobs.push(await jobFromSubmission(body, { owner, routes, maxPayloadBytes, now, path: `jobs.${i}` }));
+    }
+    const results = await store.enqueue(jobs);
+    return reply.status(201).send({ jobs: results.map((r) => ({ id: r.job.id, state: r.job.state, created: r.created })) });
+  });
+
+  app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
+    const id = jobIdOf(request);
+    const job = await store.getJob(id);
+    if (!job) throw new BatonError('JOB_NOT_FOUND', `job ${id} not found`, 404);
+    return jobJson(job, await store.getAttempts(id));
+  });
+
+  app.get('/api/jobs', async (request) => {
+    const parsed = listJobsQuerySchema.safeParse(request.query);
+    if (!parsed.success) throw new ValidationError(describeIssues(parsed.error).message, describeIssues(parsed.error).details);
+    const page = await store.listJobs(parsed.data);
+    return { jobs: page.jobs.map((j) => jobJson(j)), nextCursor: page.nextCursor };
+  });
+
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', async (request) => {
+    const job = await store.cancel(jobIdOf(request));
+    return jobJson(job);
+  });
+
+  app.get('/api/queues', async () => {
+    const stats = await store.queueStats();
+    return {
+      queues: stats.map((s) => ({ name: s.queue, counts: s.counts, oldestQueuedAgeMs: s.oldestQueuedAgeMs })),
+    };
+  });
+
+  app.get('/api/tasks', async () => ({ tasks: await routes.list() }));
+}
+
+export { MAX_BULK_JOBS };

@@ -1,0 +1,43 @@
+import { BatonError, DEFAULT_LEASE_MS, DEFAULT_MAX_PAYLOAD_BYTES } from '@baton/core';
+
+/** Everything a Baton server can be told. Every field is optional; defaults in brackets. */
+export interface ServerOptions {
+  /** Longest a job's lease lasts without a heartbeat before it runs elsewhere. [10 000] */
+  leaseMs?: number;
+  /** How often agents heartbeat. [leaseMs / 5] */
+  heartbeatMs?: number;
+  /** Largest job payload, as JSON bytes. [1 MiB] */
+  maxPayloadBytes?: number;
+  /** Largest body of a bulk submission. [32 MiB] */
+  maxBulkBodyBytes?: number;
+  /** Run the scheduler loop in this server. [true] */
+  scheduler?: boolean;
+  /** Longest idle sleep of the scheduler between sweeps. [1 000] */
+  maxSweepMs?: number;
+}
+
+export type ResolvedServerOptions = Required<ServerOptions>;
+
+/** Fills defaults and fails fast, naming the option, on values that cannot work. */
+export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
+  const leaseMs = positiveInt('leaseMs', options.leaseMs ?? DEFAULT_LEASE_MS, 100);
+  const heartbeatMs = positiveInt('heartbeatMs', options.heartbeatMs ?? Math.max(50, Math.floor(leaseMs / 5)), 10);
+  if (heartbeatMs >= leaseMs) {
+    throw new BatonError('INVALID_OPTION', `heartbeatMs (${heartbeatMs}) must be shorter than leaseMs (${leaseMs})`, 400);
+  }
+  return {
+    leaseMs,
+    heartbeatMs,
+    maxPayloadBytes: positiveInt('maxPayloadBytes', options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 1),
+    maxBulkBodyBytes: positiveInt('maxBulkBodyBytes', options.maxBulkBodyBytes ?? 32 * 1024 * 1024, 1024),
+    scheduler: options.scheduler ?? true,
+    maxSweepMs: positiveInt('maxSweepMs', options.maxSweepMs ?? 1000, 10),
+  };
+}
+
+function positiveInt(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new BatonError('INVALID_OPTION', `${name} must be an integer ≥ ${min}, got ${value}`, 400);
+  }
+  return value;
+}

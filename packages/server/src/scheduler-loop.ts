@@ -1,0 +1,120 @@
+import type { PendingRequest, Store } from '@baton/store';
+import { place } from '@baton/core';
+import type { Logger } from 'pino';
+import type { AgentGateway } from './gateway.js';
+
+export interface SchedulerLoopOptions {
+  leaseMs: number;
+  /**
+   * Longest sleep between sweeps when nothing wakes the loop. Wake-ups (enqueue, completion,
+   * agent joining) drive the hot path; the sweep only catches due delayed jobs and expired
+   * leases, and it is timed to the next one of those when known.
+   */
+  maxSweepMs: number;
+  logger: Logger;
+}
+
+/** Lifecycle of the scheduler loop. */
+export type SchedulerState = 'idle' | 'running' | 'stopped';
+
+/**
+ * The event-driven loop around the pure placement function: on each wake-up it promotes due
+ * jobs, expires dead leases, places queued jobs on free agent slots and dispatches them.
+ * Wake-ups arriving during a pass are coalesced into one more pass.
+ */
+export class SchedulerLoop {
+  private state: SchedulerState = 'idle';
+  private passing = false;
+  private again = false;
+  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly onCapacity = () => this.wake();
+  private lastPassAt = 0;
+  private consecutiveErrors = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly gateway: AgentGateway,
+    private readonly options: SchedulerLoopOptions,
+  ) {}
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.unsubscribe = this.store.subscribe(() => this.wake());
+    this.gateway.on('capacity', this.onCapacity);
+    this.wake();
+  }
+
+  stop(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.unsubscribe?.();
+    this.gateway.off('capacity', this.onCapacity);
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** True when a pass completed recently; for readiness checks. */
+  get healthy(): boolean {
+    return this.state === 'running' && Date.now() - this.lastPassAt < this.options.maxSweepMs * 3 + 1000;
+  }
+
+  wake(): void {
+    if (this.state !== 'running') return;
+    if (this.passing) {
+      this.again = true;
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.pass();
+    });
+  }
+
+  private async pass(): Promise<void> {
+    if (this.state !== 'running' || this.passing) return;
+    this.passing = true;
+    this.again = false;
+    let nextAt = Date.now() + this.options.maxSweepMs;
+    try {
+      const { nextRunAt } = await this.store.promoteDue();
+      const { nextExpiryAt } = await this.store.expireLeases();
+      for (const t of [nextRunAt, nextExpiryAt]) if (t !== null) nextAt = Math.min(nextAt, t);
+      if (await this.placeOnce()) this.again = true;
+      this.lastPassAt = Date.now();
+      this.consecutiveErrors = 0;
+    } catch (err) {
+      this.consecutiveErrors++;
+      this.options.logger.error({ err }, 'scheduler pass failed; retrying');
+      nextAt = Date.now() + Math.min(5000, 100 * 2 ** this.consecutiveErrors);
+    } finally {
+      this.passing = false;
+    }
+    if (this.state !== 'running') return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), Math.max(0, nextAt - Date.now()));
+    this.timer.unref();
+    if (this.again) this.wake();
+  }
+
+  /** One placement round. Returns true when it assigned work and capacity may remain. */
+  private async placeOnce(): Promise<boolean> {
+    const agents = this.gateway.capacity().filter((a) => a.freeSlots > 0);
+    if (agents.length === 0) return false;
+    const freeByQueue = new Map<string, number>();
+    for (const agent of agents) {
+      for (const queue of agent.queues) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
+    }
+    const requests: PendingRequest[] = [...freeByQueue].map(([queue, limit]) => ({ queue, limit }));
+    const pending = await this.store.pending(requests);
+    if (pending.length === 0) return false;
+    const placements = place(pending, agents);
+    if (placements.length === 0) return false;
+    const assignments = await this.store.assign(placements, this.options.leaseMs);
+    this.gateway.dispatch(assignments);
+    return assignments.length > 0 && this.gateway.capacity().some((a) => a.freeSlots > 0);
+  }
+}

@@ -1,0 +1,81 @@
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import type { AgentLink } from '@baton/core';
+import type { Store } from '@baton/store';
+import { AgentGateway } from './gateway.js';
+import { installErrorHandling } from './http/errors.js';
+import { registerJobsRoutes } from './http/jobs-routes.js';
+import { registerSystemRoutes } from './http/system-routes.js';
+import type { ResolvedServerOptions, ServerOptions } from './options.js';
+import { resolveServerOptions } from './options.js';
+import { SchedulerLoop } from './scheduler-loop.js';
+import { TaskRoutes } from './task-routes.js';
+
+export interface BatonServer {
+  readonly app: FastifyInstance;
+  readonly options: ResolvedServerOptions;
+  readonly gateway: AgentGateway;
+  readonly scheduler: SchedulerLoop | null;
+  /** A link for an agent in this process. */
+  localLink(): AgentLink;
+  /** Listens and returns the base URL. */
+  listen(port: number, host?: string): Promise<string>;
+  /** Stops scheduling and serving. The store stays open: its owner closes it. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A Baton server on a store: the HTTP API, the agent gateway and (unless disabled) the
+ * scheduler loop. Stateless apart from its connected agents, so many can share one store.
+ */
+export function createBatonServer(store: Store, options: ServerOptions & { logger?: Logger } = {}): BatonServer {
+  const resolved = resolveServerOptions(options);
+  const logger = options.logger ?? pino({ level: 'warn' });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: resolved.maxBulkBodyBytes,
+  });
+  const gateway = new AgentGateway(store, { leaseMs: resolved.leaseMs, heartbeatMs: resolved.heartbeatMs });
+  const scheduler = resolved.scheduler
+    ? new SchedulerLoop(store, gateway, { leaseMs: resolved.leaseMs, maxSweepMs: resolved.maxSweepMs, logger })
+    : null;
+  const routes = new TaskRoutes(store);
+  const unsubscribe = store.subscribe((event) => {
+    if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
+  });
+
+  installErrorHandling(app);
+  registerJobsRoutes(app, {
+    store,
+    routes,
+    maxPayloadBytes: resolved.maxPayloadBytes,
+    maxBulkBodyBytes: resolved.maxBulkBodyBytes,
+  });
+  registerSystemRoutes(app, { store, gateway, scheduler });
+
+  let closed = false;
+  return {
+    app,
+    options: resolved,
+    gateway,
+    scheduler,
+    localLink: () => gateway.localLink(),
+    async listen(port, host = '127.0.0.1') {
+      scheduler?.start();
+      await app.listen({ port, host });
+      const address = app.server.address();
+      const actualPort = typeof address === 'object' && address ? address.port : port;
+      return `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      scheduler?.stop();
+      unsubscribe();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type { NewJob } from '@baton/core';
+import {
+  DEFAULT_BACKOFF_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  PayloadTooLargeError,
+  ValidationError,
+  describeIssues,
+  jobSubmissionSchema,
+  newJobId,
+} from '@baton/core';
+import type { TaskRoutes } from './task-routes.js';
+
+/**
+ * Turns one untrusted submission into a job the store can take, or throws a 4xx error that
+ * says what is wrong. `path` prefixes field names in messages (`jobs.3`) for bulk requests.
+ */
+export async function jobFromSubmission(
+  body: unknown,
+  ctx: { owner: string; routes: TaskRoutes; maxPayloadBytes: number; now: number; path?: string },
+): Promise<NewJob> {
+  const parsed = jobSubmissionSchema.safeParse(body);
+  if (!parsed.success) {
+    const { message, details } = describeIssues(parsed.error, ctx.path);
+    throw new ValidationError(message, details);
+  }
+  const s = parsed.data;
+  const where = ctx.path ? `${ctx.path}: ` : '';
+  const payload = s.payload === undefined ? {} : s.payload;
+  const size = Buffer.byteLength(JSON.stringify(payload));
+  if (size > ctx.maxPayloadBytes) {
+    throw new PayloadTooLargeError(`${where}payload is ${size} bytes; the limit is ${ctx.maxPayloadBytes}`);
+  }
+  let runAt = ctx.now;
+  if (s.delayMs !== undefined) runAt = ctx.now + s.delayMs;
+  else if (typeof s.runAt === 'string') runAt = Date.parse(s.runAt);
+  else if (typeof s.runAt === 'number') runAt = s.runAt;
+  let queue: string;
+  try {
+    queue = await ctx.routes.resolveQueue(s.task, s.queue);
+  } catch (err) {
+    if (err instanceof ValidationError && ctx.path) throw new ValidationError(`${where}${err.message}`, err.details, err.code);
+    throw err;
+  }
+  return {
+    id: newJobId(ctx.now),
+    queue,
+    task: s.task,
+    owner: ctx.owner,
+    payload,
+    priority: s.priority ?? 'normal',
+    priorityLevel: s.priorityLevel ?? 0,
+    resources: { slots: s.resources?.slots ?? 1 },
+    maxAttempts: s.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    backoffMs: s.backoffMs ?? DEFAULT_BACKOFF_MS,
+    timeoutMs: s.timeoutMs ?? null,
+    runAt,
+    idempotencyKey: s.idempotencyKey ?? null,
+    createdAt: ctx.now,
+  };
+}
