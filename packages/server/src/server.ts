@@ -47,6 +47,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
   });
 
+  // The API speaks JSON only: a text/plain body is refused with 415 rather than half-read.
+  app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
   registerJobsRoutes(app, {
     store,

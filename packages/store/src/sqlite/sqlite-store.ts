@@ -157,7 +157,7 @@ export class SqliteStore implements Store {
         throw new ConflictError(`job ${id} is already ${row.state}`, 'JOB_FINISHED', { state: row.state });
       }
       if (row.lease_token !== null) this.sql.finishAttempt.run('cancelled', null, now, id, row.lease_token);
-      return { job: jobFromRow(this.sql.cancelJob.get(now, id) as JobRow), agentId: row.agent_id };
+      return { job: jobFromRow(this.sql.cancelJob.get({ now, id }) as JobRow), agentId: row.agent_id };
     })();
     this.events.emit({ type: 'cancelled', jobId: id, agentId });
     return job;

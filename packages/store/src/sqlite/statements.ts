@@ -9,10 +9,10 @@ export const SQL = {
     VALUES (@id, @queue, @task, @owner, @payload, @state, @priority, @priority_level, @resources,
       @max_attempts, @backoff_ms, @timeout_ms, @run_at, @idempotency_key, @created_at, @updated_at)
     RETURNING *`,
-  // Params: now, id
-  cancelJob: `UPDATE jobs SET state = 'cancelled', finished_at = ?1, updated_at = ?1,
+  // Params: @now, @id
+  cancelJob: `UPDATE jobs SET state = 'cancelled', finished_at = @now, updated_at = @now,
       lease_token = NULL, lease_expires_at = NULL
-    WHERE id = ?2 RETURNING *`,
+    WHERE id = @id RETURNING *`,
   // Params: now, now
   promoteDue: `UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'delayed' AND run_at <= ?`,
   nextRunAt: `SELECT MIN(run_at) AS t FROM jobs WHERE state = 'delayed'`,
