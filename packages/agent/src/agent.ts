@@ -101,7 +101,12 @@ export class Agent implements AgentInbox {
     if (this.running.size > 0) {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([this.waitIdle(), grace]);
-      for (const job of this.running.values()) job.controller.abort(new BatonError('AGENT_STOPPING', 'agent is stopping', 503));
+      for (const job of this.running.values()) {
+        job.controller.abort(new BatonError('AGENT_STOPPING', 'agent stopped before the job finished', 503, undefined, true));
+      }
+      // Aborted jobs report at once (their handlers are raced against the signal), so the
+      // server requeues them now instead of waiting for their leases to expire.
+      await this.waitIdle();
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.progressTimer) clearTimeout(this.progressTimer);
@@ -115,7 +120,7 @@ export class Agent implements AgentInbox {
 
   abort(jobIds: string[], reason: string): void {
     for (const id of jobIds) {
-      this.running.get(id)?.controller.abort(new BatonError('ABORTED', reason, 409));
+      this.running.get(id)?.controller.abort(new BatonError('ABORTED', reason, 409, undefined, true));
     }
   }
 

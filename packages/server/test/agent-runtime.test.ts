@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent, defineTask, demoTasks } from '@baton/agent';
+import type { Harness } from './harness.js';
+import { gateTask, isFinal, startHarness } from './harness.js';
+
+describe('agent runtime', () => {
+  let h: Harness;
+  afterEach(() => h?.close());
+
+  it('keeps a job longer than its lease alive by heartbeats', async () => {
+    h = await startHarness({ leaseMs: 300, heartbeatMs: 60 });
+    const res = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 1200 } });
+    const job = await h.waitFor(res.body.id, isFinal);
+    expect(job).toMatchObject({ state: 'succeeded', attempts: 1 });
+  });
+
+  it('reports progress while running', async () => {
+    h = await startHarness();
+    const res = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 1500 } });
+    const mid = await h.waitFor(res.body.id, (j) => j.state === 'running' && j.progress > 0 && j.progress < 100);
+    expect(mid.progress).toBeGreaterThan(0);
+  });
+
+  it('drains on stop: running jobs finish, no new work is taken', async () => {
+    h = await startHarness({ agents: 0 });
+    const agent = await h.addAgent({ concurrency: 1 });
+    const a = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 300 } });
+    await h.waitFor(a.body.id, (j) => j.state === 'running');
+    const b = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 1 } });
+    await agent.stop(5000);
+    expect(agent.state).toBe('stopped');
+    expect((await h.get(`/api/jobs/${a.body.id}`)).body.state).toBe('succeeded');
+    expect((await h.get(`/api/jobs/${b.body.id}`)).body.state).toBe('queued');
+    expect((await h.get('/api/agents')).body.agents).toHaveLength(0);
+  });
+
+  it('aborts jobs still running when the drain grace runs out; they run again elsewhere', async () => {
+    h = await startHarness({ agents: 0, leaseMs: 400, heartbeatMs: 80 });
+    const gate = gateTask();
+    const first = await h.addAgent({ concurrency: 1, tasks: [gate.task] });
+    const res = await h.post('/api/jobs', { task: 'test.gate' });
+    await h.waitFor(res.body.id, (j) => j.state === 'running');
+    await first.stop(50);
+    expect(gate.aborted).toEqual([res.body.id]);
+    gate.release();
+    await h.addAgent({ concurrency: 1, tasks: [gate.task] });
+    const job = await h.waitFor(res.body.id, isFinal);
+    expect(job.state).toBe('succeeded');
+    expect(job.attempts).toBe(2);
+    expect(job.history[0]).toMatchObject({ outcome: 'failed', error: { code: 'AGENT_STOPPING', retryable: true } });
+  });
+
+  it('fails a job for a task the agent does not have, without retrying', async () => {
+    h = await startHarness({ agents: 0 });
+    await h.store.registerTasks([{ task: 'elsewhere.only', queue: 'default' }]);
+    await h.addAgent();
+    const res = await h.post('/api/jobs', { task: 'elsewhere.only', maxAttempts: 4 });
+    const job = await h.waitFor(res.body.id, isFinal);
+    expect(job).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'UNKNOWN_TASK', retryable: false } });
+  });
+
+  it('honours its concurrency', async () => {
+    h = await startHarness({ agents: 0 });
+    let running = 0;
+    let peak = 0;
+    const track = defineTask('test.track', async () => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+    });
+    await h.addAgent({ concurrency: 3, tasks: [track] });
+    const bulk = await h.post('/api/jobs/bulk', { jobs: Array.from({ length: 20 }, () => ({ task: 'test.track' })) });
+    for (const { id } of bulk.body.jobs) await h.waitFor(id, isFinal);
+    expect(peak).toBe(3);
+  });
+
+  it('refuses a non-positive concurrency', () => {
+    expect(() => new Agent({ link: {} as never, tasks: demoTasks, concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
+  });
+});
