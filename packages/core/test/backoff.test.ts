@@ -20,6 +20,10 @@ describe('newJobId', () => {
     const ids = Array.from({ length: 1000 }, () => newJobId(1_700_000_000_000));
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(1000);
-    expect(newJobId(1_700_000_000_001) > ids[999]!).toBe(true);
+    const later = newJobId(1_700_000_000_001);
+    expect(later > ids[999]!).toBe(true);
+    // A clock stepping back never yields a smaller id.
+    expect(newJobId(1_600_000_000_000) > later).toBe(true);
+    expect(later).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
   });
 });

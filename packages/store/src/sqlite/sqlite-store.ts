@@ -239,61 +239,71 @@ export class SqliteStore implements Store {
     return result;
   }
 
-  /** Applies `change` to each leased job whose token matches, refusing the others with a reason. */
-  private leased<T extends LeaseRef>(
-    items: T[],
-    change: (item: T, row: JobRow) => JobState,
-  ): TransitionResult[] {
-    return this.db.transaction(() =>
-      items.map((item): TransitionResult => {
-        const row = this.row(item.jobId);
-        const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
-        if (refusal) return refusal;
-        return { jobId: item.jobId, ok: true, state: change(item, row as JobRow) };
-      }),
-    )();
+  /** Why a lease-checked change to `item` matched no row. */
+  private refusal(item: LeaseRef): TransitionResult {
+    const row = this.sql.getLease.get(item.jobId) as { state: JobState; lease_token: string | null } | undefined;
+    const job = row ? { state: row.state, leaseToken: row.lease_token } : null;
+    return (
+      refusalFor(item, job) ?? { jobId: item.jobId, ok: false, code: 'STALE_LEASE', message: `lease on job ${item.jobId} changed` }
+    );
   }
 
   async start(items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]> {
     const now = this.clock();
-    return this.leased(items, (item, row) => {
-      if (row.state === 'assigned') {
-        this.sql.startJob.run(now, now + leaseMs, now, item.jobId);
+    return this.db.transaction(() =>
+      items.map((item): TransitionResult => {
+        const changed = this.sql.startJob.run({ now, leaseExpiresAt: now + leaseMs, id: item.jobId, leaseToken: item.leaseToken });
+        if (changed.changes === 0) return this.refusal(item);
         this.sql.startAttempt.run(now, item.jobId, item.leaseToken);
-      }
-      return 'running';
-    });
+        return { jobId: item.jobId, ok: true, state: 'running' };
+      }),
+    )();
   }
 
   async heartbeat(items: (LeaseRef & { progress?: number })[], leaseMs: number): Promise<TransitionResult[]> {
     const now = this.clock();
-    return this.leased(items, (item, row) => {
-      this.sql.renewLease.run(now + leaseMs, item.progress ?? null, now, item.jobId);
-      return row.state as JobState;
-    });
+    return this.db.transaction(() =>
+      items.map((item): TransitionResult => {
+        const row = this.sql.renewLease.get({
+          leaseExpiresAt: now + leaseMs,
+          progress: item.progress ?? null,
+          now,
+          id: item.jobId,
+          leaseToken: item.leaseToken,
+        }) as { state: JobState } | undefined;
+        return row ? { jobId: item.jobId, ok: true, state: row.state } : this.refusal(item);
+      }),
+    )();
   }
 
   async complete(items: Completion[]): Promise<TransitionResult[]> {
     const now = this.clock();
-    const results = this.leased(items, (item, row) => {
-      if (item.outcome === 'succeeded') {
-        this.sql.finishAttempt.run('succeeded', null, now, item.jobId, item.leaseToken);
-        this.sql.succeedJob.run(toJson(item.result ?? null), now, now, item.jobId);
-        return 'succeeded';
-      }
-      const error = toJson(item.error);
-      this.sql.finishAttempt.run('failed', error, now, item.jobId, item.leaseToken);
-      if (item.error.retryable && row.attempts < row.max_attempts) {
-        const delay = retryDelayMs(row.backoff_ms, row.attempts, this.random);
-        const state: JobState = delay > 0 ? 'delayed' : 'queued';
-        this.sql.requeueJob.run(state, now + delay, error, now, item.jobId);
-        return state;
-      }
-      this.sql.failJob.run(error, now, now, item.jobId);
-      return 'failed';
-    });
+    const results = this.db.transaction(() => items.map((item) => this.completeOne(item, now)))();
     if (results.some((r) => r.ok)) this.events.emit({ type: 'changed' });
     return results;
+  }
+
+  private completeOne(item: Completion, now: number): TransitionResult {
+    const { jobId, leaseToken } = item;
+    if (item.outcome === 'succeeded') {
+      const changed = this.sql.succeedJob.run({ result: toJson(item.result ?? null), now, id: jobId, leaseToken });
+      if (changed.changes === 0) return this.refusal(item);
+      this.sql.finishAttempt.run('succeeded', null, now, jobId, leaseToken);
+      return { jobId, ok: true, state: 'succeeded' };
+    }
+    const row = this.row(jobId);
+    const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
+    if (refusal || !row) return refusal ?? this.refusal(item);
+    const error = toJson(item.error);
+    this.sql.finishAttempt.run('failed', error, now, jobId, leaseToken);
+    if (item.error.retryable && row.attempts < row.max_attempts) {
+      const delay = retryDelayMs(row.backoff_ms, row.attempts, this.random);
+      const state: JobState = delay > 0 ? 'delayed' : 'queued';
+      this.sql.requeueJob.run(state, now + delay, error, now, jobId);
+      return { jobId, ok: true, state };
+    }
+    this.sql.failJob.run(error, now, now, jobId);
+    return { jobId, ok: true, state: 'failed' };
   }
 
   async registerTasks(tasks: TaskRoute[]): Promise<void> {

@@ -1,6 +1,7 @@
 /** Every statement the SQLite store prepares once at init. Positional parameters in the order written. */
 export const SQL = {
   getJob: 'SELECT * FROM jobs WHERE id = ?',
+  getLease: 'SELECT state, lease_token FROM jobs WHERE id = ?',
   getByIdempotencyKey: 'SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?',
   getAttempts: `SELECT attempt, agent_id, assigned_at, started_at, finished_at, outcome, error
     FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
@@ -29,18 +30,24 @@ export const SQL = {
   expiredLeases: `SELECT * FROM jobs WHERE state IN ('assigned', 'running') AND lease_expires_at <= ?
     ORDER BY lease_expires_at LIMIT 1000`,
   nextLeaseExpiry: `SELECT MIN(lease_expires_at) AS t FROM jobs WHERE state IN ('assigned', 'running')`,
-  // Params: startedAt, leaseExpiresAt, now, id
-  startJob: `UPDATE jobs SET state = 'running', started_at = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?`,
+  // The lease-checked transitions below change a row only while the caller's lease is current;
+  // zero changes means the report is refused (the reason is looked up separately).
+  // Params: @now, @leaseExpiresAt, @id, @leaseToken
+  startJob: `UPDATE jobs SET started_at = CASE WHEN state = 'assigned' THEN @now ELSE started_at END,
+      state = 'running', lease_expires_at = @leaseExpiresAt, updated_at = @now
+    WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
   // Params: startedAt, jobId, leaseToken
-  startAttempt: 'UPDATE job_attempts SET started_at = ? WHERE job_id = ? AND lease_token = ?',
-  // Params: leaseExpiresAt, progress (null keeps it), now, id
-  renewLease: `UPDATE jobs SET lease_expires_at = ?, progress = COALESCE(?, progress), updated_at = ? WHERE id = ?`,
+  startAttempt: 'UPDATE job_attempts SET started_at = COALESCE(started_at, ?) WHERE job_id = ? AND lease_token = ?',
+  // Params: @leaseExpiresAt, @progress (null keeps it), @now, @id, @leaseToken
+  renewLease: `UPDATE jobs SET lease_expires_at = @leaseExpiresAt, progress = COALESCE(@progress, progress), updated_at = @now
+    WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')
+    RETURNING state`,
   // Params: outcome, error, finishedAt, jobId, leaseToken
   finishAttempt: `UPDATE job_attempts SET outcome = ?, error = ?, finished_at = ? WHERE job_id = ? AND lease_token = ?`,
-  // Params: result, finishedAt, now, id
-  succeedJob: `UPDATE jobs SET state = 'succeeded', result = ?, progress = 100, finished_at = ?, updated_at = ?,
+  // Params: @result, @now, @id, @leaseToken
+  succeedJob: `UPDATE jobs SET state = 'succeeded', result = @result, progress = 100, finished_at = @now, updated_at = @now,
       lease_token = NULL, lease_expires_at = NULL
-    WHERE id = ?`,
+    WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
   // Params: error, finishedAt, now, id
   failJob: `UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?,
       lease_token = NULL, lease_expires_at = NULL
