@@ -156,7 +156,7 @@ export class SqliteStore implements Store {
       if (FINAL_STATES.has(row.state as JobState)) {
         throw new ConflictError(`job ${id} is already ${row.state}`, 'JOB_FINISHED', { state: row.state });
       }
-      if (row.lease_token !== null) this.sql.finishAttempt.run('cancelled', null, now, id, row.lease_token);
+      if (row.lease_token !== null) this.sql.finishAttempt.run({ outcome: 'cancelled', error: null, now, id, leaseToken: row.lease_token });
       return { job: jobFromRow(this.sql.cancelJob.get({ now, id }) as JobRow), agentId: row.agent_id };
     })();
     this.events.emit({ type: 'cancelled', jobId: id, agentId });
@@ -223,7 +223,7 @@ export class SqliteStore implements Store {
           message: `agent ${row.agent_id ?? '?'} stopped renewing its lease`,
           retryable: true,
         });
-        this.sql.finishAttempt.run('lease_expired', error, now, row.id, row.lease_token);
+        this.sql.finishAttempt.run({ outcome: 'lease_expired', error, now, id: row.id, leaseToken: row.lease_token });
         if (row.attempts < row.max_attempts) {
           this.sql.requeueJob.run('queued', now, error, now, row.id);
           requeued.push(row.id);
@@ -254,7 +254,6 @@ export class SqliteStore implements Store {
       items.map((item): TransitionResult => {
         const changed = this.sql.startJob.run({ now, leaseExpiresAt: now + leaseMs, id: item.jobId, leaseToken: item.leaseToken });
         if (changed.changes === 0) return this.refusal(item);
-        this.sql.startAttempt.run(now, item.jobId, item.leaseToken);
         return { jobId: item.jobId, ok: true, state: 'running' };
       }),
     )();
@@ -286,16 +285,18 @@ export class SqliteStore implements Store {
   private completeOne(item: Completion, now: number): TransitionResult {
     const { jobId, leaseToken } = item;
     if (item.outcome === 'succeeded') {
+      // The attempt is closed first, while the job row still holds the lease it copies the start from;
+      // a stale token matches no attempt row and no job row, so nothing changes.
+      this.sql.finishAttempt.run({ outcome: 'succeeded', error: null, now, id: jobId, leaseToken });
       const changed = this.sql.succeedJob.run({ result: toJson(item.result ?? null), now, id: jobId, leaseToken });
       if (changed.changes === 0) return this.refusal(item);
-      this.sql.finishAttempt.run('succeeded', null, now, jobId, leaseToken);
       return { jobId, ok: true, state: 'succeeded' };
     }
     const row = this.row(jobId);
     const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
     if (refusal || !row) return refusal ?? this.refusal(item);
     const error = toJson(item.error);
-    this.sql.finishAttempt.run('failed', error, now, jobId, leaseToken);
+    this.sql.finishAttempt.run({ outcome: 'failed', error, now, id: jobId, leaseToken });
     if (item.error.retryable && row.attempts < row.max_attempts) {
       const delay = retryDelayMs(row.backoff_ms, row.attempts, this.random);
       const state: JobState = delay > 0 ? 'delayed' : 'queued';

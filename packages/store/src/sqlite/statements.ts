@@ -3,8 +3,12 @@ export const SQL = {
   getJob: 'SELECT * FROM jobs WHERE id = ?',
   getLease: 'SELECT state, lease_token FROM jobs WHERE id = ?',
   getByIdempotencyKey: 'SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?',
-  getAttempts: `SELECT attempt, agent_id, assigned_at, started_at, finished_at, outcome, error
-    FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
+  // The running attempt's start lives on the job row until the attempt finishes (one write less per job).
+  getAttempts: `SELECT a.attempt, a.agent_id, a.assigned_at,
+      COALESCE(a.started_at, CASE WHEN a.outcome IS NULL AND j.state = 'running' AND j.lease_token = a.lease_token
+        THEN j.started_at END) AS started_at,
+      a.finished_at, a.outcome, a.error
+    FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = ? ORDER BY a.attempt`,
   insertJob: `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources,
       max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at)
     VALUES (@id, @queue, @task, @owner, @payload, @state, @priority, @priority_level, @resources,
@@ -36,14 +40,16 @@ export const SQL = {
   startJob: `UPDATE jobs SET started_at = CASE WHEN state = 'assigned' THEN @now ELSE started_at END,
       state = 'running', lease_expires_at = @leaseExpiresAt, updated_at = @now
     WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
-  // Params: startedAt, jobId, leaseToken
-  startAttempt: 'UPDATE job_attempts SET started_at = COALESCE(started_at, ?) WHERE job_id = ? AND lease_token = ?',
   // Params: @leaseExpiresAt, @progress (null keeps it), @now, @id, @leaseToken
   renewLease: `UPDATE jobs SET lease_expires_at = @leaseExpiresAt, progress = COALESCE(@progress, progress), updated_at = @now
     WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')
     RETURNING state`,
-  // Params: outcome, error, finishedAt, jobId, leaseToken
-  finishAttempt: `UPDATE job_attempts SET outcome = ?, error = ?, finished_at = ? WHERE job_id = ? AND lease_token = ?`,
+  // Params: @outcome, @error, @now, @id, @leaseToken. Closes the attempt holding the lease; call it
+  // before the job row leaves its leased state, since the attempt's start is copied from the job row.
+  // A finished attempt (stale token) is never touched.
+  finishAttempt: `UPDATE job_attempts SET outcome = @outcome, error = @error, finished_at = @now,
+      started_at = (SELECT started_at FROM jobs WHERE id = @id AND lease_token = @leaseToken AND state = 'running')
+    WHERE job_id = @id AND lease_token = @leaseToken AND outcome IS NULL`,
   // Params: @result, @now, @id, @leaseToken
   succeedJob: `UPDATE jobs SET state = 'succeeded', result = @result, progress = 100, finished_at = @now, updated_at = @now,
       lease_token = NULL, lease_expires_at = NULL
