@@ -1,14 +1,13 @@
 import type { AgentInbox, AgentLink, Completion, JobAssignment, JobError, RegisteredAgent } from '@baton/core';
 import { BatonError } from '@baton/core';
 import { runTask } from './run-task.js';
-import type { TaskDefinition, TaskLogger } from './task.js';
+import type { AnyTaskDefinition, TaskDefinition, TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
 
 export interface AgentOptions {
   /** How this agent reaches the server. */
   link: AgentLink;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers of any payload type
-  tasks: readonly TaskDefinition<any, unknown>[];
+  tasks: readonly AnyTaskDefinition[];
   /** Jobs run at once. Default 4. */
   concurrency?: number;
   /** Queues to take work from. Default: the queues of its tasks. */

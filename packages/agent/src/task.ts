@@ -30,6 +30,13 @@ export interface TaskDefinition<P = unknown, R = unknown> {
   readonly handler: (payload: P, ctx: TaskContext) => Promise<R>;
 }
 
+/**
+ * A task of any payload type, for collections of tasks. (`P` is both read by the handler and
+ * produced by the schema, so no narrower type accepts every task.)
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTaskDefinition = TaskDefinition<any, unknown>;
+
 export interface TaskOptions<P> {
   /** Queue the task is served on. Default `default`. */
   queue?: string;
@@ -50,7 +57,7 @@ export function defineTask<P = unknown, R = unknown>(
 }
 
 /** Maps task names to payload types, for a typed client: `PayloadsOf<typeof tasks>`. */
-export type PayloadsOf<T extends readonly TaskDefinition<never, unknown>[]> = {
+export type PayloadsOf<T extends readonly AnyTaskDefinition[]> = {
   [D in T[number] as D['name']]: D extends TaskDefinition<infer P, unknown> ? P : never;
 };
 

@@ -1,5 +1,5 @@
 import { Agent, defineTask, demoTasks } from '@baton/agent';
-import type { TaskDefinition } from '@baton/agent';
+import type { AnyTaskDefinition } from '@baton/agent';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
@@ -11,7 +11,7 @@ export interface Harness {
   store: Store;
   server: BatonServer;
   agents: Agent[];
-  addAgent(options?: { concurrency?: number; tasks?: TaskDefinition<never, unknown>[] }): Promise<Agent>;
+  addAgent(options?: { concurrency?: number; tasks?: AnyTaskDefinition[] }): Promise<Agent>;
   post(path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   get(path: string): Promise<{ status: number; body: any }>;
   /** Polls a job until `done(job)` holds. */
@@ -29,7 +29,7 @@ export async function startHarness(options: ServerOptions & { agents?: number; c
   const addAgent: Harness['addAgent'] = async (o = {}) => {
     const agent = new Agent({
       link: server.localLink(),
-      tasks: [...demoTasks, ...(o.tasks ?? [])] as TaskDefinition<never, unknown>[],
+      tasks: [...demoTasks, ...(o.tasks ?? [])],
       concurrency: o.concurrency ?? options.concurrency ?? 4,
     });
     agents.push(agent);
