@@ -57,3 +57,40 @@ describe('place', () => {
     expect(agents[0]?.freeSlots).toBe(1);
   });
 });
+
+describe('place on random fleets', () => {
+  it('respects capacity and subscriptions, and skips a job only when no subscribed agent can fit it', () => {
+    let seed = 42;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const queues = ['a', 'b', 'c'];
+    for (let round = 0; round < 50; round++) {
+      const agents = Array.from({ length: 1 + rand(20) }, (_, i) =>
+        agent(`ag${i}`, rand(6), queues.filter(() => rand(2) === 0)),
+      );
+      const jobs = Array.from({ length: rand(60) }, (_, i) =>
+        job(String(i).padStart(4, '0'), { queue: queues[rand(3)]!, resources: { slots: 1 + rand(3) } }),
+      );
+      const placed = place(jobs, agents);
+      const free = new Map(agents.map((a) => [a.id, a.freeSlots]));
+      const byId = new Map(jobs.map((j) => [j.id, j]));
+      const placedIds = new Set(placed.map((p) => p.jobId));
+      expect(placedIds.size).toBe(placed.length);
+      // Replay in priority order: each skipped job must not have fit anywhere at its turn.
+      const decisions = new Map(placed.map((p) => [p.jobId, p.agentId]));
+      for (const j of [...jobs].sort(comparePending)) {
+        const chosen = decisions.get(j.id);
+        const fits = agents.filter((a) => a.queues.includes(j.queue) && (free.get(a.id) ?? 0) >= j.resources.slots);
+        if (chosen === undefined) {
+          expect(fits, `job ${j.id} skipped although it fit`).toEqual([]);
+          continue;
+        }
+        const a = agents.find((x) => x.id === chosen)!;
+        expect(a.queues).toContain(byId.get(j.id)!.queue);
+        const most = Math.max(...fits.map((f) => free.get(f.id)!));
+        expect(free.get(chosen)).toBe(most);
+        free.set(chosen, free.get(chosen)! - j.resources.slots);
+        expect(free.get(chosen)).toBeGreaterThanOrEqual(0);
+      }
+    }
+  });
+});
