@@ -1,4 +1,13 @@
 import type { Command } from 'commander';
+import { registerCancelCommand } from './commands/cancel.js';
+import { registerJobCommand } from './commands/job.js';
+import { registerJobsCommand } from './commands/jobs.js';
+import { registerSubmitCommand } from './commands/submit.js';
 
-/** Placeholder until the client commands land. */
-export function registerClientCommands(_program: Command): void {}
+/** The commands that talk to a running server through the SDK. */
+export function registerClientCommands(program: Command): void {
+  registerSubmitCommand(program);
+  registerJobsCommand(program);
+  registerJobCommand(program);
+  registerCancelCommand(program);
+}

@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import type { JobState } from '@baton/core';
+import { JOB_STATES } from '@baton/core';
+import { CliError, intOption } from '../cli-error.js';
+import { priorityText, progressText, shortTime, table } from '../format.js';
+import type { ConnectionOptions } from './connection.js';
+import { api, clientFor, printJson, withConnection } from './connection.js';
+
+interface JobsFlags extends ConnectionOptions {
+  state?: JobState;
+  queue?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+function parseState(value: string): JobState {
+  if (!(JOB_STATES as readonly string[]).includes(value)) {
+    throw new CliError(`--state must be one of ${JOB_STATES.join(', ')}, got "${value}"`, 2);
+  }
+  return value as JobState;
+}
+
+export function registerJobsCommand(program: Command): void {
+  withConnection(
+    program
+      .command('jobs')
+      .description('list jobs, newest first')
+      .option('--state <state>', JOB_STATES.join(' | '), parseState)
+      .option('--queue <name>', 'only this queue')
+      .option('--limit <n>', 'jobs per page (1–500)', intOption('--limit', 1, 500), 20)
+      .option('--cursor <cursor>', 'the next page, as printed by the previous one'),
+  ).action(async (flags: JobsFlags) => {
+    const client = clientFor(flags);
+    const page = await api(
+      client.listJobs({
+        ...(flags.state && { state: flags.state }),
+        ...(flags.queue && { queue: flags.queue }),
+        ...(flags.limit && { limit: flags.limit }),
+        ...(flags.cursor && { cursor: flags.cursor }),
+      }),
+    );
+    if (flags.json) return printJson(page);
+    if (page.jobs.length === 0) {
+      process.stdout.write('no jobs\n');
+      return;
+    }
+    const rows = page.jobs.map((j) => [
+      j.id,
+      j.task,
+      j.queue,
+      j.state,
+      priorityText(j),
+      `${j.attempts}/${j.maxAttempts}`,
+      progressText(j.progress),
+      shortTime(j.createdAt),
+    ]);
+    process.stdout.write(`${table(['ID', 'TASK', 'QUEUE', 'STATE', 'PRIORITY', 'ATTEMPTS', 'PROGRESS', 'CREATED'], rows)}\n`);
+    if (page.nextCursor) process.stdout.write(`more: baton jobs --cursor ${page.nextCursor}\n`);
+  });
+}

@@ -1,0 +1,3 @@
+export { BatonClient } from './client.js';
+export { BatonApiError } from './errors.js';
+export type * from './types.js';
