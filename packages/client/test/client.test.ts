@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PayloadsOf } from '@baton/agent';
-import { demoTasks } from '@baton/agent';
+import type { demoTasks } from '@baton/agent';
 import { BatonApiError, BatonClient } from '@baton/client';
 import type { Harness } from '../../server/test/harness.js';
 import { startHarness } from '../../server/test/harness.js';
