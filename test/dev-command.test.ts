@@ -38,7 +38,17 @@ describe('baton dev', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n')[0]).toMatch(/--(port|concurrency|agents) must be an integer/);
     }
-    const lease = await run(['dev', '--store', 'sqlite::memory:', '--lease-ms', '1000', '--heartbeat-ms', '2000', '--port', '0']);
+    const lease = await run([
+      'dev',
+      '--store',
+      'sqlite::memory:',
+      '--lease-ms',
+      '1000',
+      '--heartbeat-ms',
+      '2000',
+      '--port',
+      '0',
+    ]);
     expect(lease.code).toBe(2);
     expect(lease.stderr).toMatch(/heartbeatMs \(2000\) must be shorter than leaseMs \(1000\)/);
     const unknown = await run(['dev', '--colour']);

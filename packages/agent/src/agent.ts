@@ -52,7 +52,11 @@ export class Agent implements AgentInbox {
     this.tasks = new Map(options.tasks.map((t) => [t.name, t as TaskDefinition<unknown, unknown>]));
     this.concurrency = options.concurrency ?? 4;
     if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
-      throw new BatonError('INVALID_OPTION', `agent concurrency must be a positive integer, got ${options.concurrency}`, 400);
+      throw new BatonError(
+        'INVALID_OPTION',
+        `agent concurrency must be a positive integer, got ${options.concurrency}`,
+        400,
+      );
     }
     this.queues = options.queues ?? [...new Set(options.tasks.map((t) => t.queue))];
     this.logger = options.logger ?? silentLogger;
@@ -101,7 +105,9 @@ export class Agent implements AgentInbox {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([this.waitIdle(), grace]);
       for (const job of this.running.values()) {
-        job.controller.abort(new BatonError('AGENT_STOPPING', 'agent stopped before the job finished', 503, undefined, true));
+        job.controller.abort(
+          new BatonError('AGENT_STOPPING', 'agent stopped before the job finished', 503, undefined, true),
+        );
       }
       // Aborted jobs report at once (their handlers are raced against the signal), so the
       // server requeues them now instead of waiting for their leases to expire.
@@ -125,7 +131,12 @@ export class Agent implements AgentInbox {
 
   private async run(assignment: JobAssignment): Promise<void> {
     const { job, leaseToken } = assignment;
-    const entry: RunningJob = { assignment, controller: new AbortController(), progress: undefined, progressDirty: false };
+    const entry: RunningJob = {
+      assignment,
+      controller: new AbortController(),
+      progress: undefined,
+      progressDirty: false,
+    };
     this.running.set(job.id, entry);
     try {
       const [started] = await this.link.started([{ jobId: job.id, leaseToken }]);

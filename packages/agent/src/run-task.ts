@@ -28,7 +28,8 @@ export async function runTask(
     job.timeoutMs === null
       ? null
       : setTimeout(
-          () => controller.abort(Object.assign(new Error(`job timed out after ${job.timeoutMs} ms`), { code: 'TIMEOUT' })),
+          () =>
+            controller.abort(Object.assign(new Error(`job timed out after ${job.timeoutMs} ms`), { code: 'TIMEOUT' })),
           job.timeoutMs,
         );
   const aborted = new Promise<never>((_, reject) => {
@@ -39,7 +40,14 @@ export async function runTask(
   aborted.catch(() => {}); // only observed through the race below
   try {
     const ctx = {
-      job: { id: job.id, task: job.task, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts, owner: job.owner },
+      job: {
+        id: job.id,
+        task: job.task,
+        queue: job.queue,
+        attempt: job.attempts,
+        maxAttempts: job.maxAttempts,
+        owner: job.owner,
+      },
       signal: controller.signal,
       progress: hooks.progress,
       log: childLogger(hooks.logger, job.id),

@@ -21,7 +21,9 @@ export async function runDemo(baseUrl: string, print: (line: string) => void): P
     return;
   }
   const { jobs: created } = (await response.json()) as { jobs: { id: string }[] };
-  print(`demo: submitted ${created.length} jobs (sleeps, a high and a low priority one, a delayed one, one that always fails)`);
+  print(
+    `demo: submitted ${created.length} jobs (sleeps, a high and a low priority one, a delayed one, one that always fails)`,
+  );
   let last = '';
   for (;;) {
     const states = await Promise.all(

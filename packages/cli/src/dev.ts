@@ -32,7 +32,11 @@ export function registerDevCommand(program: Command): void {
     .option('--agents <n>', 'in-process agents to start', intOption('--agents', 0, 64), 1)
     .option('--concurrency <n>', 'jobs each agent runs at once', intOption('--concurrency', 1, 10_000), 8)
     .option('--demo', 'also submit a small demo workload and report as it runs', false)
-    .option('--lease-ms <ms>', 'lease of an assignment without a heartbeat (default 10000)', intOption('--lease-ms', 100))
+    .option(
+      '--lease-ms <ms>',
+      'lease of an assignment without a heartbeat (default 10000)',
+      intOption('--lease-ms', 100),
+    )
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval (default lease/5)', intOption('--heartbeat-ms', 10))
     .option('--max-payload-bytes <n>', 'largest job payload (default 1048576)', intOption('--max-payload-bytes', 1))
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'warn')
@@ -80,7 +84,8 @@ async function runDev(options: DevOptions): Promise<void> {
     await server.close();
     await store.close();
     const code = (err as { code?: string }).code;
-    if (code === 'EADDRINUSE') throw new CliError(`port ${options.port} is already in use; pass --port with another one`);
+    if (code === 'EADDRINUSE')
+      throw new CliError(`port ${options.port} is already in use; pass --port with another one`);
     throw err;
   }
   for (const agent of agents) await agent.start();

@@ -36,7 +36,19 @@ describe('baton client commands against a real server', () => {
   });
 
   it('submit --json prints the API answer; options reach the job', async () => {
-    const r = await baton('submit', 'demo.sleep', '--json', '--priority', 'high', '--priority-level', '3', '--delay-ms', '60000', '--max-attempts', '5');
+    const r = await baton(
+      'submit',
+      'demo.sleep',
+      '--json',
+      '--priority',
+      'high',
+      '--priority-level',
+      '3',
+      '--delay-ms',
+      '60000',
+      '--max-attempts',
+      '5',
+    );
     expect(r.code).toBe(0);
     const { id, state } = JSON.parse(r.stdout);
     expect(state).toBe('delayed');

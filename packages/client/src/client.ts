@@ -1,14 +1,6 @@
 import { FINAL_STATES, MAX_BULK_JOBS } from '@baton/core';
 import { BatonApiError } from './errors.js';
-import type {
-  ClientOptions,
-  JobListQuery,
-  JobRequest,
-  JobView,
-  QueueView,
-  SubmitOptions,
-  Submitted,
-} from './types.js';
+import type { ClientOptions, JobListQuery, JobRequest, JobView, QueueView, SubmitOptions, Submitted } from './types.js';
 
 /**
  * The Baton HTTP API as typed calls. `Tasks` maps task names to payload types, e.g.
@@ -27,7 +19,11 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   }
 
   submit<K extends keyof Tasks & string>(task: K, payload?: Tasks[K], options: SubmitOptions = {}): Promise<Submitted> {
-    return this.request<Submitted>('POST', '/api/jobs', { ...options, task, ...(payload !== undefined && { payload }) });
+    return this.request<Submitted>('POST', '/api/jobs', {
+      ...options,
+      task,
+      ...(payload !== undefined && { payload }),
+    });
   }
 
   /** Submits in bulk requests of `chunkSize` (default 1 000, the API's limit); results in input order. */
@@ -110,7 +106,11 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
-      throw new BatonApiError(response.status, 'INVALID_RESPONSE', `${this.baseUrl} answered ${response.status} with non-JSON`);
+      throw new BatonApiError(
+        response.status,
+        'INVALID_RESPONSE',
+        `${this.baseUrl} answered ${response.status} with non-JSON`,
+      );
     }
     if (!response.ok) {
       const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;

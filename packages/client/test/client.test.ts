@@ -19,7 +19,10 @@ describe('BatonClient against a real server', () => {
     expect(state).toBe('queued');
     expect(created).toBe(true);
     const updates: { state: string; progress: number | null }[] = [];
-    const job = await baton.waitForJob(id, { pollMs: 20, onUpdate: (j) => updates.push({ state: j.state, progress: j.progress }) });
+    const job = await baton.waitForJob(id, {
+      pollMs: 20,
+      onUpdate: (j) => updates.push({ state: j.state, progress: j.progress }),
+    });
     expect(job).toMatchObject({ state: 'succeeded', result: { sleptMs: 600 }, owner: 'sdk-user', priority: 'high' });
     expect(updates.some((u) => u.state === 'running' && (u.progress ?? 0) > 0 && (u.progress ?? 0) < 100)).toBe(true);
     expect(job.history?.[0]?.outcome).toBe('succeeded');

@@ -5,15 +5,7 @@
  */
 
 /** Every state a job can be in. `succeeded`, `failed` and `cancelled` are final. */
-export const JOB_STATES = [
-  'delayed',
-  'queued',
-  'assigned',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-] as const;
+export const JOB_STATES = ['delayed', 'queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);

@@ -35,8 +35,18 @@ export const jobSubmissionSchema = z
     resources: resourcesSchema.optional(),
     maxAttempts: z.number().int().min(1, 'maxAttempts must be at least 1').max(100).optional(),
     backoffMs: z.number().int().min(0, 'backoffMs must not be negative').max(DAY_MS).optional(),
-    timeoutMs: z.number().int().min(1, 'timeoutMs must be positive').max(7 * DAY_MS).optional(),
-    delayMs: z.number().int().min(0, 'delayMs must not be negative').max(365 * DAY_MS).optional(),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1, 'timeoutMs must be positive')
+      .max(7 * DAY_MS)
+      .optional(),
+    delayMs: z
+      .number()
+      .int()
+      .min(0, 'delayMs must not be negative')
+      .max(365 * DAY_MS)
+      .optional(),
     runAt: z.union([z.iso.datetime({ offset: true }), z.number().int().min(0)]).optional(),
     idempotencyKey: z.string().min(1).max(200).optional(),
   })
@@ -69,6 +79,9 @@ export function describeIssues(error: z.ZodError, prefix = ''): { message: strin
   });
   return {
     message: parts.join('; '),
-    details: error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.'), message: i.message })),
+    details: error.issues.map((i) => ({
+      path: [prefix, ...i.path.map(String)].filter(Boolean).join('.'),
+      message: i.message,
+    })),
   };
 }

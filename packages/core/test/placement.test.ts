@@ -61,11 +61,15 @@ describe('place', () => {
 describe('place on random fleets', () => {
   it('respects capacity and subscriptions, and skips a job only when no subscribed agent can fit it', () => {
     let seed = 42;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     const queues = ['a', 'b', 'c'];
     for (let round = 0; round < 50; round++) {
       const agents = Array.from({ length: 1 + rand(20) }, (_, i) =>
-        agent(`ag${i}`, rand(6), queues.filter(() => rand(2) === 0)),
+        agent(
+          `ag${i}`,
+          rand(6),
+          queues.filter(() => rand(2) === 0),
+        ),
       );
       const jobs = Array.from({ length: rand(60) }, (_, i) =>
         job(String(i).padStart(4, '0'), { queue: queues[rand(3)]!, resources: { slots: 1 + rand(3) } }),

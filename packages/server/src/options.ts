@@ -23,7 +23,11 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   const leaseMs = positiveInt('leaseMs', options.leaseMs ?? DEFAULT_LEASE_MS, 100);
   const heartbeatMs = positiveInt('heartbeatMs', options.heartbeatMs ?? Math.max(50, Math.floor(leaseMs / 5)), 10);
   if (heartbeatMs >= leaseMs) {
-    throw new BatonError('INVALID_OPTION', `heartbeatMs (${heartbeatMs}) must be shorter than leaseMs (${leaseMs})`, 400);
+    throw new BatonError(
+      'INVALID_OPTION',
+      `heartbeatMs (${heartbeatMs}) must be shorter than leaseMs (${leaseMs})`,
+      400,
+    );
   }
   return {
     leaseMs,

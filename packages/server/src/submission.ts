@@ -38,7 +38,8 @@ export async function jobFromSubmission(
   try {
     queue = await ctx.routes.resolveQueue(s.task, s.queue);
   } catch (err) {
-    if (err instanceof ValidationError && ctx.path) throw new ValidationError(`${where}${err.message}`, err.details, err.code);
+    if (err instanceof ValidationError && ctx.path)
+      throw new ValidationError(`${where}${err.message}`, err.details, err.code);
     throw err;
   }
   return {

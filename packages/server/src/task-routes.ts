@@ -30,11 +30,18 @@ export class TaskRoutes {
         'UNKNOWN_TASK',
       );
     }
-    if (queue === undefined) return queues.has(DEFAULT_QUEUE) ? DEFAULT_QUEUE : [...queues].sort()[0] ?? DEFAULT_QUEUE;
+    if (queue === undefined)
+      return queues.has(DEFAULT_QUEUE) ? DEFAULT_QUEUE : ([...queues].sort()[0] ?? DEFAULT_QUEUE);
     if (!queues.has(queue)) {
       const allQueues = new Set([...this.routes.values()].flatMap((s) => [...s]));
-      const what = allQueues.has(queue) ? `task "${task}" is not served on queue "${queue}"` : `unknown queue "${queue}"`;
-      throw new ValidationError(`${what} (task "${task}" is served on: ${[...queues].sort().join(', ')})`, { task, queue }, 'UNKNOWN_QUEUE');
+      const what = allQueues.has(queue)
+        ? `task "${task}" is not served on queue "${queue}"`
+        : `unknown queue "${queue}"`;
+      throw new ValidationError(
+        `${what} (task "${task}" is served on: ${[...queues].sort().join(', ')})`,
+        { task, queue },
+        'UNKNOWN_QUEUE',
+      );
     }
     return queue;
   }

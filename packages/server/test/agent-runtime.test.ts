@@ -75,6 +75,8 @@ describe('agent runtime', () => {
   });
 
   it('refuses a non-positive concurrency', () => {
-    expect(() => new Agent({ link: {} as never, tasks: demoTasks, concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
+    expect(() => new Agent({ link: {} as never, tasks: demoTasks, concurrency: 0 })).toThrow(
+      /concurrency must be a positive integer/,
+    );
   });
 });

@@ -36,7 +36,9 @@ describe('job lifecycle through the API', () => {
     expect(job.attempts).toBe(3);
     expect(job.error).toMatchObject({ code: 'TASK_FAILED', retryable: true });
     expect(job.history.map((a: any) => a.outcome)).toEqual(['failed', 'failed', 'failed']);
-    const gaps = job.history.slice(1).map((a: any, i: number) => Date.parse(a.assignedAt) - Date.parse(job.history[i].finishedAt));
+    const gaps = job.history
+      .slice(1)
+      .map((a: any, i: number) => Date.parse(a.assignedAt) - Date.parse(job.history[i].finishedAt));
     // Equal jitter: at least half of 20 ms then 40 ms.
     expect(gaps[0]).toBeGreaterThanOrEqual(10);
     expect(gaps[1]).toBeGreaterThanOrEqual(20);
@@ -44,7 +46,12 @@ describe('job lifecycle through the API', () => {
 
   it('fails a job that outlives its timeout', async () => {
     h = await startHarness();
-    const res = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 5000 }, timeoutMs: 100, maxAttempts: 1 });
+    const res = await h.post('/api/jobs', {
+      task: 'demo.sleep',
+      payload: { ms: 5000 },
+      timeoutMs: 100,
+      maxAttempts: 1,
+    });
     const job = await h.waitFor(res.body.id, isFinal);
     expect(job.state).toBe('failed');
     expect(job.error).toMatchObject({ code: 'TIMEOUT' });
@@ -57,7 +64,11 @@ describe('job lifecycle through the API', () => {
     const job = await h.waitFor(res.body.id, isFinal);
     expect(job.state).toBe('succeeded');
     expect(Date.parse(job.startedAt) - Date.parse(job.createdAt)).toBeGreaterThanOrEqual(300);
-    const at = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 1 }, runAt: new Date(Date.now() + 200).toISOString() });
+    const at = await h.post('/api/jobs', {
+      task: 'demo.sleep',
+      payload: { ms: 1 },
+      runAt: new Date(Date.now() + 200).toISOString(),
+    });
     expect(at.body.state).toBe('delayed');
     expect((await h.waitFor(at.body.id, isFinal)).state).toBe('succeeded');
   });
@@ -69,7 +80,11 @@ describe('job lifecycle through the API', () => {
     expect(first.status).toBe(201);
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ id: first.body.id, created: false });
-    const other = await h.post('/api/jobs', { task: 'demo.sleep', idempotencyKey: 'order-42' }, { 'x-baton-user': 'bob' });
+    const other = await h.post(
+      '/api/jobs',
+      { task: 'demo.sleep', idempotencyKey: 'order-42' },
+      { 'x-baton-user': 'bob' },
+    );
     expect(other.body.id).not.toBe(first.body.id);
   });
 
@@ -80,7 +95,8 @@ describe('job lifecycle through the API', () => {
       order.push(payload.name);
     });
     await h.store.registerTasks([{ task: 'test.record', queue: 'default' }]);
-    const submit = (name: string, extra: object = {}) => h.post('/api/jobs', { task: 'test.record', payload: { name }, ...extra });
+    const submit = (name: string, extra: object = {}) =>
+      h.post('/api/jobs', { task: 'test.record', payload: { name }, ...extra });
     await submit('low', { priority: 'low' });
     await submit('normal-1');
     await submit('normal-2');
@@ -137,12 +153,18 @@ describe('job lifecycle through the API', () => {
     const bad = await h.post('/api/jobs', { task: 'test.strict', payload: { n: 'x' }, maxAttempts: 5 });
     expect((await h.waitFor(ok.body.id, isFinal)).result).toBe(42);
     const failed = await h.waitFor(bad.body.id, isFinal);
-    expect(failed).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'INVALID_PAYLOAD', retryable: false } });
+    expect(failed).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      error: { code: 'INVALID_PAYLOAD', retryable: false },
+    });
   });
 
   it('lists jobs newest first with cursor pagination and reports queues', async () => {
     h = await startHarness({ agents: 0 });
-    const bulk = await h.post('/api/jobs/bulk', { jobs: Array.from({ length: 7 }, (_, i) => ({ task: 'demo.sleep', payload: { ms: i } })) });
+    const bulk = await h.post('/api/jobs/bulk', {
+      jobs: Array.from({ length: 7 }, (_, i) => ({ task: 'demo.sleep', payload: { ms: i } })),
+    });
     expect(bulk.status).toBe(201);
     const ids = bulk.body.jobs.map((j: any) => j.id);
     const seen: string[] = [];

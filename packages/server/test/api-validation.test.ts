@@ -11,7 +11,13 @@ describe('API input validation: a clear 4xx and nothing stored', () => {
 
   const jobCount = async () => (await h.get('/api/jobs?limit=500')).body.jobs.length as number;
 
-  async function expectRejected(body: unknown, status: number, code: string, messagePart: RegExp, headers?: Record<string, string>) {
+  async function expectRejected(
+    body: unknown,
+    status: number,
+    code: string,
+    messagePart: RegExp,
+    headers?: Record<string, string>,
+  ) {
     const before = await jobCount();
     const res = await h.post('/api/jobs', body, headers);
     expect(res.status).toBe(status);
@@ -27,7 +33,11 @@ describe('API input validation: a clear 4xx and nothing stored', () => {
 
   it('refuses an empty body and a non-JSON content type', async () => {
     await expectRejected('', 400, 'INVALID_JSON', /empty/);
-    const res = await fetch(`${h.url}/api/jobs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    const res = await fetch(`${h.url}/api/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hi',
+    });
     expect(res.status).toBe(415);
     expect(((await res.json()) as any).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
@@ -41,7 +51,12 @@ describe('API input validation: a clear 4xx and nothing stored', () => {
 
   it('refuses negative delays and attempts', async () => {
     await expectRejected({ task: 'demo.sleep', delayMs: -5 }, 400, 'VALIDATION_FAILED', /delayMs must not be negative/);
-    await expectRejected({ task: 'demo.sleep', maxAttempts: 0 }, 400, 'VALIDATION_FAILED', /maxAttempts must be at least 1/);
+    await expectRejected(
+      { task: 'demo.sleep', maxAttempts: 0 },
+      400,
+      'VALIDATION_FAILED',
+      /maxAttempts must be at least 1/,
+    );
     await expectRejected({ task: 'demo.sleep', backoffMs: -1 }, 400, 'VALIDATION_FAILED', /backoffMs/);
   });
 
@@ -57,7 +72,12 @@ describe('API input validation: a clear 4xx and nothing stored', () => {
   });
 
   it('refuses a payload over the limit with 413', async () => {
-    await expectRejected({ task: 'demo.sleep', payload: { blob: 'x'.repeat(4000) } }, 413, 'PAYLOAD_TOO_LARGE', /limit is 2048/);
+    await expectRejected(
+      { task: 'demo.sleep', payload: { blob: 'x'.repeat(4000) } },
+      413,
+      'PAYLOAD_TOO_LARGE',
+      /limit is 2048/,
+    );
   });
 
   it('refuses a bad X-Baton-User', async () => {
@@ -80,7 +100,9 @@ describe('API input validation: a clear 4xx and nothing stored', () => {
 
   it('bulk: refuses empty and oversized batches', async () => {
     expect((await h.post('/api/jobs/bulk', { jobs: [] })).status).toBe(400);
-    const tooMany = await h.post('/api/jobs/bulk', { jobs: Array.from({ length: 1001 }, () => ({ task: 'demo.sleep' })) });
+    const tooMany = await h.post('/api/jobs/bulk', {
+      jobs: Array.from({ length: 1001 }, () => ({ task: 'demo.sleep' })),
+    });
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.error.message).toMatch(/at most 1000/);
     expect((await h.post('/api/jobs/bulk', [{ task: 'demo.sleep' }])).status).toBe(400);

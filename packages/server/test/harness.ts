@@ -19,7 +19,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: ServerOptions & { agents?: number; concurrency?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  options: ServerOptions & { agents?: number; concurrency?: number } = {},
+): Promise<Harness> {
   const store = await openStore('sqlite::memory:');
   const server = createBatonServer(store, { maxSweepMs: 200, ...options });
   const url = await server.listen(0);
@@ -56,7 +58,8 @@ export async function startHarness(options: ServerOptions & { agents?: number; c
     for (;;) {
       const { body } = await get(`/api/jobs/${id}`);
       if (done(body)) return body;
-      if (Date.now() > deadline) throw new Error(`job ${id} never reached the expected state; last: ${JSON.stringify(body)}`);
+      if (Date.now() > deadline)
+        throw new Error(`job ${id} never reached the expected state; last: ${JSON.stringify(body)}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -88,7 +91,10 @@ export function gateTask(name = 'test.gate') {
   const task = defineTask(name, async (_payload: unknown, ctx) => {
     started.push(ctx.job.id);
     ctx.signal.addEventListener('abort', () => aborted.push(ctx.job.id));
-    await Promise.race([gate, new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))]);
+    await Promise.race([
+      gate,
+      new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+    ]);
     return { released: true };
   });
   return { task, started, aborted, release: () => release() };

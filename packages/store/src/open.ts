@@ -22,7 +22,12 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
 function createStore(url: string, options: StoreOptions): Store {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
-    if (path === '') throw new ValidationError(`store URL "${url}" has no path; use sqlite:./baton.db or sqlite::memory:`, undefined, 'INVALID_STORE_URL');
+    if (path === '')
+      throw new ValidationError(
+        `store URL "${url}" has no path; use sqlite:./baton.db or sqlite::memory:`,
+        undefined,
+        'INVALID_STORE_URL',
+      );
     return new SqliteStore(path === ':memory:' ? ':memory:' : path, options);
   }
   const scheme = /^([a-z0-9+]+):/i.exec(url)?.[1];

@@ -29,7 +29,8 @@ export function encodeCursor(id: string): string {
 
 export function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(id)) throw new ValidationError('cursor is not one this API returned', undefined, 'INVALID_CURSOR');
+  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(id))
+    throw new ValidationError('cursor is not one this API returned', undefined, 'INVALID_CURSOR');
   return id;
 }
 

@@ -25,7 +25,22 @@ describe('SQLite specifics', () => {
     const url = `sqlite:${join(dir, 'reopen.db')}`;
     const first = await openStore(url);
     const [r] = await first.enqueue([
-      { id: '01M00000000000000000000001', queue: 'q', task: 't', owner: 'o', payload: { keep: 1 }, priority: 'low', priorityLevel: 2, resources: { slots: 1 }, maxAttempts: 2, backoffMs: 10, timeoutMs: null, runAt: 0, idempotencyKey: 'k', createdAt: 0 },
+      {
+        id: '01M00000000000000000000001',
+        queue: 'q',
+        task: 't',
+        owner: 'o',
+        payload: { keep: 1 },
+        priority: 'low',
+        priorityLevel: 2,
+        resources: { slots: 1 },
+        maxAttempts: 2,
+        backoffMs: 10,
+        timeoutMs: null,
+        runAt: 0,
+        idempotencyKey: 'k',
+        createdAt: 0,
+      },
     ]);
     await first.close();
     await first.close(); // idempotent

@@ -54,7 +54,9 @@ export function registerJobsCommand(program: Command): void {
       progressText(j.progress),
       shortTime(j.createdAt),
     ]);
-    process.stdout.write(`${table(['ID', 'TASK', 'QUEUE', 'STATE', 'PRIORITY', 'ATTEMPTS', 'PROGRESS', 'CREATED'], rows)}\n`);
+    process.stdout.write(
+      `${table(['ID', 'TASK', 'QUEUE', 'STATE', 'PRIORITY', 'ATTEMPTS', 'PROGRESS', 'CREATED'], rows)}\n`,
+    );
     if (page.nextCursor) process.stdout.write(`more: baton jobs --cursor ${page.nextCursor}\n`);
   });
 }

@@ -45,7 +45,11 @@ export function registerSubmitCommand(program: Command): void {
       .option('--queue <name>', "queue (default: the task's)")
       .option('--payload <json>', 'payload as JSON', '{}')
       .option('--priority <class>', 'high | normal | low', parsePriority)
-      .option('--priority-level <n>', 'order inside the class, higher first', intOption('--priority-level', -1000, 1000))
+      .option(
+        '--priority-level <n>',
+        'order inside the class, higher first',
+        intOption('--priority-level', -1000, 1000),
+      )
       .option('--max-attempts <n>', 'attempts before the job fails', intOption('--max-attempts', 1, 100))
       .option('--backoff-ms <ms>', 'base of the retry backoff', intOption('--backoff-ms', 0))
       .option('--timeout-ms <ms>', 'fail an attempt running longer', intOption('--timeout-ms', 1))
@@ -68,7 +72,10 @@ export function registerSubmitCommand(program: Command): void {
     const submitted = await api(client.submit(task, payload, options));
     if (!flags.wait) {
       if (flags.json) printJson(submitted);
-      else process.stdout.write(`${submitted.id} ${submitted.state}${submitted.created ? '' : ' (existing job for this idempotency key)'}\n`);
+      else
+        process.stdout.write(
+          `${submitted.id} ${submitted.state}${submitted.created ? '' : ' (existing job for this idempotency key)'}\n`,
+        );
       return;
     }
     if (!flags.json) process.stdout.write(`${submitted.id} submitted\n`);

@@ -29,7 +29,8 @@ function ownerOf(request: FastifyRequest): string {
   const header = request.headers['x-baton-user'];
   if (header === undefined) return DEFAULT_OWNER;
   const parsed = ownerSchema.safeParse(header);
-  if (!parsed.success) throw new ValidationError(`X-Baton-User: ${describeIssues(parsed.error).message}`, undefined, 'INVALID_USER');
+  if (!parsed.success)
+    throw new ValidationError(`X-Baton-User: ${describeIssues(parsed.error).message}`, undefined, 'INVALID_USER');
   return parsed.data;
 }
 
@@ -45,10 +46,17 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
   const singleBodyLimit = maxPayloadBytes + 64 * 1024;
 
   app.post('/api/jobs', { bodyLimit: singleBodyLimit }, async (request, reply) => {
-    const job = await jobFromSubmission(request.body, { owner: ownerOf(request), routes, maxPayloadBytes, now: Date.now() });
+    const job = await jobFromSubmission(request.body, {
+      owner: ownerOf(request),
+      routes,
+      maxPayloadBytes,
+      now: Date.now(),
+    });
     const [result] = await store.enqueue([job]);
     if (!result) throw new BatonError('INTERNAL', 'store returned no result', 500);
-    return reply.status(result.created ? 201 : 200).send({ id: result.job.id, state: result.job.state, created: result.created });
+    return reply
+      .status(result.created ? 201 : 200)
+      .send({ id: result.job.id, state: result.job.state, created: result.created });
   });
 
   app.post('/api/jobs/bulk', { bodyLimit: options.maxBulkBodyBytes }, async (request, reply) => {
@@ -65,7 +73,9 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
       jobs.push(await jobFromSubmission(body, { owner, routes, maxPayloadBytes, now, path: `jobs.${i}` }));
     }
     const results = await store.enqueue(jobs);
-    return reply.status(201).send({ jobs: results.map((r) => ({ id: r.job.id, state: r.job.state, created: r.created })) });
+    return reply
+      .status(201)
+      .send({ jobs: results.map((r) => ({ id: r.job.id, state: r.job.state, created: r.created })) });
   });
 
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
@@ -77,7 +87,8 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
 
   app.get('/api/jobs', async (request) => {
     const parsed = listJobsQuerySchema.safeParse(request.query);
-    if (!parsed.success) throw new ValidationError(describeIssues(parsed.error).message, describeIssues(parsed.error).details);
+    if (!parsed.success)
+      throw new ValidationError(describeIssues(parsed.error).message, describeIssues(parsed.error).details);
     const page = await store.listJobs(parsed.data);
     return { jobs: page.jobs.map((j) => jobJson(j)), nextCursor: page.nextCursor };
   });

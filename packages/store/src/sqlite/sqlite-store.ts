@@ -156,7 +156,8 @@ export class SqliteStore implements Store {
       if (FINAL_STATES.has(row.state as JobState)) {
         throw new ConflictError(`job ${id} is already ${row.state}`, 'JOB_FINISHED', { state: row.state });
       }
-      if (row.lease_token !== null) this.sql.finishAttempt.run({ outcome: 'cancelled', error: null, now, id, leaseToken: row.lease_token });
+      if (row.lease_token !== null)
+        this.sql.finishAttempt.run({ outcome: 'cancelled', error: null, now, id, leaseToken: row.lease_token });
       return { job: jobFromRow(this.sql.cancelJob.get({ now, id }) as JobRow), agentId: row.agent_id };
     })();
     this.events.emit({ type: 'cancelled', jobId: id, agentId });
@@ -244,7 +245,12 @@ export class SqliteStore implements Store {
     const row = this.sql.getLease.get(item.jobId) as { state: JobState; lease_token: string | null } | undefined;
     const job = row ? { state: row.state, leaseToken: row.lease_token } : null;
     return (
-      refusalFor(item, job) ?? { jobId: item.jobId, ok: false, code: 'STALE_LEASE', message: `lease on job ${item.jobId} changed` }
+      refusalFor(item, job) ?? {
+        jobId: item.jobId,
+        ok: false,
+        code: 'STALE_LEASE',
+        message: `lease on job ${item.jobId} changed`,
+      }
     );
   }
 
@@ -252,7 +258,12 @@ export class SqliteStore implements Store {
     const now = this.clock();
     return this.db.transaction(() =>
       items.map((item): TransitionResult => {
-        const changed = this.sql.startJob.run({ now, leaseExpiresAt: now + leaseMs, id: item.jobId, leaseToken: item.leaseToken });
+        const changed = this.sql.startJob.run({
+          now,
+          leaseExpiresAt: now + leaseMs,
+          id: item.jobId,
+          leaseToken: item.leaseToken,
+        });
         if (changed.changes === 0) return this.refusal(item);
         return { jobId: item.jobId, ok: true, state: 'running' };
       }),

@@ -22,7 +22,10 @@ export function cancelAndStatsTests(f: () => Fixture): void {
       const a = await x.running();
       expect((await x.store.cancel(a.job.id)).state).toBe('cancelled');
       expect((await x.store.complete([x.succeed(a)]))[0]).toMatchObject({ ok: false, code: 'CANCELLED' });
-      expect((await x.store.heartbeat([{ jobId: a.job.id, leaseToken: a.leaseToken }], 1000))[0]).toMatchObject({ ok: false, code: 'CANCELLED' });
+      expect((await x.store.heartbeat([{ jobId: a.job.id, leaseToken: a.leaseToken }], 1000))[0]).toMatchObject({
+        ok: false,
+        code: 'CANCELLED',
+      });
       expect(await x.state(a.job.id)).toBe('cancelled');
       expect((await x.store.getAttempts(a.job.id))[0]!.outcome).toBe('cancelled');
       x.advance(1_000_000);

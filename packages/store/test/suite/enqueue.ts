@@ -6,7 +6,16 @@ export function enqueueTests(f: () => Fixture): void {
   describe('enqueue and read', () => {
     it('keeps input order, queues due jobs, delays future ones, and round-trips every field', async () => {
       const x = f();
-      const due = x.job({ payload: { a: [1, 2, { b: 'c' }] }, priority: 'high', priorityLevel: 7, resources: { slots: 3 }, maxAttempts: 5, backoffMs: 250, timeoutMs: 9000, owner: 'bob' });
+      const due = x.job({
+        payload: { a: [1, 2, { b: 'c' }] },
+        priority: 'high',
+        priorityLevel: 7,
+        resources: { slots: 3 },
+        maxAttempts: 5,
+        backoffMs: 250,
+        timeoutMs: 9000,
+        owner: 'bob',
+      });
       const later = x.job({ runAt: x.now + 60_000 });
       const results = await x.store.enqueue([due, later]);
       expect(results.map((r) => r.job.id)).toEqual([due.id, later.id]);
@@ -44,7 +53,11 @@ export function enqueueTests(f: () => Fixture): void {
       const x = f();
       const key = `key-${x.queue}`;
       const [first] = await x.store.enqueue([x.job({ idempotencyKey: key })]);
-      const batch = await x.store.enqueue([x.job({ idempotencyKey: key, payload: { other: true } }), x.job({ idempotencyKey: `${key}-b` }), x.job({ idempotencyKey: `${key}-b` })]);
+      const batch = await x.store.enqueue([
+        x.job({ idempotencyKey: key, payload: { other: true } }),
+        x.job({ idempotencyKey: `${key}-b` }),
+        x.job({ idempotencyKey: `${key}-b` }),
+      ]);
       expect(batch[0]).toMatchObject({ created: false, job: { id: first!.job.id, payload: { n: 1 } } });
       expect(batch[1]!.created).toBe(true);
       expect(batch[2]).toMatchObject({ created: false, job: { id: batch[1]!.job.id } });
@@ -90,7 +103,13 @@ export function enqueueTests(f: () => Fixture): void {
       await x.store.enqueue([low, n1, high, n2, urgent, delayed, elsewhere]);
       const pending = await x.store.pending([{ queue: x.queue, limit: 10 }]);
       expect(pending.map((p) => p.id)).toEqual([high.id, urgent.id, n1.id, n2.id, low.id]);
-      expect(pending[0]).toEqual({ id: high.id, queue: x.queue, priority: 'high', priorityLevel: 0, resources: { slots: 1 } });
+      expect(pending[0]).toEqual({
+        id: high.id,
+        queue: x.queue,
+        priority: 'high',
+        priorityLevel: 0,
+        resources: { slots: 1 },
+      });
       const limited = await x.store.pending([
         { queue: x.queue, limit: 2 },
         { queue: `${x.queue}-b`, limit: 5 },
@@ -112,7 +131,11 @@ export function enqueueTests(f: () => Fixture): void {
       ]);
       const stats = await x.store.queueStats();
       const gpu = stats.find((s) => s.queue === `${x.queue}-gpu`);
-      expect(gpu).toEqual({ queue: `${x.queue}-gpu`, counts: expect.objectContaining({ queued: 0, running: 0 }), oldestQueuedAgeMs: null });
+      expect(gpu).toEqual({
+        queue: `${x.queue}-gpu`,
+        counts: expect.objectContaining({ queued: 0, running: 0 }),
+        oldestQueuedAgeMs: null,
+      });
     });
   });
 }

@@ -73,7 +73,12 @@ export class Fixture {
   }
 
   fail(a: JobAssignment, retryable = true, code = 'TASK_FAILED'): Completion {
-    return { jobId: a.job.id, leaseToken: a.leaseToken, outcome: 'failed', error: { code, message: `boom ${code}`, retryable } };
+    return {
+      jobId: a.job.id,
+      leaseToken: a.leaseToken,
+      outcome: 'failed',
+      error: { code, message: `boom ${code}`, retryable },
+    };
   }
 
   async state(id: string): Promise<string | undefined> {

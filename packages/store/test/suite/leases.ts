@@ -9,7 +9,13 @@ export function leaseTests(f: () => Fixture): void {
       const [id] = await x.enqueue();
       const [a] = await x.store.assign([{ jobId: id!, agentId: 'agent-1' }], LEASE_MS);
       expect(a!.leaseToken).toEqual(expect.any(String));
-      expect(a!.job).toMatchObject({ id, state: 'assigned', attempts: 1, agentId: 'agent-1', leaseExpiresAt: x.now + LEASE_MS });
+      expect(a!.job).toMatchObject({
+        id,
+        state: 'assigned',
+        attempts: 1,
+        agentId: 'agent-1',
+        leaseExpiresAt: x.now + LEASE_MS,
+      });
       expect(await x.store.assign([{ jobId: id!, agentId: 'agent-2' }], LEASE_MS)).toEqual([]);
       expect(await x.store.assign([{ jobId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', agentId: 'agent-2' }], LEASE_MS)).toEqual([]);
       expect((await x.store.getJob(id!))!.agentId).toBe('agent-1');
@@ -18,7 +24,10 @@ export function leaseTests(f: () => Fixture): void {
     it('assigns a thousand jobs in one call', async () => {
       const x = f();
       const ids = await x.enqueue(1000);
-      const assigned = await x.store.assign(ids.map((jobId, i) => ({ jobId, agentId: `agent-${i % 7}` })), LEASE_MS);
+      const assigned = await x.store.assign(
+        ids.map((jobId, i) => ({ jobId, agentId: `agent-${i % 7}` })),
+        LEASE_MS,
+      );
       expect(assigned).toHaveLength(1000);
       expect(new Set(assigned.map((a) => a.leaseToken)).size).toBe(1000);
       expect(await x.store.pending([{ queue: x.queue, limit: 10 }])).toEqual([]);
@@ -31,13 +40,36 @@ export function leaseTests(f: () => Fixture): void {
       x.advance(5);
       expect(await x.store.start([ref], LEASE_MS)).toEqual([{ jobId: a.job.id, ok: true, state: 'running' }]);
       x.advance(10);
-      expect(await x.store.heartbeat([{ ...ref, progress: 40 }], LEASE_MS)).toEqual([{ jobId: a.job.id, ok: true, state: 'running' }]);
-      expect(await x.store.getJob(a.job.id)).toMatchObject({ state: 'running', progress: 40, startedAt: x.now - 10, leaseExpiresAt: x.now + LEASE_MS });
+      expect(await x.store.heartbeat([{ ...ref, progress: 40 }], LEASE_MS)).toEqual([
+        { jobId: a.job.id, ok: true, state: 'running' },
+      ]);
+      expect(await x.store.getJob(a.job.id)).toMatchObject({
+        state: 'running',
+        progress: 40,
+        startedAt: x.now - 10,
+        leaseExpiresAt: x.now + LEASE_MS,
+      });
       x.advance(20);
-      expect(await x.store.complete([x.succeed(a, { answer: 42 })])).toEqual([{ jobId: a.job.id, ok: true, state: 'succeeded' }]);
-      expect(await x.store.getJob(a.job.id)).toMatchObject({ state: 'succeeded', result: { answer: 42 }, progress: 100, finishedAt: x.now, leaseExpiresAt: null });
+      expect(await x.store.complete([x.succeed(a, { answer: 42 })])).toEqual([
+        { jobId: a.job.id, ok: true, state: 'succeeded' },
+      ]);
+      expect(await x.store.getJob(a.job.id)).toMatchObject({
+        state: 'succeeded',
+        result: { answer: 42 },
+        progress: 100,
+        finishedAt: x.now,
+        leaseExpiresAt: null,
+      });
       const [attempt] = await x.store.getAttempts(a.job.id);
-      expect(attempt).toEqual({ attempt: 1, agentId: 'agent-1', assignedAt: x.now - 35, startedAt: x.now - 30, finishedAt: x.now, outcome: 'succeeded', error: null });
+      expect(attempt).toEqual({
+        attempt: 1,
+        agentId: 'agent-1',
+        assignedAt: x.now - 35,
+        startedAt: x.now - 30,
+        finishedAt: x.now,
+        outcome: 'succeeded',
+        error: null,
+      });
     });
 
     it('refuses reports with a stale token, twice-completed jobs and unknown jobs, changing nothing', async () => {
@@ -54,7 +86,10 @@ export function leaseTests(f: () => Fixture): void {
       expect((await x.store.complete([x.fail(a)]))[0]).toMatchObject({ ok: false, code: 'FINISHED' });
       expect((await x.store.getJob(a.job.id))!.result).toEqual({ ok: true });
       const unknown = { jobId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', leaseToken: 'x' };
-      expect((await x.store.complete([{ ...unknown, outcome: 'succeeded', result: null }]))[0]).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+      expect((await x.store.complete([{ ...unknown, outcome: 'succeeded', result: null }]))[0]).toMatchObject({
+        ok: false,
+        code: 'NOT_FOUND',
+      });
       const attempts = await x.store.getAttempts(a.job.id);
       expect(attempts.filter((t) => t.outcome === 'succeeded')).toHaveLength(1);
     });
@@ -63,7 +98,11 @@ export function leaseTests(f: () => Fixture): void {
       const x = f();
       const a = await x.running();
       const b = await x.running();
-      const results = await x.store.complete([x.succeed(a), { jobId: b.job.id, leaseToken: 'stale', outcome: 'succeeded', result: null }, x.fail(b, false)]);
+      const results = await x.store.complete([
+        x.succeed(a),
+        { jobId: b.job.id, leaseToken: 'stale', outcome: 'succeeded', result: null },
+        x.fail(b, false),
+      ]);
       expect(results.map((r) => (r.ok ? r.state : r.code))).toEqual(['succeeded', 'STALE_LEASE', 'failed']);
     });
 
@@ -74,7 +113,11 @@ export function leaseTests(f: () => Fixture): void {
       x.advance(LEASE_MS + 1);
       const expired = await x.store.expireLeases();
       expect(expired).toEqual({ requeued: [a.job.id], failed: [], nextExpiryAt: null });
-      expect(await x.store.getJob(a.job.id)).toMatchObject({ state: 'queued', agentId: null, error: { code: 'LEASE_EXPIRED' } });
+      expect(await x.store.getJob(a.job.id)).toMatchObject({
+        state: 'queued',
+        agentId: null,
+        error: { code: 'LEASE_EXPIRED' },
+      });
       expect((await x.store.complete([x.succeed(a)]))[0]).toMatchObject({ ok: false, code: 'STALE_LEASE' });
       const [again] = await x.store.assign([{ jobId: a.job.id, agentId: 'agent-2' }], LEASE_MS);
       expect(again!.job.attempts).toBe(2);
@@ -104,7 +147,11 @@ export function leaseTests(f: () => Fixture): void {
       const a = await x.leased('agent-1', { maxAttempts: 1 });
       x.advance(LEASE_MS);
       expect((await x.store.expireLeases()).failed).toEqual([a.job.id]);
-      expect(await x.store.getJob(a.job.id)).toMatchObject({ state: 'failed', finishedAt: x.now, error: { code: 'LEASE_EXPIRED' } });
+      expect(await x.store.getJob(a.job.id)).toMatchObject({
+        state: 'failed',
+        finishedAt: x.now,
+        error: { code: 'LEASE_EXPIRED' },
+      });
     });
   });
 }

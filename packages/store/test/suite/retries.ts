@@ -19,7 +19,12 @@ export function retryTests(f: () => Fixture): void {
         expect(r).toMatchObject({ ok: true, state: 'delayed' });
         const delay = retryDelayMs(1000, attempt, () => 0.5);
         const job = await x.store.getJob(id!);
-        expect(job).toMatchObject({ state: 'delayed', runAt: x.now + delay, error: { code: `E${attempt}` }, agentId: null });
+        expect(job).toMatchObject({
+          state: 'delayed',
+          runAt: x.now + delay,
+          error: { code: `E${attempt}` },
+          agentId: null,
+        });
         x.advance(delay - 1);
         expect(await x.store.promoteDue()).toEqual({ promoted: 0, nextRunAt: x.now + 1 });
         x.advance(1);
@@ -27,7 +32,12 @@ export function retryTests(f: () => Fixture): void {
         expect(await x.state(id!)).toBe('queued');
       }
       const job = await x.store.getJob(id!);
-      expect(job).toMatchObject({ state: 'failed', attempts: 3, finishedAt: x.now, error: { code: 'E3', retryable: true } });
+      expect(job).toMatchObject({
+        state: 'failed',
+        attempts: 3,
+        finishedAt: x.now,
+        error: { code: 'E3', retryable: true },
+      });
       expect((await x.store.getAttempts(id!)).map((t) => t.outcome)).toEqual(['failed', 'failed', 'failed']);
     });
 
