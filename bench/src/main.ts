@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { BatonError, MAX_BULK_JOBS } from '@baton/core';
+import { runThroughput } from './throughput.js';
+
+/**
+ * `npm run bench -- WORKLOAD [flags]`: runs one of Baton's benchmarks and prints one JSON line
+ * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
+ */
+
+const WORKLOADS = ['throughput'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+const USAGE = `usage: npm run bench -- WORKLOAD [flags]
+workloads: ${WORKLOADS.join(', ')}
+
+throughput   N no-op jobs submitted in bulk (1 000 per request), then drained by one in-process agent
+  --store URL         store URL (default: a fresh SQLite file in a temp folder; sqlite::memory: works too)
+  --jobs N            jobs per run (default 20000)
+  --concurrency C     the agent's concurrency (default 50)
+  --chunk K           jobs per bulk request (default and most: 1000)
+  --repeat K          runs, one JSON line each (default 1)
+  --timeout-s T       limit per run in seconds (default 300)`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  workload: Workload;
+  store: string | undefined;
+  jobs: number;
+  concurrency: number;
+  chunk: number;
+  repeat: number;
+  timeoutS: number;
+}
+
+function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function parse(argv: string[]): Parsed | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        store: { type: 'string' },
+        jobs: { type: 'string' },
+        concurrency: { type: 'string' },
+        chunk: { type: 'string' },
+        repeat: { type: 'string' },
+        'timeout-s': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length === 0) throw new UsageError(`no workload given; known workloads: ${WORKLOADS.join(', ')}`);
+  if (positionals.length > 1) throw new UsageError(`one workload at a time, got: ${positionals.join(' ')}`);
+  const workload = positionals[0] as string;
+  if (!(WORKLOADS as readonly string[]).includes(workload)) {
+    throw new UsageError(`unknown workload "${workload}"; known workloads: ${WORKLOADS.join(', ')}`);
+  }
+  const chunk = positiveInt('--chunk', values.chunk, MAX_BULK_JOBS);
+  if (chunk > MAX_BULK_JOBS)
+    throw new UsageError(`--chunk must be at most ${MAX_BULK_JOBS} (the API's bulk limit), got ${chunk}`);
+  return {
+    workload: workload as Workload,
+    store: values.store,
+    jobs: positiveInt('--jobs', values.jobs, 20_000),
+    concurrency: positiveInt('--concurrency', values.concurrency, 50),
+    chunk,
+    repeat: positiveInt('--repeat', values.repeat, 1),
+    timeoutS: positiveInt('--timeout-s', values['timeout-s'], 300),
+  };
+}
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+async function main(argv: string[]): Promise<number> {
+  let args: Parsed | 'help';
+  try {
+    args = parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args === 'help') {
+    process.stderr.write(`${USAGE}\n`);
+    return 0;
+  }
+  let failures = 0;
+  for (let run = 1; run <= args.repeat; run++) {
+    if (args.repeat > 1) log(`run ${run}/${args.repeat}`);
+    try {
+      const result = await runThroughput({
+        ...(args.store !== undefined && { store: args.store }),
+        jobs: args.jobs,
+        concurrency: args.concurrency,
+        chunkSize: args.chunk,
+        timeoutMs: args.timeoutS * 1000,
+        log,
+      });
+      if (!result.ok) failures++;
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } catch (err) {
+      if (err instanceof BatonError && err.code === 'INVALID_STORE_URL') {
+        process.stderr.write(`bench: --store: ${err.message}\n`);
+        return 2;
+      }
+      failures++;
+      log(`run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.stdout.write(
+        `${JSON.stringify({
+          system: 'baton',
+          workload: args.workload,
+          jobs: args.jobs,
+          concurrency: args.concurrency,
+          ok: false,
+          error: err instanceof Error ? err.message : String(err),
+        })}\n`,
+      );
+    }
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

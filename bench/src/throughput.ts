@@ -1,0 +1,256 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { destination, pino } from 'pino';
+import { Agent, defineTask } from '@baton/agent';
+import { BatonClient } from '@baton/client';
+import { openStore } from '@baton/store';
+import type { Store } from '@baton/store';
+import { createBatonServer } from '@baton/server';
+import type { BatonServer } from '@baton/server';
+import { percentile, round, sortedCopy } from './stats.js';
+
+export const THROUGHPUT_TASK = 'bench.noop';
+export const THROUGHPUT_QUEUE = 'bench';
+
+export interface ThroughputOptions {
+  /** Store URL. Absent (or `sqlite:`): a fresh SQLite file in a temp folder, removed afterwards. */
+  store?: string;
+  /** Jobs to enqueue and process. */
+  jobs: number;
+  /** The agent's concurrency. */
+  concurrency: number;
+  /** Jobs per bulk request (the SDK's `submitMany`). Default 1 000. */
+  chunkSize?: number;
+  /** Overall limit; the run fails past it. Default 300 000 ms. */
+  timeoutMs?: number;
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+/** One run, in the BENCHMARKS.md format (the first fields), then diagnostics. */
+export interface ThroughputResult {
+  system: 'baton';
+  backend: Store['backend'];
+  workload: 'throughput';
+  jobs: number;
+  concurrency: number;
+  enqueue_per_s: number | null;
+  process_per_s: number | null;
+  e2e_p50_ms: number | null;
+  e2e_p99_ms: number | null;
+  pickup_p50_ms: number | null;
+  pickup_p95_ms: number | null;
+  pickup_p99_ms: number | null;
+  /** Peak RSS of this one process (store + server + agent + producer) during the run, sampled. */
+  rss_mb: number | null;
+  enqueue_ms: number | null;
+  /** First handler start → last handler end. */
+  process_ms: number | null;
+  e2e_max_ms: number | null;
+  /** Last handler end → the store counts all N succeeded. */
+  settle_ms: number | null;
+  /** N / (first handler start → the store counts all N succeeded): completions durably recorded. */
+  stored_per_s: number | null;
+  /** User + system CPU of this process from the agent's start until the store counts all N succeeded. */
+  process_cpu_ms: number | null;
+  /** Distinct jobs whose handler ran. */
+  processed: number;
+  /** Handler runs beyond the first for a job (must be 0). */
+  duplicates: number;
+  /** Jobs of this run in state `succeeded` in the store at the end. */
+  succeeded: number;
+  failed: number;
+  ok: boolean;
+  error?: string;
+}
+
+interface NoopPayload {
+  i: number;
+  t: number;
+}
+
+/** Epoch ms with sub-ms resolution, comparable across processes (as the peers take it). */
+const nowMs = (): number => performance.timeOrigin + performance.now();
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The throughput workload: N no-op jobs submitted through the SDK in bulk, then drained by
+ * one in-process agent at concurrency C. Everything runs in this process: store, HTTP server,
+ * scheduler, agent and producer.
+ */
+export async function runThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
+  const N = options.jobs;
+  const C = options.concurrency;
+  const chunkSize = options.chunkSize ?? 1000;
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const log = options.log ?? (() => {});
+  if (!Number.isInteger(N) || N < 1) throw new RangeError(`jobs must be a positive integer, got ${N}`);
+  if (!Number.isInteger(C) || C < 1) throw new RangeError(`concurrency must be a positive integer, got ${C}`);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1)
+    throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
+  const deadline = Date.now() + timeoutMs;
+
+  // Per-job timings, indexed by the payload's `i`.
+  const enqT = new Float64Array(N);
+  const startT = new Float64Array(N);
+  const endT = new Float64Array(N);
+  let distinct = 0;
+  let duplicates = 0;
+  let invalid = 0;
+  let firstStart = Infinity;
+  let lastEnd = 0;
+  let allHandled: () => void = () => {};
+  const handled = new Promise<void>((resolve) => (allHandled = resolve));
+
+  const noop = defineTask<NoopPayload, null>(
+    THROUGHPUT_TASK,
+    async (payload) => {
+      const s = nowMs();
+      const e = nowMs();
+      const i = payload.i;
+      if (!Number.isInteger(i) || i < 0 || i >= N) {
+        invalid++;
+        return null;
+      }
+      if (startT[i] !== 0) {
+        duplicates++;
+        return null;
+      }
+      startT[i] = s;
+      endT[i] = e;
+      enqT[i] = payload.t;
+      distinct++;
+      if (s < firstStart) firstStart = s;
+      if (e > lastEnd) lastEnd = e;
+      if (distinct === N) allHandled();
+      return null;
+    },
+    { queue: THROUGHPUT_QUEUE },
+  );
+
+  let rssPeak = process.memoryUsage.rss();
+  const rssTimer = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+  }, 100);
+  rssTimer.unref();
+
+  let tempDir: string | null = null;
+  let store: Store | null = null;
+  let server: BatonServer | null = null;
+  let agent: Agent | null = null;
+  try {
+    let storeUrl = options.store;
+    if (storeUrl === undefined || storeUrl === 'sqlite:') {
+      tempDir = await mkdtemp(join(tmpdir(), 'baton-bench-'));
+      storeUrl = `sqlite:${join(tempDir, 'bench.db')}`;
+    }
+    store = await openStore(storeUrl);
+    // Server logs go to stderr: stdout carries only the result line.
+    server = createBatonServer(store, { logger: pino({ level: 'warn' }, destination(2)) });
+    const url = await server.listen(0, '127.0.0.1');
+    // The API takes jobs only for tasks some agent announced; announce ours before the agent starts.
+    await store.registerTasks([{ task: THROUGHPUT_TASK, queue: THROUGHPUT_QUEUE }]);
+    const before = await counts(store);
+    agent = new Agent({ link: server.localLink(), tasks: [noop], concurrency: C, name: 'bench' });
+    const client = new BatonClient({ baseUrl: url });
+    log(`throughput baton n=${N} c=${C} store=${options.store ?? 'sqlite:(temp file)'} api=${url}`);
+
+    // ---- enqueue: one bulk submission per chunk, each chunk stamped just before its call ----
+    const tE0 = nowMs();
+    let created = 0;
+    for (let start = 0; start < N; start += chunkSize) {
+      if (Date.now() > deadline) throw new Error(`timed out while enqueueing (${start}/${N} submitted)`);
+      const end = Math.min(N, start + chunkSize);
+      const t = nowMs();
+      const jobs = new Array<{ task: string; queue: string; payload: NoopPayload }>(end - start);
+      for (let i = start; i < end; i++)
+        jobs[i - start] = { task: THROUGHPUT_TASK, queue: THROUGHPUT_QUEUE, payload: { i, t } };
+      const results = await client.submitMany(jobs, { chunkSize });
+      for (const r of results) if (r.created) created++;
+    }
+    const tE1 = nowMs();
+    if (created !== N) throw new Error(`the API created ${created} of ${N} jobs`);
+    const enqueueMs = tE1 - tE0;
+    log(`enqueued ${N} in ${enqueueMs.toFixed(0)} ms (${(N / (enqueueMs / 1000)).toFixed(0)}/s)`);
+
+    // ---- process: start the agent, wait until every handler ran, then until the store agrees ----
+    const cpu0 = process.cpuUsage();
+    await agent.start();
+    const left = deadline - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, left))),
+    );
+    const outcome = await Promise.race([handled.then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') throw new Error(`timed out with ${distinct}/${N} jobs processed`);
+    log(`processed ${N} in ${(lastEnd - firstStart).toFixed(0)} ms; waiting for the store to record them`);
+
+    let after = await counts(store);
+    while (after.succeeded - before.succeeded + (after.failed - before.failed) < N) {
+      if (Date.now() > deadline) break;
+      await sleep(2);
+      after = await counts(store);
+    }
+    const tStored = nowMs();
+    const cpu = process.cpuUsage(cpu0);
+    const succeeded = after.succeeded - before.succeeded;
+    const failed = after.failed - before.failed;
+
+    const e2e = new Float64Array(N);
+    const pickup = new Float64Array(N);
+    for (let i = 0; i < N; i++) {
+      e2e[i] = (endT[i] as number) - (enqT[i] as number);
+      pickup[i] = (startT[i] as number) - (enqT[i] as number);
+    }
+    const e2eSorted = sortedCopy(e2e);
+    const pickupSorted = sortedCopy(pickup);
+    const processMs = lastEnd - firstStart;
+    const ok = distinct === N && duplicates === 0 && invalid === 0 && succeeded === N && failed === 0;
+    const result: ThroughputResult = {
+      system: 'baton',
+      backend: store.backend,
+      workload: 'throughput',
+      jobs: N,
+      concurrency: C,
+      enqueue_per_s: round(N / (enqueueMs / 1000), 1),
+      process_per_s: processMs > 0 ? round(N / (processMs / 1000), 1) : null,
+      e2e_p50_ms: round(percentile(e2eSorted, 50)),
+      e2e_p99_ms: round(percentile(e2eSorted, 99)),
+      pickup_p50_ms: round(percentile(pickupSorted, 50)),
+      pickup_p95_ms: round(percentile(pickupSorted, 95)),
+      pickup_p99_ms: round(percentile(pickupSorted, 99)),
+      rss_mb: round((rssPeak = Math.max(rssPeak, process.memoryUsage.rss())) / (1024 * 1024), 1),
+      enqueue_ms: round(enqueueMs),
+      process_ms: round(processMs),
+      e2e_max_ms: round(e2eSorted[N - 1] ?? null),
+      settle_ms: round(Math.max(0, tStored - lastEnd)),
+      stored_per_s: round(N / ((tStored - firstStart) / 1000), 1),
+      process_cpu_ms: round((cpu.user + cpu.system) / 1000, 0),
+      processed: distinct,
+      duplicates,
+      succeeded,
+      failed,
+      ok,
+    };
+    if (!ok) {
+      result.error = `expected ${N} jobs processed once and succeeded; processed ${distinct}, duplicates ${duplicates}, invalid ${invalid}, succeeded ${succeeded}, failed ${failed}`;
+    }
+    return result;
+  } finally {
+    clearInterval(rssTimer);
+    await agent?.stop(5000).catch((err: unknown) => log(`agent stop failed: ${String(err)}`));
+    await server?.close().catch((err: unknown) => log(`server close failed: ${String(err)}`));
+    await store?.close().catch((err: unknown) => log(`store close failed: ${String(err)}`));
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+  }
+}
+
+/** Succeeded and failed jobs on the benchmark queue. */
+async function counts(store: Store): Promise<{ succeeded: number; failed: number }> {
+  const stats = (await store.queueStats()).find((s) => s.queue === THROUGHPUT_QUEUE);
+  return { succeeded: stats?.counts.succeeded ?? 0, failed: stats?.counts.failed ?? 0 };
+}
