@@ -85,8 +85,22 @@ export interface JobAttempt {
   error: JobError | null;
 }
 
+/** What an agent needs to run a job: no more, so hand-over stays cheap. */
+export interface AssignedJob {
+  id: string;
+  queue: string;
+  task: string;
+  owner: string;
+  payload: unknown;
+  /** This attempt's number (1 for the first). */
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  agentId: string;
+}
+
 /** A job as handed to an agent: its lease token must accompany every report about it. */
 export interface JobAssignment {
-  job: Job;
+  job: AssignedJob;
   leaseToken: string;
 }

@@ -32,6 +32,12 @@ export class SchedulerLoop {
   private readonly onCapacity = () => this.wake();
   private lastPassAt = 0;
   private consecutiveErrors = 0;
+  // When the next delayed job is due and the next lease runs out, as far as this loop knows.
+  // Store events carry `dueAt` for new delayed jobs, and every new lease ends after leaseMs,
+  // so sweeps run only when one of these comes due (or maxSweepMs passes).
+  private nextRunAt = 0;
+  private nextExpiryAt = 0;
+  private lastSweepAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -42,7 +48,10 @@ export class SchedulerLoop {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'running';
-    this.unsubscribe = this.store.subscribe(() => this.wake());
+    this.unsubscribe = this.store.subscribe((event) => {
+      if ('dueAt' in event && event.dueAt !== undefined) this.nextRunAt = Math.min(this.nextRunAt, event.dueAt);
+      this.wake();
+    });
     this.gateway.on('capacity', this.onCapacity);
     this.wake();
   }
@@ -78,26 +87,40 @@ export class SchedulerLoop {
     if (this.state !== 'running' || this.passing) return;
     this.passing = true;
     this.again = false;
-    let nextAt = Date.now() + this.options.maxSweepMs;
+    let retryAt: number | null = null;
     try {
-      const { nextRunAt } = await this.store.promoteDue();
-      const { nextExpiryAt } = await this.store.expireLeases();
-      for (const t of [nextRunAt, nextExpiryAt]) if (t !== null) nextAt = Math.min(nextAt, t);
+      const now = Date.now();
+      if (now >= this.nextSweepAt()) await this.sweep(now);
       if (await this.placeOnce()) this.again = true;
       this.lastPassAt = Date.now();
       this.consecutiveErrors = 0;
     } catch (err) {
       this.consecutiveErrors++;
       this.options.logger.error({ err }, 'scheduler pass failed; retrying');
-      nextAt = Date.now() + Math.min(5000, 100 * 2 ** this.consecutiveErrors);
+      retryAt = Date.now() + Math.min(5000, 100 * 2 ** this.consecutiveErrors);
+      this.lastSweepAt = 0; // sweep on the retry
     } finally {
       this.passing = false;
     }
     if (this.state !== 'running') return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.wake(), Math.max(0, nextAt - Date.now()));
+    const wakeAt = retryAt ?? this.nextSweepAt();
+    this.timer = setTimeout(() => this.wake(), Math.max(0, wakeAt - Date.now()));
     this.timer.unref();
-    if (this.again) this.wake();
+    if (this.again && retryAt === null) this.wake();
+  }
+
+  private nextSweepAt(): number {
+    return Math.min(this.nextRunAt, this.nextExpiryAt, this.lastSweepAt + this.options.maxSweepMs);
+  }
+
+  /** Promotes due delayed jobs and expires dead leases, learning when the next of each is due. */
+  private async sweep(now: number): Promise<void> {
+    const { nextRunAt } = await this.store.promoteDue();
+    const { nextExpiryAt } = await this.store.expireLeases();
+    this.nextRunAt = nextRunAt ?? Infinity;
+    this.nextExpiryAt = nextExpiryAt ?? Infinity;
+    this.lastSweepAt = now;
   }
 
   /** One placement round. Returns true when it assigned work and capacity may remain. */
@@ -114,6 +137,7 @@ export class SchedulerLoop {
     const placements = place(pending, agents);
     if (placements.length === 0) return false;
     const assignments = await this.store.assign(placements, this.options.leaseMs);
+    if (assignments.length > 0) this.nextExpiryAt = Math.min(this.nextExpiryAt, Date.now() + this.options.leaseMs);
     this.gateway.dispatch(assignments);
     return assignments.length > 0 && this.gateway.capacity().some((a) => a.freeSlots > 0);
   }

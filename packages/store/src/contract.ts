@@ -111,11 +111,15 @@ export interface TaskRoute {
   queue: string;
 }
 
-/** What a store announces. Backends deliver them across processes (NOTIFY, pub/sub). */
+/**
+ * What a store announces. Backends deliver them across processes (NOTIFY, pub/sub).
+ * `dueAt`, when present, is the earliest run time of jobs the change made `delayed`, so a
+ * scheduler can sleep until then instead of sweeping on every wake-up.
+ */
 export type StoreEvent =
-  | { type: 'enqueued'; queues: string[] }
+  | { type: 'enqueued'; queues: string[]; dueAt?: number }
   /** Capacity or work may have changed: jobs finished, requeued or promoted. */
-  | { type: 'changed' }
+  | { type: 'changed'; dueAt?: number }
   | { type: 'cancelled'; jobId: string; agentId: string | null };
 
 export interface StoreOptions {

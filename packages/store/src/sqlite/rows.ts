@@ -1,4 +1,4 @@
-import type { AttemptOutcome, Job, JobAttempt, JobError, JobState, NewJob, Resources } from '@baton/core';
+import type { AssignedJob, AttemptOutcome, Job, JobAttempt, JobError, JobState, NewJob, Resources } from '@baton/core';
 import { PRIORITY_CLASSES, priorityRank } from '@baton/core';
 
 /** A `jobs` row as better-sqlite3 returns it. */
@@ -90,6 +90,32 @@ export function rowFromNewJob(job: NewJob, state: JobState): Record<string, unkn
     idempotency_key: job.idempotencyKey,
     created_at: job.createdAt,
     updated_at: job.createdAt,
+  };
+}
+
+/** The columns `assignJob` returns. */
+export interface AssignedRow {
+  id: string;
+  queue: string;
+  task: string;
+  owner: string;
+  payload: string;
+  attempts: number;
+  max_attempts: number;
+  timeout_ms: number | null;
+}
+
+export function assignedFromRow(row: AssignedRow, agentId: string): AssignedJob {
+  return {
+    id: row.id,
+    queue: row.queue,
+    task: row.task,
+    owner: row.owner,
+    payload: parseJson(row.payload),
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    timeoutMs: row.timeout_ms,
+    agentId,
   };
 }
 

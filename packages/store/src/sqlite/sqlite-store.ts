@@ -26,8 +26,8 @@ import type {
 import { StoreEvents } from '../events.js';
 import { decodeCursor, emptyCounts, encodeCursor, refusalFor } from '../shared.js';
 import { migrate } from './migrations.js';
-import type { AttemptRow, JobRow } from './rows.js';
-import { attemptFromRow, jobFromRow, rowFromNewJob, toJson } from './rows.js';
+import type { AssignedRow, AttemptRow, JobRow } from './rows.js';
+import { assignedFromRow, attemptFromRow, jobFromRow, rowFromNewJob, toJson } from './rows.js';
 import { SQL } from './statements.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
@@ -90,6 +90,7 @@ export class SqliteStore implements Store {
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     const now = this.clock();
     const queues = new Set<string>();
+    let dueAt = Infinity;
     const results = this.db.transaction(() =>
       jobs.map((job): EnqueueResult => {
         if (job.idempotencyKey !== null) {
@@ -97,12 +98,15 @@ export class SqliteStore implements Store {
           if (existing) return { job: jobFromRow(existing), created: false };
         }
         const state: JobState = job.runAt > now ? 'delayed' : 'queued';
+        if (state === 'delayed') dueAt = Math.min(dueAt, job.runAt);
         const row = this.sql.insertJob.get(rowFromNewJob(job, state)) as JobRow;
         queues.add(job.queue);
         return { job: jobFromRow(row), created: true };
       }),
     )();
-    if (queues.size > 0) this.events.emit({ type: 'enqueued', queues: [...queues] });
+    if (queues.size > 0) {
+      this.events.emit({ type: 'enqueued', queues: [...queues], ...(dueAt < Infinity && { dueAt }) });
+    }
     return results;
   }
 
@@ -203,10 +207,10 @@ export class SqliteStore implements Store {
       const out: JobAssignment[] = [];
       for (const { jobId, agentId } of placements) {
         const leaseToken = newLeaseToken();
-        const row = this.sql.assignJob.get(agentId, leaseToken, now + leaseMs, now, jobId) as JobRow | undefined;
+        const row = this.sql.assignJob.get(agentId, leaseToken, now + leaseMs, now, jobId) as AssignedRow | undefined;
         if (!row) continue;
         this.sql.insertAttempt.run(jobId, row.attempts, agentId, leaseToken, now);
-        out.push({ job: jobFromRow(row), leaseToken });
+        out.push({ job: assignedFromRow(row, agentId), leaseToken });
       }
       return out;
     })();
@@ -288,12 +292,15 @@ export class SqliteStore implements Store {
 
   async complete(items: Completion[]): Promise<TransitionResult[]> {
     const now = this.clock();
-    const results = this.db.transaction(() => items.map((item) => this.completeOne(item, now)))();
-    if (results.some((r) => r.ok)) this.events.emit({ type: 'changed' });
+    const retries = { dueAt: Infinity };
+    const results = this.db.transaction(() => items.map((item) => this.completeOne(item, now, retries)))();
+    if (results.some((r) => r.ok)) {
+      this.events.emit({ type: 'changed', ...(retries.dueAt < Infinity && { dueAt: retries.dueAt }) });
+    }
     return results;
   }
 
-  private completeOne(item: Completion, now: number): TransitionResult {
+  private completeOne(item: Completion, now: number, retries: { dueAt: number }): TransitionResult {
     const { jobId, leaseToken } = item;
     if (item.outcome === 'succeeded') {
       // The attempt is closed first, while the job row still holds the lease it copies the start from;
@@ -312,6 +319,7 @@ export class SqliteStore implements Store {
       const delay = retryDelayMs(row.backoff_ms, row.attempts, this.random);
       const state: JobState = delay > 0 ? 'delayed' : 'queued';
       this.sql.requeueJob.run(state, now + delay, error, now, jobId);
+      if (delay > 0) retries.dueAt = Math.min(retries.dueAt, now + delay);
       return { jobId, ok: true, state };
     }
     this.sql.failJob.run(error, now, now, jobId);

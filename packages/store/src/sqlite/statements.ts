@@ -27,7 +27,8 @@ export const SQL = {
   // Params: agentId, leaseToken, leaseExpiresAt, now, id. Only a still-queued job is assigned.
   assignJob: `UPDATE jobs SET state = 'assigned', agent_id = ?, lease_token = ?, lease_expires_at = ?,
       attempts = attempts + 1, progress = NULL, updated_at = ?
-    WHERE id = ? AND state = 'queued' RETURNING *`,
+    WHERE id = ? AND state = 'queued'
+    RETURNING id, queue, task, owner, payload, attempts, max_attempts, timeout_ms`,
   // Params: jobId, attempt, agentId, leaseToken, assignedAt
   insertAttempt: `INSERT INTO job_attempts (job_id, attempt, agent_id, lease_token, assigned_at) VALUES (?, ?, ?, ?, ?)`,
   // Params: now

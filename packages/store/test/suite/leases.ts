@@ -9,13 +9,19 @@ export function leaseTests(f: () => Fixture): void {
       const [id] = await x.enqueue();
       const [a] = await x.store.assign([{ jobId: id!, agentId: 'agent-1' }], LEASE_MS);
       expect(a!.leaseToken).toEqual(expect.any(String));
-      expect(a!.job).toMatchObject({
+      expect(a!.job).toEqual({
         id,
-        state: 'assigned',
+        queue: x.queue,
+        task: 'test.task',
+        owner: 'alice',
+        payload: { n: 1 },
         attempts: 1,
+        maxAttempts: 3,
+        timeoutMs: null,
         agentId: 'agent-1',
-        leaseExpiresAt: x.now + LEASE_MS,
       });
+      const stored = await x.store.getJob(id!);
+      expect(stored).toMatchObject({ state: 'assigned', attempts: 1, agentId: 'agent-1', leaseExpiresAt: x.now + LEASE_MS });
       expect(await x.store.assign([{ jobId: id!, agentId: 'agent-2' }], LEASE_MS)).toEqual([]);
       expect(await x.store.assign([{ jobId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', agentId: 'agent-2' }], LEASE_MS)).toEqual([]);
       expect((await x.store.getJob(id!))!.agentId).toBe('agent-1');
