@@ -1,4 +1,4 @@
-import type { AgentInbox, AgentLink, Completion, JobAssignment, JobError, RegisteredAgent } from '@baton/core';
+import type { AgentInbox, AgentLink, Completion, JobAssignment, RegisteredAgent } from '@baton/core';
 import { BatonError } from '@baton/core';
 import { runTask } from './run-task.js';
 import type { AnyTaskDefinition, TaskDefinition, TaskLogger } from './task.js';
@@ -16,6 +16,11 @@ export interface AgentOptions {
   logger?: TaskLogger;
   /** Coalescing window for progress reports. Default 200 ms. */
   progressIntervalMs?: number;
+  /**
+   * How long a job runs before its start is reported (state `running`). A job finishing sooner
+   * reports its start with its outcome. Default 25 ms.
+   */
+  startReportDelayMs?: number;
 }
 
 /** Lifecycle of an agent. */
@@ -23,6 +28,7 @@ export type AgentState = 'idle' | 'running' | 'draining' | 'stopped';
 
 interface RunningJob {
   assignment: JobAssignment;
+  startedAt: number;
   controller: AbortController;
   progress: number | undefined;
   progressDirty: boolean;
@@ -44,6 +50,9 @@ export class Agent implements AgentInbox {
   private registration: RegisteredAgent | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private progressTimer: NodeJS.Timeout | null = null;
+  private startTimer: NodeJS.Timeout | null = null;
+  private readonly unreportedStarts = new Set<RunningJob>();
+  private readonly startReportDelayMs: number;
   private idleWaiters: (() => void)[] = [];
   private _state: AgentState = 'idle';
 
@@ -61,6 +70,7 @@ export class Agent implements AgentInbox {
     this.queues = options.queues ?? [...new Set(options.tasks.map((t) => t.queue))];
     this.logger = options.logger ?? silentLogger;
     this.progressIntervalMs = options.progressIntervalMs ?? 200;
+    this.startReportDelayMs = options.startReportDelayMs ?? 25;
   }
 
   get state(): AgentState {
@@ -115,6 +125,7 @@ export class Agent implements AgentInbox {
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.progressTimer) clearTimeout(this.progressTimer);
+    if (this.startTimer) clearTimeout(this.startTimer);
     if (wasRunning) await this.link.unregister();
     this._state = 'stopped';
   }
@@ -133,28 +144,54 @@ export class Agent implements AgentInbox {
     const { job, leaseToken } = assignment;
     const entry: RunningJob = {
       assignment,
+      startedAt: 0,
       controller: new AbortController(),
       progress: undefined,
       progressDirty: false,
     };
     this.running.set(job.id, entry);
+    // The start is reported after a short window, not before running: a job that finishes
+    // within it reports its start with its outcome, one store transition instead of two.
+    entry.startedAt = Date.now();
+    this.unreportedStarts.add(entry);
+    this.scheduleStartReport();
     try {
-      const [started] = await this.link.started([{ jobId: job.id, leaseToken }]);
-      if (!started?.ok) {
-        // Cancelled or reassigned before it began; report so the server frees the slot.
-        await this.report({ jobId: job.id, leaseToken, outcome: 'failed', error: abortedError('not started') });
-        return;
-      }
       const outcome = await runTask(this.tasks.get(job.task), assignment, entry.controller, {
         logger: this.logger,
         progress: (percent) => this.recordProgress(entry, percent),
       });
-      await this.report({ jobId: job.id, leaseToken, ...outcome });
+      const startedAt = this.unreportedStarts.delete(entry) ? { startedAt: entry.startedAt } : {};
+      await this.report({ jobId: job.id, leaseToken, ...outcome, ...startedAt });
     } catch (err) {
       this.logger.error({ err, jobId: job.id }, 'agent could not report on job');
     } finally {
+      this.unreportedStarts.delete(entry);
       this.running.delete(job.id);
       if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private scheduleStartReport(): void {
+    if (this.startTimer) return;
+    this.startTimer = setTimeout(() => {
+      this.startTimer = null;
+      void this.reportStarts();
+    }, this.startReportDelayMs);
+    this.startTimer.unref();
+  }
+
+  /** Reports the starts of jobs still running; a refused start (cancelled, reassigned) aborts the job. */
+  private async reportStarts(): Promise<void> {
+    const entries = [...this.unreportedStarts];
+    this.unreportedStarts.clear();
+    if (entries.length === 0) return;
+    try {
+      const results = await this.link.started(
+        entries.map((e) => ({ jobId: e.assignment.job.id, leaseToken: e.assignment.leaseToken })),
+      );
+      for (const result of results) if (!result.ok) this.abort([result.jobId], result.message);
+    } catch (err) {
+      this.logger.warn({ err }, 'could not report job starts; leases are kept by heartbeats');
     }
   }
 
@@ -200,8 +237,4 @@ export class Agent implements AgentInbox {
     if (this.running.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
-}
-
-function abortedError(message: string): JobError {
-  return { code: 'ABORTED', message, retryable: true };
 }

@@ -35,9 +35,14 @@ export interface LeaseRef {
   leaseToken: string;
 }
 
+/**
+ * The outcome of an attempt. `startedAt` (epoch ms) is given when the agent never reported the
+ * start: a job that finishes within the agent's start-report window goes from `assigned` to its
+ * outcome in one store call, saving a transition per job on the hot path.
+ */
 export type Completion =
-  | (LeaseRef & { outcome: 'succeeded'; result: unknown })
-  | (LeaseRef & { outcome: 'failed'; error: JobError });
+  | (LeaseRef & { outcome: 'succeeded'; result: unknown; startedAt?: number })
+  | (LeaseRef & { outcome: 'failed'; error: JobError; startedAt?: number });
 
 /** The store's answer to one report about one job. */
 export type TransitionResult =

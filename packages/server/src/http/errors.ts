@@ -52,14 +52,12 @@ export function installErrorHandling(app: FastifyInstance): void {
       .send({ error: { code: 'INTERNAL', message: 'internal error; see the server log', details: null } });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({
-        error: {
-          code: 'ROUTE_NOT_FOUND',
-          message: `no route ${request.method} ${request.url.split('?')[0]}`,
-          details: null,
-        },
-      }),
+    reply.status(404).send({
+      error: {
+        code: 'ROUTE_NOT_FOUND',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+        details: null,
+      },
+    }),
   );
 }

@@ -161,7 +161,14 @@ export class SqliteStore implements Store {
         throw new ConflictError(`job ${id} is already ${row.state}`, 'JOB_FINISHED', { state: row.state });
       }
       if (row.lease_token !== null)
-        this.sql.finishAttempt.run({ outcome: 'cancelled', error: null, now, id, leaseToken: row.lease_token });
+        this.sql.finishAttempt.run({
+          outcome: 'cancelled',
+          error: null,
+          now,
+          id,
+          leaseToken: row.lease_token,
+          startedAt: null,
+        });
       return { job: jobFromRow(this.sql.cancelJob.get({ now, id }) as JobRow), agentId: row.agent_id };
     })();
     this.events.emit({ type: 'cancelled', jobId: id, agentId });
@@ -228,12 +235,19 @@ export class SqliteStore implements Store {
           message: `agent ${row.agent_id ?? '?'} stopped renewing its lease`,
           retryable: true,
         });
-        this.sql.finishAttempt.run({ outcome: 'lease_expired', error, now, id: row.id, leaseToken: row.lease_token });
+        this.sql.finishAttempt.run({
+          outcome: 'lease_expired',
+          error,
+          now,
+          id: row.id,
+          leaseToken: row.lease_token,
+          startedAt: null,
+        });
         if (row.attempts < row.max_attempts) {
           this.sql.requeueJob.run('queued', now, error, now, row.id);
           requeued.push(row.id);
         } else {
-          this.sql.failJob.run(error, now, now, row.id);
+          this.sql.failJob.run({ error, now, id: row.id, startedAt: null });
           failed.push(row.id);
         }
       }
@@ -302,11 +316,18 @@ export class SqliteStore implements Store {
 
   private completeOne(item: Completion, now: number, retries: { dueAt: number }): TransitionResult {
     const { jobId, leaseToken } = item;
+    const startedAt = item.startedAt ?? null;
     if (item.outcome === 'succeeded') {
       // The attempt is closed first, while the job row still holds the lease it copies the start from;
       // a stale token matches no attempt row and no job row, so nothing changes.
-      this.sql.finishAttempt.run({ outcome: 'succeeded', error: null, now, id: jobId, leaseToken });
-      const changed = this.sql.succeedJob.run({ result: toJson(item.result ?? null), now, id: jobId, leaseToken });
+      this.sql.finishAttempt.run({ outcome: 'succeeded', error: null, now, id: jobId, leaseToken, startedAt });
+      const changed = this.sql.succeedJob.run({
+        result: toJson(item.result ?? null),
+        now,
+        id: jobId,
+        leaseToken,
+        startedAt,
+      });
       if (changed.changes === 0) return this.refusal(item);
       return { jobId, ok: true, state: 'succeeded' };
     }
@@ -314,7 +335,7 @@ export class SqliteStore implements Store {
     const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
     if (refusal || !row) return refusal ?? this.refusal(item);
     const error = toJson(item.error);
-    this.sql.finishAttempt.run({ outcome: 'failed', error, now, id: jobId, leaseToken });
+    this.sql.finishAttempt.run({ outcome: 'failed', error, now, id: jobId, leaseToken, startedAt });
     if (item.error.retryable && row.attempts < row.max_attempts) {
       const delay = retryDelayMs(row.backoff_ms, row.attempts, this.random);
       const state: JobState = delay > 0 ? 'delayed' : 'queued';
@@ -322,7 +343,7 @@ export class SqliteStore implements Store {
       if (delay > 0) retries.dueAt = Math.min(retries.dueAt, now + delay);
       return { jobId, ok: true, state };
     }
-    this.sql.failJob.run(error, now, now, jobId);
+    this.sql.failJob.run({ error, now, id: jobId, startedAt });
     return { jobId, ok: true, state: 'failed' };
   }
 

@@ -26,7 +26,7 @@ export const SQL = {
     WHERE state = 'queued' AND queue = ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
   // Params: agentId, leaseToken, leaseExpiresAt, now, id. Only a still-queued job is assigned.
   assignJob: `UPDATE jobs SET state = 'assigned', agent_id = ?, lease_token = ?, lease_expires_at = ?,
-      attempts = attempts + 1, progress = NULL, updated_at = ?
+      attempts = attempts + 1, progress = NULL, started_at = NULL, updated_at = ?
     WHERE id = ? AND state = 'queued'
     RETURNING id, queue, task, owner, payload, attempts, max_attempts, timeout_ms`,
   // Params: jobId, attempt, agentId, leaseToken, assignedAt
@@ -45,20 +45,23 @@ export const SQL = {
   renewLease: `UPDATE jobs SET lease_expires_at = @leaseExpiresAt, progress = COALESCE(@progress, progress), updated_at = @now
     WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')
     RETURNING state`,
-  // Params: @outcome, @error, @now, @id, @leaseToken. Closes the attempt holding the lease; call it
-  // before the job row leaves its leased state, since the attempt's start is copied from the job row.
-  // A finished attempt (stale token) is never touched.
+  // Params: @outcome, @error, @now, @id, @leaseToken, @startedAt (the agent's, if it never reported
+  // the start). Closes the attempt holding the lease; call it before the job row leaves its leased
+  // state, since the attempt's start is copied from the job row. A finished attempt (stale token)
+  // is never touched.
   finishAttempt: `UPDATE job_attempts SET outcome = @outcome, error = @error, finished_at = @now,
-      started_at = (SELECT started_at FROM jobs WHERE id = @id AND lease_token = @leaseToken AND state = 'running')
+      started_at = COALESCE(
+        (SELECT started_at FROM jobs WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')),
+        MIN(@startedAt, @now))
     WHERE job_id = @id AND lease_token = @leaseToken AND outcome IS NULL`,
-  // Params: @result, @now, @id, @leaseToken
+  // Params: @result, @now, @id, @leaseToken, @startedAt
   succeedJob: `UPDATE jobs SET state = 'succeeded', result = @result, progress = 100, finished_at = @now, updated_at = @now,
-      lease_token = NULL, lease_expires_at = NULL
+      started_at = COALESCE(started_at, MIN(@startedAt, @now)), lease_token = NULL, lease_expires_at = NULL
     WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
-  // Params: error, finishedAt, now, id
-  failJob: `UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?,
-      lease_token = NULL, lease_expires_at = NULL
-    WHERE id = ?`,
+  // Params: @error, @now, @id, @startedAt
+  failJob: `UPDATE jobs SET state = 'failed', error = @error, finished_at = @now, updated_at = @now,
+      started_at = COALESCE(started_at, MIN(@startedAt, @now)), lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id`,
   // Params: state, runAt, error, now, id
   requeueJob: `UPDATE jobs SET state = ?, run_at = ?, error = ?, updated_at = ?,
       agent_id = NULL, lease_token = NULL, lease_expires_at = NULL

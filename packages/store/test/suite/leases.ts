@@ -21,7 +21,12 @@ export function leaseTests(f: () => Fixture): void {
         agentId: 'agent-1',
       });
       const stored = await x.store.getJob(id!);
-      expect(stored).toMatchObject({ state: 'assigned', attempts: 1, agentId: 'agent-1', leaseExpiresAt: x.now + LEASE_MS });
+      expect(stored).toMatchObject({
+        state: 'assigned',
+        attempts: 1,
+        agentId: 'agent-1',
+        leaseExpiresAt: x.now + LEASE_MS,
+      });
       expect(await x.store.assign([{ jobId: id!, agentId: 'agent-2' }], LEASE_MS)).toEqual([]);
       expect(await x.store.assign([{ jobId: '01ARZ3NDEKTSV4RRFFQ69G5FAV', agentId: 'agent-2' }], LEASE_MS)).toEqual([]);
       expect((await x.store.getJob(id!))!.agentId).toBe('agent-1');
@@ -76,6 +81,32 @@ export function leaseTests(f: () => Fixture): void {
         outcome: 'succeeded',
         error: null,
       });
+    });
+
+    it('completes a job straight from assigned, taking the start time the agent reports', async () => {
+      const x = f();
+      const a = await x.leased();
+      const startedAt = x.now + 3;
+      x.advance(10);
+      const [r] = await x.store.complete([{ ...x.succeed(a), startedAt }]);
+      expect(r).toEqual({ jobId: a.job.id, ok: true, state: 'succeeded' });
+      expect(await x.store.getJob(a.job.id)).toMatchObject({ state: 'succeeded', startedAt, finishedAt: x.now });
+      expect((await x.store.getAttempts(a.job.id))[0]).toMatchObject({
+        startedAt,
+        finishedAt: x.now,
+        outcome: 'succeeded',
+      });
+      // A start already recorded wins over a late report, and a retried job's start is its own.
+      const b = await x.running('agent-1', { backoffMs: 0 });
+      const realStart = x.now;
+      x.advance(5);
+      await x.store.complete([{ ...x.fail(b), startedAt: x.now }]);
+      expect((await x.store.getAttempts(b.job.id))[0]!.startedAt).toBe(realStart);
+      const [again] = await x.store.assign([{ jobId: b.job.id, agentId: 'agent-2' }], LEASE_MS);
+      expect((await x.store.getJob(b.job.id))!.startedAt).toBeNull();
+      x.advance(5);
+      await x.store.complete([{ ...x.fail(again!, false), startedAt: x.now - 2 }]);
+      expect(await x.store.getJob(b.job.id)).toMatchObject({ state: 'failed', startedAt: x.now - 2 });
     });
 
     it('refuses reports with a stale token, twice-completed jobs and unknown jobs, changing nothing', async () => {
