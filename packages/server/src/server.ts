@@ -13,6 +13,8 @@ import { resolveServerOptions } from './options.js';
 import { SchedulerLoop } from './scheduler-loop.js';
 import { TaskRoutes } from './task-routes.js';
 
+const CLOSE_GRACE_MS = 5000;
+
 export interface BatonServer {
   readonly app: FastifyInstance;
   readonly options: ResolvedServerOptions;
@@ -77,7 +79,15 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       closed = true;
       scheduler?.stop();
       unsubscribe();
-      await app.close();
+      // In-flight requests get a grace period; a client that stops reading must not hold the
+      // shutdown for the whole keep-alive timeout.
+      const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      force.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
     },
   };
 }

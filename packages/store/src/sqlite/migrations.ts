@@ -32,6 +32,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         agent_id         TEXT,
         lease_token      TEXT,
         lease_expires_at INTEGER,
+        assigned_at      INTEGER,
         created_at       INTEGER NOT NULL,
         started_at       INTEGER,
         finished_at      INTEGER,
@@ -44,6 +45,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX jobs_state ON jobs (state, id);
       CREATE INDEX jobs_queue ON jobs (queue, id);
 
+      -- Finished attempts only: the running one lives on its job row until it ends.
       CREATE TABLE job_attempts (
         job_id      TEXT NOT NULL,
         attempt     INTEGER NOT NULL,
@@ -52,7 +54,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         assigned_at INTEGER NOT NULL,
         started_at  INTEGER,
         finished_at INTEGER,
-        outcome     TEXT,
+        outcome     TEXT NOT NULL,
         error       TEXT,
         PRIMARY KEY (job_id, attempt)
       ) WITHOUT ROWID;

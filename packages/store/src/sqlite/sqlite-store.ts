@@ -116,7 +116,7 @@ export class SqliteStore implements Store {
   }
 
   async getAttempts(id: string): Promise<JobAttempt[]> {
-    return (this.sql.getAttempts.all(id) as AttemptRow[]).map(attemptFromRow);
+    return (this.sql.getAttempts.all({ id }) as AttemptRow[]).map(attemptFromRow);
   }
 
   async listJobs(query: JobListQuery): Promise<JobPage> {
@@ -214,9 +214,10 @@ export class SqliteStore implements Store {
       const out: JobAssignment[] = [];
       for (const { jobId, agentId } of placements) {
         const leaseToken = newLeaseToken();
-        const row = this.sql.assignJob.get(agentId, leaseToken, now + leaseMs, now, jobId) as AssignedRow | undefined;
+        const row = this.sql.assignJob.get({ agentId, leaseToken, leaseExpiresAt: now + leaseMs, now, id: jobId }) as
+          | AssignedRow
+          | undefined;
         if (!row) continue;
-        this.sql.insertAttempt.run(jobId, row.attempts, agentId, leaseToken, now);
         out.push({ job: assignedFromRow(row, agentId), leaseToken });
       }
       return out;

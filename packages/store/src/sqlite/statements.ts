@@ -3,12 +3,13 @@ export const SQL = {
   getJob: 'SELECT * FROM jobs WHERE id = ?',
   getLease: 'SELECT state, lease_token FROM jobs WHERE id = ?',
   getByIdempotencyKey: 'SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?',
-  // The running attempt's start lives on the job row until the attempt finishes (one write less per job).
-  getAttempts: `SELECT a.attempt, a.agent_id, a.assigned_at,
-      COALESCE(a.started_at, CASE WHEN a.outcome IS NULL AND j.state = 'running' AND j.lease_token = a.lease_token
-        THEN j.started_at END) AS started_at,
-      a.finished_at, a.outcome, a.error
-    FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE a.job_id = ? ORDER BY a.attempt`,
+  // Finished attempts, then the running one, which lives on its job row until it ends.
+  getAttempts: `SELECT attempt, agent_id, assigned_at, started_at, finished_at, outcome, error
+      FROM job_attempts WHERE job_id = @id
+    UNION ALL
+    SELECT attempts, agent_id, assigned_at, started_at, NULL, NULL, NULL
+      FROM jobs WHERE id = @id AND state IN ('assigned', 'running')
+    ORDER BY 1`,
   insertJob: `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources,
       max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at)
     VALUES (@id, @queue, @task, @owner, @payload, @state, @priority, @priority_level, @resources,
@@ -24,13 +25,12 @@ export const SQL = {
   // Params: queue, limit. Served by the partial index jobs_queued, in scheduling order.
   pending: `SELECT id, queue, priority, priority_level, resources FROM jobs
     WHERE state = 'queued' AND queue = ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
-  // Params: agentId, leaseToken, leaseExpiresAt, now, id. Only a still-queued job is assigned.
-  assignJob: `UPDATE jobs SET state = 'assigned', agent_id = ?, lease_token = ?, lease_expires_at = ?,
-      attempts = attempts + 1, progress = NULL, started_at = NULL, updated_at = ?
-    WHERE id = ? AND state = 'queued'
+  // Params: @agentId, @leaseToken, @leaseExpiresAt, @now, @id. Only a still-queued job is assigned.
+  assignJob: `UPDATE jobs SET state = 'assigned', agent_id = @agentId, lease_token = @leaseToken,
+      lease_expires_at = @leaseExpiresAt, attempts = attempts + 1, progress = NULL, started_at = NULL,
+      assigned_at = @now, updated_at = @now
+    WHERE id = @id AND state = 'queued'
     RETURNING id, queue, task, owner, payload, attempts, max_attempts, timeout_ms`,
-  // Params: jobId, attempt, agentId, leaseToken, assignedAt
-  insertAttempt: `INSERT INTO job_attempts (job_id, attempt, agent_id, lease_token, assigned_at) VALUES (?, ?, ?, ?, ?)`,
   // Params: now
   expiredLeases: `SELECT * FROM jobs WHERE state IN ('assigned', 'running') AND lease_expires_at <= ?
     ORDER BY lease_expires_at LIMIT 1000`,
@@ -46,14 +46,13 @@ export const SQL = {
     WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')
     RETURNING state`,
   // Params: @outcome, @error, @now, @id, @leaseToken, @startedAt (the agent's, if it never reported
-  // the start). Closes the attempt holding the lease; call it before the job row leaves its leased
-  // state, since the attempt's start is copied from the job row. A finished attempt (stale token)
-  // is never touched.
-  finishAttempt: `UPDATE job_attempts SET outcome = @outcome, error = @error, finished_at = @now,
-      started_at = COALESCE(
-        (SELECT started_at FROM jobs WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')),
-        MIN(@startedAt, @now))
-    WHERE job_id = @id AND lease_token = @leaseToken AND outcome IS NULL`,
+  // the start). Records the attempt holding the lease as finished; call it before the job row
+  // leaves its leased state, which it is copied from. A stale token copies nothing.
+  finishAttempt: `INSERT INTO job_attempts (job_id, attempt, agent_id, lease_token, assigned_at, started_at,
+      finished_at, outcome, error)
+    SELECT id, attempts, agent_id, lease_token, assigned_at, COALESCE(started_at, MIN(@startedAt, @now)),
+      @now, @outcome, @error
+    FROM jobs WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
   // Params: @result, @now, @id, @leaseToken, @startedAt
   succeedJob: `UPDATE jobs SET state = 'succeeded', result = @result, progress = 100, finished_at = @now, updated_at = @now,
       started_at = COALESCE(started_at, MIN(@startedAt, @now)), lease_token = NULL, lease_expires_at = NULL
