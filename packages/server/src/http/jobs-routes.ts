@@ -3,7 +3,6 @@ import type { NewJob } from '@baton/core';
 import {
   BatonError,
   DEFAULT_OWNER,
-  MAX_BULK_JOBS,
   ValidationError,
   bulkSubmissionSchema,
   describeIssues,
@@ -107,5 +106,3 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
 
   app.get('/api/tasks', async () => ({ tasks: await routes.list() }));
 }
-
-export { MAX_BULK_JOBS };
