@@ -177,11 +177,14 @@ export class SqliteStore implements Store {
 
   async promoteDue(): Promise<{ promoted: number; nextRunAt: number | null }> {
     const now = this.clock();
-    return this.db.transaction(() => {
+    const result = this.db.transaction(() => {
       const promoted = this.sql.promoteDue.run(now, now).changes;
       const next = this.sql.nextRunAt.get() as { t: number | null };
       return { promoted, nextRunAt: next.t };
     })();
+    // Other schedulers sharing the store learn of the new work too.
+    if (result.promoted > 0) this.events.emit({ type: 'changed' });
+    return result;
   }
 
   async pending(requests: PendingRequest[]): Promise<PendingJob[]> {

@@ -66,7 +66,8 @@ export const SQL = {
       agent_id = NULL, lease_token = NULL, lease_expires_at = NULL
     WHERE id = ?`,
   countByQueueState: 'SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state',
-  oldestQueued: `SELECT queue, MIN(run_at) AS run_at FROM jobs WHERE state = 'queued' GROUP BY queue`,
+  // A job's wait starts when it became runnable, and never before it was created (runAt may lie in the past).
+  oldestQueued: `SELECT queue, MIN(MAX(run_at, created_at)) AS run_at FROM jobs WHERE state = 'queued' GROUP BY queue`,
   routeQueues: 'SELECT DISTINCT queue FROM task_routes',
   routes: 'SELECT task, queue FROM task_routes ORDER BY task, queue',
   upsertRoute: `INSERT INTO task_routes (task, queue, registered_at) VALUES (?, ?, ?)

@@ -113,6 +113,35 @@ export class Fixture {
     return (await this.store.getJob(id))?.state;
   }
 
+  /**
+   * `store.expireLeases()`. A backend may expire leases in batches, answering a `nextExpiryAt`
+   * that is already due; on a shared store, other tests' leftovers can fill such a batch, so
+   * it sweeps until nothing due is left. An exclusive store must finish in one call.
+   */
+  async expireLeases(): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }> {
+    const out = await this.store.expireLeases();
+    for (let i = 0; !this.exclusive && out.nextExpiryAt !== null && out.nextExpiryAt <= this.now; i++) {
+      if (i > 100) throw new Error('expireLeases keeps answering a due nextExpiryAt');
+      const more = await this.store.expireLeases();
+      out.requeued.push(...more.requeued);
+      out.failed.push(...more.failed);
+      out.nextExpiryAt = more.nextExpiryAt;
+    }
+    return out;
+  }
+
+  /** `store.promoteDue()`, swept like {@link expireLeases}. */
+  async promoteDue(): Promise<{ promoted: number; nextRunAt: number | null }> {
+    const out = await this.store.promoteDue();
+    for (let i = 0; !this.exclusive && out.nextRunAt !== null && out.nextRunAt <= this.now; i++) {
+      if (i > 100) throw new Error('promoteDue keeps answering a due nextRunAt');
+      const more = await this.store.promoteDue();
+      out.promoted += more.promoted;
+      out.nextRunAt = more.nextRunAt;
+    }
+    return out;
+  }
+
   /** Asserts a list every queue contributes to: equal when exclusive, else containing. */
   expectIds(actual: string[], expected: string[]): void {
     if (this.exclusive) expect(actual).toEqual(expected);

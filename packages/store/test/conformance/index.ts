@@ -1,17 +1,20 @@
 import { afterEach, beforeEach, describe } from 'vitest';
-import { cancelAndStatsTests } from './cancel-and-stats.js';
+import { cancelTests } from './cancel.js';
 import { enqueueTests } from './enqueue.js';
+import { eventTests } from './events.js';
 import type { OpenStore } from './fixture.js';
 import { Fixture } from './fixture.js';
+import { historyTests } from './history.js';
 import { leaseTests } from './leases.js';
-import { retryTests } from './retries.js';
+import { lifecycleTests } from './lifecycle.js';
+import { schedulingTests } from './scheduling.js';
 
 export type { OpenStore } from './fixture.js';
 
 /**
  * The store conformance suite: every backend runs it unchanged. `open` must return a fresh,
- * initialised store using the given clock and random source; tests isolate themselves by
- * queue name, so the store may be shared with other tests.
+ * initialised store using the given clock and random source. Tests use queue names of their
+ * own, so the store may share a database with other tests.
  */
 export function defineStoreConformance(name: string, open: OpenStore): void {
   describe(`store conformance: ${name}`, () => {
@@ -21,12 +24,15 @@ export function defineStoreConformance(name: string, open: OpenStore): void {
       await fixture.open(open);
     });
     afterEach(async () => {
-      await fixture.store.close();
+      await fixture.close();
     });
     const f = () => fixture;
     enqueueTests(f);
+    schedulingTests(f);
+    lifecycleTests(f);
     leaseTests(f);
-    retryTests(f);
-    cancelAndStatsTests(f);
+    cancelTests(f);
+    historyTests(f);
+    eventTests(f);
   });
 }

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { Fixture } from './fixture.js';
+import { LEASE_MS, ref } from './fixture.js';
+
+/** 8: lease expiry and renewal. */
+export function leaseTests(f: () => Fixture): void {
+  describe('lease expiry', () => {
+    it('reports when the next lease runs out and expires nothing before then', async () => {
+      const x = f();
+      const a = await x.running();
+      x.advance(100);
+      const b = await x.leased();
+      const first = await x.expireLeases();
+      expect(first.requeued).not.toContain(a.job.id);
+      expect(first.failed).not.toContain(a.job.id);
+      if (x.exclusive) expect(first).toEqual({ requeued: [], failed: [], nextExpiryAt: x.now - 100 + LEASE_MS });
+      x.expectNextAt(first.nextExpiryAt, x.now - 100 + LEASE_MS);
+      x.advance(LEASE_MS - 101);
+      const stillAlive = await x.expireLeases();
+      expect(stillAlive.requeued).not.toContain(a.job.id);
+      x.advance(1); // a's lease ends exactly now
+      const second = await x.expireLeases();
+      x.expectIds(second.requeued, [a.job.id]);
+      expect(second.requeued).not.toContain(b.job.id);
+      x.expectNextAt(second.nextExpiryAt, x.now + 100);
+      expect(await x.state(b.job.id)).toBe('assigned');
+    });
+
+    it('requeues a running job whose lease ran out, refuses the old holder, and counts the next attempt', async () => {
+      const x = f();
+      const a = await x.running('agent-dead');
+      x.advance(LEASE_MS + 1);
+      const expired = await x.expireLeases();
+      x.expectIds(expired.requeued, [a.job.id]);
+      expect(expired.failed).not.toContain(a.job.id);
+      if (x.exclusive) expect(expired).toEqual({ requeued: [a.job.id], failed: [], nextExpiryAt: null });
+      expect(await x.store.getJob(a.job.id)).toMatchObject({
+        state: 'queued',
+        attempts: 1,
+        agentId: null,
+        leaseExpiresAt: null,
+        finishedAt: null,
+        error: { code: 'LEASE_EXPIRED', retryable: true },
+      });
+      expect(await x.store.getAttempts(a.job.id)).toEqual([
+        expect.objectContaining({
+          attempt: 1,
+          agentId: 'agent-dead',
+          outcome: 'lease_expired',
+          finishedAt: x.now,
+          error: expect.objectContaining({ code: 'LEASE_EXPIRED' }),
+        }),
+      ]);
+      expect((await x.store.complete([x.succeed(a)]))[0]).toMatchObject({ ok: false, code: 'STALE_LEASE' });
+      expect((await x.store.heartbeat([ref(a)], LEASE_MS))[0]).toMatchObject({ ok: false, code: 'STALE_LEASE' });
+      expect(await x.state(a.job.id)).toBe('queued');
+
+      const again = await x.assign(a.job.id, 'agent-2');
+      expect(again.job.attempts).toBe(2);
+      expect(again.leaseToken).not.toBe(a.leaseToken);
+      // The dead agent's token stays refused under the new lease too.
+      expect((await x.store.complete([x.succeed(a)]))[0]).toMatchObject({ ok: false, code: 'STALE_LEASE' });
+      expect((await x.store.complete([x.succeed(again, 'second')]))[0]).toMatchObject({ ok: true, state: 'succeeded' });
+      expect(await x.store.getJob(a.job.id)).toMatchObject({ state: 'succeeded', attempts: 2, result: 'second' });
+    });
+
+    it('expires an assigned job that was never started', async () => {
+      const x = f();
+      const a = await x.leased();
+      x.advance(LEASE_MS);
+      x.expectIds((await x.expireLeases()).requeued, [a.job.id]);
+      expect(await x.store.getAttempts(a.job.id)).toEqual([
+        expect.objectContaining({ attempt: 1, startedAt: null, outcome: 'lease_expired' }),
+      ]);
+      expect((await x.store.start([ref(a)], LEASE_MS))[0]).toMatchObject({ ok: false, code: 'STALE_LEASE' });
+    });
+
+    it('fails a job whose lease runs out on its last attempt, with LEASE_EXPIRED', async () => {
+      const x = f();
+      const [id] = await x.enqueue(1, { maxAttempts: 2 });
+      await x.assign(id!);
+      x.advance(LEASE_MS);
+      x.expectIds((await x.expireLeases()).requeued, [id!]);
+      const last = await x.assign(id!);
+      await x.store.start([ref(last)], LEASE_MS);
+      x.advance(LEASE_MS);
+      const expired = await x.expireLeases();
+      x.expectIds(expired.failed, [id!]);
+      expect(expired.requeued).not.toContain(id);
+      expect(await x.store.getJob(id!)).toMatchObject({
+        state: 'failed',
+        attempts: 2,
+        finishedAt: x.now,
+        leaseExpiresAt: null,
+        error: { code: 'LEASE_EXPIRED' },
+      });
+      expect((await x.store.getAttempts(id!)).map((t) => t.outcome)).toEqual(['lease_expired', 'lease_expired']);
+      expect((await x.store.complete([x.succeed(last)]))[0]).toMatchObject({ ok: false, code: 'FINISHED' });
+    });
+
+    it('renews the lease on heartbeat, so a job heartbeating in time never expires', async () => {
+      const x = f();
+      const a = await x.running();
+      for (let i = 0; i < 5; i++) {
+        x.advance(LEASE_MS - 1);
+        expect((await x.store.heartbeat([ref(a)], LEASE_MS))[0]).toMatchObject({ ok: true, state: 'running' });
+        expect((await x.store.getJob(a.job.id))!.leaseExpiresAt).toBe(x.now + LEASE_MS);
+        const sweep = await x.expireLeases();
+        expect(sweep.requeued).not.toContain(a.job.id);
+        x.expectNextAt(sweep.nextExpiryAt, x.now + LEASE_MS);
+      }
+      expect(await x.state(a.job.id)).toBe('running');
+      // Heartbeats stop: the lease runs out one lease after the last one.
+      x.advance(LEASE_MS);
+      x.expectIds((await x.expireLeases()).requeued, [a.job.id]);
+    });
+
+    it('renews the lease on start as well', async () => {
+      const x = f();
+      const a = await x.leased();
+      x.advance(LEASE_MS - 1);
+      await x.store.start([ref(a)], LEASE_MS);
+      x.advance(LEASE_MS - 1);
+      expect((await x.expireLeases()).requeued).not.toContain(a.job.id);
+      expect(await x.state(a.job.id)).toBe('running');
+    });
+  });
+}

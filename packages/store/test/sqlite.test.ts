@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SchemaTooNewError, ValidationError, newJobId } from '@baton/core';
+import type { BatonError, NewJob } from '@baton/core';
+import { openStore } from '@baton/store';
+import { defineStoreConformance } from './conformance.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'baton-store-'));
+let files = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+defineStoreConformance('sqlite::memory:', (options) => openStore('sqlite::memory:', options));
+defineStoreConformance('sqlite file', (options) => openStore(`sqlite:${join(dir, `fresh-${files++}.db`)}`, options));
+// One file for every test, as a networked backend's shared database would be: proves the
+// suite isolates its tests by queue and copes with other tests' leftovers.
+defineStoreConformance('sqlite file shared by all tests', (options) =>
+  openStore(`sqlite:${join(dir, 'shared.db')}`, options),
+);
+
+function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  const now = Date.now();
+  return {
+    id: newJobId(now),
+    queue: 'q',
+    task: 't',
+    owner: 'o',
+    payload: { keep: 1 },
+    priority: 'low',
+    priorityLevel: 2,
+    resources: { slots: 2 },
+    maxAttempts: 2,
+    backoffMs: 10,
+    timeoutMs: 500,
+    runAt: now,
+    idempotencyKey: null,
+    createdAt: now,
+    ...overrides,
+  };
+}
+
+describe('SQLite specifics', () => {
+  it('keeps jobs, attempts and routes across close and reopen of the file', async () => {
+    const url = `sqlite:${join(dir, 'reopen.db')}`;
+    const first = await openStore(url);
+    expect(first.backend).toBe('sqlite');
+    const [done, waiting, keyed] = await first.enqueue([newJob(), newJob(), newJob({ idempotencyKey: 'k' })]);
+    const [a] = await first.assign([{ jobId: done!.job.id, agentId: 'agent-1' }], 60_000);
+    await first.complete([{ jobId: a!.job.id, leaseToken: a!.leaseToken, outcome: 'succeeded', result: [1, 2] }]);
+    await first.registerTasks([{ task: 't', queue: 'q' }]);
+    const before = await Promise.all([done, waiting, keyed].map((r) => first.getJob(r!.job.id)));
+    const attemptsBefore = await first.getAttempts(done!.job.id);
+    await first.close();
+    await first.close(); // idempotent
+
+    const second = await openStore(url);
+    try {
+      expect(await Promise.all([done, waiting, keyed].map((r) => second.getJob(r!.job.id)))).toEqual(before);
+      expect(before[0]).toMatchObject({ state: 'succeeded', result: [1, 2] });
+      expect(before[1]).toMatchObject({ state: 'queued', payload: { keep: 1 }, priority: 'low', timeoutMs: 500 });
+      expect(await second.getAttempts(done!.job.id)).toEqual(attemptsBefore);
+      expect(attemptsBefore).toHaveLength(1);
+      expect(await second.taskRoutes()).toEqual([{ task: 't', queue: 'q' }]);
+      // The idempotency key survives too.
+      const [again] = await second.enqueue([newJob({ idempotencyKey: 'k' })]);
+      expect(again).toMatchObject({ created: false, job: { id: keyed!.job.id } });
+      await second.ping();
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('keeps separate in-memory stores apart', async () => {
+    const one = await openStore('sqlite::memory:');
+    const two = await openStore('sqlite::memory:');
+    try {
+      const [r] = await one.enqueue([newJob()]);
+      expect(await one.getJob(r!.job.id)).not.toBeNull();
+      expect(await two.getJob(r!.job.id)).toBeNull();
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('refuses a schema newer than it knows, and leaves the file untouched', async () => {
+    const path = join(dir, 'newer.db');
+    const store = await openStore(`sqlite:${path}`);
+    const [r] = await store.enqueue([newJob()]);
+    await store.close();
+    const raw = new Database(path);
+    raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, ?, 0)').run('from the future');
+    raw.close();
+
+    const err = await openStore(`sqlite:${path}`).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SchemaTooNewError);
+    expect((err as BatonError).code).toBe('SCHEMA_TOO_NEW');
+    expect((err as Error).message).toMatch(/999/);
+
+    const check = new Database(path, { readonly: true });
+    try {
+      const versions = check.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+      expect(versions.at(-1)).toEqual({ version: 999 });
+      expect(check.prepare('SELECT id FROM jobs').all()).toEqual([{ id: r!.job.id }]);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('refuses store URLs it cannot open with INVALID_STORE_URL', async () => {
+    for (const url of ['sqlite:', 'mysql://x', 'nonsense']) {
+      const err = await openStore(url).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, url).toBeInstanceOf(ValidationError);
+      expect((err as BatonError).code, url).toBe('INVALID_STORE_URL');
+      expect((err as BatonError).httpStatus, url).toBe(400);
+    }
+  });
+});
