@@ -19,3 +19,13 @@ export function intOption(flag: string, min: number, max = Number.MAX_SAFE_INTEG
     return n;
   };
 }
+
+/** Parses an option that must be one of `choices`, or fails with a message listing them. */
+export function choiceOption<T extends string>(flag: string, choices: readonly T[]) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new CliError(`${flag} must be one of ${choices.join(', ')}, got "${value}"`, 2);
+    }
+    return value as T;
+  };
+}

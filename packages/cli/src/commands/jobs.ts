@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { JobState } from '@baton/core';
 import { JOB_STATES } from '@baton/core';
-import { CliError, intOption } from '../cli-error.js';
+import { choiceOption, intOption } from '../cli-error.js';
 import { priorityText, progressText, shortTime, table } from '../format.js';
 import type { ConnectionOptions } from './connection.js';
 import { api, clientFor, printJson, withConnection } from './connection.js';
@@ -13,19 +13,12 @@ interface JobsFlags extends ConnectionOptions {
   cursor?: string;
 }
 
-function parseState(value: string): JobState {
-  if (!(JOB_STATES as readonly string[]).includes(value)) {
-    throw new CliError(`--state must be one of ${JOB_STATES.join(', ')}, got "${value}"`, 2);
-  }
-  return value as JobState;
-}
-
 export function registerJobsCommand(program: Command): void {
   withConnection(
     program
       .command('jobs')
       .description('list jobs, newest first')
-      .option('--state <state>', JOB_STATES.join(' | '), parseState)
+      .option('--state <state>', JOB_STATES.join(' | '), choiceOption('--state', JOB_STATES))
       .option('--queue <name>', 'only this queue')
       .option('--limit <n>', 'jobs per page (1–500)', intOption('--limit', 1, 500), 20)
       .option('--cursor <cursor>', 'the next page, as printed by the previous one'),

@@ -1,23 +1,15 @@
 import type { Command } from 'commander';
-import type { PriorityClass } from '@baton/core';
 import { PRIORITY_CLASSES } from '@baton/core';
 import type { SubmitOptions } from '@baton/client';
-import { CliError, intOption } from '../cli-error.js';
+import { CliError, choiceOption, intOption } from '../cli-error.js';
 import { jsonText } from '../format.js';
 import { ProgressBar } from '../progress-bar.js';
 import type { ConnectionOptions } from './connection.js';
 import { api, clientFor, printJson, withConnection } from './connection.js';
 
-interface SubmitFlags extends ConnectionOptions {
-  queue?: string;
+/** Commander's parsed flags: the SDK's submit options, plus the payload as text and --wait. */
+interface SubmitFlags extends ConnectionOptions, Omit<SubmitOptions, 'runAt' | 'resources'> {
   payload?: string;
-  priority?: PriorityClass;
-  priorityLevel?: number;
-  maxAttempts?: number;
-  backoffMs?: number;
-  timeoutMs?: number;
-  delayMs?: number;
-  idempotencyKey?: string;
   wait: boolean;
 }
 
@@ -29,13 +21,6 @@ function parsePayload(text: string): unknown {
   }
 }
 
-function parsePriority(value: string): PriorityClass {
-  if (!(PRIORITY_CLASSES as readonly string[]).includes(value)) {
-    throw new CliError(`--priority must be one of ${PRIORITY_CLASSES.join(', ')}, got "${value}"`, 2);
-  }
-  return value as PriorityClass;
-}
-
 export function registerSubmitCommand(program: Command): void {
   withConnection(
     program
@@ -44,7 +29,7 @@ export function registerSubmitCommand(program: Command): void {
       .argument('<task>', 'task name, e.g. demo.sleep')
       .option('--queue <name>', "queue (default: the task's)")
       .option('--payload <json>', 'payload as JSON', '{}')
-      .option('--priority <class>', 'high | normal | low', parsePriority)
+      .option('--priority <class>', 'high | normal | low', choiceOption('--priority', PRIORITY_CLASSES))
       .option(
         '--priority-level <n>',
         'order inside the class, higher first',

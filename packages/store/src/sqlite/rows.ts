@@ -94,16 +94,10 @@ export function rowFromNewJob(job: NewJob, state: JobState): Record<string, unkn
 }
 
 /** The columns `assignJob` returns. */
-export interface AssignedRow {
-  id: string;
-  queue: string;
-  task: string;
-  owner: string;
-  payload: string;
-  attempts: number;
-  max_attempts: number;
-  timeout_ms: number | null;
-}
+export type AssignedRow = Pick<
+  JobRow,
+  'id' | 'queue' | 'task' | 'owner' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms'
+>;
 
 export function assignedFromRow(row: AssignedRow, agentId: string): AssignedJob {
   return {
