@@ -39,6 +39,7 @@ export async function runTask(
   });
   aborted.catch(() => {}); // only observed through the race below
   try {
+    let log: TaskLogger | undefined;
     const ctx = {
       job: {
         id: job.id,
@@ -50,7 +51,10 @@ export async function runTask(
       },
       signal: controller.signal,
       progress: hooks.progress,
-      log: childLogger(hooks.logger, job.id),
+      // A child logger costs more than a no-op job: made only for tasks that log.
+      get log(): TaskLogger {
+        return (log ??= childLogger(hooks.logger, job.id));
+      },
     };
     const result = await Promise.race([task.handler(payload, ctx), aborted]);
     return { outcome: 'succeeded', result: result === undefined ? null : result };
