@@ -42,7 +42,14 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX jobs_queued ON jobs (queue, priority, priority_level DESC, id) WHERE state = 'queued';
       CREATE INDEX jobs_delayed ON jobs (run_at) WHERE state = 'delayed';
       CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE state IN ('assigned', 'running');
-      CREATE INDEX jobs_state ON jobs (state, id);
+      -- Listing by state, newest first: one small partial index per state where jobs rest, so a
+      -- transition touches at most two of them; the short-lived assigned and running states
+      -- list through jobs_leased.
+      CREATE INDEX jobs_delayed_by_id ON jobs (id) WHERE state = 'delayed';
+      CREATE INDEX jobs_queued_by_id ON jobs (id) WHERE state = 'queued';
+      CREATE INDEX jobs_succeeded ON jobs (id) WHERE state = 'succeeded';
+      CREATE INDEX jobs_failed ON jobs (id) WHERE state = 'failed';
+      CREATE INDEX jobs_cancelled ON jobs (id) WHERE state = 'cancelled';
       CREATE INDEX jobs_queue ON jobs (queue, id);
 
       -- Finished attempts only: the running one lives on its job row until it ends.

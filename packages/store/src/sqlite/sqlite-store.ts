@@ -12,7 +12,17 @@ import type {
   Resources,
   TransitionResult,
 } from '@baton/core';
-import { ConflictError, FINAL_STATES, NotFoundError, PRIORITY_CLASSES, newLeaseToken, retryDelayMs } from '@baton/core';
+import {
+  ConflictError,
+  FINAL_STATES,
+  JOB_STATES,
+  LEASED_STATES,
+  NotFoundError,
+  PRIORITY_CLASSES,
+  ValidationError,
+  newLeaseToken,
+  retryDelayMs,
+} from '@baton/core';
 import type {
   EnqueueResult,
   JobListQuery,
@@ -125,13 +135,16 @@ export class SqliteStore implements Store {
 
   async listJobs(query: JobListQuery): Promise<JobPage> {
     const filters: [string, unknown][] = [];
-    if (query.state) filters.push(['state = ?', query.state]);
+    if (query.state) filters.push([stateFilter(query.state), undefined]);
     if (query.queue) filters.push(['queue = ?', query.queue]);
     if (query.owner) filters.push(['owner = ?', query.owner]);
     if (query.cursor) filters.push(['id < ?', decodeCursor(query.cursor)]);
     const where = filters.map(([clause]) => clause);
-    const params = filters.map(([, value]) => value);
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const params = filters.flatMap(([, value]) => (value === undefined ? [] : [value]));
+    // Leased jobs are few (at most the fleet's slots) but SQLite cannot tell: without the hint
+    // it would walk the whole table backwards to find them.
+    const hint = query.state && LEASED_STATES.has(query.state) && !query.queue ? 'INDEXED BY jobs_leased' : '';
+    const sql = `SELECT * FROM jobs ${hint} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...params, query.limit + 1) as JobRow[];
     const page = rows.slice(0, query.limit).map(jobFromRow);
     const last = page[page.length - 1];
@@ -365,4 +378,13 @@ export class SqliteStore implements Store {
   async taskRoutes(): Promise<TaskRoute[]> {
     return this.sql.routes.all() as TaskRoute[];
   }
+}
+
+/**
+ * The state condition of a job listing, written as a literal so SQLite can use the partial
+ * index of that state (it cannot match a partial index against a bound parameter).
+ */
+function stateFilter(state: JobState): string {
+  if (!JOB_STATES.includes(state)) throw new ValidationError(`unknown job state "${state}"`);
+  return LEASED_STATES.has(state) ? `state IN ('assigned', 'running') AND state = '${state}'` : `state = '${state}'`;
 }
