@@ -170,6 +170,35 @@ export function enqueueTests(f: () => Fixture): void {
       expect(second.nextCursor).toBeNull();
     });
 
+    it('lists every state across queues, newest first, page by page', async () => {
+      const x = f();
+      const running = [await x.running(), await x.running(), await x.running()].map((a) => a.job.id);
+      const assigned = (await x.leased()).job.id;
+      const done = await x.running();
+      await x.store.complete([x.succeed(done)]);
+      const failed = await x.running();
+      await x.store.complete([x.fail(failed, false)]);
+      const [cancelled] = await x.enqueue();
+      await x.store.cancel(cancelled!);
+      const mine = (jobs: { id: string; owner: string }[]) => jobs.filter((j) => j.owner === x.owner).map((j) => j.id);
+      const all = async (state: Parameters<typeof x.store.listJobs>[0]['state']) => {
+        const out: { id: string; owner: string; state: string }[] = [];
+        let cursor: string | undefined;
+        do {
+          const p = await x.store.listJobs({ state, limit: 2, ...(cursor && { cursor }) });
+          out.push(...p.jobs);
+          cursor = p.nextCursor ?? undefined;
+        } while (cursor);
+        expect(out.every((j) => j.state === state)).toBe(true);
+        return mine(out);
+      };
+      expect(await all('running')).toEqual([...running].reverse());
+      expect(await all('assigned')).toEqual([assigned]);
+      expect(await all('succeeded')).toEqual([done.job.id]);
+      expect(await all('failed')).toEqual([failed.job.id]);
+      expect(await all('cancelled')).toEqual([cancelled]);
+    });
+
     it('refuses a cursor it did not issue', async () => {
       const x = f();
       await x.enqueue(2);
