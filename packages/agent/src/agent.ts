@@ -105,7 +105,8 @@ export class Agent implements AgentInbox {
 
   /**
    * Drains: takes no new work, lets running jobs finish for up to `graceMs`, aborts the rest
-   * (their leases expire and they run elsewhere), then leaves. Idempotent.
+   * (they fail with the retryable `AGENT_STOPPING` and run again elsewhere), then leaves.
+   * Idempotent.
    */
   async stop(graceMs = 10_000): Promise<void> {
     if (this._state === 'stopped' || this._state === 'draining') return this.waitIdle();
@@ -203,6 +204,7 @@ export class Agent implements AgentInbox {
   }
 
   private recordProgress(entry: RunningJob, percent: number): void {
+    if (!Number.isFinite(percent)) return; // a task's arithmetic slip must not corrupt the job
     entry.progress = Math.max(0, Math.min(100, percent));
     entry.progressDirty = true;
     if (this.progressTimer) return;
