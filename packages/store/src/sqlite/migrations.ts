@@ -52,7 +52,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX jobs_cancelled ON jobs (id) WHERE state = 'cancelled';
       CREATE INDEX jobs_queue ON jobs (queue, id);
 
-      -- Finished attempts only: the running one lives on its job row until it ends.
+      -- Attempts that ended without ending their job; the latest attempt lives on the job row.
       CREATE TABLE job_attempts (
         job_id      TEXT NOT NULL,
         attempt     INTEGER NOT NULL,

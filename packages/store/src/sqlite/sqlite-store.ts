@@ -177,15 +177,7 @@ export class SqliteStore implements Store {
       if (FINAL_STATES.has(row.state as JobState)) {
         throw new ConflictError(`job ${id} is already ${row.state}`, 'JOB_FINISHED', { state: row.state });
       }
-      if (row.lease_token !== null)
-        this.sql.finishAttempt.run({
-          outcome: 'cancelled',
-          error: null,
-          now,
-          id,
-          leaseToken: row.lease_token,
-          startedAt: null,
-        });
+      // A leased job's attempt ends with the job: its record is the job row (see getAttempts).
       return { job: jobFromRow(this.sql.cancelJob.get({ now, id }) as JobRow), agentId: row.agent_id };
     })();
     this.events.emit({ type: 'cancelled', jobId: id, agentId });
@@ -256,15 +248,15 @@ export class SqliteStore implements Store {
           message: `agent ${row.agent_id ?? '?'} stopped renewing its lease`,
           retryable: true,
         });
-        this.sql.finishAttempt.run({
-          outcome: 'lease_expired',
-          error,
-          now,
-          id: row.id,
-          leaseToken: row.lease_token,
-          startedAt: null,
-        });
         if (row.attempts < row.max_attempts) {
+          this.sql.finishAttempt.run({
+            outcome: 'lease_expired',
+            error,
+            now,
+            id: row.id,
+            leaseToken: row.lease_token,
+            startedAt: null,
+          });
           this.sql.requeueJob.run('queued', now, error, now, row.id);
           requeued.push(row.id);
         } else {
@@ -339,9 +331,7 @@ export class SqliteStore implements Store {
     const { jobId, leaseToken } = item;
     const startedAt = item.startedAt ?? null;
     if (item.outcome === 'succeeded') {
-      // The attempt is closed first, while the job row still holds the lease it copies the start from;
-      // a stale token matches no attempt row and no job row, so nothing changes.
-      this.sql.finishAttempt.run({ outcome: 'succeeded', error: null, now, id: jobId, leaseToken, startedAt });
+      // The final attempt is recorded by the job row itself (see getAttempts): one write.
       const changed = this.sql.succeedJob.run({
         result: toJson(item.result ?? null),
         now,
@@ -356,8 +346,8 @@ export class SqliteStore implements Store {
     const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
     if (refusal || !row) return refusal ?? this.refusal(item);
     const error = toJson(item.error);
-    this.sql.finishAttempt.run({ outcome: 'failed', error, now, id: jobId, leaseToken, startedAt });
     if (item.error.retryable && row.attempts < row.max_attempts) {
+      this.sql.finishAttempt.run({ outcome: 'failed', error, now, id: jobId, leaseToken, startedAt });
       const delay = retryDelayMs(row.backoff_ms, row.attempts, this.random);
       const state: JobState = delay > 0 ? 'delayed' : 'queued';
       this.sql.requeueJob.run(state, now + delay, error, now, jobId);

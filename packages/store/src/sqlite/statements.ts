@@ -3,12 +3,20 @@ export const SQL = {
   getJob: 'SELECT * FROM jobs WHERE id = ?',
   getLease: 'SELECT state, lease_token FROM jobs WHERE id = ?',
   getByIdempotencyKey: 'SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?',
-  // Finished attempts, then the running one, which lives on its job row until it ends.
+  // Attempts that ended without ending the job have rows; the job's latest attempt, running
+  // or final, is read from the job row itself, which saves a write per job on the hot path.
   getAttempts: `SELECT attempt, agent_id, assigned_at, started_at, finished_at, outcome, error
       FROM job_attempts WHERE job_id = @id
     UNION ALL
-    SELECT attempts, agent_id, assigned_at, started_at, NULL, NULL, NULL
-      FROM jobs WHERE id = @id AND state IN ('assigned', 'running')
+    SELECT attempts, agent_id, assigned_at, started_at,
+      CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN finished_at END,
+      CASE state
+        WHEN 'succeeded' THEN 'succeeded'
+        WHEN 'cancelled' THEN 'cancelled'
+        WHEN 'failed' THEN CASE WHEN json_extract(error, '$.code') = 'LEASE_EXPIRED' THEN 'lease_expired' ELSE 'failed' END
+      END,
+      CASE WHEN state = 'failed' THEN error END
+      FROM jobs WHERE id = @id AND attempts > (SELECT COUNT(*) FROM job_attempts WHERE job_id = @id)
     ORDER BY 1`,
   insertJob: `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources,
       max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at)
@@ -46,15 +54,17 @@ export const SQL = {
     WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')
     RETURNING state`,
   // Params: @outcome, @error, @now, @id, @leaseToken, @startedAt (the agent's, if it never reported
-  // the start). Records the attempt holding the lease as finished; call it before the job row
-  // leaves its leased state, which it is copied from. A stale token copies nothing.
+  // the start). Records an attempt that ends without ending its job (a retry, a lost lease); call
+  // it before the job row leaves its leased state, which it is copied from. A stale token copies
+  // nothing.
   finishAttempt: `INSERT INTO job_attempts (job_id, attempt, agent_id, lease_token, assigned_at, started_at,
       finished_at, outcome, error)
     SELECT id, attempts, agent_id, lease_token, assigned_at, COALESCE(started_at, MIN(@startedAt, @now)),
       @now, @outcome, @error
     FROM jobs WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
   // Params: @result, @now, @id, @leaseToken, @startedAt
-  succeedJob: `UPDATE jobs SET state = 'succeeded', result = @result, progress = 100, finished_at = @now, updated_at = @now,
+  succeedJob: `UPDATE jobs SET state = 'succeeded', result = @result, error = NULL, progress = 100,
+      finished_at = @now, updated_at = @now,
       started_at = COALESCE(started_at, MIN(@startedAt, @now)), lease_token = NULL, lease_expires_at = NULL
     WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
   // Params: @error, @now, @id, @startedAt
