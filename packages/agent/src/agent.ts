@@ -1,5 +1,6 @@
 import type { AgentInbox, AgentLink, Completion, JobAssignment, RegisteredAgent } from '@baton/core';
 import { BatonError } from '@baton/core';
+import { JobAbort } from './job-abort.js';
 import { runTask } from './run-task.js';
 import type { AnyTaskDefinition, TaskDefinition, TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
@@ -29,7 +30,7 @@ export type AgentState = 'idle' | 'running' | 'draining' | 'stopped';
 interface RunningJob {
   assignment: JobAssignment;
   startedAt: number;
-  controller: AbortController;
+  abort: JobAbort;
   progress: number | undefined;
   progressDirty: boolean;
 }
@@ -116,7 +117,7 @@ export class Agent implements AgentInbox {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([this.waitIdle(), grace]);
       for (const job of this.running.values()) {
-        job.controller.abort(
+        job.abort.abort(
           new BatonError('AGENT_STOPPING', 'agent stopped before the job finished', 503, undefined, true),
         );
       }
@@ -137,7 +138,7 @@ export class Agent implements AgentInbox {
 
   abort(jobIds: string[], reason: string): void {
     for (const id of jobIds) {
-      this.running.get(id)?.controller.abort(new BatonError('ABORTED', reason, 409, undefined, true));
+      this.running.get(id)?.abort.abort(new BatonError('ABORTED', reason, 409, undefined, true));
     }
   }
 
@@ -146,7 +147,7 @@ export class Agent implements AgentInbox {
     const entry: RunningJob = {
       assignment,
       startedAt: 0,
-      controller: new AbortController(),
+      abort: new JobAbort(),
       progress: undefined,
       progressDirty: false,
     };
@@ -157,7 +158,7 @@ export class Agent implements AgentInbox {
     this.unreportedStarts.add(entry);
     this.scheduleStartReport();
     try {
-      const outcome = await runTask(this.tasks.get(job.task), assignment, entry.controller, {
+      const outcome = await runTask(this.tasks.get(job.task), assignment, entry.abort, {
         logger: this.logger,
         progress: (percent) => this.recordProgress(entry, percent),
       });

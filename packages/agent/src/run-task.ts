@@ -1,4 +1,5 @@
 import type { JobAssignment, JobError } from '@baton/core';
+import type { JobAbort } from './job-abort.js';
 import type { TaskDefinition, TaskLogger } from './task.js';
 
 type Outcome = { outcome: 'succeeded'; result: unknown } | { outcome: 'failed'; error: JobError };
@@ -10,7 +11,7 @@ type Outcome = { outcome: 'succeeded'; result: unknown } | { outcome: 'failed'; 
 export async function runTask(
   task: TaskDefinition<unknown, unknown> | undefined,
   { job }: JobAssignment,
-  controller: AbortController,
+  abort: JobAbort,
   hooks: { logger: TaskLogger; progress(percent: number): void },
 ): Promise<Outcome> {
   if (!task) {
@@ -28,15 +29,10 @@ export async function runTask(
     job.timeoutMs === null
       ? null
       : setTimeout(
-          () =>
-            controller.abort(Object.assign(new Error(`job timed out after ${job.timeoutMs} ms`), { code: 'TIMEOUT' })),
+          () => abort.abort(Object.assign(new Error(`job timed out after ${job.timeoutMs} ms`), { code: 'TIMEOUT' })),
           job.timeoutMs,
         );
-  const aborted = new Promise<never>((_, reject) => {
-    const onAbort = () => reject(controller.signal.reason);
-    if (controller.signal.aborted) onAbort();
-    else controller.signal.addEventListener('abort', onAbort, { once: true });
-  });
+  const aborted = abort.whenAborted();
   aborted.catch(() => {}); // only observed through the race below
   try {
     let log: TaskLogger | undefined;
@@ -49,7 +45,9 @@ export async function runTask(
         maxAttempts: job.maxAttempts,
         owner: job.owner,
       },
-      signal: controller.signal,
+      get signal(): AbortSignal {
+        return abort.signal;
+      },
       progress: hooks.progress,
       // A child logger costs more than a no-op job: made only for tasks that log.
       get log(): TaskLogger {
