@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { BatonError, MAX_BULK_JOBS } from '@baton/core';
+import { runLatency } from './latency.js';
 import { runThroughput } from './throughput.js';
 
 /**
@@ -8,7 +9,7 @@ import { runThroughput } from './throughput.js';
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
 
-const WORKLOADS = ['throughput'] as const;
+const WORKLOADS = ['throughput', 'latency'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- WORKLOAD [flags]
@@ -20,7 +21,14 @@ throughput   N no-op jobs submitted in bulk (1 000 per request), then drained by
   --concurrency C     the agent's concurrency (default 50)
   --chunk K           jobs per bulk request (default and most: 1000)
   --repeat K          runs, one JSON line each (default 1)
-  --timeout-s T       limit per run in seconds (default 300)`;
+  --timeout-s T       limit per run in seconds (default 300)
+
+latency      single jobs submitted at R/s for S s while one in-process agent runs them; pickup = start − submit
+  --store URL         as above
+  --rate R            submissions per second (default 200)
+  --seconds S         how long to submit (default 10)
+  --concurrency C     the agent's concurrency (default 10)
+  --repeat K          runs, one JSON line each (default 1)`;
 
 class UsageError extends Error {}
 
@@ -32,6 +40,8 @@ interface Parsed {
   chunk: number;
   repeat: number;
   timeoutS: number;
+  rate: number;
+  seconds: number;
 }
 
 function positiveInt(flag: string, value: string | undefined, fallback: number): number {
@@ -56,6 +66,8 @@ function parse(argv: string[]): Parsed | 'help' {
         chunk: { type: 'string' },
         repeat: { type: 'string' },
         'timeout-s': { type: 'string' },
+        rate: { type: 'string' },
+        seconds: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -77,10 +89,12 @@ function parse(argv: string[]): Parsed | 'help' {
     workload: workload as Workload,
     store: values.store,
     jobs: positiveInt('--jobs', values.jobs, 20_000),
-    concurrency: positiveInt('--concurrency', values.concurrency, 50),
+    concurrency: positiveInt('--concurrency', values.concurrency, workload === 'latency' ? 10 : 50),
     chunk,
     repeat: positiveInt('--repeat', values.repeat, 1),
     timeoutS: positiveInt('--timeout-s', values['timeout-s'], 300),
+    rate: positiveInt('--rate', values.rate, 200),
+    seconds: positiveInt('--seconds', values.seconds, 10),
   };
 }
 
@@ -103,14 +117,18 @@ async function main(argv: string[]): Promise<number> {
   for (let run = 1; run <= args.repeat; run++) {
     if (args.repeat > 1) log(`run ${run}/${args.repeat}`);
     try {
-      const result = await runThroughput({
-        ...(args.store !== undefined && { store: args.store }),
-        jobs: args.jobs,
-        concurrency: args.concurrency,
-        chunkSize: args.chunk,
-        timeoutMs: args.timeoutS * 1000,
-        log,
-      });
+      const store = args.store !== undefined ? { store: args.store } : {};
+      const result =
+        args.workload === 'latency'
+          ? await runLatency({ ...store, rate: args.rate, seconds: args.seconds, concurrency: args.concurrency, log })
+          : await runThroughput({
+              ...store,
+              jobs: args.jobs,
+              concurrency: args.concurrency,
+              chunkSize: args.chunk,
+              timeoutMs: args.timeoutS * 1000,
+              log,
+            });
       if (!result.ok) failures++;
       process.stdout.write(`${JSON.stringify(result)}\n`);
     } catch (err) {

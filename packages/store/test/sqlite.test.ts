@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SchemaTooNewError, ValidationError, newJobId } from '@baton/core';
 import type { BatonError, NewJob } from '@baton/core';
 import { openStore } from '@baton/store';
@@ -121,6 +121,28 @@ describe('SQLite specifics', () => {
       expect(err, url).toBeInstanceOf(ValidationError);
       expect((err as BatonError).code, url).toBe('INVALID_STORE_URL');
       expect((err as BatonError).httpStatus, url).toBe(400);
+    }
+  });
+});
+
+describe('SQLite checkpoints', () => {
+  it('copies the WAL into the database file in the background, without SQLite auto-checkpoints', async () => {
+    const path = join(dir, 'checkpoints.db');
+    const store = await openStore(`sqlite:${path}`);
+    try {
+      const { statSync } = await import('node:fs');
+      const before = statSync(path).size;
+      for (let i = 0; i < 5; i++) {
+        await store.enqueue(Array.from({ length: 1000 }, () => newJob({ payload: { blob: 'x'.repeat(200) } })));
+      }
+      // Nothing on this connection checkpoints (wal_autocheckpoint is 0), so growth of the
+      // database file can only come from the checkpoint worker.
+      await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before + 500_000), {
+        timeout: 10_000,
+        interval: 50,
+      });
+    } finally {
+      await store.close();
     }
   });
 });

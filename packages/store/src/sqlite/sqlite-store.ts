@@ -35,6 +35,7 @@ import type {
 } from '../contract.js';
 import { StoreEvents } from '../events.js';
 import { decodeCursor, emptyCounts, encodeCursor, refusalFor } from '../shared.js';
+import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { migrate } from './migrations.js';
 import type { AssignedRow, AttemptRow, JobRow } from './rows.js';
 import { assignedFromRow, attemptFromRow, jobFromRow, rowFromNewJob, toJson } from './rows.js';
@@ -55,6 +56,7 @@ export class SqliteStore implements Store {
   private readonly events = new StoreEvents();
   private statements: Record<keyof typeof SQL, Statement> | null = null;
   private closed = false;
+  private checkpoints: BackgroundCheckpoints | null = null;
 
   /** @param path a file path, or `:memory:` */
   constructor(path: string, options: StoreOptions = {}) {
@@ -65,10 +67,16 @@ export class SqliteStore implements Store {
     // NORMAL in WAL mode survives a process crash (kill -9); only an OS crash can lose the last commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    // A 64 MiB page cache and checkpoints every ~32 MiB of WAL rather than 4 MiB: checkpoints
-    // (which fsync) and cache misses were a tenth of the CPU of a busy embedded server.
+    // A 64 MiB page cache: cache misses showed in the profile of a busy embedded server.
     this.db.pragma('cache_size = -65536');
-    this.db.pragma('wal_autocheckpoint = 8000');
+    if (path !== ':memory:') {
+      // Checkpoints (which fsync) run in a worker thread: done inline they stalled the event
+      // loop for tens of milliseconds. SQLite's own checkpoints remain the fallback.
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpoints = new BackgroundCheckpoints(path, () => {
+        this.db.pragma('wal_autocheckpoint = 1000');
+      });
+    }
   }
 
   async init(): Promise<void> {
@@ -81,6 +89,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.checkpoints?.stop();
     this.db.close();
   }
 

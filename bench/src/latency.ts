@@ -1,0 +1,131 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { destination, pino } from 'pino';
+import { Agent, defineTask } from '@baton/agent';
+import { BatonClient } from '@baton/client';
+import { openStore } from '@baton/store';
+import type { Store } from '@baton/store';
+import { createBatonServer } from '@baton/server';
+import type { BatonServer } from '@baton/server';
+import { percentile, round, sortedCopy } from './stats.js';
+
+export interface LatencyOptions {
+  store?: string;
+  /** Single submissions per second. */
+  rate: number;
+  seconds: number;
+  /** The agent's concurrency. Default 10, as the peers. */
+  concurrency?: number;
+  /** Leading window left out of the figures (JIT, first connections). Default 1 000 ms. */
+  warmupMs?: number;
+  log?: (line: string) => void;
+}
+
+const nowMs = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The latency workload: a producer submits single jobs through the SDK at `rate`/s for
+ * `seconds`, while one in-process agent (concurrency 10) runs them. Pickup = handler start −
+ * the submission's timestamp; everything in one process, as the throughput workload.
+ */
+export async function runLatency(options: LatencyOptions): Promise<Record<string, unknown>> {
+  const { rate, seconds } = options;
+  const concurrency = options.concurrency ?? 10;
+  const warmupMs = options.warmupMs ?? 1000;
+  const log = options.log ?? (() => {});
+  const total = Math.round(rate * seconds);
+  const intervalMs = 1000 / rate;
+  const pickup = new Float64Array(total).fill(NaN);
+  const e2e = new Float64Array(total).fill(NaN);
+  const warm = new Uint8Array(total);
+  let processed = 0;
+  let allDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+  const task = defineTask(
+    'bench.latency',
+    async (payload: { i: number; t: number }) => {
+      const start = nowMs();
+      pickup[payload.i] = start - payload.t;
+      e2e[payload.i] = nowMs() - payload.t;
+      if (++processed === total) allDone();
+      return null;
+    },
+    { queue: 'bench' },
+  );
+
+  let tempDir: string | null = null;
+  let store: Store | null = null;
+  let server: BatonServer | null = null;
+  let agent: Agent | null = null;
+  try {
+    let url = options.store;
+    if (url === undefined || url === 'sqlite:') {
+      tempDir = await mkdtemp(join(tmpdir(), 'baton-bench-'));
+      url = `sqlite:${join(tempDir, 'bench.db')}`;
+    }
+    store = await openStore(url);
+    server = createBatonServer(store, { logger: pino({ level: 'warn' }, destination(2)) });
+    const base = await server.listen(0, '127.0.0.1');
+    agent = new Agent({ link: server.localLink(), tasks: [task], concurrency, name: 'bench' });
+    await agent.start();
+    const client = new BatonClient({ baseUrl: base });
+    log(`latency baton rate=${rate}/s for ${seconds}s c=${concurrency} store=${options.store ?? 'sqlite:(temp file)'}`);
+
+    const acks: Promise<unknown>[] = [];
+    let issued = 0;
+    let acked = 0;
+    let errors = 0;
+    const t0 = nowMs() + 20;
+    while (issued < total) {
+      const due = t0 + issued * intervalMs;
+      const now = nowMs();
+      if (due > now) {
+        // Timers have ~1 ms granularity: each wake-up issues the submissions that became due.
+        await sleep(Math.max(1, Math.floor(due - now)));
+        continue;
+      }
+      const i = issued++;
+      const t = nowMs();
+      if (t - t0 < warmupMs) warm[i] = 1;
+      acks.push(
+        client.submit('bench.latency', { i, t }).then(
+          () => acked++,
+          () => errors++,
+        ),
+      );
+    }
+    const deadline = Date.now() + 30_000;
+    await Promise.race([Promise.all([done, ...acks]), sleep(Math.max(0, deadline - Date.now()))]);
+    const measured = (values: Float64Array) => sortedCopy(values.filter((v, i) => !warm[i] && !Number.isNaN(v)));
+    const p = measured(pickup);
+    const e = measured(e2e);
+    return {
+      system: 'baton',
+      backend: store.backend,
+      workload: 'latency',
+      jobs: total,
+      concurrency,
+      rate,
+      seconds,
+      enqueue_acked: acked,
+      enqueue_errors: errors,
+      processed,
+      pickup_p50_ms: round(percentile(p, 50)),
+      pickup_p95_ms: round(percentile(p, 95)),
+      pickup_p99_ms: round(percentile(p, 99)),
+      pickup_max_ms: round(p.length ? (p[p.length - 1] as number) : null),
+      e2e_p50_ms: round(percentile(e, 50)),
+      e2e_p99_ms: round(percentile(e, 99)),
+      rss_mb: round(process.memoryUsage.rss() / 1024 / 1024, 1),
+      ok: processed === total && errors === 0,
+    };
+  } finally {
+    await agent?.stop(1000);
+    await server?.close();
+    await store?.close();
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+  }
+}
