@@ -1,10 +1,11 @@
+import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { destination, pino } from 'pino';
 import { Agent, defineTask } from '@baton/agent';
-import { BatonClient } from '@baton/client';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
@@ -37,10 +38,10 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
   const warmupMs = options.warmupMs ?? 1000;
   const log = options.log ?? (() => {});
   const total = Math.round(rate * seconds);
-  const intervalMs = 1000 / rate;
   const pickup = new Float64Array(total).fill(NaN);
   const e2e = new Float64Array(total).fill(NaN);
   const warm = new Uint8Array(total);
+  const sent = new Map<number, number>();
   let processed = 0;
   let allDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (allDone = resolve));
@@ -48,6 +49,7 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
     'bench.latency',
     async (payload: { i: number; t: number }) => {
       const start = nowMs();
+      sent.set(payload.i, payload.t);
       pickup[payload.i] = start - payload.t;
       e2e[payload.i] = nowMs() - payload.t;
       if (++processed === total) allDone();
@@ -71,34 +73,29 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
     const base = await server.listen(0, '127.0.0.1');
     agent = new Agent({ link: server.localLink(), tasks: [task], concurrency, name: 'bench' });
     await agent.start();
-    const client = new BatonClient({ baseUrl: base });
     log(`latency baton rate=${rate}/s for ${seconds}s c=${concurrency} store=${options.store ?? 'sqlite:(temp file)'}`);
-
-    const acks: Promise<unknown>[] = [];
-    let issued = 0;
-    let acked = 0;
-    let errors = 0;
-    const t0 = nowMs() + 20;
-    while (issued < total) {
-      const due = t0 + issued * intervalMs;
-      const now = nowMs();
-      if (due > now) {
-        // Timers have ~1 ms granularity: each wake-up issues the submissions that became due.
-        await sleep(Math.max(1, Math.floor(due - now)));
-        continue;
-      }
-      const i = issued++;
-      const t = nowMs();
-      if (t - t0 < warmupMs) warm[i] = 1;
-      acks.push(
-        client.submit('bench.latency', { i, t }).then(
-          () => acked++,
-          () => errors++,
-        ),
-      );
-    }
-    const deadline = Date.now() + 30_000;
-    await Promise.race([Promise.all([done, ...acks]), sleep(Math.max(0, deadline - Date.now()))]);
+    // The producer runs in its own process, as the peers' does, so its HTTP client does not
+    // share this event loop with the server and agent being measured.
+    const producer = fork(fileURLToPath(new URL('./latency-producer.js', import.meta.url)), [
+      base,
+      String(rate),
+      String(seconds),
+      task.name,
+    ]);
+    const summary = await new Promise<{ acked: number; errors: number; firstError: string | null }>(
+      (resolve, reject) => {
+        producer.once('message', (m) => resolve(m as { acked: number; errors: number; firstError: string | null }));
+        producer.once('exit', (code) => reject(new Error(`producer exited with ${code} before reporting`)));
+      },
+    );
+    producer.kill();
+    await Promise.race([done, sleep(10_000)]); // the last jobs, if any are still running
+    const acked = summary.acked;
+    const errors = summary.errors;
+    if (summary.firstError) log(`producer error: ${summary.firstError}`);
+    let firstT = Infinity;
+    for (const t of sent.values()) firstT = Math.min(firstT, t);
+    for (const [i, t] of sent) if (t - firstT < warmupMs) warm[i] = 1;
     const measured = (values: Float64Array) => sortedCopy(values.filter((v, i) => !warm[i] && !Number.isNaN(v)));
     const p = measured(pickup);
     const e = measured(e2e);
