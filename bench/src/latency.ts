@@ -1,15 +1,9 @@
 import { fork } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { destination, pino } from 'pino';
 import { Agent, defineTask } from '@baton/agent';
-import { openStore } from '@baton/store';
-import type { Store } from '@baton/store';
-import { createBatonServer } from '@baton/server';
-import type { BatonServer } from '@baton/server';
+import type { BenchServer } from './bench-server.js';
+import { startBenchServer } from './bench-server.js';
 import { percentile, round, sortedCopy } from './stats.js';
 
 export interface LatencyOptions {
@@ -58,19 +52,11 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
     { queue: 'bench' },
   );
 
-  let tempDir: string | null = null;
-  let store: Store | null = null;
-  let server: BatonServer | null = null;
+  let bench: BenchServer | null = null;
   let agent: Agent | null = null;
   try {
-    let url = options.store;
-    if (url === undefined || url === 'sqlite:') {
-      tempDir = await mkdtemp(join(tmpdir(), 'baton-bench-'));
-      url = `sqlite:${join(tempDir, 'bench.db')}`;
-    }
-    store = await openStore(url);
-    server = createBatonServer(store, { logger: pino({ level: 'warn' }, destination(2)) });
-    const base = await server.listen(0, '127.0.0.1');
+    bench = await startBenchServer(options.store);
+    const { store, server, url: base } = bench;
     agent = new Agent({ link: server.localLink(), tasks: [task], concurrency, name: 'bench' });
     await agent.start();
     log(`latency baton rate=${rate}/s for ${seconds}s c=${concurrency} store=${options.store ?? 'sqlite:(temp file)'}`);
@@ -120,9 +106,7 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
       ok: processed === total && errors === 0,
     };
   } finally {
-    await agent?.stop(1000);
-    await server?.close();
-    await store?.close();
-    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    await agent?.stop(1000).catch((err: unknown) => log(`agent stop failed: ${String(err)}`));
+    await bench?.close(log);
   }
 }

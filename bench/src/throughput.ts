@@ -1,14 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { destination, pino } from 'pino';
 import { Agent, defineTask } from '@baton/agent';
 import { BatonClient } from '@baton/client';
-import { openStore } from '@baton/store';
+import type { BenchServer } from './bench-server.js';
+import { startBenchServer } from './bench-server.js';
 import type { Store } from '@baton/store';
-import { createBatonServer } from '@baton/server';
-import type { BatonServer } from '@baton/server';
 import { percentile, round, sortedCopy } from './stats.js';
 
 export const THROUGHPUT_TASK = 'bench.noop';
@@ -137,20 +132,11 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   }, 100);
   rssTimer.unref();
 
-  let tempDir: string | null = null;
-  let store: Store | null = null;
-  let server: BatonServer | null = null;
+  let bench: BenchServer | null = null;
   let agent: Agent | null = null;
   try {
-    let storeUrl = options.store;
-    if (storeUrl === undefined || storeUrl === 'sqlite:') {
-      tempDir = await mkdtemp(join(tmpdir(), 'baton-bench-'));
-      storeUrl = `sqlite:${join(tempDir, 'bench.db')}`;
-    }
-    store = await openStore(storeUrl);
-    // Server logs go to stderr: stdout carries only the result line.
-    server = createBatonServer(store, { logger: pino({ level: 'warn' }, destination(2)) });
-    const url = await server.listen(0, '127.0.0.1');
+    bench = await startBenchServer(options.store);
+    const { store, server, url } = bench;
     // The API takes jobs only for tasks some agent announced; announce ours before the agent starts.
     await store.registerTasks([{ task: THROUGHPUT_TASK, queue: THROUGHPUT_QUEUE }]);
     const before = await counts(store);
@@ -243,9 +229,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   } finally {
     clearInterval(rssTimer);
     await agent?.stop(5000).catch((err: unknown) => log(`agent stop failed: ${String(err)}`));
-    await server?.close().catch((err: unknown) => log(`server close failed: ${String(err)}`));
-    await store?.close().catch((err: unknown) => log(`store close failed: ${String(err)}`));
-    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    await bench?.close(log);
   }
 }
 

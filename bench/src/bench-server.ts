@@ -1,0 +1,53 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { destination, pino } from 'pino';
+import { openStore } from '@baton/store';
+import type { Store } from '@baton/store';
+import { createBatonServer } from '@baton/server';
+import type { BatonServer } from '@baton/server';
+
+/** A store and a server listening on loopback, as every workload needs them. */
+export interface BenchServer {
+  store: Store;
+  server: BatonServer;
+  url: string;
+  /** Stops the server, closes the store, removes a temp store. Never throws. */
+  close(log: (line: string) => void): Promise<void>;
+}
+
+/**
+ * Opens the store `storeUrl` names (absent or `sqlite:`: a fresh SQLite file in a temp
+ * folder, removed on close) and a server on it with its scheduler.
+ */
+export async function startBenchServer(storeUrl: string | undefined): Promise<BenchServer> {
+  let tempDir: string | null = null;
+  let url = storeUrl;
+  if (url === undefined || url === 'sqlite:') {
+    tempDir = await mkdtemp(join(tmpdir(), 'baton-bench-'));
+    url = `sqlite:${join(tempDir, 'bench.db')}`;
+  }
+  const removeTemp = async () => {
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+  };
+  let store: Store;
+  try {
+    store = await openStore(url);
+  } catch (err) {
+    await removeTemp();
+    throw err;
+  }
+  // Server logs go to stderr: stdout carries only the result line.
+  const server = createBatonServer(store, { logger: pino({ level: 'warn' }, destination(2)) });
+  const base = await server.listen(0, '127.0.0.1');
+  return {
+    store,
+    server,
+    url: base,
+    async close(log) {
+      await server.close().catch((err: unknown) => log(`server close failed: ${String(err)}`));
+      await store.close().catch((err: unknown) => log(`store close failed: ${String(err)}`));
+      await removeTemp();
+    },
+  };
+}
