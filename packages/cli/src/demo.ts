@@ -39,5 +39,7 @@ export async function runDemo(baseUrl: string, print: (line: string) => void): P
     if (finished === states.length) break;
     await new Promise((r) => setTimeout(r, 250));
   }
-  print(`demo: done. Browse ${baseUrl}/api/jobs or run: npx baton jobs`);
+  print('demo: done. The failed job is demo.fail: it always throws, so it was retried with backoff and then');
+  print('      dead-lettered, as designed. Its history: npx baton jobs --state failed, then npx baton job ID');
+  print(`demo: browse ${baseUrl}/api/jobs or run: npx baton jobs`);
 }
