@@ -1,8 +1,12 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from '../../server/test/harness.js';
 import { startHarness } from '../../server/test/harness.js';
+import type { JobView } from '@baton/client';
+import { ProgressBar } from '../src/progress-bar.js';
 
 const BIN = fileURLToPath(new URL('../bin/baton.js', import.meta.url));
 
@@ -114,12 +118,52 @@ describe('baton client commands against a real server', () => {
   });
 
   it('names the URL when the server is unreachable, exit 1', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
     const r = await new Promise<Run>((resolve) =>
-      execFile(process.execPath, [BIN, 'jobs', '--server', 'http://127.0.0.1:9'], (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [BIN, 'jobs', '--server', `http://127.0.0.1:${port}`],
+        { timeout: 20_000 },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       ),
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/cannot reach Baton at http:\/\/127\.0\.0\.1:9/);
+    expect(r.stderr).toMatch(new RegExp(`^baton: cannot reach Baton at http://127\\.0\\.0\\.1:${port}.*\n$`));
+  });
+});
+
+describe('ProgressBar', () => {
+  const job = (state: JobView['state'], progress: number | null) =>
+    ({ state, progress, attempts: 1, maxAttempts: 3 }) as JobView;
+  const stream = (isTTY: boolean) => {
+    const writes: string[] = [];
+    return { writes, out: { isTTY, write: (s: string) => writes.push(s) } as unknown as NodeJS.WriteStream };
+  };
+
+  it('redraws one line in place on a terminal', () => {
+    const { writes, out } = stream(true);
+    const bar = new ProgressBar(out);
+    bar.update(job('running', 45));
+    bar.update(job('succeeded', 100));
+    bar.done();
+    expect(writes[0]).toBe(`\r[${'#'.repeat(11)}${'-'.repeat(13)}]  45%  running   attempt 1/3\x1b[K`);
+    expect(writes[1]).toBe(`\r[${'#'.repeat(24)}] 100%  succeeded attempt 1/3\x1b[K`);
+    expect(writes[2]).toBe('\n');
+  });
+
+  it('writes one line per change elsewhere', () => {
+    const { writes, out } = stream(false);
+    const bar = new ProgressBar(out);
+    bar.update(job('queued', null));
+    bar.update(job('running', 50));
+    bar.done();
+    expect(writes).toHaveLength(2);
+    expect(writes.every((w) => w.endsWith('\n') && !w.includes('\r'))).toBe(true);
+    expect(writes[1]).toBe(`[${'#'.repeat(12)}${'-'.repeat(12)}]  50%  running   attempt 1/3\n`);
   });
 });

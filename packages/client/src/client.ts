@@ -65,43 +65,48 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     return (await this.request<{ tasks: { task: string; queue: string }[] }>('GET', '/api/tasks')).tasks;
   }
 
-  /** Polls until the job is final; `onUpdate` sees every change of state or progress. */
+  /**
+   * Polls until the job is final (succeeded, failed or cancelled); `onUpdate` sees every change
+   * of state, progress or attempt. Aborting `signal` rejects with its reason at once.
+   */
   async waitForJob(
     id: string,
     options: { pollMs?: number; signal?: AbortSignal; onUpdate?: (job: JobView) => void } = {},
   ): Promise<JobView> {
-    const pollMs = options.pollMs ?? 200;
+    const { pollMs = 200, signal, onUpdate } = options;
     let last = '';
     for (;;) {
-      options.signal?.throwIfAborted();
-      const job = await this.getJob(id);
+      signal?.throwIfAborted();
+      const job = await this.request<JobView>('GET', `/api/jobs/${encodeURIComponent(id)}`, undefined, signal);
       const seen = `${job.state}:${job.progress}:${job.attempts}`;
       if (seen !== last) {
         last = seen;
-        options.onUpdate?.(job);
+        onUpdate?.(job);
       }
       if (FINAL_STATES.has(job.state)) return job;
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      await sleep(pollMs, signal);
     }
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.user !== undefined) headers['x-baton-user'] = this.user;
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     let response: Response;
+    let text: string;
     try {
       response = await fetch(this.baseUrl + path, {
         method,
         headers,
         ...(body !== undefined && { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.requestTimeoutMs),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
+      text = await response.text();
     } catch (err) {
-      const why = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-      throw new BatonApiError(0, 'UNREACHABLE', `cannot reach Baton at ${this.baseUrl}: ${why}`);
+      if (signal?.aborted) throw signal.reason;
+      throw new BatonApiError(0, 'UNREACHABLE', `cannot reach Baton at ${this.baseUrl}: ${this.why(err, timeout)}`);
     }
-    const text = await response.text();
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;
@@ -123,4 +128,25 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     }
     return parsed as T;
   }
+
+  private why(err: unknown, timeout: AbortSignal): string {
+    if (timeout.aborted) return `no answer within ${this.requestTimeoutMs} ms`;
+    if (!(err instanceof Error)) return String(err);
+    return (err.cause as Error | undefined)?.message ?? err.message;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { PayloadsOf } from '@baton/agent';
 import type { demoTasks } from '@baton/agent';
 import { BatonApiError, BatonClient } from '@baton/client';
@@ -75,10 +77,60 @@ describe('BatonClient against a real server', () => {
     expect(finished).toMatchObject({ status: 409, code: 'JOB_FINISHED' });
   });
 
+  it('stops waiting when the signal aborts', async () => {
+    const { id } = await baton.submit('demo.sleep', { ms: 1 }, { delayMs: 60_000 });
+    const started = Date.now();
+    const err = await baton
+      .waitForJob(id, { pollMs: 10_000, signal: AbortSignal.timeout(100) })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'TimeoutError' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    await baton.cancel(id);
+  });
+
   it('raises UNREACHABLE naming the URL when nothing answers', async () => {
-    const nowhere = new BatonClient({ baseUrl: 'http://127.0.0.1:9/', requestTimeoutMs: 2000 });
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const nowhere = new BatonClient({ baseUrl: `http://127.0.0.1:${port}/`, requestTimeoutMs: 2000 });
     const err = await nowhere.queues().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BatonApiError);
     expect(err).toMatchObject({ status: 0, code: 'UNREACHABLE' });
-    expect((err as Error).message).toContain('http://127.0.0.1:9');
+    expect((err as Error).message).toContain(`http://127.0.0.1:${port}`);
+  });
+
+  it('raises UNREACHABLE when the server accepts but never answers', async () => {
+    const silent = createServer(() => {});
+    const port = await new Promise<number>((resolve) =>
+      silent.listen(0, '127.0.0.1', () => resolve((silent.address() as AddressInfo).port)),
+    );
+    try {
+      const stuck = new BatonClient({ baseUrl: `http://127.0.0.1:${port}`, requestTimeoutMs: 200 });
+      const err = await stuck.tasks().catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 0, code: 'UNREACHABLE' });
+      expect((err as Error).message).toMatch(/no answer within 200 ms/);
+    } finally {
+      silent.close();
+      silent.unref();
+    }
+  });
+
+  it('checks task names and payloads at compile time with a typed registry', () => {
+    type Registry = { 'demo.sleep': { ms?: number } | null; 'demo.echo': unknown };
+    const typed = new BatonClient<Registry>({ baseUrl: h.url });
+    expectTypeOf(typed.submit).parameter(0).toEqualTypeOf<'demo.sleep' | 'demo.echo'>();
+    // Never called: tsc (tsconfig.test.json) checks these lines.
+    const compileOnly = () => {
+      void typed.submit('demo.sleep', { ms: 1 });
+      // @ts-expect-error payload of the wrong type
+      void typed.submit('demo.sleep', { ms: 'soon' });
+      // @ts-expect-error task not in the registry
+      void typed.submit('no.such.task', {});
+      void new BatonClient().submit('any.task.name', { anything: true });
+    };
+    expect(typeof compileOnly).toBe('function');
   });
 });

@@ -50,6 +50,14 @@ export function registerJobsCommand(program: Command): void {
     process.stdout.write(
       `${table(['ID', 'TASK', 'QUEUE', 'STATE', 'PRIORITY', 'ATTEMPTS', 'PROGRESS', 'CREATED'], rows)}\n`,
     );
-    if (page.nextCursor) process.stdout.write(`more: baton jobs --cursor ${page.nextCursor}\n`);
+    if (page.nextCursor) {
+      // The next page's command keeps this one's filters.
+      const again = [
+        ...(flags.state ? ['--state', flags.state] : []),
+        ...(flags.queue ? ['--queue', flags.queue] : []),
+        ...(flags.limit ? ['--limit', String(flags.limit)] : []),
+      ];
+      process.stdout.write(`more: baton jobs ${[...again, '--cursor', page.nextCursor].join(' ')}\n`);
+    }
   });
 }
