@@ -1,4 +1,14 @@
-import type { AgentInbox, AgentLink, Completion, JobAssignment, RegisteredAgent } from '@baton/core';
+import type {
+  AgentInbox,
+  AgentLink,
+  Completion,
+  GpuDevice,
+  GpuHealth,
+  HeldJob,
+  JobAssignment,
+  LogChunk,
+  RegisteredAgent,
+} from '@baton/core';
 import { BatonError } from '@baton/core';
 import { JobAbort } from './job-abort.js';
 import { runTask } from './run-task.js';
@@ -14,6 +24,16 @@ export interface AgentOptions {
   /** Queues to take work from. Default: the queues of its tasks. */
   queues?: string[];
   name?: string;
+  /** Pool the agent belongs to. Default `default`. */
+  pool?: string;
+  /** Tags jobs can require (`region:us-east`). */
+  tags?: string[];
+  /** CPU cores offered to jobs that reserve CPU. Default: not declared (unlimited). */
+  cpu?: number;
+  /** Memory offered to jobs that reserve it, MiB. Default: not declared (unlimited). */
+  memoryMb?: number;
+  /** GPUs on this machine (detected or declared). Default none. */
+  gpus?: GpuDevice[];
   logger?: TaskLogger;
   /** Coalescing window for progress reports. Default 200 ms. */
   progressIntervalMs?: number;
@@ -22,6 +42,8 @@ export interface AgentOptions {
    * reports its start with its outcome. Default 25 ms.
    */
   startReportDelayMs?: number;
+  /** How long captured output waits before it is sent, batched. Default 100 ms. */
+  outputFlushMs?: number;
 }
 
 /** Lifecycle of an agent. */
@@ -33,6 +55,8 @@ interface RunningJob {
   abort: JobAbort;
   progress: number | undefined;
   progressDirty: boolean;
+  /** When the server last confirmed this job's lease (assignment or heartbeat). */
+  leaseConfirmedAt: number;
 }
 
 /**
@@ -54,6 +78,9 @@ export class Agent implements AgentInbox {
   private startTimer: NodeJS.Timeout | null = null;
   private readonly unreportedStarts = new Set<RunningJob>();
   private readonly startReportDelayMs: number;
+  private readonly outputFlushMs: number;
+  private output: LogChunk[] = [];
+  private outputTimer: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
   private _state: AgentState = 'idle';
 
@@ -72,6 +99,7 @@ export class Agent implements AgentInbox {
     this.logger = options.logger ?? silentLogger;
     this.progressIntervalMs = options.progressIntervalMs ?? 200;
     this.startReportDelayMs = options.startReportDelayMs ?? 25;
+    this.outputFlushMs = options.outputFlushMs ?? 100;
   }
 
   get state(): AgentState {
@@ -97,9 +125,15 @@ export class Agent implements AgentInbox {
         queues: this.queues,
         tasks: [...this.tasks.values()].map((t) => ({ task: t.name, queue: t.queue })),
         slots: this.concurrency,
+        ...(this.options.pool !== undefined && { pool: this.options.pool }),
+        ...(this.options.tags !== undefined && { tags: this.options.tags }),
+        ...(this.options.cpu !== undefined && { cpu: this.options.cpu }),
+        ...(this.options.memoryMb !== undefined && { memoryMb: this.options.memoryMb }),
+        ...(this.options.gpus !== undefined && { gpus: this.options.gpus }),
       },
       this,
     );
+    if (this.registration.abort) this.abort(this.registration.abort, 'lease lost while disconnected');
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.registration.heartbeatMs);
     this.heartbeatTimer.unref();
   }
@@ -113,6 +147,13 @@ export class Agent implements AgentInbox {
     if (this._state === 'stopped' || this._state === 'draining') return this.waitIdle();
     const wasRunning = this._state === 'running';
     this._state = 'draining';
+    if (wasRunning) {
+      try {
+        await this.link.drain();
+      } catch (err) {
+        this.logger.warn({ err }, 'could not tell the server this agent is draining');
+      }
+    }
     if (this.running.size > 0) {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([this.waitIdle(), grace]);
@@ -128,6 +169,7 @@ export class Agent implements AgentInbox {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.progressTimer) clearTimeout(this.progressTimer);
     if (this.startTimer) clearTimeout(this.startTimer);
+    if (this.outputTimer) clearTimeout(this.outputTimer);
     if (wasRunning) await this.link.unregister();
     this._state = 'stopped';
   }
@@ -142,6 +184,21 @@ export class Agent implements AgentInbox {
     }
   }
 
+  held(): HeldJob[] {
+    return [...this.running.values()].map(({ assignment: { job, leaseToken } }) => ({
+      jobId: job.id,
+      leaseToken,
+      resources: job.resources,
+      gpus: job.gpus,
+    }));
+  }
+
+  /** Tells the server about GPUs that failed or recovered; jobs on a failed GPU move elsewhere. */
+  async reportGpuHealth(changes: GpuHealth[]): Promise<void> {
+    if (changes.length === 0 || this._state === 'idle' || this._state === 'stopped') return;
+    await this.link.gpuHealth(changes);
+  }
+
   private async run(assignment: JobAssignment): Promise<void> {
     const { job, leaseToken } = assignment;
     const entry: RunningJob = {
@@ -150,6 +207,7 @@ export class Agent implements AgentInbox {
       abort: new JobAbort(),
       progress: undefined,
       progressDirty: false,
+      leaseConfirmedAt: Date.now(),
     };
     this.running.set(job.id, entry);
     // The start is reported after a short window, not before running: a job that finishes
@@ -161,8 +219,10 @@ export class Agent implements AgentInbox {
       const outcome = await runTask(this.tasks.get(job.task), assignment, entry.abort, {
         logger: this.logger,
         progress: (percent) => this.recordProgress(entry, percent),
+        output: (stream, data) => this.recordOutput(entry, stream, data),
       });
       const startedAt = this.unreportedStarts.delete(entry) ? { startedAt: entry.startedAt } : {};
+      await this.flushOutput(); // the job's last output lands before its outcome
       await this.report({ jobId: job.id, leaseToken, ...outcome, ...startedAt });
     } catch (err) {
       this.logger.error({ err, jobId: job.id }, 'agent could not report on job');
@@ -204,6 +264,29 @@ export class Agent implements AgentInbox {
     }
   }
 
+  private recordOutput(entry: RunningJob, stream: 'stdout' | 'stderr', data: string): void {
+    if (data.length === 0 || entry.abort.signal.aborted) return;
+    const { job } = entry.assignment;
+    this.output.push({ jobId: job.id, attempt: job.attempts, stream, data });
+    if (this.outputTimer) return;
+    this.outputTimer = setTimeout(() => {
+      this.outputTimer = null;
+      void this.flushOutput();
+    }, this.outputFlushMs);
+    this.outputTimer.unref();
+  }
+
+  private async flushOutput(): Promise<void> {
+    if (this.output.length === 0) return;
+    const chunks = this.output;
+    this.output = [];
+    try {
+      await this.link.logs(chunks);
+    } catch (err) {
+      this.logger.warn({ err, chunks: chunks.length }, 'could not send job output; it is lost');
+    }
+  }
+
   private recordProgress(entry: RunningJob, percent: number): void {
     if (!Number.isFinite(percent)) return; // a task's arithmetic slip must not corrupt the job
     entry.progress = Math.max(0, Math.min(100, percent));
@@ -225,14 +308,35 @@ export class Agent implements AgentInbox {
         const ref = { jobId: r.assignment.job.id, leaseToken: r.assignment.leaseToken };
         return r.progress === undefined ? ref : { ...ref, progress: r.progress };
       });
+    if (!onlyProgress) this.fenceLostLeases(Date.now());
     if (items.length === 0) return;
+    const sentAt = Date.now();
     try {
       const results = await this.link.heartbeat(items);
       for (const result of results) {
         if (!result.ok) this.abort([result.jobId], result.message);
+        else {
+          const entry = this.running.get(result.jobId);
+          if (entry) entry.leaseConfirmedAt = sentAt;
+        }
       }
     } catch (err) {
       this.logger.warn({ err }, 'heartbeat failed; will retry');
+    }
+  }
+
+  /**
+   * A job whose lease the server has not confirmed for a whole lease period may already run
+   * elsewhere: stop it here, so a cut-off agent never runs a job twice at once.
+   */
+  private fenceLostLeases(now: number): void {
+    const leaseMs = this.registration?.leaseMs;
+    if (leaseMs === undefined) return;
+    for (const entry of this.running.values()) {
+      if (now - entry.leaseConfirmedAt >= leaseMs && !entry.abort.signal.aborted) {
+        this.logger.warn({ jobId: entry.assignment.job.id }, 'lease not confirmed for a lease period; stopping the job');
+        entry.abort.abort(new BatonError('LEASE_LOST', 'lease lost: the server could not be reached', 409, undefined, true));
+      }
     }
   }
 

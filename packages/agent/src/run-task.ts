@@ -12,9 +12,16 @@ export async function runTask(
   task: TaskDefinition<unknown, unknown> | undefined,
   { job }: JobAssignment,
   abort: JobAbort,
-  hooks: { logger: TaskLogger; progress(percent: number): void },
+  hooks: {
+    logger: TaskLogger;
+    progress(percent: number): void;
+    output(stream: 'stdout' | 'stderr', data: string): void;
+  },
 ): Promise<Outcome> {
   if (!task) {
+    if (job.task === 'command') {
+      return fail('COMMANDS_NOT_ALLOWED', `agent ${job.agentId} does not run command tasks (start it with --allow-commands)`, true);
+    }
     return fail('UNKNOWN_TASK', `this agent has no handler for task "${job.task}"`, false);
   }
   let payload: unknown = job.payload;
@@ -49,6 +56,8 @@ export async function runTask(
         return abort.signal;
       },
       progress: hooks.progress,
+      gpus: job.gpus,
+      output: hooks.output,
       // A child logger costs more than a no-op job: made only for tasks that log.
       get log(): TaskLogger {
         return (log ??= childLogger(hooks.logger, job.id));

@@ -16,6 +16,13 @@ export interface TaskContext {
   /** Reports progress, 0–100. Cheap to call often: reports are coalesced. */
   progress(percent: number): void;
   readonly log: TaskLogger;
+  /** GPU device indices reserved for this attempt (what `CUDA_VISIBLE_DEVICES` should hold). */
+  readonly gpus: readonly number[];
+  /**
+   * Appends to the job's output (`GET /api/jobs/:id/logs`). Cheap to call often: chunks are
+   * batched to the server, and only a tail is kept.
+   */
+  output(stream: 'stdout' | 'stderr', data: string): void;
 }
 
 /** Anything with a zod-like `parse`, used to check a payload before the handler sees it. */

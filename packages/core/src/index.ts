@@ -4,5 +4,7 @@ export * from './ids.js';
 export * from './backoff.js';
 export * from './limits.js';
 export * from './schemas.js';
+export * from './placement-types.js';
 export * from './placement.js';
 export * from './protocol.js';
+export * from './agent-wire.js';

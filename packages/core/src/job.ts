@@ -21,11 +21,25 @@ export function priorityRank(priority: PriorityClass): number {
 }
 
 /**
- * What a job needs from an agent. Only `slots` is scheduled today; cpu, memory and GPUs
- * join here when resource-aware placement lands.
+ * What a job needs from an agent while it runs. Every field is reserved on the agent for the
+ * job's lifetime; GPUs are whole devices, handed to the task by index.
  */
 export interface Resources {
+  /** Concurrency slots. Default 1. */
   slots: number;
+  /** CPU cores (fractions allowed). Default 0: not reserved. */
+  cpu: number;
+  /** Memory in MiB. Default 0: not reserved. */
+  memoryMb: number;
+  /** Whole GPUs. Default 0. */
+  gpus: number;
+}
+
+export const DEFAULT_RESOURCES: Readonly<Resources> = { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 };
+
+/** Which agents may run a job: every listed tag must be on the agent (`region:us-east`). */
+export interface Constraints {
+  tags: string[];
 }
 
 /** An error recorded on a job or an attempt. Same shape whatever the backend. */
@@ -46,6 +60,7 @@ export interface NewJob {
   /** Order inside a priority class: higher runs first. */
   priorityLevel: number;
   resources: Resources;
+  constraints: Constraints;
   maxAttempts: number;
   /** Base of the exponential retry backoff. */
   backoffMs: number;
@@ -65,6 +80,8 @@ export interface Job extends NewJob {
   result: unknown;
   error: JobError | null;
   agentId: string | null;
+  /** GPU device indices of the current (or last) assignment; empty when none. */
+  gpus: number[];
   leaseExpiresAt: number | null;
   startedAt: number | null;
   finishedAt: number | null;
@@ -97,6 +114,9 @@ export interface AssignedJob {
   maxAttempts: number;
   timeoutMs: number | null;
   agentId: string;
+  resources: Resources;
+  /** GPU device indices reserved for this attempt (`CUDA_VISIBLE_DEVICES`). */
+  gpus: number[];
 }
 
 /** A job as handed to an agent: its lease token must accompany every report about it. */

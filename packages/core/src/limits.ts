@@ -1,6 +1,8 @@
 /** Defaults that the API and the CLI share; each can be overridden where it is used. */
 export const DEFAULT_QUEUE = 'default';
 export const DEFAULT_OWNER = 'local';
+/** Pool of an agent that names none. */
+export const DEFAULT_POOL = 'default';
 /** Largest job payload accepted, serialized as JSON. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 /** Most jobs accepted by one `POST /api/jobs/bulk`. */

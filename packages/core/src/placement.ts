@@ -1,4 +1,4 @@
-import type { PriorityClass, Resources } from './job.js';
+import type { AgentCapacity, PendingJob, Placement, PlacementResult } from './placement-types.js';
 import { priorityRank } from './job.js';
 import { MaxHeap } from './max-heap.js';
 
@@ -8,27 +8,6 @@ import { MaxHeap } from './max-heap.js';
  * atomic assign re-checks every decision, so a stale view here costs a retry, never a
  * double assignment.
  */
-
-/** A queued job as the scheduler sees it. */
-export interface PendingJob {
-  id: string;
-  queue: string;
-  priority: PriorityClass;
-  priorityLevel: number;
-  resources: Resources;
-}
-
-/** An agent's free capacity as the scheduler sees it. */
-export interface AgentCapacity {
-  id: string;
-  queues: readonly string[];
-  freeSlots: number;
-}
-
-export interface Placement {
-  jobId: string;
-  agentId: string;
-}
 
 /** Priority class first, then level (higher first), then id (time-ordered: FIFO). */
 export function comparePending(a: PendingJob, b: PendingJob): number {
@@ -47,7 +26,7 @@ export function comparePending(a: PendingJob, b: PendingJob): number {
  * Each queue keeps a max-heap of its agents by free slots, with stale entries dropped lazily,
  * so a placement costs O(queues per agent · log agents) rather than a scan of the fleet.
  */
-export function place(pending: readonly PendingJob[], agents: readonly AgentCapacity[]): Placement[] {
+export function place(pending: readonly PendingJob[], agents: readonly AgentCapacity[]): PlacementResult {
   const free = new Map<string, number>();
   const queuesOf = new Map<string, readonly string[]>();
   const byQueue = new Map<string, MaxHeap<string>>();
@@ -74,8 +53,8 @@ export function place(pending: readonly PendingJob[], agents: readonly AgentCapa
     if (!top || top.key < job.resources.slots) continue;
     const left = top.key - job.resources.slots;
     free.set(top.value, left);
-    placements.push({ jobId: job.id, agentId: top.value });
+    placements.push({ jobId: job.id, agentId: top.value, gpus: [] });
     if (left > 0) for (const queue of queuesOf.get(top.value) ?? []) byQueue.get(queue)?.push(left, top.value);
   }
-  return placements;
+  return { placements, pending: new Map() };
 }

@@ -1,4 +1,4 @@
-import type { JobAssignment, JobError, JobState } from './job.js';
+import type { JobAssignment, JobError, JobState, Resources } from './job.js';
 
 /**
  * The agent protocol: the only way work reaches an agent and outcomes leave it. Agents
@@ -6,20 +6,70 @@ import type { JobAssignment, JobError, JobState } from './job.js';
  * a WebSocket link implements the same interface for remote agents.
  */
 
+/** One GPU as an agent sees it (nvidia-smi, or declared with `--gpus N`). */
+export interface GpuDevice {
+  index: number;
+  uuid: string;
+  name: string;
+  memoryMb: number;
+  healthy: boolean;
+}
+
+/** A change in a GPU's health, reported by its agent. */
+export interface GpuHealth {
+  index: number;
+  healthy: boolean;
+  /** Why it is unhealthy, for people (`XID 79`, `health file`). */
+  reason?: string;
+}
+
+/** A job an agent still runs when it reconnects: enough for the server to account for it. */
+export interface HeldJob {
+  jobId: string;
+  leaseToken: string;
+  resources: Resources;
+  gpus: number[];
+}
+
 export interface AgentRegistration {
   /** Stable name, if the agent has one; the server assigns an id otherwise. */
   name?: string;
+  /** Pool the agent belongs to. Default `default`. */
+  pool?: string;
   queues: string[];
   /** Task names this agent can run, with the queue each is served on. */
   tasks: { task: string; queue: string }[];
   /** How many jobs (slots) the agent runs at once. */
   slots: number;
+  /** CPU cores offered to jobs. Default: unlimited for jobs that ask none. */
+  cpu?: number;
+  /** Memory offered to jobs, MiB. */
+  memoryMb?: number;
+  /** Tags jobs can require (`region:us-east`). */
+  tags?: string[];
+  gpus?: GpuDevice[];
+  /**
+   * Set when an agent reconnects: its id from before and the jobs it still runs. Jobs whose
+   * lease is still current stay with it; the rest are listed in `RegisteredAgent.abort`.
+   */
+  resume?: { agentId: string; jobs: HeldJob[] };
 }
 
 export interface RegisteredAgent {
   agentId: string;
   leaseMs: number;
   heartbeatMs: number;
+  /** Jobs of `resume` whose lease is gone (they run elsewhere now): the agent must stop them. */
+  abort?: string[];
+}
+
+/** Output of a running job, as the agent captured it. */
+export interface LogChunk {
+  jobId: string;
+  /** The attempt that wrote it. */
+  attempt: number;
+  stream: 'stdout' | 'stderr';
+  data: string;
 }
 
 /** What the server pushes to an agent. */
@@ -28,6 +78,8 @@ export interface AgentInbox {
   deliver(assignments: JobAssignment[]): void;
   /** Stop these jobs (cancelled, or their lease was lost). */
   abort(jobIds: string[], reason: string): void;
+  /** The jobs the agent runs now, for re-registering after a lost connection. */
+  held(): HeldJob[];
 }
 
 export interface LeaseRef {
@@ -59,6 +111,12 @@ export interface AgentLink {
   /** Heartbeat: renews the leases of the listed jobs; `progress` is 0–100. */
   heartbeat(items: (LeaseRef & { progress?: number })[]): Promise<TransitionResult[]>;
   complete(items: Completion[]): Promise<TransitionResult[]>;
+  /** Output of running jobs, batched; kept as a tail per job and streamed to followers. */
+  logs(chunks: LogChunk[]): Promise<void>;
+  /** GPU health changed: unhealthy GPUs leave capacity and the jobs on them move elsewhere. */
+  gpuHealth(gpus: GpuHealth[]): Promise<void>;
+  /** The agent is draining: no new work reaches it; running jobs may finish. */
+  drain(): Promise<void>;
   /** Leaves the fleet; jobs still held are released by lease expiry. */
   unregister(): Promise<void>;
 }

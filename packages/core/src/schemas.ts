@@ -22,7 +22,21 @@ export const ownerSchema = nameOf('user', 100);
 const DAY_MS = 86_400_000;
 
 export const resourcesSchema = z.strictObject({
-  slots: z.number().int().min(1).max(1024).default(1),
+  slots: z.number().int().min(1, 'slots must be at least 1').max(1024).default(1),
+  cpu: z.number().min(0, 'cpu must not be negative').max(4096).default(0),
+  memoryMb: z.number().int().min(0, 'memoryMb must not be negative').max(64 * 1024 * 1024).default(0),
+  gpus: z.number().int().min(0, 'gpus must not be negative').max(1024).default(0),
+});
+
+/** An agent tag a job can require: `region:us-east`, `cpu:high`, `nvlink`. */
+export const tagSchema = z
+  .string()
+  .min(1, 'a tag must not be empty')
+  .max(200, 'a tag is longer than 200 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/=-]*$/, 'a tag may hold only letters, digits and . _ : / = -');
+
+export const constraintsSchema = z.strictObject({
+  tags: z.array(tagSchema).max(32, 'at most 32 required tags').default([]),
 });
 
 export const jobSubmissionSchema = z
@@ -33,6 +47,7 @@ export const jobSubmissionSchema = z
     priority: z.enum(PRIORITY_CLASSES).optional(),
     priorityLevel: z.number().int().min(-1000).max(1000).optional(),
     resources: resourcesSchema.optional(),
+    constraints: constraintsSchema.optional(),
     maxAttempts: z.number().int().min(1, 'maxAttempts must be at least 1').max(100).optional(),
     backoffMs: z.number().int().min(0, 'backoffMs must not be negative').max(DAY_MS).optional(),
     timeoutMs: z

@@ -14,9 +14,19 @@ export interface ServerOptions {
   scheduler?: boolean;
   /** Longest idle sleep of the scheduler between sweeps. [1 000] */
   maxSweepMs?: number;
+  /** An agent silent (or disconnected) this long is dead and its capacity goes. [leaseMs] */
+  agentTimeoutMs?: number;
+  /**
+   * The secret remote agents present to connect (`baton agent --token`). Null: remote agents
+   * are refused. [null]
+   */
+  agentToken?: string | null;
 }
 
 export type ResolvedServerOptions = Required<ServerOptions>;
+
+/** Shortest agent token accepted: a guessable token would let anyone run work as an agent. */
+export const MIN_AGENT_TOKEN_LENGTH = 16;
 
 /** Fills defaults and fails fast, naming the option, on values that cannot work. */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
@@ -29,8 +39,26 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       400,
     );
   }
+  const agentTimeoutMs = positiveInt('agentTimeoutMs', options.agentTimeoutMs ?? leaseMs, 100);
+  if (heartbeatMs >= agentTimeoutMs) {
+    throw new BatonError(
+      'INVALID_OPTION',
+      `heartbeatMs (${heartbeatMs}) must be shorter than agentTimeoutMs (${agentTimeoutMs})`,
+      400,
+    );
+  }
+  const agentToken = options.agentToken ?? null;
+  if (agentToken !== null && agentToken.length < MIN_AGENT_TOKEN_LENGTH) {
+    throw new BatonError(
+      'INVALID_OPTION',
+      `the agent token must be at least ${MIN_AGENT_TOKEN_LENGTH} characters; leave it out and one is generated`,
+      400,
+    );
+  }
   return {
     leaseMs,
+    agentTimeoutMs,
+    agentToken,
     heartbeatMs,
     maxPayloadBytes: positiveInt('maxPayloadBytes', options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 1),
     maxBulkBodyBytes: positiveInt('maxBulkBodyBytes', options.maxBulkBodyBytes ?? 32 * 1024 * 1024, 1024),

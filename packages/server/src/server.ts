@@ -4,13 +4,15 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import type { AgentLink } from '@baton/core';
 import type { Store } from '@baton/store';
-import { AgentGateway } from './gateway.js';
+import { attachAgentSocket } from './agents/agent-socket.js';
+import { AgentGateway } from './agents/gateway.js';
+import { SchedulerLoop } from './agents/scheduler-loop.js';
+import { registerAgentsRoutes } from './http/agents-routes.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerJobsRoutes } from './http/jobs-routes.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
 import { resolveServerOptions } from './options.js';
-import { SchedulerLoop } from './scheduler-loop.js';
 import { TaskRoutes } from './task-routes.js';
 
 const CLOSE_GRACE_MS = 5000;
@@ -40,7 +42,12 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     disableRequestLogging: true,
     bodyLimit: resolved.maxBulkBodyBytes,
   });
-  const gateway = new AgentGateway(store, { leaseMs: resolved.leaseMs, heartbeatMs: resolved.heartbeatMs });
+  const gateway = new AgentGateway(store, {
+    leaseMs: resolved.leaseMs,
+    heartbeatMs: resolved.heartbeatMs,
+    agentTimeoutMs: resolved.agentTimeoutMs,
+    logger,
+  });
   const scheduler = resolved.scheduler
     ? new SchedulerLoop(store, gateway, { leaseMs: resolved.leaseMs, maxSweepMs: resolved.maxSweepMs, logger })
     : null;
@@ -55,10 +62,14 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   registerJobsRoutes(app, {
     store,
     routes,
+    gateway,
+    scheduler,
     maxPayloadBytes: resolved.maxPayloadBytes,
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });
-  registerSystemRoutes(app, { store, gateway, scheduler });
+  registerSystemRoutes(app, { store, scheduler });
+  registerAgentsRoutes(app, { gateway });
+  let detachAgentSocket: (() => void) | null = null;
 
   let closed = false;
   return {
@@ -68,7 +79,9 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     scheduler,
     localLink: () => gateway.localLink(),
     async listen(port, host = '127.0.0.1') {
+      gateway.start();
       scheduler?.start();
+      detachAgentSocket ??= attachAgentSocket(app.server, gateway, { agentToken: resolved.agentToken, logger });
       await app.listen({ port, host });
       const address = app.server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -78,6 +91,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       if (closed) return;
       closed = true;
       scheduler?.stop();
+      gateway.stop();
+      detachAgentSocket?.();
       unsubscribe();
       // In-flight requests get a grace period; a client that stops reading must not hold the
       // shutdown for the whole keep-alive timeout.

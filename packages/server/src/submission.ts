@@ -2,6 +2,7 @@ import type { NewJob } from '@baton/core';
 import {
   DEFAULT_BACKOFF_MS,
   DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RESOURCES,
   PayloadTooLargeError,
   ValidationError,
   describeIssues,
@@ -50,7 +51,8 @@ export async function jobFromSubmission(
     payload,
     priority: s.priority ?? 'normal',
     priorityLevel: s.priorityLevel ?? 0,
-    resources: { slots: s.resources?.slots ?? 1 },
+    resources: s.resources ?? { ...DEFAULT_RESOURCES },
+    constraints: { tags: [...new Set(s.constraints?.tags ?? [])] },
     maxAttempts: s.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     backoffMs: s.backoffMs ?? DEFAULT_BACKOFF_MS,
     timeoutMs: s.timeoutMs ?? null,

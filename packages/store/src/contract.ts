@@ -3,8 +3,10 @@ import type {
   Job,
   JobAssignment,
   JobAttempt,
+  JobError,
   JobState,
   LeaseRef,
+  LogChunk,
   NewJob,
   PendingJob,
   Placement,
@@ -67,6 +69,17 @@ export interface Store {
    * with backoff, or `queued` when the backoff is zero. A stale lease token is refused.
    */
   complete(items: Completion[]): Promise<TransitionResult[]>;
+  /**
+   * Ends leased jobs' current attempts now, without waiting for their leases (a GPU failed
+   * under them, the agent was declared dead): each goes back to `queued` with no backoff, or
+   * to `failed` when its attempts are exhausted. A stale lease token is refused.
+   */
+  release(items: (LeaseRef & { error: JobError })[]): Promise<TransitionResult[]>;
+
+  /** Appends job output. Only the newest `logTailBytes` of each job are kept. */
+  appendLogs(chunks: LogChunk[]): Promise<void>;
+  /** A job's kept output, oldest first; with `afterSeq`, only chunks after it (for following). */
+  getLogs(jobId: string, afterSeq?: number): Promise<StoredLogChunk[]>;
 
   /** Records which tasks are served on which queues (agents announce them on register). */
   registerTasks(tasks: TaskRoute[]): Promise<void>;
@@ -74,6 +87,13 @@ export interface Store {
 
   /** Wake-ups for schedulers and event streams. Returns an unsubscribe function. */
   subscribe(listener: (event: StoreEvent) => void): () => void;
+}
+
+export interface StoredLogChunk extends LogChunk {
+  /** Increasing per job; the cursor for following. */
+  seq: number;
+  /** When the store took it (epoch ms). */
+  at: number;
 }
 
 export interface EnqueueResult {
@@ -120,11 +140,15 @@ export type StoreEvent =
   | { type: 'enqueued'; queues: string[]; dueAt?: number }
   /** Capacity or work may have changed: jobs finished, requeued or promoted. */
   | { type: 'changed'; dueAt?: number }
-  | { type: 'cancelled'; jobId: string; agentId: string | null };
+  | { type: 'cancelled'; jobId: string; agentId: string | null }
+  /** New output for a job: followers read it with `getLogs(jobId, afterSeq)`. */
+  | { type: 'logs'; jobId: string };
 
 export interface StoreOptions {
   /** Clock in epoch ms. Default `Date.now`. */
   clock?: () => number;
   /** Random source for retry jitter. Default `Math.random`. */
   random?: () => number;
+  /** Output kept per job, in bytes of text; older chunks are dropped. Default 256 KiB. */
+  logTailBytes?: number;
 }

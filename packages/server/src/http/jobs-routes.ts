@@ -12,16 +12,22 @@ import {
 import type { Store } from '@baton/store';
 import { jobFromSubmission } from '../submission.js';
 import type { TaskRoutes } from '../task-routes.js';
+import type { AgentGateway } from '../agents/gateway.js';
+import type { SchedulerLoop } from '../agents/scheduler-loop.js';
+import { explainPending } from '../agents/explain-pending.js';
+import { jobIdOf } from './job-id.js';
 import { jobJson } from './job-json.js';
+import { registerLogsRoutes } from './logs-routes.js';
 
 export interface JobsRoutesOptions {
   store: Store;
   routes: TaskRoutes;
   maxPayloadBytes: number;
   maxBulkBodyBytes: number;
+  gateway: AgentGateway;
+  scheduler: SchedulerLoop | null;
 }
 
-const JOB_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** The submitting user. Until accounts exist it is taken from `X-Baton-User` (default `local`). */
 function ownerOf(request: FastifyRequest): string {
@@ -31,12 +37,6 @@ function ownerOf(request: FastifyRequest): string {
   if (!parsed.success)
     throw new ValidationError(`X-Baton-User: ${describeIssues(parsed.error).message}`, undefined, 'INVALID_USER');
   return parsed.data;
-}
-
-function jobIdOf(request: FastifyRequest<{ Params: { id: string } }>): string {
-  const { id } = request.params;
-  if (!JOB_ID.test(id)) throw new ValidationError(`"${id}" is not a job id`, undefined, 'INVALID_JOB_ID');
-  return id;
 }
 
 export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOptions): void {
@@ -81,7 +81,9 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
     const id = jobIdOf(request);
     const job = await store.getJob(id);
     if (!job) throw new BatonError('JOB_NOT_FOUND', `job ${id} not found`, 404);
-    return jobJson(job, await store.getAttempts(id));
+    const pendingReason =
+      job.state === 'queued' ? explainPending(job, options.gateway.capacity(), options.scheduler) : null;
+    return { ...jobJson(job, await store.getAttempts(id)), pendingReason };
   });
 
   app.get('/api/jobs', async (request) => {
@@ -105,4 +107,6 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
   });
 
   app.get('/api/tasks', async () => ({ tasks: await routes.list() }));
+
+  registerLogsRoutes(app, { store });
 }

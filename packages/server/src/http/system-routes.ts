@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '@baton/store';
-import type { AgentGateway } from '../gateway.js';
-import type { SchedulerLoop } from '../scheduler-loop.js';
+import type { SchedulerLoop } from '../agents/scheduler-loop.js';
 
 export function registerSystemRoutes(
   app: FastifyInstance,
-  deps: { store: Store; gateway: AgentGateway; scheduler: SchedulerLoop | null },
+  deps: { store: Store; scheduler: SchedulerLoop | null },
 ): void {
   /** Liveness: the process serves HTTP. */
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -23,15 +22,4 @@ export function registerSystemRoutes(
     const ready = Object.values(checks).every((c) => c === 'ok');
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
-
-  app.get('/api/agents', async () => ({
-    agents: deps.gateway.agents().map((a) => ({
-      id: a.id,
-      name: a.name,
-      queues: a.queues,
-      slots: a.slots,
-      used: a.held.size,
-      connectedAt: new Date(a.connectedAt).toISOString(),
-    })),
-  }));
 }

@@ -1,4 +1,5 @@
 import type { PendingRequest, Store } from '@baton/store';
+import type { PendingReason } from '@baton/core';
 import { place } from '@baton/core';
 import type { Logger } from 'pino';
 import type { AgentGateway } from './gateway.js';
@@ -13,6 +14,9 @@ export interface SchedulerLoopOptions {
   maxSweepMs: number;
   logger: Logger;
 }
+
+/** How many queued jobs beyond a queue's free slots one pass considers. */
+const LOOK_PAST = 256;
 
 /** Lifecycle of the scheduler loop. */
 export type SchedulerState = 'idle' | 'running' | 'stopped';
@@ -30,6 +34,12 @@ export class SchedulerLoop {
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly onCapacity = () => this.wake();
+  // A dead agent's leases run out about now: sweep at once rather than at the next due time.
+  private readonly onAgentLost = () => {
+    this.lastSweepAt = 0;
+    this.nextExpiryAt = 0;
+    this.wake();
+  };
   private lastPassAt = 0;
   private consecutiveErrors = 0;
   // When the next delayed job is due and the next lease runs out, as far as this loop knows.
@@ -38,6 +48,8 @@ export class SchedulerLoop {
   private nextRunAt = 0;
   private nextExpiryAt = 0;
   private lastSweepAt = 0;
+  /** Why each job the last pass looked at stayed queued. */
+  private reasons = new Map<string, PendingReason>();
 
   constructor(
     private readonly store: Store,
@@ -49,11 +61,18 @@ export class SchedulerLoop {
     if (this.state !== 'idle') return;
     this.state = 'running';
     this.unsubscribe = this.store.subscribe((event) => {
+      if (event.type === 'logs') return;
       if ('dueAt' in event && event.dueAt !== undefined) this.nextRunAt = Math.min(this.nextRunAt, event.dueAt);
       this.wake();
     });
     this.gateway.on('capacity', this.onCapacity);
+    this.gateway.on('agentLost', this.onAgentLost);
     this.wake();
+  }
+
+  /** Why a job stayed queued in the last pass that considered it, if one did. */
+  pendingReason(jobId: string): PendingReason | undefined {
+    return this.reasons.get(jobId);
   }
 
   stop(): void {
@@ -61,6 +80,7 @@ export class SchedulerLoop {
     this.state = 'stopped';
     this.unsubscribe?.();
     this.gateway.off('capacity', this.onCapacity);
+    this.gateway.off('agentLost', this.onAgentLost);
     if (this.timer) clearTimeout(this.timer);
   }
 
@@ -131,10 +151,16 @@ export class SchedulerLoop {
     for (const agent of agents) {
       for (const queue of agent.queues) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
     }
-    const requests: PendingRequest[] = [...freeByQueue].map(([queue, limit]) => ({ queue, limit }));
+    // Look past the free slots: jobs at the head that fit nowhere (a large GPU job) must not
+    // hide smaller jobs behind them that fit now.
+    const requests: PendingRequest[] = [...freeByQueue].map(([queue, free]) => ({
+      queue,
+      limit: free + LOOK_PAST,
+    }));
     const pending = await this.store.pending(requests);
     if (pending.length === 0) return false;
-    const placements = place(pending, agents);
+    const { placements, pending: reasons } = place(pending, agents);
+    this.reasons = reasons;
     if (placements.length === 0) return false;
     const assignments = await this.store.assign(placements, this.options.leaseMs);
     if (assignments.length > 0) this.nextExpiryAt = Math.min(this.nextExpiryAt, Date.now() + this.options.leaseMs);

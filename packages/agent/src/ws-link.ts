@@ -1,0 +1,338 @@
+import type {
+  AgentInbox,
+  AgentLink,
+  AgentRegistration,
+  AgentRequest,
+  Completion,
+  GpuHealth,
+  LeaseRef,
+  LogChunk,
+  RegisteredAgent,
+  TransitionResult,
+} from '@baton/core';
+import { AGENT_CONNECT_PATH, AGENT_PROTOCOL_VERSION, BatonError, decodeFrame, encodeFrame } from '@baton/core';
+import WebSocket from 'ws';
+import type { TaskLogger } from './task.js';
+import { silentLogger } from './task.js';
+
+export interface WsLinkOptions {
+  /** The server's base URL, `http://host:7070`. */
+  serverUrl: string;
+  /** The agent token the server was started with. */
+  token: string;
+  logger?: TaskLogger;
+  /** Longest wait between reconnection attempts. Default 2 000 ms. */
+  reconnectMaxMs?: number;
+  /** A request unanswered this long (connected or not) fails. Default 30 000 ms. */
+  requestTimeoutMs?: number;
+}
+
+/** Lifecycle of the link: `open` once registered; `reconnecting` after a lost connection. */
+export type WsLinkState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+type Request = AgentRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+interface InFlight {
+  message: AgentRequest;
+  resolve(result: unknown): void;
+  reject(err: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Refusals that no retry can fix: the agent stops instead of reconnecting forever. */
+const FATAL_STATUS: Record<number, string> = {
+  401: 'the server refused the agent token (check --token or BATON_AGENT_TOKEN)',
+  403: 'the server takes no remote agents (start it with --agent-token)',
+  404: 'the server has no agent endpoint at this URL (is it a Baton server?)',
+};
+
+/**
+ * The agent protocol over a WebSocket. Calls made in one turn of the event loop travel in one
+ * msgpack frame. A lost connection is re-established with backoff and the agent re-registered
+ * under its id with the jobs it still runs, so jobs whose lease held keep running; requests
+ * made meanwhile wait and are sent once registered again.
+ */
+export class WsLink implements AgentLink {
+  private ws: WebSocket | null = null;
+  private _state: WsLinkState = 'idle';
+  private registration: AgentRegistration | null = null;
+  private inbox: AgentInbox | null = null;
+  private agentId: string | null = null;
+  private heartbeatMs = 2000;
+  private nextId = 1;
+  private readonly inFlight = new Map<number, InFlight>();
+  /** Requests waiting for the link to be registered. */
+  private waiting: AgentRequest[] = [];
+  private outbox: AgentRequest[] = [];
+  private flushScheduled = false;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectDelayMs = 100;
+  private readonly logger: TaskLogger;
+  private readonly url: string;
+
+  constructor(private readonly options: WsLinkOptions) {
+    this.logger = options.logger ?? silentLogger;
+    const base = new URL(options.serverUrl);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+      throw new BatonError('INVALID_OPTION', `server URL must be http:// or https://, got ${options.serverUrl}`, 400);
+    }
+    base.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
+    base.pathname = base.pathname.replace(/\/$/, '') + AGENT_CONNECT_PATH;
+    this.url = base.toString();
+  }
+
+  get state(): WsLinkState {
+    return this._state;
+  }
+
+  async register(registration: AgentRegistration, inbox: AgentInbox): Promise<RegisteredAgent> {
+    this.registration = registration;
+    this.inbox = inbox;
+    this._state = 'connecting';
+    await this.open();
+    return this.registerNow();
+  }
+
+  started(items: LeaseRef[]): Promise<TransitionResult[]> {
+    return this.call({ t: 'started', items }) as Promise<TransitionResult[]>;
+  }
+
+  heartbeat(items: (LeaseRef & { progress?: number })[]): Promise<TransitionResult[]> {
+    return this.call({ t: 'heartbeat', items }) as Promise<TransitionResult[]>;
+  }
+
+  complete(items: Completion[]): Promise<TransitionResult[]> {
+    return this.call({ t: 'complete', items }) as Promise<TransitionResult[]>;
+  }
+
+  async logs(chunks: LogChunk[]): Promise<void> {
+    await this.call({ t: 'logs', chunks });
+  }
+
+  async gpuHealth(gpus: GpuHealth[]): Promise<void> {
+    await this.call({ t: 'gpuHealth', gpus });
+  }
+
+  async drain(): Promise<void> {
+    await this.call({ t: 'drain' });
+  }
+
+  async unregister(): Promise<void> {
+    try {
+      if (this._state === 'open') await this.call({ t: 'unregister' });
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Drops the connection for good, failing whatever waits. Idempotent. */
+  close(): void {
+    if (this._state === 'closed') return;
+    this._state = 'closed';
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const err = new BatonError('AGENT_LINK_CLOSED', 'the agent link is closed', 503);
+    for (const f of this.inFlight.values()) {
+      clearTimeout(f.timer);
+      f.reject(err);
+    }
+    this.inFlight.clear();
+    this.waiting = [];
+    this.ws?.close(1000, 'agent leaving');
+    this.ws = null;
+  }
+
+  /** Opens the socket; rejects with a clear error on a refusal or a connection failure. */
+  private open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url, {
+        headers: { authorization: `Bearer ${this.options.token}` },
+        maxPayload: 64 * 1024 * 1024,
+        handshakeTimeout: 10_000,
+      });
+      let settled = false;
+      ws.on('unexpected-response', (_request, response) => {
+        settled = true;
+        const why = FATAL_STATUS[response.statusCode ?? 0];
+        const code = response.statusCode === 401 ? 'INVALID_AGENT_TOKEN' : 'AGENT_REFUSED';
+        reject(
+          new BatonError(code, why ?? `the server answered ${response.statusCode} to the agent connection`, 400, {
+            status: response.statusCode,
+            fatal: why !== undefined,
+          }),
+        );
+        ws.terminate();
+      });
+      ws.on('open', () => {
+        settled = true;
+        this.ws = ws;
+        resolve();
+      });
+      ws.on('error', (err) => {
+        if (!settled) {
+          settled = true;
+          reject(new BatonError('UNREACHABLE', `cannot reach Baton at ${this.options.serverUrl}: ${err.message}`, 503));
+        }
+      });
+      ws.on('message', (data: Buffer) => this.receive(data));
+      ws.on('close', () => {
+        if (this.ws === ws) this.lost();
+      });
+    });
+  }
+
+  private async registerNow(): Promise<RegisteredAgent> {
+    if (!this.registration || !this.inbox) throw new Error('register() first');
+    const resume = this.agentId === null ? undefined : { agentId: this.agentId, jobs: this.inbox.held() };
+    const registered = (await this.send({
+      t: 'register',
+      id: this.nextId++,
+      protocol: AGENT_PROTOCOL_VERSION,
+      registration: { ...this.registration, ...(resume && { resume }) },
+    })) as RegisteredAgent;
+    this.agentId = registered.agentId;
+    this.heartbeatMs = registered.heartbeatMs;
+    this._state = 'open';
+    this.reconnectDelayMs = 100;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    // Pings keep an idle agent alive in the server's eyes.
+    this.pingTimer = setInterval(() => this.ws?.ping(), this.heartbeatMs);
+    this.pingTimer.unref();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const message of waiting) this.enqueue(message);
+    return registered;
+  }
+
+  private call(request: Request): Promise<unknown> {
+    if (this._state === 'closed') {
+      return Promise.reject(new BatonError('AGENT_LINK_CLOSED', 'the agent link is closed', 503));
+    }
+    const message = { ...request, id: this.nextId++ } as AgentRequest;
+    const reply = this.track(message);
+    if (this._state === 'open') this.enqueue(message);
+    else this.waiting.push(message);
+    return reply;
+  }
+
+  /** Sends at once (registration goes ahead of everything waiting). */
+  private send(message: AgentRequest): Promise<unknown> {
+    const reply = this.track(message);
+    this.enqueue(message);
+    return reply;
+  }
+
+  private track(message: AgentRequest): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
+      const timer = setTimeout(() => {
+        this.inFlight.delete(message.id);
+        this.waiting = this.waiting.filter((m) => m !== message);
+        reject(new BatonError('AGENT_REQUEST_TIMEOUT', `no answer to ${message.t} within ${timeoutMs} ms`, 504));
+      }, timeoutMs);
+      timer.unref();
+      this.inFlight.set(message.id, { message, resolve, reject, timer });
+    });
+  }
+
+  private enqueue(message: AgentRequest): void {
+    this.outbox.push(message);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const batch = this.outbox;
+      this.outbox = [];
+      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(batch));
+      // Otherwise the connection is gone: lost() re-sends everything in flight after re-registering.
+    });
+  }
+
+  private receive(data: Buffer): void {
+    let messages: unknown[];
+    try {
+      messages = decodeFrame(data);
+    } catch (err) {
+      this.logger.error({ err }, 'undecodable frame from the server');
+      return;
+    }
+    for (const raw of messages) {
+      const message = raw as { t?: string };
+      if (message.t === 'reply') {
+        const reply = raw as { id: number; ok: boolean; result?: unknown; error?: { code: string; message: string } };
+        const entry = this.inFlight.get(reply.id);
+        if (!entry) continue;
+        this.inFlight.delete(reply.id);
+        clearTimeout(entry.timer);
+        if (reply.ok) entry.resolve(reply.result);
+        else if (reply.error?.code === 'AGENT_NOT_REGISTERED' && entry.message.t !== 'register') {
+          // The server forgot this agent (declared dead while it was cut off): register again,
+          // then this request goes out once more.
+          this.inFlight.set(reply.id, entry);
+          entry.timer.refresh();
+          this.ws?.terminate();
+        } else entry.reject(new BatonError(reply.error?.code ?? 'INTERNAL', reply.error?.message ?? 'failed', 400));
+      } else if (message.t === 'deliver') {
+        this.inbox?.deliver((raw as { assignments: Parameters<AgentInbox['deliver']>[0] }).assignments);
+      } else if (message.t === 'abort') {
+        const { jobIds, reason } = raw as { jobIds: string[]; reason: string };
+        this.inbox?.abort(jobIds, reason);
+      }
+    }
+  }
+
+  /** The connection dropped: reconnect with backoff, re-register, re-send what was unanswered. */
+  private lost(): void {
+    this.ws = null;
+    if (this._state === 'closed') return;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this._state = 'reconnecting';
+    this.logger.warn({ server: this.options.serverUrl }, 'lost the connection to the server; reconnecting');
+    // Everything unanswered goes out again once registered (reports are idempotent by lease token).
+    const unanswered = [...this.inFlight.values()]
+      .map((f) => f.message)
+      .filter((m) => m.t !== 'register' && !this.waiting.includes(m));
+    for (const f of [...this.inFlight.values()]) {
+      if (f.message.t === 'register') {
+        clearTimeout(f.timer);
+        this.inFlight.delete(f.message.id);
+        f.reject(new BatonError('UNREACHABLE', 'connection lost while registering', 503));
+      }
+    }
+    this.waiting = [...unanswered, ...this.waiting].sort((a, b) => a.id - b.id);
+    this.outbox = [];
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer || this._state === 'closed') return;
+    const delay = this.reconnectDelayMs;
+    this.reconnectDelayMs = Math.min(this.options.reconnectMaxMs ?? 2000, this.reconnectDelayMs * 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.reconnect();
+    }, delay);
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this._state === 'closed') return;
+    try {
+      await this.open();
+      const registered = await this.registerNow();
+      this.logger.info({ agentId: registered.agentId, abort: registered.abort ?? [] }, 'reconnected to the server');
+      if (registered.abort?.length) this.inbox?.abort(registered.abort, 'lease lost while disconnected');
+    } catch (err) {
+      const fatal = (err as BatonError).details as { fatal?: boolean } | undefined;
+      if (fatal?.fatal) {
+        this.logger.error({ err }, 'the server refused this agent; giving up');
+        this.close();
+        return;
+      }
+      this.logger.warn({ err: (err as Error).message }, 'reconnect failed; retrying');
+      this.ws?.terminate();
+      this.ws = null;
+      this.scheduleReconnect();
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import type { Constraints, PriorityClass, Resources } from './job.js';
+
+/** A queued job as the scheduler sees it. */
+export interface PendingJob {
+  id: string;
+  queue: string;
+  task: string;
+  priority: PriorityClass;
+  priorityLevel: number;
+  resources: Resources;
+  constraints: Constraints;
+  /**
+   * The agent whose lease on this job last expired (it died or lost touch), or null. Placement
+   * prefers any other agent, so a job does not go back to a machine that just failed it.
+   */
+  avoidAgentId: string | null;
+}
+
+/** An agent's free capacity as the scheduler sees it. */
+export interface AgentCapacity {
+  id: string;
+  /** Pool the agent belongs to (default `default`). */
+  pool: string;
+  queues: readonly string[];
+  /** Task names the agent can run: a job is placed only where its task is served. */
+  tasks: ReadonlySet<string>;
+  /** Tags the agent declared (`region:us-east`, `cpu:high`). */
+  tags: readonly string[];
+  freeSlots: number;
+  freeCpu: number;
+  freeMemoryMb: number;
+  /** Indices of healthy GPUs not held by any job, ascending. */
+  freeGpus: readonly number[];
+  /** Healthy GPUs on the agent, held or free. 0 for a CPU-only agent. */
+  gpuCount: number;
+  /** Totals the agent registered, for telling "never fits" from "not now". */
+  total: Resources;
+}
+
+/** One decision: run `jobId` on `agentId`, on these GPU device indices. */
+export interface Placement {
+  jobId: string;
+  agentId: string;
+  gpus: number[];
+}
+
+/**
+ * Why a job is still pending, as the last placement pass saw it. Codes are stable; messages
+ * are for people.
+ */
+export type PendingReasonCode =
+  /** No connected agent takes work from the job's queue. */
+  | 'NO_AGENT_FOR_QUEUE'
+  /** Agents take the queue, but none serves the job's task. */
+  | 'NO_AGENT_FOR_TASK'
+  /** No agent of the queue carries every required tag. */
+  | 'NO_AGENT_WITH_TAGS'
+  /** No eligible agent is big enough, even when idle. */
+  | 'RESOURCES_EXCEED_AGENTS'
+  /** Eligible agents exist but have no room free now. */
+  | 'WAITING_FOR_CAPACITY'
+  /** Room was held back for an earlier large job (head-of-line reservation). */
+  | 'RESERVED_FOR_LARGER_JOB'
+  /** Jobs ahead of it in order took the room. */
+  | 'BEHIND_HIGHER_PRIORITY';
+
+export interface PendingReason {
+  code: PendingReasonCode;
+  message: string;
+}
+
+export interface PlacementResult {
+  placements: Placement[];
+  /** Why each job given but not placed is still pending. */
+  pending: Map<string, PendingReason>;
+}

@@ -1,0 +1,136 @@
+import type { AgentCapacity, AgentInbox, GpuDevice, Resources } from '@baton/core';
+
+/** What a job holds on its agent while it runs. */
+export interface HeldJob {
+  leaseToken: string;
+  resources: Resources;
+  gpus: number[];
+}
+
+/**
+ * Lifecycle of an agent as this server sees it: `connected` takes work; `draining` finishes
+ * what it has and takes nothing new; `disconnected` lost its connection but may come back
+ * within the agent timeout and keep its jobs.
+ */
+export type AgentSessionState = 'connected' | 'draining' | 'disconnected';
+
+export interface GpuState extends GpuDevice {
+  /** Why the GPU is unhealthy, when it is. */
+  reason?: string;
+}
+
+export interface AgentDeclaration {
+  name: string;
+  pool: string;
+  queues: string[];
+  tasks: Set<string>;
+  tags: string[];
+  slots: number;
+  /** Infinity when the agent did not declare it: jobs asking none always fit. */
+  cpu: number;
+  memoryMb: number;
+  gpus: GpuState[];
+}
+
+/**
+ * One agent known to this server: what it declared, what its jobs hold, and how it is
+ * connected. Usage is kept as running sums so a scheduling pass reads every agent in O(1).
+ */
+export class AgentSession {
+  state: AgentSessionState = 'connected';
+  inbox: AgentInbox | null;
+  lastSeenAt: number;
+  disconnectedAt: number | null = null;
+  readonly held = new Map<string, HeldJob>();
+  readonly gpus = new Map<number, GpuState>();
+  private usedSlots = 0;
+  private usedCpu = 0;
+  private usedMemoryMb = 0;
+  private readonly gpuHolders = new Map<number, string>();
+
+  constructor(
+    readonly id: string,
+    public declaration: AgentDeclaration,
+    inbox: AgentInbox,
+    readonly connectedAt: number,
+  ) {
+    this.inbox = inbox;
+    this.lastSeenAt = connectedAt;
+    this.declare(declaration);
+  }
+
+  /** Takes a (re-)registration's declaration; held jobs are kept. */
+  declare(declaration: AgentDeclaration): void {
+    this.declaration = declaration;
+    this.gpus.clear();
+    for (const gpu of declaration.gpus) this.gpus.set(gpu.index, { ...gpu });
+  }
+
+  get name(): string {
+    return this.declaration.name;
+  }
+
+  hold(jobId: string, job: HeldJob): void {
+    if (this.held.has(jobId)) return;
+    this.held.set(jobId, job);
+    this.usedSlots += job.resources.slots;
+    this.usedCpu += job.resources.cpu;
+    this.usedMemoryMb += job.resources.memoryMb;
+    for (const index of job.gpus) this.gpuHolders.set(index, jobId);
+  }
+
+  /** Frees what a job held. Returns whether it was held. */
+  release(jobId: string): boolean {
+    const job = this.held.get(jobId);
+    if (!job) return false;
+    this.held.delete(jobId);
+    this.usedSlots -= job.resources.slots;
+    this.usedCpu -= job.resources.cpu;
+    this.usedMemoryMb -= job.resources.memoryMb;
+    for (const index of job.gpus) if (this.gpuHolders.get(index) === jobId) this.gpuHolders.delete(index);
+    return true;
+  }
+
+  releaseAll(): void {
+    for (const jobId of [...this.held.keys()]) this.release(jobId);
+  }
+
+  /** The job holding a GPU, if any. */
+  gpuHolder(index: number): string | undefined {
+    return this.gpuHolders.get(index);
+  }
+
+  get slotsUsed(): number {
+    return this.usedSlots;
+  }
+
+  healthyGpus(): GpuState[] {
+    return [...this.gpus.values()].filter((g) => g.healthy);
+  }
+
+  /** Whether the scheduler may place work here now. */
+  get schedulable(): boolean {
+    return this.state === 'connected' && this.inbox !== null;
+  }
+
+  capacity(): AgentCapacity {
+    const d = this.declaration;
+    const healthy = this.healthyGpus();
+    return {
+      id: this.id,
+      pool: d.pool,
+      queues: d.queues,
+      tasks: d.tasks,
+      tags: d.tags,
+      freeSlots: d.slots - this.usedSlots,
+      freeCpu: d.cpu - this.usedCpu,
+      freeMemoryMb: d.memoryMb - this.usedMemoryMb,
+      freeGpus: healthy
+        .filter((g) => !this.gpuHolders.has(g.index))
+        .map((g) => g.index)
+        .sort((a, b) => a - b),
+      gpuCount: healthy.length,
+      total: { slots: d.slots, cpu: d.cpu, memoryMb: d.memoryMb, gpus: healthy.length },
+    };
+  }
+}

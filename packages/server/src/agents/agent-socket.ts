@@ -1,0 +1,155 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AgentInbox, AgentRequest, JobAssignment, ServerMessage } from '@baton/core';
+import {
+  AGENT_CONNECT_PATH,
+  AGENT_PROTOCOL_VERSION,
+  BatonError,
+  agentRequestSchema,
+  decodeFrame,
+  describeIssues,
+  encodeFrame,
+} from '@baton/core';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import type { AgentConnection, AgentGateway } from './gateway.js';
+
+/** Largest frame an agent may send: a batch of completions with large results. */
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export interface AgentSocketOptions {
+  /** The shared secret agents present as `Authorization: Bearer …`; null refuses every agent. */
+  agentToken: string | null;
+  logger: Logger;
+}
+
+/**
+ * Remote agents' endpoint: a WebSocket at `/api/agents/connect`, authenticated by the agent
+ * token before the upgrade. Frames are msgpack arrays of messages (see core's agent-wire).
+ */
+export function attachAgentSocket(server: Server, gateway: AgentGateway, options: AgentSocketOptions): () => void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const expected = options.agentToken === null ? null : digest(options.agentToken);
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== AGENT_CONNECT_PATH) return refuse(socket, 404, 'NOT_FOUND', `no WebSocket endpoint at ${path}`);
+    if (expected === null) {
+      return refuse(socket, 403, 'AGENTS_DISABLED', 'this server takes no remote agents: start it with --agent-token');
+    }
+    const header = request.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!token || !timingSafeEqual(digest(token), expected)) {
+      options.logger.warn({ remote: request.socket.remoteAddress }, 'agent refused: bad agent token');
+      return refuse(socket, 401, 'INVALID_AGENT_TOKEN', 'the agent token is missing or wrong');
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => serveAgent(ws, gateway, options.logger));
+  };
+  server.on('upgrade', onUpgrade);
+  return () => {
+    server.off('upgrade', onUpgrade);
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+  };
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message, details: null } });
+  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** One agent's WebSocket: decodes, validates and answers its requests; pushes work to it. */
+function serveAgent(ws: WebSocket, gateway: AgentGateway, logger: Logger): void {
+  let outbox: ServerMessage[] = [];
+  let flushing = false;
+  const send = (message: ServerMessage) => {
+    outbox.push(message);
+    if (flushing) return;
+    flushing = true;
+    // Messages produced in one turn of the event loop travel in one frame.
+    setImmediate(() => {
+      flushing = false;
+      const batch = outbox;
+      outbox = [];
+      if (ws.readyState === ws.OPEN) ws.send(encodeFrame(batch));
+    });
+  };
+  const inbox: AgentInbox = {
+    deliver: (assignments: JobAssignment[]) => send({ t: 'deliver', assignments }),
+    abort: (jobIds, reason) => send({ t: 'abort', jobIds, reason }),
+    held: () => [],
+  };
+  const connection = gateway.connect(inbox);
+
+  ws.on('ping', () => connection.seen());
+  ws.on('message', (data: Buffer, isBinary) => {
+    connection.seen();
+    let messages: unknown[];
+    try {
+      if (!isBinary) throw new Error('agent frames are binary msgpack');
+      messages = decodeFrame(data);
+    } catch (err) {
+      logger.warn({ err }, 'undecodable agent frame; closing the connection');
+      ws.close(1003, 'undecodable frame');
+      return;
+    }
+    for (const message of messages) void handle(message);
+  });
+  ws.on('close', () => connection.disconnected());
+  ws.on('error', (err) => logger.warn({ err }, 'agent connection error'));
+
+  const handle = async (raw: unknown) => {
+    const id = typeof (raw as { id?: unknown } | null)?.id === 'number' ? (raw as { id: number }).id : -1;
+    const parsed = agentRequestSchema.safeParse(raw);
+    if (!parsed.success) {
+      const { message } = describeIssues(parsed.error);
+      return send({ t: 'reply', id, ok: false, error: { code: 'INVALID_AGENT_MESSAGE', message } });
+    }
+    try {
+      const result = await dispatch(connection, parsed.data as AgentRequest);
+      send({ t: 'reply', id, ok: true, result: result ?? null });
+    } catch (err) {
+      const code = err instanceof BatonError ? err.code : 'INTERNAL';
+      const message = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof BatonError)) logger.error({ err }, 'agent request failed');
+      send({ t: 'reply', id, ok: false, error: { code, message } });
+    }
+  };
+}
+
+function dispatch(connection: AgentConnection, request: AgentRequest): Promise<unknown> {
+  switch (request.t) {
+    case 'register':
+      if (request.protocol !== AGENT_PROTOCOL_VERSION) {
+        throw new BatonError(
+          'PROTOCOL_MISMATCH',
+          `agent speaks protocol ${request.protocol}, this server ${AGENT_PROTOCOL_VERSION}: run the same Baton version`,
+          400,
+        );
+      }
+      return connection.register(request.registration);
+    case 'started':
+      return connection.started(request.items);
+    case 'heartbeat':
+      return connection.heartbeat(request.items);
+    case 'complete':
+      return connection.complete(request.items);
+    case 'logs':
+      return connection.logs(request.chunks);
+    case 'gpuHealth':
+      return connection.gpuHealth(request.gpus);
+    case 'drain':
+      return connection.drain();
+    case 'unregister':
+      return connection.unregister();
+  }
+}
