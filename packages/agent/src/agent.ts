@@ -119,20 +119,25 @@ export class Agent implements AgentInbox {
   async start(): Promise<void> {
     if (this._state !== 'idle') return;
     this._state = 'running';
-    this.registration = await this.link.register(
-      {
-        ...(this.options.name !== undefined && { name: this.options.name }),
-        queues: this.queues,
-        tasks: [...this.tasks.values()].map((t) => ({ task: t.name, queue: t.queue })),
-        slots: this.concurrency,
-        ...(this.options.pool !== undefined && { pool: this.options.pool }),
-        ...(this.options.tags !== undefined && { tags: this.options.tags }),
-        ...(this.options.cpu !== undefined && { cpu: this.options.cpu }),
-        ...(this.options.memoryMb !== undefined && { memoryMb: this.options.memoryMb }),
-        ...(this.options.gpus !== undefined && { gpus: this.options.gpus }),
-      },
-      this,
-    );
+    try {
+      this.registration = await this.link.register(
+        {
+          ...(this.options.name !== undefined && { name: this.options.name }),
+          queues: this.queues,
+          tasks: [...this.tasks.values()].map((t) => ({ task: t.name, queue: t.queue })),
+          slots: this.concurrency,
+          ...(this.options.pool !== undefined && { pool: this.options.pool }),
+          ...(this.options.tags !== undefined && { tags: this.options.tags }),
+          ...(this.options.cpu !== undefined && { cpu: this.options.cpu }),
+          ...(this.options.memoryMb !== undefined && { memoryMb: this.options.memoryMb }),
+          ...(this.options.gpus !== undefined && { gpus: this.options.gpus }),
+        },
+        this,
+      );
+    } catch (err) {
+      this._state = 'idle'; // start() may be called again, e.g. once the server is up
+      throw err;
+    }
     if (this.registration.abort) this.abort(this.registration.abort, 'lease lost while disconnected');
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.registration.heartbeatMs);
     this.heartbeatTimer.unref();

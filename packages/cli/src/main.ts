@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerClientCommands } from './client-commands.js';
+import { registerAgentCommand } from './agent-command.js';
 import { registerDevCommand } from './dev.js';
+import { registerServerCommand } from './server-command.js';
 import { CliError } from './cli-error.js';
 
 /** The `baton` command. Exit code 0 on success, 1 on a failed operation, 2 on bad usage. */
@@ -11,6 +13,8 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerDevCommand(program);
+  registerServerCommand(program);
+  registerAgentCommand(program);
   registerClientCommands(program);
   try {
     await program.parseAsync(argv);

@@ -1,0 +1,164 @@
+import { availableParallelism, hostname, totalmem } from 'node:os';
+import type { Command } from 'commander';
+import { destination, pino } from 'pino';
+import type { AnyTaskDefinition } from '@baton/agent';
+import {
+  Agent,
+  GpuHealthMonitor,
+  WsLink,
+  createCommandTask,
+  declaredGpus,
+  demoTasks,
+  detectGpus,
+} from '@baton/agent';
+import type { GpuDevice } from '@baton/core';
+import { BatonError, tagSchema } from '@baton/core';
+import { loadTaskModule } from './agent-tasks.js';
+import { CliError, intOption } from './cli-error.js';
+import { onShutdown } from './serve.js';
+
+interface AgentFlags {
+  server: string;
+  token?: string;
+  name: string;
+  pool: string;
+  queues?: string;
+  tag: string[];
+  slots?: number;
+  cpu?: number;
+  memoryMb?: number;
+  gpus?: number;
+  allowCommands: boolean;
+  tasks?: string;
+  demo: boolean;
+  drainGraceMs: number;
+  gpuHealthFile?: string;
+  gpuHealthIntervalMs?: number;
+  logLevel: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').filter(Boolean)];
+
+function numberOption(flag: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min) {
+      throw new CliError(`${flag} must be a number ≥ ${min}, got "${value}"`, 2);
+    }
+    return n;
+  };
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run an agent: connect to a Baton server and run the jobs it places here')
+    .option('--server <url>', 'Baton server URL (or BATON_SERVER)', process.env.BATON_SERVER ?? 'http://127.0.0.1:7070')
+    .option('--token <token>', 'the agent token the server printed (or BATON_AGENT_TOKEN)', process.env.BATON_AGENT_TOKEN)
+    .option('--name <name>', 'agent name shown in baton agents', hostname())
+    .option('--pool <name>', 'pool this agent belongs to', 'default')
+    .option('--queues <list>', "queues to take work from, comma-separated (default: the tasks' queues)")
+    .option('--tag <tag>', 'a tag jobs can require, e.g. region:us-east (repeatable, or comma-separated)', collect, [])
+    .option('--slots <n>', 'jobs run at once (default: the larger of CPU cores and GPUs)', intOption('--slots', 1, 100_000))
+    .option('--cpu <n>', 'CPU cores offered to jobs (default: this machine’s)', numberOption('--cpu', 0))
+    .option('--memory-mb <n>', 'memory offered to jobs, MiB (default: this machine’s)', intOption('--memory-mb', 0))
+    .option('--gpus <n>', 'declare N GPUs instead of detecting them with nvidia-smi', intOption('--gpus', 0, 1024))
+    .option('--allow-commands', 'run built-in command tasks (argv, no shell) on this machine', false)
+    .option('--tasks <file>', 'a JS module exporting defineTask(...) tasks')
+    .option('--demo', 'serve the demo tasks (demo.sleep, demo.fail, demo.echo)', false)
+    .option('--drain-grace-ms <ms>', 'on SIGTERM, how long running jobs may finish', intOption('--drain-grace-ms', 0), 30_000)
+    .option('--gpu-health-file <path>', 'read GPU health from this JSON file instead of nvidia-smi')
+    .option('--gpu-health-interval-ms <ms>', 'how often GPU health is checked (default 5000)', intOption('--gpu-health-interval-ms', 100))
+    .option('--log-level <level>', 'fatal | error | warn | info | debug', 'info')
+    .action(async (flags: AgentFlags) => {
+      await runAgent(flags);
+    });
+}
+
+async function runAgent(flags: AgentFlags): Promise<void> {
+  if (!flags.token) throw new CliError('--token is required (or set BATON_AGENT_TOKEN); baton dev and baton server print it', 2);
+  for (const tag of flags.tag) {
+    const parsed = tagSchema.safeParse(tag);
+    if (!parsed.success) throw new CliError(`--tag "${tag}": ${parsed.error.issues[0]?.message ?? 'invalid'}`, 2);
+  }
+  const logger = pino({ level: flags.logLevel }, destination(2));
+  const tasks: AnyTaskDefinition[] = [];
+  if (flags.tasks) tasks.push(...(await loadTaskModule(flags.tasks)));
+  if (flags.demo) tasks.push(...demoTasks);
+  if (flags.allowCommands) tasks.push(createCommandTask());
+  if (tasks.length === 0) throw new CliError('nothing to run: give --tasks FILE, --allow-commands or --demo', 2);
+
+  const gpus = await gpusOf(flags);
+  const slots = flags.slots ?? Math.max(availableParallelism(), gpus.length);
+  let link: WsLink;
+  try {
+    link = new WsLink({ serverUrl: flags.server, token: flags.token, logger });
+  } catch (err) {
+    throw new CliError(`--server: ${err instanceof Error ? err.message : String(err)}`, 2);
+  }
+  const agent = new Agent({
+    link,
+    tasks,
+    concurrency: slots,
+    name: flags.name,
+    pool: flags.pool,
+    tags: flags.tag,
+    cpu: flags.cpu ?? availableParallelism(),
+    memoryMb: flags.memoryMb ?? Math.floor(totalmem() / (1024 * 1024)),
+    gpus,
+    logger,
+    ...(flags.queues !== undefined && { queues: flags.queues.split(',').filter(Boolean) }),
+  });
+
+  await connect(agent, flags.server);
+  const monitor =
+    gpus.length > 0 && (flags.gpuHealthFile !== undefined || flags.gpus === undefined)
+      ? new GpuHealthMonitor({
+          gpus,
+          onChange: (changes) => agent.reportGpuHealth(changes),
+          logger,
+          ...(flags.gpuHealthFile !== undefined && { healthFile: flags.gpuHealthFile }),
+          ...(flags.gpuHealthIntervalMs !== undefined && { intervalMs: flags.gpuHealthIntervalMs }),
+        })
+      : null;
+  monitor?.start();
+
+  process.stdout.write(
+    `agent ${flags.name} connected to ${flags.server} as ${agent.id ?? '?'}: pool ${flags.pool}, ${slots} slots, ` +
+      `GPUs [${gpus.map((g) => g.index).join(',')}], tasks ${tasks.map((t) => t.name).join(', ')}\n`,
+  );
+  onShutdown(async (signal) => {
+    monitor?.stop();
+    process.stdout.write(`${signal}: draining ${agent.load} running job(s), up to ${flags.drainGraceMs} ms…\n`);
+    await agent.stop(flags.drainGraceMs);
+    process.stdout.write('agent stopped\n');
+  });
+}
+
+async function gpusOf(flags: AgentFlags): Promise<GpuDevice[]> {
+  if (flags.gpus !== undefined) return declaredGpus(flags.gpus);
+  try {
+    return (await detectGpus()) ?? [];
+  } catch (err) {
+    throw new CliError(`GPU detection failed: ${err instanceof Error ? err.message : String(err)} (or pass --gpus N)`);
+  }
+}
+
+/** Registers, waiting for a server that is not up yet; a refusal (bad token) is final. */
+async function connect(agent: Agent, server: string): Promise<void> {
+  let waited = false;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      await agent.start();
+      return;
+    } catch (err) {
+      if (err instanceof BatonError && err.code === 'UNREACHABLE') {
+        if (!waited) process.stderr.write(`baton: waiting for the server at ${server}…\n`);
+        waited = true;
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      throw new CliError(err instanceof Error ? err.message : String(err));
+    }
+  }
+}

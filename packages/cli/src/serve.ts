@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { BatonError } from '@baton/core';
+import { openStore } from '@baton/store';
+import type { Store } from '@baton/store';
+import { MIN_AGENT_TOKEN_LENGTH, createBatonServer } from '@baton/server';
+import type { BatonServer } from '@baton/server';
+import { CliError, intOption } from './cli-error.js';
+import type { Command } from 'commander';
+
+/** Flags `baton dev` and `baton server` share. */
+export interface ServeOptions {
+  port: number;
+  host: string;
+  store: string;
+  leaseMs?: number;
+  heartbeatMs?: number;
+  agentTimeoutMs?: number;
+  maxPayloadBytes?: number;
+  agentToken?: string;
+  logLevel: string;
+}
+
+export function withServeOptions(command: Command, defaults: { store: string; port: number }): Command {
+  return command
+    .option('--port <n>', 'HTTP port (0 picks a free one)', intOption('--port', 0, 65535), defaults.port)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--store <url>', 'store URL (or BATON_STORE)', process.env.BATON_STORE ?? defaults.store)
+    .option(
+      '--lease-ms <ms>',
+      'lease of an assignment without a heartbeat (default 10000)',
+      intOption('--lease-ms', 100),
+    )
+    .option('--heartbeat-ms <ms>', 'agent heartbeat interval (default 2000, lease/5)', intOption('--heartbeat-ms', 10))
+    .option(
+      '--agent-timeout-ms <ms>',
+      'an agent silent this long is dead and its jobs run elsewhere (default: the lease)',
+      intOption('--agent-timeout-ms', 100),
+    )
+    .option(
+      '--agent-token <token>',
+      `secret remote agents connect with, ≥ ${MIN_AGENT_TOKEN_LENGTH} characters (or BATON_AGENT_TOKEN; default: generated and printed)`,
+      process.env.BATON_AGENT_TOKEN,
+    )
+    .option('--max-payload-bytes <n>', 'largest job payload (default 1048576)', intOption('--max-payload-bytes', 1))
+    .option('--log-level <level>', 'fatal | error | warn | info | debug', 'warn');
+}
+
+export interface Serving {
+  store: Store;
+  server: BatonServer;
+  agentToken: string;
+  /** Listens; returns the URL. Closes everything and throws a CliError if it cannot. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Opens the store and builds the server from the shared flags, with clear errors. */
+export async function serve(options: ServeOptions, logger: Logger): Promise<Serving> {
+  let store: Store;
+  try {
+    store = await openStore(options.store);
+  } catch (err) {
+    throw new CliError(`cannot open store ${options.store}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  // A generated token is printed once at start; a given one is never printed.
+  const agentToken = options.agentToken ?? randomBytes(24).toString('base64url');
+  let server: BatonServer;
+  try {
+    server = createBatonServer(store, {
+      logger,
+      agentToken,
+      ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
+      ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
+      ...(options.agentTimeoutMs !== undefined && { agentTimeoutMs: options.agentTimeoutMs }),
+      ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
+    });
+  } catch (err) {
+    await store.close();
+    if (err instanceof BatonError) throw new CliError(err.message, 2);
+    throw err;
+  }
+  const close = async () => {
+    await server.close();
+    await store.close();
+  };
+  return {
+    store,
+    server,
+    agentToken,
+    async listen() {
+      try {
+        return await server.listen(options.port, options.host);
+      } catch (err) {
+        await close();
+        const code = (err as { code?: string }).code;
+        if (code === 'EADDRINUSE')
+          throw new CliError(`port ${options.port} is already in use; pass --port with another one`);
+        throw err;
+      }
+    },
+    close,
+  };
+}
+
+/** The lines that tell a person how to connect an agent. */
+export function agentHint(url: string, options: ServeOptions, agentToken: string): string {
+  const token = options.agentToken === undefined ? agentToken : '$BATON_AGENT_TOKEN';
+  return `  agents: baton agent --server ${url} --token ${token} [--gpus N] [--allow-commands] [--tasks ./tasks.js]`;
+}
+
+/** Stops on SIGINT/SIGTERM once, running `stop` and exiting 0. */
+export function onShutdown(stop: (signal: string) => Promise<void>): void {
+  let stopping: Promise<void> | null = null;
+  const handler = (signal: string) => {
+    stopping ??= stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`baton: error while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => handler('SIGINT'));
+  process.once('SIGTERM', () => handler('SIGTERM'));
+}
