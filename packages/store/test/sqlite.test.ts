@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { SchemaTooNewError, ValidationError, newJobId } from '@baton/core';
 import type { BatonError, NewJob } from '@baton/core';
 import { openStore } from '@baton/store';
+import { MIGRATIONS } from '../src/sqlite/migrations.js';
 import { defineStoreConformance } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-store-'));
@@ -30,7 +31,8 @@ function newJob(overrides: Partial<NewJob> = {}): NewJob {
     payload: { keep: 1 },
     priority: 'low',
     priorityLevel: 2,
-    resources: { slots: 2 },
+    resources: { slots: 2, cpu: 0.5, memoryMb: 0, gpus: 0 },
+    constraints: { tags: [] },
     maxAttempts: 2,
     backoffMs: 10,
     timeoutMs: 500,
@@ -47,7 +49,7 @@ describe('SQLite specifics', () => {
     const first = await openStore(url);
     expect(first.backend).toBe('sqlite');
     const [done, waiting, keyed] = await first.enqueue([newJob(), newJob(), newJob({ idempotencyKey: 'k' })]);
-    const [a] = await first.assign([{ jobId: done!.job.id, agentId: 'agent-1' }], 60_000);
+    const [a] = await first.assign([{ jobId: done!.job.id, agentId: 'agent-1', gpus: [] }], 60_000);
     await first.complete([{ jobId: a!.job.id, leaseToken: a!.leaseToken, outcome: 'succeeded', result: [1, 2] }]);
     await first.registerTasks([{ task: 't', queue: 'q' }]);
     const before = await Promise.all([done, waiting, keyed].map((r) => first.getJob(r!.job.id)));
@@ -121,6 +123,110 @@ describe('SQLite specifics', () => {
       expect(err, url).toBeInstanceOf(ValidationError);
       expect((err as BatonError).code, url).toBe('INVALID_STORE_URL');
       expect((err as BatonError).httpStatus, url).toBe(400);
+    }
+  });
+});
+
+describe('SQLite migrations', () => {
+  it('migrates a version 1 database: old jobs read back with default resources, constraints and GPUs', async () => {
+    const path = join(dir, 'version-1.db');
+    const v1 = MIGRATIONS.find((m) => m.version === 1)!;
+    const raw = new Database(path);
+    raw.exec(`CREATE TABLE schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    raw.exec(v1.sql);
+    raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, ?, 0)').run(v1.name);
+    const now = Date.now();
+    const id = newJobId(now);
+    // A job written by version 1's code: resources hold slots only.
+    raw
+      .prepare(
+        `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources,
+          max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at)
+        VALUES (?, 'q-old', 't-old', 'o', '{"keep":1}', 'queued', 1, 0, '{"slots":3}', 2, 10, NULL, ?, NULL, ?, ?)`,
+      )
+      .run(id, now, now, now);
+    raw.close();
+
+    const store = await openStore(`sqlite:${path}`);
+    try {
+      const job = await store.getJob(id);
+      expect(job).toMatchObject({
+        id,
+        state: 'queued',
+        payload: { keep: 1 },
+        resources: { slots: 3, cpu: 0, memoryMb: 0, gpus: 0 },
+        constraints: { tags: [] },
+        gpus: [],
+      });
+      expect(await store.pending([{ queue: 'q-old', limit: 5 }])).toEqual([
+        {
+          id,
+          queue: 'q-old',
+          task: 't-old',
+          priority: 'normal',
+          priorityLevel: 0,
+          resources: { slots: 3, cpu: 0, memoryMb: 0, gpus: 0 },
+          constraints: { tags: [] },
+          avoidAgentId: null,
+        },
+      ]);
+      // The migrated job takes part in everything version 2 added.
+      const [a] = await store.assign([{ jobId: id, agentId: 'agent-1', gpus: [0] }], 60_000);
+      expect(a!.job).toMatchObject({ resources: { slots: 3, cpu: 0, memoryMb: 0, gpus: 0 }, gpus: [0] });
+      await store.appendLogs([{ jobId: id, attempt: 1, stream: 'stdout', data: 'hello' }]);
+      expect((await store.getLogs(id)).map((c) => c.data)).toEqual(['hello']);
+      expect(
+        await store.release([
+          { jobId: id, leaseToken: a!.leaseToken, error: { code: 'X', message: 'x', retryable: true } },
+        ]),
+      ).toEqual([{ jobId: id, ok: true, state: 'queued' }]);
+    } finally {
+      await store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      const versions = check.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+      expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
+      expect(versions.at(-1)).toEqual({ version: 2 });
+    } finally {
+      check.close();
+    }
+  });
+
+  it('stores a plain job’s resources as compactly as version 1 did', async () => {
+    const path = join(dir, 'compact.db');
+    const store = await openStore(`sqlite:${path}`);
+    const [plain, big] = await store.enqueue([
+      newJob({ resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 } }),
+      newJob({ resources: { slots: 2, cpu: 1.5, memoryMb: 0, gpus: 4 }, constraints: { tags: ['a'] } }),
+    ]);
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    try {
+      const row = (jobId: string) =>
+        check.prepare('SELECT resources, constraints, gpus FROM jobs WHERE id = ?').get(jobId) as Record<
+          string,
+          string
+        >;
+      expect(row(plain!.job.id)).toEqual({ resources: '{"slots":1}', constraints: '{"tags":[]}', gpus: '[]' });
+      expect(row(big!.job.id)).toEqual({
+        resources: '{"slots":2,"cpu":1.5,"gpus":4}',
+        constraints: '{"tags":["a"]}',
+        gpus: '[]',
+      });
+    } finally {
+      check.close();
+    }
+  });
+
+  it('refuses a logTailBytes that is not a positive integer', async () => {
+    for (const logTailBytes of [0, -1, 1.5, Number.NaN]) {
+      const err = await openStore('sqlite::memory:', { logTailBytes }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, String(logTailBytes)).toBeInstanceOf(ValidationError);
     }
   });
 });

@@ -74,6 +74,38 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'resources, constraints, GPUs, job logs',
+    sql: `
+      -- Rows from before keep their resources text ({"slots":N}); rows.ts fills the new fields.
+      ALTER TABLE jobs ADD COLUMN constraints TEXT NOT NULL DEFAULT '{"tags":[]}';
+      -- GPU device indices of the current (or last) assignment, a JSON array.
+      ALTER TABLE jobs ADD COLUMN gpus TEXT NOT NULL DEFAULT '[]';
+      -- The agent whose lease on the job last expired: placement prefers another one.
+      ALTER TABLE jobs ADD COLUMN avoid_agent_id TEXT;
+
+      -- The kept tail of each job's output. bytes (UTF-8 length of data) is stored before data
+      -- so trimming reads sizes without touching the text's overflow pages.
+      CREATE TABLE job_logs (
+        job_id  TEXT NOT NULL,
+        seq     INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        stream  TEXT NOT NULL,
+        bytes   INTEGER NOT NULL,
+        at      INTEGER NOT NULL,
+        data    TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+      ) WITHOUT ROWID;
+      -- One row per job with output: the last seq handed out and the bytes kept, so an append
+      -- knows whether to trim without summing the tail.
+      CREATE TABLE job_log_tails (
+        job_id   TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL,
+        bytes    INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): void {

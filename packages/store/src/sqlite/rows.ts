@@ -1,5 +1,16 @@
-import type { AssignedJob, AttemptOutcome, Job, JobAttempt, JobError, JobState, NewJob, Resources } from '@baton/core';
-import { PRIORITY_CLASSES, priorityRank } from '@baton/core';
+import type {
+  AssignedJob,
+  AttemptOutcome,
+  Constraints,
+  Job,
+  JobAttempt,
+  JobError,
+  JobState,
+  NewJob,
+  PendingJob,
+  Resources,
+} from '@baton/core';
+import { DEFAULT_RESOURCES, PRIORITY_CLASSES, priorityRank } from '@baton/core';
 
 /** A `jobs` row as better-sqlite3 returns it. */
 export interface JobRow {
@@ -28,6 +39,9 @@ export interface JobRow {
   started_at: number | null;
   finished_at: number | null;
   updated_at: number;
+  constraints: string;
+  gpus: string;
+  avoid_agent_id: string | null;
 }
 
 export interface AttemptRow {
@@ -43,6 +57,56 @@ export interface AttemptRow {
 const parseJson = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
 const toJson = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
 
+/**
+ * Resources as stored: `slots`, plus only the fields that differ from their default, so a
+ * plain CPU job's row is no bigger than before resource-aware scheduling.
+ */
+export function resourcesToJson(r: Resources): string {
+  // Every default is 0 but slots'; a truthiness test also keeps a missing field out of the text.
+  let text = `{"slots":${JSON.stringify(r.slots)}`;
+  if (r.cpu) text += `,"cpu":${JSON.stringify(r.cpu)}`;
+  if (r.memoryMb) text += `,"memoryMb":${JSON.stringify(r.memoryMb)}`;
+  if (r.gpus) text += `,"gpus":${JSON.stringify(r.gpus)}`;
+  return `${text}}`;
+}
+
+/** How resourcesToJson writes DEFAULT_RESOURCES: most jobs' resources. */
+const DEFAULT_RESOURCES_JSON = resourcesToJson(DEFAULT_RESOURCES);
+
+/** Stored resources with every field present; rows written before migration 2 hold only `slots`. */
+export function resourcesFromJson(text: string): Resources {
+  if (text === DEFAULT_RESOURCES_JSON) return { ...DEFAULT_RESOURCES };
+  const r = JSON.parse(text) as Partial<Resources>;
+  return {
+    slots: r.slots ?? DEFAULT_RESOURCES.slots,
+    cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
+    memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
+    gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
+  };
+}
+
+const NO_CONSTRAINTS = '{"tags":[]}';
+const NO_GPUS = '[]';
+
+export function constraintsToJson(c: Constraints): string {
+  return c.tags.length === 0 ? NO_CONSTRAINTS : JSON.stringify({ tags: c.tags });
+}
+
+/** The common cases (no tags, no GPUs) skip JSON.parse: they are most rows. */
+export function constraintsFromJson(text: string): Constraints {
+  if (text === NO_CONSTRAINTS) return { tags: [] };
+  const c = JSON.parse(text) as Partial<Constraints>;
+  return { tags: c.tags ?? [] };
+}
+
+export function gpusToJson(gpus: readonly number[]): string {
+  return gpus.length === 0 ? NO_GPUS : JSON.stringify(gpus);
+}
+
+export function gpusFromJson(text: string): number[] {
+  return text === NO_GPUS ? [] : (JSON.parse(text) as number[]);
+}
+
 export function jobFromRow(row: JobRow): Job {
   return {
     id: row.id,
@@ -53,7 +117,8 @@ export function jobFromRow(row: JobRow): Job {
     state: row.state as JobState,
     priority: PRIORITY_CLASSES[row.priority] ?? 'normal',
     priorityLevel: row.priority_level,
-    resources: JSON.parse(row.resources) as Resources,
+    resources: resourcesFromJson(row.resources),
+    constraints: constraintsFromJson(row.constraints),
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     backoffMs: row.backoff_ms,
@@ -64,6 +129,7 @@ export function jobFromRow(row: JobRow): Job {
     result: parseJson(row.result),
     error: parseJson(row.error) as JobError | null,
     agentId: row.agent_id,
+    gpus: gpusFromJson(row.gpus),
     leaseExpiresAt: row.lease_expires_at,
     createdAt: row.created_at,
     startedAt: row.started_at,
@@ -82,7 +148,8 @@ export function rowFromNewJob(job: NewJob, state: JobState): Record<string, unkn
     state,
     priority: priorityRank(job.priority),
     priority_level: job.priorityLevel,
-    resources: JSON.stringify(job.resources),
+    resources: resourcesToJson(job.resources),
+    constraints: constraintsToJson(job.constraints),
     max_attempts: job.maxAttempts,
     backoff_ms: job.backoffMs,
     timeout_ms: job.timeoutMs,
@@ -93,13 +160,33 @@ export function rowFromNewJob(job: NewJob, state: JobState): Record<string, unkn
   };
 }
 
+/** The columns `pending` returns. */
+export type PendingRow = Pick<
+  JobRow,
+  'id' | 'queue' | 'task' | 'priority' | 'priority_level' | 'resources' | 'constraints' | 'avoid_agent_id'
+>;
+
+export function pendingFromRow(row: PendingRow): PendingJob {
+  return {
+    id: row.id,
+    queue: row.queue,
+    task: row.task,
+    priority: PRIORITY_CLASSES[row.priority] ?? 'normal',
+    priorityLevel: row.priority_level,
+    resources: resourcesFromJson(row.resources),
+    constraints: constraintsFromJson(row.constraints),
+    avoidAgentId: row.avoid_agent_id,
+  };
+}
+
 /** The columns `assignJob` returns. */
 export type AssignedRow = Pick<
   JobRow,
-  'id' | 'queue' | 'task' | 'owner' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms'
+  'id' | 'queue' | 'task' | 'owner' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms' | 'resources'
 >;
 
-export function assignedFromRow(row: AssignedRow, agentId: string): AssignedJob {
+/** `gpus` are the placement's, which `assignJob` just stored. */
+export function assignedFromRow(row: AssignedRow, agentId: string, gpus: number[]): AssignedJob {
   return {
     id: row.id,
     queue: row.queue,
@@ -110,6 +197,8 @@ export function assignedFromRow(row: AssignedRow, agentId: string): AssignedJob 
     maxAttempts: row.max_attempts,
     timeoutMs: row.timeout_ms,
     agentId,
+    resources: resourcesFromJson(row.resources),
+    gpus,
   };
 }
 

@@ -4,12 +4,13 @@ import type {
   Job,
   JobAssignment,
   JobAttempt,
+  JobError,
   JobState,
   LeaseRef,
+  LogChunk,
   NewJob,
   PendingJob,
   Placement,
-  Resources,
   TransitionResult,
 } from '@baton/core';
 import {
@@ -18,7 +19,6 @@ import {
   JOB_STATES,
   LEASED_STATES,
   NotFoundError,
-  PRIORITY_CLASSES,
   ValidationError,
   newLeaseToken,
   retryDelayMs,
@@ -30,18 +30,30 @@ import type {
   PendingRequest,
   QueueStats,
   Store,
+  StoredLogChunk,
   StoreOptions,
   TaskRoute,
 } from '../contract.js';
 import { StoreEvents } from '../events.js';
 import { decodeCursor, emptyCounts, encodeCursor, refusalFor } from '../shared.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
+import { appendLogs, getLogs } from './logs.js';
 import { migrate } from './migrations.js';
-import type { AssignedRow, AttemptRow, JobRow } from './rows.js';
-import { assignedFromRow, attemptFromRow, jobFromRow, rowFromNewJob, toJson } from './rows.js';
+import type { AssignedRow, AttemptRow, JobRow, PendingRow } from './rows.js';
+import {
+  assignedFromRow,
+  attemptFromRow,
+  gpusToJson,
+  jobFromRow,
+  pendingFromRow,
+  rowFromNewJob,
+  toJson,
+} from './rows.js';
+import type { Statements } from './statements.js';
 import { SQL } from './statements.js';
 
-type Statement = Database.Statement<unknown[], unknown>;
+/** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
+export const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
 
 /**
  * The embedded backend: one SQLite file in WAL mode (or memory). better-sqlite3 is
@@ -53,13 +65,19 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly clock: () => number;
   private readonly random: () => number;
+  private readonly logTailBytes: number;
   private readonly events = new StoreEvents();
-  private statements: Record<keyof typeof SQL, Statement> | null = null;
+  private statements: Statements | null = null;
   private closed = false;
   private checkpoints: BackgroundCheckpoints | null = null;
 
   /** @param path a file path, or `:memory:` */
   constructor(path: string, options: StoreOptions = {}) {
+    const logTailBytes = options.logTailBytes ?? DEFAULT_LOG_TAIL_BYTES;
+    if (!Number.isSafeInteger(logTailBytes) || logTailBytes < 1) {
+      throw new ValidationError(`logTailBytes must be a positive integer, not ${logTailBytes}`);
+    }
+    this.logTailBytes = logTailBytes;
     this.db = new Database(path);
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
@@ -83,7 +101,7 @@ export class SqliteStore implements Store {
     migrate(this.db, this.clock());
     this.statements = Object.fromEntries(
       Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)]),
-    ) as Record<keyof typeof SQL, Statement>;
+    ) as Statements;
   }
 
   async close(): Promise<void> {
@@ -101,7 +119,7 @@ export class SqliteStore implements Store {
     return this.events.subscribe(listener);
   }
 
-  private get sql(): Record<keyof typeof SQL, Statement> {
+  private get sql(): Statements {
     if (!this.statements) throw new Error('store used before init()');
     return this.statements;
   }
@@ -209,22 +227,7 @@ export class SqliteStore implements Store {
     const out: PendingJob[] = [];
     for (const { queue, limit } of requests) {
       if (limit <= 0) continue;
-      const rows = this.sql.pending.all(queue, limit) as {
-        id: string;
-        queue: string;
-        priority: number;
-        priority_level: number;
-        resources: string;
-      }[];
-      for (const r of rows) {
-        out.push({
-          id: r.id,
-          queue: r.queue,
-          priority: PRIORITY_CLASSES[r.priority] ?? 'normal',
-          priorityLevel: r.priority_level,
-          resources: JSON.parse(r.resources) as Resources,
-        });
-      }
+      for (const row of this.sql.pending.all(queue, limit) as PendingRow[]) out.push(pendingFromRow(row));
     }
     return out;
   }
@@ -233,13 +236,18 @@ export class SqliteStore implements Store {
     const now = this.clock();
     return this.db.transaction(() => {
       const out: JobAssignment[] = [];
-      for (const { jobId, agentId } of placements) {
+      for (const { jobId, agentId, gpus } of placements) {
         const leaseToken = newLeaseToken();
-        const row = this.sql.assignJob.get({ agentId, leaseToken, leaseExpiresAt: now + leaseMs, now, id: jobId }) as
-          | AssignedRow
-          | undefined;
+        const row = this.sql.assignJob.get({
+          agentId,
+          leaseToken,
+          leaseExpiresAt: now + leaseMs,
+          gpus: gpusToJson(gpus),
+          now,
+          id: jobId,
+        }) as AssignedRow | undefined;
         if (!row) continue;
-        out.push({ job: assignedFromRow(row, agentId), leaseToken });
+        out.push({ job: assignedFromRow(row, agentId, [...gpus]), leaseToken });
       }
       return out;
     })();
@@ -266,7 +274,7 @@ export class SqliteStore implements Store {
             leaseToken: row.lease_token,
             startedAt: null,
           });
-          this.sql.requeueJob.run('queued', now, error, now, row.id);
+          this.sql.requeueExpired.run({ error, now, id: row.id });
           requeued.push(row.id);
         } else {
           this.sql.failJob.run({ error, now, id: row.id, startedAt: null });
@@ -365,6 +373,41 @@ export class SqliteStore implements Store {
     }
     this.sql.failJob.run({ error, now, id: jobId, startedAt });
     return { jobId, ok: true, state: 'failed' };
+  }
+
+  async release(items: (LeaseRef & { error: JobError })[]): Promise<TransitionResult[]> {
+    const now = this.clock();
+    const results = this.db.transaction(() =>
+      items.map((item): TransitionResult => {
+        const { jobId, leaseToken } = item;
+        const row = this.row(jobId);
+        const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
+        if (refusal || !row) return refusal ?? this.refusal(item);
+        const error = toJson(item.error);
+        // The error's retryable flag is not consulted: a release is the fleet's fault, not the task's.
+        if (row.attempts < row.max_attempts) {
+          this.sql.finishAttempt.run({ outcome: 'failed', error, now, id: jobId, leaseToken, startedAt: null });
+          this.sql.requeueJob.run('queued', now, error, now, jobId);
+          return { jobId, ok: true, state: 'queued' };
+        }
+        // The final attempt is recorded by the job row (see getAttempts).
+        this.sql.failJob.run({ error, now, id: jobId, startedAt: null });
+        return { jobId, ok: true, state: 'failed' };
+      }),
+    )();
+    if (results.some((r) => r.ok)) this.events.emit({ type: 'changed' });
+    return results;
+  }
+
+  async appendLogs(chunks: LogChunk[]): Promise<void> {
+    if (chunks.length === 0) return;
+    const now = this.clock();
+    const jobIds = this.db.transaction(() => appendLogs(this.sql, chunks, now, this.logTailBytes))();
+    for (const jobId of jobIds) this.events.emit({ type: 'logs', jobId });
+  }
+
+  async getLogs(jobId: string, afterSeq?: number): Promise<StoredLogChunk[]> {
+    return getLogs(this.sql, jobId, afterSeq);
   }
 
   async registerTasks(tasks: TaskRoute[]): Promise<void> {

@@ -1,3 +1,5 @@
+import type Database from 'better-sqlite3';
+
 /** Every statement the SQLite store prepares once at init. Positional parameters in the order written. */
 export const SQL = {
   getJob: 'SELECT * FROM jobs WHERE id = ?',
@@ -18,10 +20,11 @@ export const SQL = {
       CASE WHEN state = 'failed' THEN error END
       FROM jobs WHERE id = @id AND attempts > (SELECT COUNT(*) FROM job_attempts WHERE job_id = @id)
     ORDER BY 1`,
+  // Params: the columns named, as rowFromNewJob builds them.
   insertJob: `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources,
-      max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at)
+      constraints, max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at)
     VALUES (@id, @queue, @task, @owner, @payload, @state, @priority, @priority_level, @resources,
-      @max_attempts, @backoff_ms, @timeout_ms, @run_at, @idempotency_key, @created_at, @updated_at)
+      @constraints, @max_attempts, @backoff_ms, @timeout_ms, @run_at, @idempotency_key, @created_at, @updated_at)
     RETURNING *`,
   // Params: @now, @id
   cancelJob: `UPDATE jobs SET state = 'cancelled', finished_at = @now, updated_at = @now,
@@ -31,14 +34,15 @@ export const SQL = {
   promoteDue: `UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'delayed' AND run_at <= ?`,
   nextRunAt: `SELECT MIN(run_at) AS t FROM jobs WHERE state = 'delayed'`,
   // Params: queue, limit. Served by the partial index jobs_queued, in scheduling order.
-  pending: `SELECT id, queue, priority, priority_level, resources FROM jobs
+  pending: `SELECT id, queue, task, priority, priority_level, resources, constraints, avoid_agent_id FROM jobs
     WHERE state = 'queued' AND queue = ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
-  // Params: @agentId, @leaseToken, @leaseExpiresAt, @now, @id. Only a still-queued job is assigned.
+  // Params: @agentId, @leaseToken, @leaseExpiresAt, @gpus (JSON array), @now, @id. Only a still-queued
+  // job is assigned. avoid_agent_id stays: it names the agent whose lease last expired.
   assignJob: `UPDATE jobs SET state = 'assigned', agent_id = @agentId, lease_token = @leaseToken,
-      lease_expires_at = @leaseExpiresAt, attempts = attempts + 1, progress = NULL, started_at = NULL,
+      lease_expires_at = @leaseExpiresAt, gpus = @gpus, attempts = attempts + 1, progress = NULL, started_at = NULL,
       assigned_at = @now, updated_at = @now
     WHERE id = @id AND state = 'queued'
-    RETURNING id, queue, task, owner, payload, attempts, max_attempts, timeout_ms`,
+    RETURNING id, queue, task, owner, payload, attempts, max_attempts, timeout_ms, resources`,
   // Params: now
   expiredLeases: `SELECT * FROM jobs WHERE state IN ('assigned', 'running') AND lease_expires_at <= ?
     ORDER BY lease_expires_at LIMIT 1000`,
@@ -71,10 +75,15 @@ export const SQL = {
   failJob: `UPDATE jobs SET state = 'failed', error = @error, finished_at = @now, updated_at = @now,
       started_at = COALESCE(started_at, MIN(@startedAt, @now)), lease_token = NULL, lease_expires_at = NULL
     WHERE id = @id`,
-  // Params: state, runAt, error, now, id
+  // Params: state, runAt, error, now, id. The job's gpus stay: they name its last assignment.
   requeueJob: `UPDATE jobs SET state = ?, run_at = ?, error = ?, updated_at = ?,
       agent_id = NULL, lease_token = NULL, lease_expires_at = NULL
     WHERE id = ?`,
+  // Params: @error, @now, @id. As requeueJob to 'queued' now, for a lease that ran out: the agent
+  // that held it (SET reads the row as it was) becomes the one placement avoids.
+  requeueExpired: `UPDATE jobs SET state = 'queued', run_at = @now, error = @error, updated_at = @now,
+      avoid_agent_id = agent_id, agent_id = NULL, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id`,
   countByQueueState: 'SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state',
   // A job's wait starts when it became runnable, and never before it was created (runAt may lie in the past).
   oldestQueued: `SELECT queue, MIN(MAX(run_at, created_at)) AS run_at FROM jobs WHERE state = 'queued' GROUP BY queue`,
@@ -82,4 +91,22 @@ export const SQL = {
   routes: 'SELECT task, queue FROM task_routes ORDER BY task, queue',
   upsertRoute: `INSERT INTO task_routes (task, queue, registered_at) VALUES (?, ?, ?)
     ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
+
+  // Job output (see logs.ts). job_log_tails holds each job's last seq and kept bytes.
+  // Params: jobId
+  logTail: 'SELECT last_seq, bytes FROM job_log_tails WHERE job_id = ?',
+  // Params: jobId, lastSeq, bytes
+  upsertLogTail: `INSERT INTO job_log_tails (job_id, last_seq, bytes) VALUES (?, ?, ?)
+    ON CONFLICT (job_id) DO UPDATE SET last_seq = excluded.last_seq, bytes = excluded.bytes`,
+  // Params: jobId, seq, attempt, stream, bytes, at, data
+  insertLog: 'INSERT INTO job_logs (job_id, seq, attempt, stream, bytes, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  // Params: jobId. Oldest first; reads sizes only, never the text.
+  logSizes: 'SELECT seq, bytes FROM job_logs WHERE job_id = ? ORDER BY seq',
+  // Params: jobId, seq. Drops the chunks up to and including seq.
+  dropLogs: 'DELETE FROM job_logs WHERE job_id = ? AND seq <= ?',
+  // Params: jobId, afterSeq
+  getLogs: 'SELECT seq, attempt, stream, data, at FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq',
 } as const;
+
+/** The statements of {@link SQL}, prepared. */
+export type Statements = Record<keyof typeof SQL, Database.Statement<unknown[], unknown>>;

@@ -16,7 +16,7 @@ export function cancelTests(f: () => Fixture): void {
       expect(await x.store.getJob(queued!)).toMatchObject({ state: 'cancelled', finishedAt: x.now });
       expect(await x.store.cancel(delayed!)).toMatchObject({ id: delayed, state: 'cancelled', finishedAt: x.now });
       expect(await x.store.pending([{ queue: x.queue, limit: 5 }])).toEqual([]);
-      expect(await x.store.assign([{ jobId: queued!, agentId: 'agent-1' }], LEASE_MS)).toEqual([]);
+      expect(await x.store.assign([{ jobId: queued!, agentId: 'agent-1', gpus: [] }], LEASE_MS)).toEqual([]);
       x.advance(60_000);
       await x.promoteDue();
       expect(await x.state(delayed!)).toBe('cancelled');

@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Completion, JobAssignment, JobState, NewJob } from '@baton/core';
-import { BatonError, newJobId } from '@baton/core';
+import { BatonError, DEFAULT_RESOURCES, newJobId } from '@baton/core';
 import type { Store } from '@baton/store';
 import { expect } from 'vitest';
 
-/** Opens a fresh, initialised store for one test, on the given clock and random source. */
-export type OpenStore = (options: { clock: () => number; random: () => number }) => Promise<Store>;
+/**
+ * Opens a fresh, initialised store for one test, on the given clock and random source, and
+ * with `logTailBytes` when given (the log tests open a second store with a small tail).
+ */
+export type OpenStore = (options: {
+  clock: () => number;
+  random: () => number;
+  logTailBytes?: number;
+}) => Promise<Store>;
 
 export const LEASE_MS = 10_000;
 /** Start of every test's fake clock (epoch ms, in 2027). */
@@ -30,6 +37,8 @@ export class Fixture {
   readonly owner = `owner-${randomBytes(6).toString('hex')}`;
   exclusive = false;
   private opened: Store | undefined;
+  private openStore: OpenStore | undefined;
+  private readonly extra: Store[] = [];
 
   get store(): Store {
     if (!this.opened) throw new Error('store not open');
@@ -37,11 +46,24 @@ export class Fixture {
   }
 
   async open(openStore: OpenStore): Promise<void> {
+    this.openStore = openStore;
     this.opened = await openStore({ clock: () => this.now, random: () => RANDOM });
     this.exclusive = (await this.opened.listJobs({ limit: 1 })).jobs.length === 0;
   }
 
+  /**
+   * Another store opened as the backend opens them (it may or may not see the same data),
+   * on this test's clock, with other options; closed with the fixture.
+   */
+  async openWith(options: { logTailBytes?: number }): Promise<Store> {
+    if (!this.openStore) throw new Error('store not open');
+    const store = await this.openStore({ clock: () => this.now, random: () => RANDOM, ...options });
+    this.extra.push(store);
+    return store;
+  }
+
   async close(): Promise<void> {
+    for (const store of this.extra.splice(0)) await store.close();
     await this.opened?.close();
     this.opened = undefined;
   }
@@ -64,7 +86,8 @@ export class Fixture {
       payload: { n: 1 },
       priority: 'normal',
       priorityLevel: 0,
-      resources: { slots: 1 },
+      resources: { ...DEFAULT_RESOURCES },
+      constraints: { tags: [] },
       maxAttempts: 3,
       backoffMs: 1000,
       timeoutMs: null,
@@ -87,8 +110,8 @@ export class Fixture {
   }
 
   /** Assigns a queued job, failing the test if the store does not. */
-  async assign(jobId: string, agentId = 'agent-1'): Promise<JobAssignment> {
-    const [assignment] = await this.store.assign([{ jobId, agentId }], LEASE_MS);
+  async assign(jobId: string, agentId = 'agent-1', gpus: number[] = []): Promise<JobAssignment> {
+    const [assignment] = await this.store.assign([{ jobId, agentId, gpus }], LEASE_MS);
     if (!assignment) throw new Error(`assign returned nothing for job ${jobId}`);
     return assignment;
   }

@@ -7,14 +7,18 @@ import { Fixture } from './fixture.js';
 import { historyTests } from './history.js';
 import { leaseTests } from './leases.js';
 import { lifecycleTests } from './lifecycle.js';
+import { logTests } from './logs.js';
+import { releaseTests } from './release.js';
+import { resourceTests } from './resources.js';
 import { schedulingTests } from './scheduling.js';
 
 export type { OpenStore } from './fixture.js';
 
 /**
  * The store conformance suite: every backend runs it unchanged. `open` must return a fresh,
- * initialised store using the given clock and random source. Tests use queue names of their
- * own, so the store may share a database with other tests.
+ * initialised store using the given clock and random source (and `logTailBytes`, when the
+ * options carry it). Tests use queue names of their own, so the store may share a database
+ * with other tests.
  */
 export function defineStoreConformance(name: string, open: OpenStore): void {
   describe(`store conformance: ${name}`, () => {
@@ -34,5 +38,8 @@ export function defineStoreConformance(name: string, open: OpenStore): void {
     cancelTests(f);
     historyTests(f);
     eventTests(f);
+    resourceTests(f);
+    releaseTests(f);
+    logTests(f);
   });
 }

@@ -186,7 +186,7 @@ export function lifecycleTests(f: () => Fixture): void {
           leaseExpiresAt: null,
           finishedAt: null,
         });
-        expect(await x.store.assign([{ jobId: id!, agentId: 'agent-2' }], LEASE_MS)).toEqual([]);
+        expect(await x.store.assign([{ jobId: id!, agentId: 'agent-2', gpus: [] }], LEASE_MS)).toEqual([]);
         x.advance(delay - 1);
         const early = await x.promoteDue();
         if (x.exclusive) expect(early.promoted).toBe(0);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_RESOURCES } from '@baton/core';
 import type { Fixture } from './fixture.js';
 import { LEASE_MS, UNKNOWN_ID } from './fixture.js';
 
@@ -21,9 +22,12 @@ export function schedulingTests(f: () => Fixture): void {
       expect(pending[0]).toEqual({
         id: high.id,
         queue: x.queue,
+        task: 'test.task',
         priority: 'high',
         priorityLevel: -5,
-        resources: { slots: 1 },
+        resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 },
+        constraints: { tags: [] },
+        avoidAgentId: null,
       });
     });
 
@@ -35,14 +39,14 @@ export function schedulingTests(f: () => Fixture): void {
       await x.store.cancel(cancelled[0]!);
       const leased = await x.leased('agent-1', { priority: 'high' });
       const q2 = x.otherQueue('b');
-      const [d, e] = await x.enqueue(2, { queue: q2, resources: { slots: 4 } });
+      const [d, e] = await x.enqueue(2, { queue: q2, resources: { ...DEFAULT_RESOURCES, slots: 4 } });
       const limited = await x.store.pending([
         { queue: x.queue, limit: 2 },
         { queue: q2, limit: 5 },
         { queue: x.otherQueue('empty'), limit: 5 },
       ]);
       expect(limited.map((p) => p.id)).toEqual([a, b, d, e]);
-      expect(limited[2]).toMatchObject({ queue: q2, resources: { slots: 4 } });
+      expect(limited[2]).toMatchObject({ queue: q2, resources: { slots: 4, cpu: 0, memoryMb: 0, gpus: 0 } });
       const all = await x.store.pending([{ queue: x.queue, limit: 100 }]);
       expect(all.map((p) => p.id)).toEqual([a, b, c]);
       expect(all.map((p) => p.id)).not.toContain(leased.job.id);
@@ -54,7 +58,7 @@ export function schedulingTests(f: () => Fixture): void {
     it('hands a queued job to one agent under a lease, counting the attempt', async () => {
       const x = f();
       const [id] = await x.enqueue(1, { payload: { img: 'a.png' }, timeoutMs: 5000 });
-      const [a, ...rest] = await x.store.assign([{ jobId: id!, agentId: 'agent-1' }], LEASE_MS);
+      const [a, ...rest] = await x.store.assign([{ jobId: id!, agentId: 'agent-1', gpus: [] }], LEASE_MS);
       expect(rest).toEqual([]);
       expect(a!.leaseToken).toEqual(expect.any(String));
       expect(a!.leaseToken.length).toBeGreaterThan(0);
@@ -68,9 +72,12 @@ export function schedulingTests(f: () => Fixture): void {
         maxAttempts: 3,
         timeoutMs: 5000,
         agentId: 'agent-1',
+        resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 },
+        gpus: [],
       });
       expect(await x.store.getJob(id!)).toMatchObject({
         state: 'assigned',
+        gpus: [],
         attempts: 1,
         agentId: 'agent-1',
         leaseExpiresAt: x.now + LEASE_MS,
@@ -84,11 +91,11 @@ export function schedulingTests(f: () => Fixture): void {
       const [delayed] = await x.enqueue(1, { runAt: x.now + 1000 });
       const first = await x.store.assign(
         [
-          { jobId: id!, agentId: 'agent-1' },
-          { jobId: id!, agentId: 'agent-2' }, // same job twice in one batch
-          { jobId: UNKNOWN_ID, agentId: 'agent-2' },
-          { jobId: delayed!, agentId: 'agent-2' },
-          { jobId: other!, agentId: 'agent-3' },
+          { jobId: id!, agentId: 'agent-1', gpus: [] },
+          { jobId: id!, agentId: 'agent-2', gpus: [] }, // same job twice in one batch
+          { jobId: UNKNOWN_ID, agentId: 'agent-2', gpus: [] },
+          { jobId: delayed!, agentId: 'agent-2', gpus: [] },
+          { jobId: other!, agentId: 'agent-3', gpus: [] },
         ],
         LEASE_MS,
       );
@@ -96,7 +103,7 @@ export function schedulingTests(f: () => Fixture): void {
         [id, 'agent-1'],
         [other, 'agent-3'],
       ]);
-      expect(await x.store.assign([{ jobId: id!, agentId: 'agent-2' }], LEASE_MS)).toEqual([]);
+      expect(await x.store.assign([{ jobId: id!, agentId: 'agent-2', gpus: [] }], LEASE_MS)).toEqual([]);
       expect(await x.store.getJob(id!)).toMatchObject({ state: 'assigned', agentId: 'agent-1', attempts: 1 });
       expect(await x.store.getJob(delayed!)).toMatchObject({ state: 'delayed', attempts: 0, agentId: null });
       expect(await x.store.getAttempts(id!)).toHaveLength(1);
@@ -107,7 +114,7 @@ export function schedulingTests(f: () => Fixture): void {
       const ids = (await x.store.enqueue(Array.from({ length: 1000 }, () => x.job()))).map((r) => r.job.id);
       expect(new Set(ids).size).toBe(1000);
       const assigned = await x.store.assign(
-        ids.map((jobId, i) => ({ jobId, agentId: `agent-${i % 7}` })),
+        ids.map((jobId, i) => ({ jobId, agentId: `agent-${i % 7}`, gpus: [] })),
         LEASE_MS,
       );
       expect(assigned).toHaveLength(1000);
