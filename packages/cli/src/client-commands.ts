@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
+import { registerAgentsCommand } from './commands/agents.js';
 import { registerCancelCommand } from './commands/cancel.js';
+import { registerCapacityCommand } from './commands/capacity.js';
 import { registerJobCommand } from './commands/job.js';
 import { registerJobsCommand } from './commands/jobs.js';
+import { registerLogsCommand } from './commands/logs.js';
 import { registerSubmitCommand } from './commands/submit.js';
 
 /** The commands that talk to a running server through the SDK. */
@@ -10,4 +13,7 @@ export function registerClientCommands(program: Command): void {
   registerJobsCommand(program);
   registerJobCommand(program);
   registerCancelCommand(program);
+  registerLogsCommand(program);
+  registerAgentsCommand(program);
+  registerCapacityCommand(program);
 }

@@ -1,4 +1,4 @@
-import type { JobView } from '@baton/client';
+import type { JobResources, JobView } from '@baton/client';
 
 /** A plain-text table: columns padded to their widest cell. */
 export function table(header: string[], rows: string[][]): string {
@@ -25,4 +25,18 @@ export function priorityText(job: Pick<JobView, 'priority' | 'priorityLevel'>): 
 
 export function jsonText(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
+}
+
+/** `2 slots, 1.5 cpu, 512 MiB, 1 gpu`: slots always, the rest when reserved. */
+export function resourcesText(r: JobResources): string {
+  const parts = [`${r.slots} ${r.slots === 1 ? 'slot' : 'slots'}`];
+  if (r.cpu > 0) parts.push(`${r.cpu} cpu`);
+  if (r.memoryMb > 0) parts.push(`${r.memoryMb} MiB`);
+  if (r.gpus > 0) parts.push(`${r.gpus} ${r.gpus === 1 ? 'gpu' : 'gpus'}`);
+  return parts.join(', ');
+}
+
+/** A list as `a,b`, or `-` when empty. */
+export function listText(items: readonly string[]): string {
+  return items.length > 0 ? items.join(',') : '-';
 }

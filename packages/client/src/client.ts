@@ -1,6 +1,20 @@
 import { FINAL_STATES, MAX_BULK_JOBS } from '@baton/core';
 import { BatonApiError } from './errors.js';
-import type { ClientOptions, JobListQuery, JobRequest, JobView, QueueView, SubmitOptions, Submitted } from './types.js';
+import type {
+  AgentView,
+  CapacityView,
+  ClientOptions,
+  FollowLogsOptions,
+  JobListQuery,
+  JobRequest,
+  JobView,
+  LogChunkView,
+  LogsOptions,
+  LogsView,
+  QueueView,
+  SubmitOptions,
+  Submitted,
+} from './types.js';
 
 /**
  * The Baton HTTP API as typed calls. `Tasks` maps task names to payload types, e.g.
@@ -18,6 +32,10 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   }
 
+  /**
+   * Submits one job (`POST /api/jobs`). `options.resources` reserves slots, CPU, memory and
+   * GPUs on the agent; `options.constraints.tags` limits it to agents carrying every tag.
+   */
   submit<K extends keyof Tasks & string>(task: K, payload?: Tasks[K], options: SubmitOptions = {}): Promise<Submitted> {
     return this.request<Submitted>('POST', '/api/jobs', {
       ...options,
@@ -42,6 +60,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     return out;
   }
 
+  /** One job with its attempt `history` and, while it is queued, its `pendingReason`. */
   getJob(id: string): Promise<JobView> {
     return this.request('GET', `/api/jobs/${encodeURIComponent(id)}`);
   }
@@ -63,6 +82,117 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
 
   async tasks(): Promise<{ task: string; queue: string }[]> {
     return (await this.request<{ tasks: { task: string; queue: string }[] }>('GET', '/api/tasks')).tasks;
+  }
+
+  /**
+   * Agents the server knows (`GET /api/agents`): connected, draining, and disconnected ones it
+   * still remembers, each with its slots, GPUs (and the job holding each) and held jobs.
+   */
+  async agents(): Promise<AgentView[]> {
+    return (await this.request<{ agents: AgentView[] }>('GET', '/api/agents')).agents;
+  }
+
+  /**
+   * The fleet's capacity (`GET /api/capacity`): slots per pool, their totals, and GPUs. Returns
+   * the answer's `result`.
+   */
+  async capacity(): Promise<CapacityView> {
+    return (await this.request<{ status: string; result: CapacityView }>('GET', '/api/capacity')).result;
+  }
+
+  /**
+   * A job's kept output as chunks, oldest first (`GET /api/jobs/:id/logs?format=json`).
+   * `after` reads on from a `seq` seen before; `stream` keeps one stream. Unknown job:
+   * `JOB_NOT_FOUND`; a malformed id: `INVALID_JOB_ID`.
+   */
+  logs(id: string, options: LogsOptions = {}): Promise<LogsView> {
+    const { after, stream } = options;
+    const path = `/api/jobs/${encodeURIComponent(id)}/logs${logsQuery({ format: 'json', after, stream })}`;
+    return this.request<LogsView>('GET', path, undefined, options.signal);
+  }
+
+  /**
+   * A job's output as it is written, until the job is final: the kept output first, then new
+   * chunks as they arrive (`?follow=true&format=json`, one chunk per NDJSON line). Ends when
+   * the server ends the stream. Leaving the loop early closes the connection; aborting
+   * `signal` rejects with its reason. Only the first request is bound by `requestTimeoutMs`:
+   * the follow itself lasts as long as the job runs. A connection lost midway raises
+   * `UNREACHABLE`.
+   */
+  async *streamLogs(id: string, options: LogsOptions = {}): AsyncGenerator<LogChunkView, void, undefined> {
+    const { signal, stream } = options;
+    // A plain read first: an unknown job or a stuck server is told within the request timeout
+    // (a follow answers only once there is output), and the output so far arrives at once.
+    const kept = await this.logs(id, options);
+    yield* kept.chunks;
+    const after = kept.lastSeq ?? undefined;
+    const path = `/api/jobs/${encodeURIComponent(id)}/logs${logsQuery({
+      follow: 'true',
+      format: 'json',
+      ...(after !== undefined && { after }),
+      ...(stream !== undefined && { stream }),
+    })}`;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      signal?.throwIfAborted();
+      let response: Response;
+      try {
+        response = await fetch(this.baseUrl + path, { headers: this.headers(false), signal: controller.signal });
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        throw new BatonApiError(0, 'UNREACHABLE', `cannot reach Baton at ${this.baseUrl}: ${this.why(err)}`);
+      }
+      if (!response.ok || !response.body) {
+        const text = await response.text().catch(() => '');
+        throw this.failure(response, text, 'GET', path);
+      }
+      const decoder = new TextDecoder();
+      const reader = response.body.getReader();
+      let buffer = '';
+      for (;;) {
+        let read: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          read = await reader.read();
+        } catch (err) {
+          if (signal?.aborted) throw signal.reason;
+          throw new BatonApiError(
+            0,
+            'UNREACHABLE',
+            `lost the connection to Baton at ${this.baseUrl} while following job ${id}: ${this.why(err)}`,
+          );
+        }
+        // A chunk may end inside a line, or inside a UTF-8 character: both wait for the next.
+        buffer += read.done ? decoder.decode() : decoder.decode(read.value, { stream: true });
+        let newline: number;
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          if (line.trim()) yield this.parseChunk(line);
+        }
+        if (read.done) break;
+      }
+      if (buffer.trim()) yield this.parseChunk(buffer);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      controller.abort(); // closes the connection when the caller stopped early
+    }
+  }
+
+  /**
+   * Follows a job's output until the job is final, calling `onChunk` for each chunk in order
+   * (see {@link streamLogs}). Resolves when the server ends the stream, with the `seq` of the
+   * last chunk delivered (or `after`, or null when there was none).
+   */
+  async followLogs(id: string, options: FollowLogsOptions = {}): Promise<number | null> {
+    const { onChunk, ...rest } = options;
+    let lastSeq = rest.after ?? null;
+    for await (const chunk of this.streamLogs(id, rest)) {
+      lastSeq = chunk.seq;
+      onChunk?.(chunk);
+    }
+    return lastSeq;
   }
 
   /**
@@ -89,16 +219,13 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   }
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.user !== undefined) headers['x-baton-user'] = this.user;
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     let response: Response;
     let text: string;
     try {
       response = await fetch(this.baseUrl + path, {
         method,
-        headers,
+        headers: this.headers(body !== undefined),
         ...(body !== undefined && { body: JSON.stringify(body) }),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
@@ -107,9 +234,20 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       if (signal?.aborted) throw signal.reason;
       throw new BatonApiError(0, 'UNREACHABLE', `cannot reach Baton at ${this.baseUrl}: ${this.why(err, timeout)}`);
     }
-    let parsed: unknown = null;
+    if (!response.ok) throw this.failure(response, text, method, path);
+    return this.parse(response, text) as T;
+  }
+
+  private headers(json: boolean): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (json) headers['content-type'] = 'application/json';
+    if (this.user !== undefined) headers['x-baton-user'] = this.user;
+    return headers;
+  }
+
+  private parse(response: Response, text: string): unknown {
     try {
-      parsed = text ? JSON.parse(text) : null;
+      return text ? JSON.parse(text) : null;
     } catch {
       throw new BatonApiError(
         response.status,
@@ -117,23 +255,49 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
         `${this.baseUrl} answered ${response.status} with non-JSON`,
       );
     }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
-      throw new BatonApiError(
-        response.status,
-        error?.code ?? 'HTTP_ERROR',
-        error?.message ?? `${method} ${path} answered ${response.status}`,
-        error?.details ?? null,
-      );
-    }
-    return parsed as T;
   }
 
-  private why(err: unknown, timeout: AbortSignal): string {
-    if (timeout.aborted) return `no answer within ${this.requestTimeoutMs} ms`;
+  /** The error an answer of status ≥ 400 carries, as a `BatonApiError`. */
+  private failure(response: Response, text: string, method: string, path: string): BatonApiError {
+    const parsed = this.parse(response, text);
+    const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
+    return new BatonApiError(
+      response.status,
+      error?.code ?? 'HTTP_ERROR',
+      error?.message ?? `${method} ${path.split('?')[0]} answered ${response.status}`,
+      error?.details ?? null,
+    );
+  }
+
+  private parseChunk(line: string): LogChunkView {
+    try {
+      return JSON.parse(line) as LogChunkView;
+    } catch {
+      throw new BatonApiError(200, 'INVALID_RESPONSE', `${this.baseUrl} sent a log line that is not JSON`);
+    }
+  }
+
+  private why(err: unknown, timeout?: AbortSignal): string {
+    if (timeout?.aborted) return `no answer within ${this.requestTimeoutMs} ms`;
     if (!(err instanceof Error)) return String(err);
     return (err.cause as Error | undefined)?.message ?? err.message;
   }
+}
+
+/** The query string of a logs request, or ''. */
+function logsQuery(query: {
+  follow?: 'true';
+  format?: 'json';
+  after?: number | undefined;
+  stream?: string | undefined;
+}): string {
+  const params = new URLSearchParams();
+  if (query.follow) params.set('follow', query.follow);
+  if (query.format) params.set('format', query.format);
+  if (query.after !== undefined) params.set('after', String(query.after));
+  if (query.stream !== undefined) params.set('stream', query.stream);
+  const qs = params.toString();
+  return qs ? `?${qs}` : '';
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

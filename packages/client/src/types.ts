@@ -1,4 +1,4 @@
-import type { JobError, JobState, PriorityClass } from '@baton/core';
+import type { JobError, JobState, PendingReasonCode, PriorityClass } from '@baton/core';
 
 export interface ClientOptions {
   /** Server URL. Default `$BATON_SERVER` or `http://127.0.0.1:7070`. */
@@ -19,7 +19,22 @@ export interface SubmitOptions {
   delayMs?: number;
   runAt?: string | number;
   idempotencyKey?: string;
-  resources?: { slots?: number };
+  /** What the job reserves on its agent while it runs; omitted fields take their defaults. */
+  resources?: {
+    /** Concurrency slots, 1…1024. Default 1. */
+    slots?: number;
+    /** CPU cores (fractions allowed), 0…4096. Default 0: not reserved. */
+    cpu?: number;
+    /** Memory in MiB. Default 0: not reserved. */
+    memoryMb?: number;
+    /** Whole GPUs, 0…1024. Default 0. */
+    gpus?: number;
+  };
+  /** Which agents may run the job. */
+  constraints?: {
+    /** Agent tags every one of which the agent must carry (`region:us-east`); at most 32. */
+    tags?: string[];
+  };
 }
 
 export interface JobRequest extends SubmitOptions {
@@ -52,7 +67,10 @@ export interface JobView {
   state: JobState;
   priority: PriorityClass;
   priorityLevel: number;
-  resources: { slots: number };
+  /** What the job reserves on its agent (defaults filled in). */
+  resources: JobResources;
+  /** Which agents may run it. */
+  constraints: { tags: string[] };
   payload: unknown;
   attempts: number;
   maxAttempts: number;
@@ -63,6 +81,8 @@ export interface JobView {
   result: unknown;
   error: JobError | null;
   agentId: string | null;
+  /** GPU device indices of the current (or last) assignment; empty when none. */
+  gpus: number[];
   createdAt: string;
   runAt: string;
   startedAt: string | null;
@@ -70,6 +90,29 @@ export interface JobView {
   updatedAt: string;
   /** Present on `getJob`. */
   history?: AttemptView[];
+  /**
+   * Present on `getJob`: why a `queued` job is still waiting (null in every other state).
+   * Absent from `listJobs`.
+   */
+  pendingReason?: PendingReasonView | null;
+}
+
+/** What a job reserves on its agent while it runs. */
+export interface JobResources {
+  /** Concurrency slots. */
+  slots: number;
+  /** CPU cores; 0 when not reserved. */
+  cpu: number;
+  /** Memory in MiB; 0 when not reserved. */
+  memoryMb: number;
+  /** Whole GPUs. */
+  gpus: number;
+}
+
+/** Why a queued job has not been placed. `code` is stable; `message` is for people. */
+export interface PendingReasonView {
+  code: PendingReasonCode;
+  message: string;
 }
 
 export interface QueueView {
@@ -83,4 +126,106 @@ export interface JobListQuery {
   queue?: string;
   limit?: number;
   cursor?: string;
+}
+
+/** A GPU of an agent, as `GET /api/agents` reports it. */
+export interface AgentGpuView {
+  /** Device index (`CUDA_VISIBLE_DEVICES`). */
+  index: number;
+  uuid: string;
+  name: string;
+  memoryMb: number;
+  /** Unhealthy GPUs take no work. */
+  healthy: boolean;
+  /** Why the GPU is unhealthy, when the agent said. */
+  reason?: string;
+  /** The job holding this GPU, or null when free. */
+  jobId: string | null;
+}
+
+/** An agent known to the server (times as ISO 8601). */
+export interface AgentView {
+  id: string;
+  /** The name the agent registered with; its id when it gave none. */
+  name: string;
+  pool: string;
+  /** `draining` agents finish what they hold but take no new work. */
+  state: 'connected' | 'draining' | 'disconnected';
+  queues: string[];
+  /** Task names the agent serves, sorted. */
+  tasks: string[];
+  tags: string[];
+  /** Concurrency slots the agent registered. */
+  slots: number;
+  /** Slots held by jobs now. */
+  used: number;
+  /** CPU cores offered to jobs; null when not declared (unlimited). */
+  cpu: number | null;
+  /** Memory offered to jobs, MiB; null when not declared (unlimited). */
+  memoryMb: number | null;
+  gpus: AgentGpuView[];
+  /** Ids of the jobs the agent holds. */
+  jobs: string[];
+  connectedAt: string | null;
+  lastSeenAt: string | null;
+  disconnectedAt: string | null;
+}
+
+/** Slots of one pool, as `GET /api/capacity` reports them. */
+export interface PoolCapacityView {
+  /** The pool's name. */
+  name: string;
+  /** Slots of the pool's connected agents (draining ones included: they still run jobs). */
+  capacity: number;
+  /** Slots the pool should have; equal to `capacity` until autoscaling sets targets. */
+  target: number;
+  used: number;
+  /** Slots new work can take now: free slots of connected agents that are not draining. */
+  available: number;
+  /** Jobs holding slots. */
+  holders: number;
+}
+
+/** The fleet's capacity: the `result` of `GET /api/capacity`. */
+export interface CapacityView {
+  /** One entry per pool, sorted by name. */
+  slots: PoolCapacityView[];
+  totals: { capacity: number; used: number; available: number };
+  gpus: { total: number; used: number; available: number; unhealthy: number };
+}
+
+/** One piece of a job's output. */
+export interface LogChunkView {
+  jobId: string;
+  /** The attempt that wrote it. */
+  attempt: number;
+  stream: 'stdout' | 'stderr';
+  data: string;
+  /** Increasing per job: pass the last one seen as `after` to read on from there. */
+  seq: number;
+  /** When the server stored it (epoch ms). */
+  at: number;
+}
+
+/** A job's kept output, as `logs()` returns it. */
+export interface LogsView {
+  chunks: LogChunkView[];
+  /**
+   * The cursor to read on from: the last stored chunk's `seq` (even one `stream` filtered
+   * out), else the `after` given, else null when the job has no output yet.
+   */
+  lastSeq: number | null;
+}
+
+export interface LogsOptions {
+  /** Only chunks with a `seq` greater than this. */
+  after?: number;
+  /** Only this stream. Default both, interleaved in the order written. */
+  stream?: 'stdout' | 'stderr';
+  signal?: AbortSignal;
+}
+
+export interface FollowLogsOptions extends LogsOptions {
+  /** Called for each chunk as it arrives, in order. */
+  onChunk?: (chunk: LogChunkView) => void;
 }

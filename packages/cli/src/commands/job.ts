@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { jsonText, priorityText, progressText, shortTime, table } from '../format.js';
+import { jsonText, listText, priorityText, progressText, resourcesText, shortTime, table } from '../format.js';
 import type { ConnectionOptions } from './connection.js';
 import { api, clientFor, printJson, withConnection } from './connection.js';
 
@@ -15,7 +15,14 @@ export function registerJobCommand(program: Command): void {
       ['queue', job.queue],
       ['owner', job.owner],
       ['state', job.state],
+      ...(job.pendingReason
+        ? [['pending', `${job.pendingReason.code}: ${job.pendingReason.message}`] as [string, string]]
+        : []),
       ['priority', priorityText(job)],
+      ['resources', resourcesText(job.resources)],
+      ['tags', listText(job.constraints.tags)],
+      ['agent', job.agentId ?? '-'],
+      ['gpus', job.gpus.length > 0 ? job.gpus.join(', ') : '-'],
       ['attempts', `${job.attempts}/${job.maxAttempts}`],
       ['progress', progressText(job.progress)],
       ['payload', jsonText(job.payload)],
