@@ -123,16 +123,17 @@ async function runAgent(flags: AgentFlags): Promise<void> {
       : null;
   monitor?.start();
 
-  process.stdout.write(
-    `agent ${flags.name} connected to ${flags.server} as ${agent.id ?? '?'}: pool ${flags.pool}, ${slots} slots, ` +
-      `GPUs [${gpus.map((g) => g.index).join(',')}], tasks ${tasks.map((t) => t.name).join(', ')}\n`,
-  );
+  // Installed before the line that says the agent is up, so a SIGTERM right after it drains.
   onShutdown(async (signal) => {
     monitor?.stop();
     process.stdout.write(`${signal}: draining ${agent.load} running job(s), up to ${flags.drainGraceMs} ms…\n`);
     await agent.stop(flags.drainGraceMs);
     process.stdout.write('agent stopped\n');
   });
+  process.stdout.write(
+    `agent ${flags.name} connected to ${flags.server} as ${agent.id ?? '?'}: pool ${flags.pool}, ${slots} slots, ` +
+      `GPUs [${gpus.map((g) => g.index).join(',')}], tasks ${tasks.map((t) => t.name).join(', ')}\n`,
+  );
 }
 
 async function gpusOf(flags: AgentFlags): Promise<GpuDevice[]> {

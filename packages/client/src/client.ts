@@ -122,7 +122,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   async *streamLogs(id: string, options: LogsOptions = {}): AsyncGenerator<LogChunkView, void, undefined> {
     const { signal, stream } = options;
     // A plain read first: an unknown job or a stuck server is told within the request timeout
-    // (a follow answers only once there is output), and the output so far arrives at once.
+    // (a follow's body lasts as long as the job), and the output so far arrives at once.
     const kept = await this.logs(id, options);
     yield* kept.chunks;
     const after = kept.lastSeq ?? undefined;

@@ -1,6 +1,9 @@
 import type { Store, TaskRoute } from '@baton/store';
 import { ValidationError, DEFAULT_QUEUE } from '@baton/core';
 
+/** The built-in command task (agents started with --allow-commands serve it). */
+const COMMAND_TASK = 'command';
+
 /**
  * Which tasks are served on which queues, as agents announced them. Cached; a miss
  * re-reads the store once, so an agent that registered through another server counts.
@@ -24,6 +27,13 @@ export class TaskRoutes {
     }
     if (!queues) {
       const known = [...this.routes.keys()].sort();
+      if (task === COMMAND_TASK) {
+        throw new ValidationError(
+          'no agent runs command tasks: start one with `baton agent --allow-commands`',
+          { task, knownTasks: known },
+          'UNKNOWN_TASK',
+        );
+      }
       throw new ValidationError(
         `unknown task "${task}": no agent has registered it${known.length ? ` (known tasks: ${known.slice(0, 20).join(', ')})` : ''}`,
         { task, knownTasks: known },

@@ -38,6 +38,8 @@ export interface AgentDeclaration {
  */
 export class AgentSession {
   state: AgentSessionState = 'connected';
+  /** Runs inside the server's process (`baton dev`): never silent, never declared dead. */
+  inProcess = false;
   inbox: AgentInbox | null;
   lastSeenAt: number;
   disconnectedAt: number | null = null;

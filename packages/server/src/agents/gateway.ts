@@ -94,7 +94,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     };
     return {
       register: (registration, inbox) => {
-        connection ??= this.connect(inbox);
+        connection ??= this.connect(inbox, { inProcess: true });
         return connection.register(registration);
       },
       started: (items) => open().started(items),
@@ -107,8 +107,11 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     };
   }
 
-  /** A new connection for an agent whose messages arrive through `inbox`'s transport. */
-  connect(inbox: AgentInbox): AgentConnection {
+  /**
+   * A new connection for an agent whose messages arrive through `inbox`'s transport. An
+   * in-process agent cannot fall silent while its server lives, so it is never declared dead.
+   */
+  connect(inbox: AgentInbox, options: { inProcess?: boolean } = {}): AgentConnection {
     let session: AgentSession | null = null;
     const current = (): AgentSession => {
       if (!session || this.sessions.get(session.id) !== session || session.inbox !== inbox) {
@@ -125,6 +128,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       register: async (registration) => {
         const result = await this.register(registration, inbox);
         session = result.session;
+        session.inProcess = options.inProcess ?? false;
         return result.registered;
       },
       started: async (items) => {
@@ -271,6 +275,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   private checkLiveness(now: number): void {
     const timeout = this.options.agentTimeoutMs;
     for (const session of this.sessions.values()) {
+      if (session.inProcess) continue;
       const silentSince = session.disconnectedAt ?? session.lastSeenAt;
       if (now - silentSince < timeout) continue;
       this.sessions.delete(session.id);

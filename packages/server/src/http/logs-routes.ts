@@ -48,6 +48,7 @@ export function registerLogsRoutes(app: FastifyInstance, deps: { store: Store })
       'cache-control': 'no-cache',
       'x-content-type-options': 'nosniff',
     });
+    raw.flushHeaders(); // a follower learns at once that the job exists, before any output
     let after = query.after;
     let done = false;
     let pumping: Promise<void> | null = null;
