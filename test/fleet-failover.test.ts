@@ -1,6 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Proc } from './fleet.js';
-import { api, job, startAgent, startServer, until } from './fleet.js';
+import { AGENT_TOKEN, api, job, startAgent, startBaton, startServer, until } from './fleet.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'baton-failover-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 
 /**
  * Failover with real processes: a `baton server` and `baton agent` processes on loopback, with
@@ -25,7 +41,8 @@ describe('failover across agent processes', () => {
     const { proc: server, url } = await startServer();
     track(server);
     const agents = new Map<string, Proc>();
-    for (const name of ['a1', 'a2', 'a3']) agents.set(name, track(await startAgent(url, name, ['--demo', '--slots', '2'])));
+    for (const name of ['a1', 'a2', 'a3'])
+      agents.set(name, track(await startAgent(url, name, ['--demo', '--slots', '2'])));
 
     const { body: submitted } = await api(url, '/api/jobs', { task: 'demo.sleep', payload: { ms: 3000 } });
     const running = await until('the job running', async () => {
@@ -108,5 +125,32 @@ describe('failover across agent processes', () => {
     expect(waiting.pendingReason.code).toBe('NO_AGENT_FOR_QUEUE');
     const { body: agents } = await api(url, '/api/agents');
     expect(agents.agents).toHaveLength(0);
+  });
+
+  it('an agent that comes back within its lease keeps its job: it runs once', async () => {
+    const port = await freePort();
+    const args = ['server', '--port', String(port), '--store', `sqlite:${join(dir, 'restart.db')}`];
+    const flags = ['--agent-token', AGENT_TOKEN, '--lease-ms', '8000', '--heartbeat-ms', '200'];
+    const first = track(startBaton([...args, ...flags]));
+    const url = (await first.waitFor(/listening on (http:\/\/\S+)/))[1] as string;
+    const agent = track(await startAgent(url, 'steady', ['--demo', '--slots', '1']));
+    const { body: submitted } = await api(url, '/api/jobs', { task: 'demo.sleep', payload: { ms: 3000 } });
+    const running = await until('the job running', async () => {
+      const j = await job(url, submitted.id);
+      return j.state === 'running' ? j : undefined;
+    });
+    // The server dies and comes back on the same store; the agent's connection drops meanwhile.
+    first.kill('SIGKILL');
+    await first.exited;
+    const second = track(startBaton([...args, ...flags]));
+    await second.waitFor(/listening on/);
+    await agent.waitFor(/reconnected to the server/);
+    const done = await until('the job to succeed', async () => {
+      const j = await job(url, submitted.id);
+      return j.state === 'succeeded' ? j : undefined;
+    });
+    expect(done.attempts).toBe(1);
+    expect(done.history).toHaveLength(1);
+    expect(done.history[0]).toMatchObject({ agentId: running.agentId, outcome: 'succeeded' });
   });
 });

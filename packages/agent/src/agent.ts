@@ -339,8 +339,13 @@ export class Agent implements AgentInbox {
     if (leaseMs === undefined) return;
     for (const entry of this.running.values()) {
       if (now - entry.leaseConfirmedAt >= leaseMs && !entry.abort.signal.aborted) {
-        this.logger.warn({ jobId: entry.assignment.job.id }, 'lease not confirmed for a lease period; stopping the job');
-        entry.abort.abort(new BatonError('LEASE_LOST', 'lease lost: the server could not be reached', 409, undefined, true));
+        this.logger.warn(
+          { jobId: entry.assignment.job.id },
+          'lease not confirmed for a lease period; stopping the job',
+        );
+        entry.abort.abort(
+          new BatonError('LEASE_LOST', 'lease lost: the server could not be reached', 409, undefined, true),
+        );
       }
     }
   }

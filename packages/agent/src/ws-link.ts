@@ -25,6 +25,8 @@ export interface WsLinkOptions {
   reconnectMaxMs?: number;
   /** A request unanswered this long (connected or not) fails. Default 30 000 ms. */
   requestTimeoutMs?: number;
+  /** Called when a reconnection is refused for good (the token was changed): the link is closed. */
+  onRefused?: (err: Error) => void;
 }
 
 /** Lifecycle of the link: `open` once registered; `reconnecting` after a lost connection. */
@@ -327,6 +329,7 @@ export class WsLink implements AgentLink {
       if (fatal?.fatal) {
         this.logger.error({ err }, 'the server refused this agent; giving up');
         this.close();
+        this.options.onRefused?.(err as Error);
         return;
       }
       this.logger.warn({ err: (err as Error).message }, 'reconnect failed; retrying');

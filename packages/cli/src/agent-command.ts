@@ -2,15 +2,7 @@ import { availableParallelism, hostname, totalmem } from 'node:os';
 import type { Command } from 'commander';
 import { destination, pino } from 'pino';
 import type { AnyTaskDefinition } from '@baton/agent';
-import {
-  Agent,
-  GpuHealthMonitor,
-  WsLink,
-  createCommandTask,
-  declaredGpus,
-  demoTasks,
-  detectGpus,
-} from '@baton/agent';
+import { Agent, GpuHealthMonitor, WsLink, createCommandTask, declaredGpus, demoTasks, detectGpus } from '@baton/agent';
 import type { GpuDevice } from '@baton/core';
 import { BatonError, tagSchema } from '@baton/core';
 import { loadTaskModule } from './agent-tasks.js';
@@ -54,21 +46,38 @@ export function registerAgentCommand(program: Command): void {
     .command('agent')
     .description('run an agent: connect to a Baton server and run the jobs it places here')
     .option('--server <url>', 'Baton server URL (or BATON_SERVER)', process.env.BATON_SERVER ?? 'http://127.0.0.1:7070')
-    .option('--token <token>', 'the agent token the server printed (or BATON_AGENT_TOKEN)', process.env.BATON_AGENT_TOKEN)
+    .option(
+      '--token <token>',
+      'the agent token the server printed (or BATON_AGENT_TOKEN)',
+      process.env.BATON_AGENT_TOKEN,
+    )
     .option('--name <name>', 'agent name shown in baton agents', hostname())
     .option('--pool <name>', 'pool this agent belongs to', 'default')
     .option('--queues <list>', "queues to take work from, comma-separated (default: the tasks' queues)")
     .option('--tag <tag>', 'a tag jobs can require, e.g. region:us-east (repeatable, or comma-separated)', collect, [])
-    .option('--slots <n>', 'jobs run at once (default: the larger of CPU cores and GPUs)', intOption('--slots', 1, 100_000))
+    .option(
+      '--slots <n>',
+      'jobs run at once (default: the larger of CPU cores and GPUs)',
+      intOption('--slots', 1, 100_000),
+    )
     .option('--cpu <n>', 'CPU cores offered to jobs (default: this machine’s)', numberOption('--cpu', 0))
     .option('--memory-mb <n>', 'memory offered to jobs, MiB (default: this machine’s)', intOption('--memory-mb', 0))
     .option('--gpus <n>', 'declare N GPUs instead of detecting them with nvidia-smi', intOption('--gpus', 0, 1024))
     .option('--allow-commands', 'run built-in command tasks (argv, no shell) on this machine', false)
     .option('--tasks <file>', 'a JS module exporting defineTask(...) tasks')
     .option('--demo', 'serve the demo tasks (demo.sleep, demo.fail, demo.echo)', false)
-    .option('--drain-grace-ms <ms>', 'on SIGTERM, how long running jobs may finish', intOption('--drain-grace-ms', 0), 30_000)
+    .option(
+      '--drain-grace-ms <ms>',
+      'on SIGTERM, how long running jobs may finish',
+      intOption('--drain-grace-ms', 0),
+      30_000,
+    )
     .option('--gpu-health-file <path>', 'read GPU health from this JSON file instead of nvidia-smi')
-    .option('--gpu-health-interval-ms <ms>', 'how often GPU health is checked (default 5000)', intOption('--gpu-health-interval-ms', 100))
+    .option(
+      '--gpu-health-interval-ms <ms>',
+      'how often GPU health is checked (default 5000)',
+      intOption('--gpu-health-interval-ms', 100),
+    )
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'info')
     .action(async (flags: AgentFlags) => {
       await runAgent(flags);
@@ -76,7 +85,8 @@ export function registerAgentCommand(program: Command): void {
 }
 
 async function runAgent(flags: AgentFlags): Promise<void> {
-  if (!flags.token) throw new CliError('--token is required (or set BATON_AGENT_TOKEN); baton dev and baton server print it', 2);
+  if (!flags.token)
+    throw new CliError('--token is required (or set BATON_AGENT_TOKEN); baton dev and baton server print it', 2);
   for (const tag of flags.tag) {
     const parsed = tagSchema.safeParse(tag);
     if (!parsed.success) throw new CliError(`--tag "${tag}": ${parsed.error.issues[0]?.message ?? 'invalid'}`, 2);
@@ -92,7 +102,15 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   const slots = flags.slots ?? Math.max(availableParallelism(), gpus.length);
   let link: WsLink;
   try {
-    link = new WsLink({ serverUrl: flags.server, token: flags.token, logger });
+    link = new WsLink({
+      serverUrl: flags.server,
+      token: flags.token,
+      logger,
+      onRefused: (err) => {
+        process.stderr.write(`baton: ${err.message}; the agent stops\n`);
+        process.exit(1);
+      },
+    });
   } catch (err) {
     throw new CliError(`--server: ${err instanceof Error ? err.message : String(err)}`, 2);
   }

@@ -111,7 +111,12 @@ export const agentRequestSchema = z.discriminatedUnion('t', [
           result: z.unknown(),
           startedAt: z.number().optional(),
         }),
-        z.strictObject({ ...leaseRef, outcome: z.literal('failed'), error: jobError, startedAt: z.number().optional() }),
+        z.strictObject({
+          ...leaseRef,
+          outcome: z.literal('failed'),
+          error: jobError,
+          startedAt: z.number().optional(),
+        }),
       ]),
     ),
   }),

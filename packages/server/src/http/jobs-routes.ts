@@ -28,7 +28,6 @@ export interface JobsRoutesOptions {
   scheduler: SchedulerLoop | null;
 }
 
-
 /** The submitting user. Until accounts exist it is taken from `X-Baton-User` (default `local`). */
 function ownerOf(request: FastifyRequest): string {
   const header = request.headers['x-baton-user'];

@@ -30,15 +30,23 @@ export function registerLogsRoutes(app: FastifyInstance, deps: { store: Store })
     }
     const query = parsed.data;
     const job = await store.getJob(id);
-    if (!job) return reply.status(404).send({ error: { code: 'JOB_NOT_FOUND', message: `job ${id} not found`, details: null } });
-    const pick = (chunks: StoredLogChunk[]) => (query.stream ? chunks.filter((c) => c.stream === query.stream) : chunks);
+    if (!job)
+      return reply
+        .status(404)
+        .send({ error: { code: 'JOB_NOT_FOUND', message: `job ${id} not found`, details: null } });
+    const pick = (chunks: StoredLogChunk[]) =>
+      query.stream ? chunks.filter((c) => c.stream === query.stream) : chunks;
     const follow = query.follow === 'true' || query.follow === '1';
 
     if (!follow) {
       const chunks = await store.getLogs(id, query.after);
       const last = chunks[chunks.length - 1];
       if (query.format === 'json') return { chunks: pick(chunks), lastSeq: last?.seq ?? query.after ?? null };
-      return reply.type('text/plain; charset=utf-8').send(pick(chunks).map((c) => c.data).join(''));
+      return reply.type('text/plain; charset=utf-8').send(
+        pick(chunks)
+          .map((c) => c.data)
+          .join(''),
+      );
     }
 
     reply.hijack();
