@@ -11,3 +11,17 @@ export type {
   PayloadsOf,
 } from './task.js';
 export { demoTasks, demoSleep, demoFail, demoEcho } from './demo-tasks.js';
+export {
+  commandTask,
+  createCommandTask,
+  commandPayloadSchema,
+  COMMAND_TASK,
+  DEFAULT_KILL_GRACE_MS,
+} from './command-task.js';
+export type { CommandPayload, CommandResult, CommandTaskOptions } from './command-task.js';
+export { detectGpus, declaredGpus } from './gpus.js';
+export type { DetectGpusOptions } from './gpus.js';
+export { GpuHealthMonitor, DEFAULT_GPU_HEALTH_INTERVAL_MS } from './gpu-health.js';
+export type { GpuHealthMonitorOptions } from './gpu-health.js';
+export { WsLink } from './ws-link.js';
+export type { WsLinkOptions, WsLinkState } from './ws-link.js';
