@@ -139,6 +139,8 @@ async function runAgent(flags: AgentFlags): Promise<void> {
           ...(flags.gpuHealthIntervalMs !== undefined && { intervalMs: flags.gpuHealthIntervalMs }),
         })
       : null;
+  // Read GPU health once now, so a GPU that is already bad never gets work.
+  await monitor?.check();
   monitor?.start();
 
   // Installed before the line that says the agent is up, so a SIGTERM right after it drains.

@@ -50,13 +50,16 @@ describe('agent runtime', () => {
     expect(job.history[0]).toMatchObject({ outcome: 'failed', error: { code: 'AGENT_STOPPING', retryable: true } });
   });
 
-  it('fails a job for a task the agent does not have, without retrying', async () => {
+  it('never hands a job to an agent without its task: the job waits and says why', async () => {
     h = await startHarness({ agents: 0 });
     await h.store.registerTasks([{ task: 'elsewhere.only', queue: 'default' }]);
     await h.addAgent();
     const res = await h.post('/api/jobs', { task: 'elsewhere.only', maxAttempts: 4 });
-    const job = await h.waitFor(res.body.id, isFinal);
-    expect(job).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'UNKNOWN_TASK', retryable: false } });
+    const job = await h.waitFor(res.body.id, (j) => j.pendingReason !== null);
+    expect(job).toMatchObject({ state: 'queued', attempts: 0, pendingReason: { code: 'NO_AGENT_FOR_TASK' } });
+    // An agent that serves it takes it.
+    await h.addAgent({ tasks: [defineTask('elsewhere.only', async () => 'ran')] });
+    expect(await h.waitFor(res.body.id, isFinal)).toMatchObject({ state: 'succeeded', result: 'ran', attempts: 1 });
   });
 
   it('honours its concurrency', async () => {
