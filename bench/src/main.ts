@@ -2,6 +2,10 @@
 import { parseArgs } from 'node:util';
 import { BatonError, MAX_BULK_JOBS } from '@baton/core';
 import { runLatency } from './latency.js';
+import type { PolicyName } from './packing/policies.js';
+import { POLICY_NAMES } from './packing/policies.js';
+import { runPacking } from './packing/run.js';
+import { TraceError } from './packing/trace.js';
 import { runThroughput } from './throughput.js';
 
 /**
@@ -9,7 +13,7 @@ import { runThroughput } from './throughput.js';
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
 
-const WORKLOADS = ['throughput', 'latency'] as const;
+const WORKLOADS = ['throughput', 'latency', 'packing'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- WORKLOAD [flags]
@@ -28,7 +32,13 @@ latency      single jobs submitted at R/s for S s while one in-process agent run
   --rate R            submissions per second (default 200)
   --seconds S         how long to submit (default 10)
   --concurrency C     the agent's concurrency (default 10)
-  --repeat K          runs, one JSON line each (default 1)`;
+  --repeat K          runs, one JSON line each (default 1)
+
+packing      a GPU job trace through a simulated fleet, placed by Baton's place() and by baselines
+  --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (required)
+  --policy P          ${POLICY_NAMES.join(', ')} or all (default all); one JSON line each
+  --ignore-priority   treat every job as priority normal (submit order only)
+  --repeat K          runs (default 1)`;
 
 class UsageError extends Error {}
 
@@ -42,7 +52,54 @@ interface Parsed {
   timeoutS: number;
   rate: number;
   seconds: number;
+  trace: string | undefined;
+  policies: PolicyName[];
+  ignorePriority: boolean;
 }
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/** What one run of a workload printed: its JSON lines, and whether it verified. */
+interface RunOutcome {
+  lines: object[];
+  ok: boolean;
+}
+
+const storeOf = (args: Parsed) => (args.store !== undefined ? { store: args.store } : {});
+
+/** How each workload runs once; add a workload here, to WORKLOADS, USAGE and `parse`. */
+const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
+  throughput: async (args) => {
+    const result = await runThroughput({
+      ...storeOf(args),
+      jobs: args.jobs,
+      concurrency: args.concurrency,
+      chunkSize: args.chunk,
+      timeoutMs: args.timeoutS * 1000,
+      log,
+    });
+    return { lines: [result], ok: result.ok };
+  },
+  latency: async (args) => {
+    const result = await runLatency({
+      ...storeOf(args),
+      rate: args.rate,
+      seconds: args.seconds,
+      concurrency: args.concurrency,
+      log,
+    });
+    return { lines: [result], ok: Boolean(result.ok) };
+  },
+  packing: async (args) => {
+    const lines = await runPacking({
+      trace: args.trace!,
+      policies: args.policies,
+      ignorePriority: args.ignorePriority,
+      log,
+    });
+    return { lines, ok: true };
+  },
+};
 
 function positiveInt(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -68,6 +125,9 @@ function parse(argv: string[]): Parsed | 'help' {
         'timeout-s': { type: 'string' },
         rate: { type: 'string' },
         seconds: { type: 'string' },
+        trace: { type: 'string' },
+        policy: { type: 'string' },
+        'ignore-priority': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -82,6 +142,13 @@ function parse(argv: string[]): Parsed | 'help' {
   if (!(WORKLOADS as readonly string[]).includes(workload)) {
     throw new UsageError(`unknown workload "${workload}"; known workloads: ${WORKLOADS.join(', ')}`);
   }
+  if (workload === 'packing' && values.trace === undefined) {
+    throw new UsageError('packing needs --trace FILE (e.g. ../shared/traces/gpu-batch-2000.jsonl)');
+  }
+  const policy = values.policy ?? 'all';
+  if (policy !== 'all' && !(POLICY_NAMES as readonly string[]).includes(policy)) {
+    throw new UsageError(`unknown --policy "${policy}"; known: ${POLICY_NAMES.join(', ')}, all`);
+  }
   const chunk = positiveInt('--chunk', values.chunk, MAX_BULK_JOBS);
   if (chunk > MAX_BULK_JOBS)
     throw new UsageError(`--chunk must be at most ${MAX_BULK_JOBS} (the API's bulk limit), got ${chunk}`);
@@ -95,10 +162,11 @@ function parse(argv: string[]): Parsed | 'help' {
     timeoutS: positiveInt('--timeout-s', values['timeout-s'], 300),
     rate: positiveInt('--rate', values.rate, 200),
     seconds: positiveInt('--seconds', values.seconds, 10),
+    trace: values.trace,
+    policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
+    ignorePriority: values['ignore-priority'] ?? false,
   };
 }
-
-const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 async function main(argv: string[]): Promise<number> {
   let args: Parsed | 'help';
@@ -117,23 +185,16 @@ async function main(argv: string[]): Promise<number> {
   for (let run = 1; run <= args.repeat; run++) {
     if (args.repeat > 1) log(`run ${run}/${args.repeat}`);
     try {
-      const store = args.store !== undefined ? { store: args.store } : {};
-      const result =
-        args.workload === 'latency'
-          ? await runLatency({ ...store, rate: args.rate, seconds: args.seconds, concurrency: args.concurrency, log })
-          : await runThroughput({
-              ...store,
-              jobs: args.jobs,
-              concurrency: args.concurrency,
-              chunkSize: args.chunk,
-              timeoutMs: args.timeoutS * 1000,
-              log,
-            });
-      if (!result.ok) failures++;
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      const outcome = await RUNNERS[args.workload](args);
+      if (!outcome.ok) failures++;
+      for (const line of outcome.lines) process.stdout.write(`${JSON.stringify(line)}\n`);
     } catch (err) {
       if (err instanceof BatonError && err.code === 'INVALID_STORE_URL') {
         process.stderr.write(`bench: --store: ${err.message}\n`);
+        return 2;
+      }
+      if (err instanceof TraceError) {
+        process.stderr.write(`bench: --trace: ${err.message}\n`);
         return 2;
       }
       failures++;
@@ -142,8 +203,7 @@ async function main(argv: string[]): Promise<number> {
         `${JSON.stringify({
           system: 'baton',
           workload: args.workload,
-          jobs: args.jobs,
-          concurrency: args.concurrency,
+          ...(args.workload === 'packing' ? { trace: args.trace } : { jobs: args.jobs, concurrency: args.concurrency }),
           ok: false,
           error: err instanceof Error ? err.message : String(err),
         })}\n`,

@@ -1,6 +1,6 @@
-import type { AgentCapacity, PendingJob, Placement, PlacementResult } from './placement-types.js';
+import type { AgentCapacity, PendingJob, PlacementResult } from './placement-types.js';
 import { priorityRank } from './job.js';
-import { MaxHeap } from './max-heap.js';
+import { PlacementPass } from './placement-pass.js';
 
 /**
  * Placement: a pure function from (pending jobs, agents' free capacity) to assignments.
@@ -19,42 +19,66 @@ export function comparePending(a: PendingJob, b: PendingJob): number {
 }
 
 /**
- * Places jobs in priority order on agents subscribed to their queue. Among eligible agents
- * the one with the most free slots wins, which spreads CPU work evenly. A job that fits
- * nowhere is skipped so it does not block smaller jobs behind it.
- *
- * Each queue keeps a max-heap of its agents by free slots, with stale entries dropped lazily,
- * so a placement costs O(queues per agent · log agents) rather than a scan of the fleet.
+ * Which blocked GPU jobs of one eligibility class (queue, task, tags) may hold an agent for
+ * themselves in one pass:
+ * - `larger` (default): the first blocked GPU job, then each later one that needs more GPUs
+ *   than every blocked job before it, so at most one per GPU size and growing;
+ * - `head`: only the first blocked GPU job;
+ * - `per-size`: the first blocked job of each GPU size;
+ * - `none`: no reservations (plain best fit with backfill; large jobs can starve).
  */
-export function place(pending: readonly PendingJob[], agents: readonly AgentCapacity[]): PlacementResult {
-  const free = new Map<string, number>();
-  const queuesOf = new Map<string, readonly string[]>();
-  const byQueue = new Map<string, MaxHeap<string>>();
-  for (const agent of agents) {
-    if (agent.freeSlots <= 0) continue;
-    free.set(agent.id, agent.freeSlots);
-    queuesOf.set(agent.id, agent.queues);
-    for (const queue of agent.queues) {
-      let heap = byQueue.get(queue);
-      if (!heap) byQueue.set(queue, (heap = new MaxHeap()));
-      heap.push(agent.freeSlots, agent.id);
+export type ReservationPolicy = 'larger' | 'head' | 'per-size' | 'none';
+
+export interface PlacementOptions {
+  /** Head-of-line reservations per pass. Default `larger`. */
+  reservations?: ReservationPolicy;
+}
+
+/**
+ * Places jobs in {@link comparePending} order. A job is eligible on an agent that takes its
+ * queue, serves its task, carries all its tags and has its slots, CPU, memory and GPUs free.
+ *
+ * - GPU jobs go where they fit best: the agent left with the fewest free GPUs (then fewest free
+ *   slots, then agent id), on the lowest free device indices.
+ * - CPU-only jobs spread over GPU-less agents (most free slots first). Only when none can take
+ *   them do they go to a GPU agent, and only if it keeps a free slot for each of its free GPUs.
+ * - `avoidAgentId` is a soft preference: that agent is used only if no other can take the job.
+ * - A job that fits nowhere is skipped, so it does not block smaller jobs behind it, except
+ *   that a blocked GPU job that would fit an eligible agent when idle holds the agent closest
+ *   to fitting it (most free GPUs): later jobs take no GPUs there, nor the slots, CPU or memory
+ *   it needs. Which blocked jobs may do so is {@link PlacementOptions.reservations}.
+ *
+ * Every job given and not placed gets a reason in `pending`. A decision costs O(GPU sizes ·
+ * log agents) through per-class heaps; a job whose shape already failed this pass (or that
+ * needs at least as much as one that did) costs a map lookup, since free capacity only shrinks
+ * during a pass.
+ */
+export function place(
+  pending: readonly PendingJob[],
+  agents: readonly AgentCapacity[],
+  options: PlacementOptions = {},
+): PlacementResult {
+  const pass = new PlacementPass(agents, options.reservations ?? 'larger');
+  for (const job of inOrder(pending)) pass.place(job);
+  return pass.result();
+}
+
+/** The jobs in {@link comparePending} order; the input itself when it is already in order. */
+function inOrder(pending: readonly PendingJob[]): readonly PendingJob[] {
+  let sorted = true;
+  for (let i = 1; i < pending.length; i++) {
+    if (comparePending(pending[i - 1]!, pending[i]!) > 0) {
+      sorted = false;
+      break;
     }
   }
-  const placements: Placement[] = [];
-  for (const job of [...pending].sort(comparePending)) {
-    const heap = byQueue.get(job.queue);
-    if (!heap) continue;
-    // Drop entries whose slot count is out of date; the current one was pushed when it changed.
-    let top = heap.peek();
-    while (top && top.key !== free.get(top.value)) {
-      heap.pop();
-      top = heap.peek();
-    }
-    if (!top || top.key < job.resources.slots) continue;
-    const left = top.key - job.resources.slots;
-    free.set(top.value, left);
-    placements.push({ jobId: job.id, agentId: top.value, gpus: [] });
-    if (left > 0) for (const queue of queuesOf.get(top.value) ?? []) byQueue.get(queue)?.push(left, top.value);
-  }
-  return { placements, pending: new Map() };
+  if (sorted) return pending;
+  const keyed = pending.map((job) => ({ job, rank: priorityRank(job.priority) }));
+  keyed.sort(
+    (a, b) =>
+      a.rank - b.rank ||
+      b.job.priorityLevel - a.job.priorityLevel ||
+      (a.job.id < b.job.id ? -1 : a.job.id > b.job.id ? 1 : 0),
+  );
+  return keyed.map((k) => k.job);
 }

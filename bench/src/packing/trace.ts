@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { PriorityClass } from '@baton/core';
+import { PRIORITY_CLASSES } from '@baton/core';
+
+/**
+ * GPU job traces for the packing workload (`shared/traces/*.jsonl`): a header line
+ * `{"fleet":{"agents":A,"gpusPerAgent":G},"mode":"batch|online","makespanLowerBoundS":…}`, then
+ * one job per line `{"id","submitAt","gpus","durationS","priority","user"}`, times in seconds.
+ */
+
+export interface TraceFleet {
+  agents: number;
+  gpusPerAgent: number;
+}
+
+export interface TraceJob {
+  /** Position in submit order (submitAt, then line): the simulator's job ids sort this way. */
+  seq: number;
+  /** The id the trace gave it. */
+  traceId: string;
+  submitAt: number;
+  gpus: number;
+  durationS: number;
+  priority: PriorityClass;
+  user: string;
+}
+
+export interface Trace {
+  /** File name, for the report. */
+  name: string;
+  fleet: TraceFleet;
+  mode: 'batch' | 'online';
+  /** Lower bound on the makespan (batch traces), or null. */
+  makespanLowerBoundS: number | null;
+  /** In submit order. */
+  jobs: TraceJob[];
+}
+
+export class TraceError extends Error {}
+
+export async function readTrace(file: string): Promise<Trace> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new TraceError(`cannot read trace ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parseTrace(text, basename(file));
+}
+
+export function parseTrace(text: string, name: string): Trace {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const fail = (line: number, what: string) => new TraceError(`${name}:${line}: ${what}`);
+  const json = (i: number): Record<string, unknown> => {
+    let value: unknown;
+    try {
+      value = JSON.parse(lines[i]!);
+    } catch {
+      throw fail(i + 1, 'not a JSON line');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail(i + 1, 'not a JSON object');
+    return value as Record<string, unknown>;
+  };
+  if (lines.length === 0) throw new TraceError(`${name}: empty trace`);
+  const header = json(0);
+  const fleet = header.fleet as Record<string, unknown> | undefined;
+  const agents = fleet?.agents;
+  const gpusPerAgent = fleet?.gpusPerAgent;
+  if (!isPositiveInt(agents) || !isPositiveInt(gpusPerAgent)) {
+    throw fail(1, 'the header needs "fleet":{"agents":A,"gpusPerAgent":G} with positive integers');
+  }
+  const mode = header.mode;
+  if (mode !== 'batch' && mode !== 'online') throw fail(1, 'the header needs "mode":"batch" or "online"');
+  const bound = header.makespanLowerBoundS;
+  const makespanLowerBoundS = typeof bound === 'number' && Number.isFinite(bound) && bound > 0 ? bound : null;
+
+  const jobs: TraceJob[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const o = json(i);
+    const { id, submitAt, gpus, durationS, priority, user } = o;
+    if (typeof submitAt !== 'number' || !Number.isFinite(submitAt) || submitAt < 0)
+      throw fail(i + 1, '"submitAt" must be a number of seconds ≥ 0');
+    if (!isPositiveInt(gpus)) throw fail(i + 1, '"gpus" must be a positive integer');
+    if (gpus > gpusPerAgent) throw fail(i + 1, `"gpus" is ${gpus}, more than an agent has (${gpusPerAgent})`);
+    if (typeof durationS !== 'number' || !Number.isFinite(durationS) || durationS <= 0)
+      throw fail(i + 1, '"durationS" must be a positive number');
+    const prio = priority ?? 'normal';
+    if (!(PRIORITY_CLASSES as readonly unknown[]).includes(prio))
+      throw fail(i + 1, `"priority" must be one of ${PRIORITY_CLASSES.join(', ')}`);
+    jobs.push({
+      seq: i - 1,
+      traceId: typeof id === 'string' ? id : String(i - 1),
+      submitAt,
+      gpus,
+      durationS,
+      priority: prio as PriorityClass,
+      user: typeof user === 'string' ? user : '',
+    });
+  }
+  jobs.sort((a, b) => a.submitAt - b.submitAt || a.seq - b.seq);
+  jobs.forEach((job, seq) => (job.seq = seq));
+  return { name, fleet: { agents, gpusPerAgent }, mode, makespanLowerBoundS, jobs };
+}
+
+function isPositiveInt(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x > 0;
+}
