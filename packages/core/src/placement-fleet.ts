@@ -93,6 +93,11 @@ export class EligibilityClass {
   /** GPU sizes of blocked jobs of this class that reached the reservation decision this pass. */
   readonly reserveConsidered = new Set<number>();
   maxReserveConsidered = 0;
+  /**
+   * No GPU-less agent is eligible: CPU-only jobs may then use any slot of a GPU agent (after
+   * the spare ones), or they could never run.
+   */
+  readonly gpuOnly: boolean;
   private idle: { cpu: Capacity[]; gpu: Capacity[] } | null = null;
   private initial: { cpu: Capacity[]; gpu: Capacity[] } | null = null;
 
@@ -105,6 +110,7 @@ export class EligibilityClass {
     readonly ineligible: PendingReason | null,
     private readonly initialOf: (agent: AgentState) => Capacity,
   ) {
+    this.gpuOnly = agents.every((a) => a.hasGpus);
     for (const agent of agents) {
       agent.classes.push(this);
       this.index(agent);
@@ -145,7 +151,7 @@ export class EligibilityClass {
 
   /**
    * GPU jobs see GPU agents as they are; CPU jobs see GPU-less agents as they are and GPU
-   * agents with one slot kept per GPU.
+   * agents with one slot kept per GPU (all their slots when no GPU-less agent is eligible).
    */
   private frontiers(of: (agent: AgentState) => Capacity): { cpu: Capacity[]; gpu: Capacity[] } {
     const cpu: Capacity[] = [];
@@ -154,7 +160,7 @@ export class EligibilityClass {
       const [slots, cpuCores, memoryMb, gpus] = of(agent);
       if (agent.hasGpus) {
         gpu.push([slots, cpuCores, memoryMb, gpus]);
-        cpu.push([slots - gpus, cpuCores, memoryMb, 0]);
+        cpu.push([this.gpuOnly ? slots : slots - gpus, cpuCores, memoryMb, 0]);
       } else {
         cpu.push([slots, cpuCores, memoryMb, 0]);
       }

@@ -175,12 +175,41 @@ export class PlacementPass {
 
   /**
    * GPU-less agents with the most free slots first; failing those, GPU agents with the most
-   * slots to spare beyond one per free GPU, provided they keep that many after the job.
+   * slots to spare beyond one per free GPU, provided they keep that many after the job; and
+   * where no GPU-less agent is eligible at all, any free slot of a GPU agent.
    */
   private searchCpu(cls: EligibilityClass, job: PendingJob): AgentState | null {
     return (
-      this.searchSpread(cls.cpuAgents, job, false) ?? this.searchSpread(cls.spareAgents, job, true) ?? this.avoided
+      this.searchSpread(cls.cpuAgents, job, false) ??
+      this.searchSpread(cls.spareAgents, job, true) ??
+      (cls.gpuOnly ? this.searchAnySlot(cls, job) : null) ??
+      this.avoided
     );
+  }
+
+  /** The GPU agent with the most free slots that can take the job (a scan: GPU-only fleets). */
+  private searchAnySlot(cls: EligibilityClass, job: PendingJob): AgentState | null {
+    const r = job.resources;
+    let best: AgentState | null = null;
+    for (const agent of cls.agents) {
+      if (agent.freeSlots < r.slots || agent.freeCpu < r.cpu || agent.freeMemoryMb < r.memoryMb) continue;
+      const held = agent.reservation?.resources;
+      if (
+        held &&
+        (agent.freeSlots - r.slots < held.slots ||
+          agent.freeCpu - r.cpu < held.cpu ||
+          agent.freeMemoryMb - r.memoryMb < held.memoryMb)
+      ) {
+        this.blockedBy ??= agent.reservation;
+        continue;
+      }
+      if (agent.id === job.avoidAgentId) {
+        this.avoided ??= agent;
+        continue;
+      }
+      if (!best || agent.freeSlots > best.freeSlots) best = agent;
+    }
+    return best;
   }
 
   private searchSpread(heap: AgentHeap, job: PendingJob, gpuAgents: boolean): AgentState | null {

@@ -24,7 +24,12 @@ const DAY_MS = 86_400_000;
 export const resourcesSchema = z.strictObject({
   slots: z.number().int().min(1, 'slots must be at least 1').max(1024).default(1),
   cpu: z.number().min(0, 'cpu must not be negative').max(4096).default(0),
-  memoryMb: z.number().int().min(0, 'memoryMb must not be negative').max(64 * 1024 * 1024).default(0),
+  memoryMb: z
+    .number()
+    .int()
+    .min(0, 'memoryMb must not be negative')
+    .max(64 * 1024 * 1024)
+    .default(0),
   gpus: z.number().int().min(0, 'gpus must not be negative').max(1024).default(0),
 });
 

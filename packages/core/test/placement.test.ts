@@ -255,16 +255,29 @@ describe('place: GPUs', () => {
   });
 
   it('lets CPU-only jobs onto a GPU agent only if it keeps a slot for each free GPU', () => {
-    const agents = [gpuAgent('gpu', 4, { freeSlots: 6, total: { slots: 16 } })];
+    // A full GPU-less agent exists: CPU-only work waits for it rather than take GPU slots.
+    const agents = [gpuAgent('gpu', 4, { freeSlots: 6, total: { slots: 16 } }), cpuAgent('cpu', 0)];
     const result = place([job('1'), job('2'), job('3'), gpuJob('4', 4)], agents);
     expect(result.placements.map((p) => p.jobId)).toEqual(['1', '2', '4']);
     expect(codeOf(result, '3')).toBe('BEHIND_HIGHER_PRIORITY');
-    // A GPU agent with one slot per GPU never takes CPU-only work.
-    const tight = place([job('1')], [gpuAgent('gpu', 8)]);
-    expect(tight.pending.get('1')).toEqual({
-      code: 'RESOURCES_EXCEED_AGENTS',
-      message: 'needs 1 slot without GPUs; eligible agents keep their slots for their GPUs',
-    });
+    // A GPU agent with one slot per GPU takes no CPU-only work while a GPU-less agent could.
+    const tight = place([job('1')], [gpuAgent('gpu', 8), cpuAgent('cpu', 0)]);
+    expect(tight.placements).toEqual([]);
+    expect(codeOf(tight, '1')).toBe('WAITING_FOR_CAPACITY');
+  });
+
+  it('lets CPU-only jobs use any slot of a GPU agent when no GPU-less agent is eligible', () => {
+    const result = place([job('1'), gpuJob('2', 4), gpuJob('3', 1)], [gpuAgent('gpu', 8, { freeSlots: 2 })]);
+    expect(on(result, '1')?.agentId).toBe('gpu');
+    expect(on(result, '2')?.gpus).toEqual([0, 1, 2, 3]);
+    // The slot the CPU job took was one a GPU job needed.
+    expect(codeOf(result, '3')).toBe('BEHIND_HIGHER_PRIORITY');
+    // Spare slots are still taken first.
+    const two = place(
+      [job('1')],
+      [gpuAgent('tight', 8), gpuAgent('roomy', 8, { freeSlots: 10, total: { slots: 10 } })],
+    );
+    expect(on(two, '1')?.agentId).toBe('roomy');
   });
 });
 
@@ -538,8 +551,10 @@ describe('place on random fleets', () => {
             const s = state.get(a.id)!;
             const fit =
               eligible(a, j) && s.slots >= r.slots && s.cpu >= r.cpu && s.mem >= r.memoryMb && s.gpus.size >= r.gpus;
-            // CPU-only work on a GPU agent must leave a slot per free GPU.
-            return fit && (r.gpus > 0 || a.gpuCount === 0 || s.slots - r.slots >= s.gpus.size);
+            // CPU-only work on a GPU agent must leave a slot per free GPU, unless no GPU-less
+            // agent is eligible for it at all.
+            const gpuOnly = agents.every((x) => !eligible(x, j) || x.gpuCount > 0);
+            return fit && (r.gpus > 0 || a.gpuCount === 0 || gpuOnly || s.slots - r.slots >= s.gpus.size);
           };
           const p = decisions.get(j.id);
           if (!p) {

@@ -145,10 +145,16 @@ export class SchedulerLoop {
 
   /** One placement round. Returns true when it assigned work and capacity may remain. */
   private async placeOnce(): Promise<boolean> {
-    const agents = this.gateway.capacity().filter((a) => a.freeSlots > 0);
-    if (agents.length === 0) return false;
+    // Full agents stay in view: placement reserves them for large jobs and tells "no room now"
+    // from "never fits".
+    const agents = this.gateway.capacity();
+    if (!agents.some((a) => a.freeSlots > 0)) {
+      this.reasons = new Map(); // explained on demand until a pass looks again
+      return false;
+    }
     const freeByQueue = new Map<string, number>();
     for (const agent of agents) {
+      if (agent.freeSlots <= 0) continue;
       for (const queue of agent.queues) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
     }
     // Look past the free slots: jobs at the head that fit nowhere (a large GPU job) must not
