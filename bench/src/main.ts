@@ -5,6 +5,7 @@ import { runLatency } from './latency.js';
 import type { PolicyName } from './packing/policies.js';
 import { POLICY_NAMES } from './packing/policies.js';
 import { runPacking } from './packing/run.js';
+import { runFailover } from './failover.js';
 import { TraceError } from './packing/trace.js';
 import { runThroughput } from './throughput.js';
 
@@ -13,7 +14,7 @@ import { runThroughput } from './throughput.js';
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
 
-const WORKLOADS = ['throughput', 'latency', 'packing'] as const;
+const WORKLOADS = ['throughput', 'latency', 'packing', 'failover'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- WORKLOAD [flags]
@@ -38,7 +39,16 @@ packing      a GPU job trace through a simulated fleet, placed by Baton's place(
   --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (required)
   --policy P          ${POLICY_NAMES.join(', ')} or all (default all); one JSON line each
   --ignore-priority   treat every job as priority normal (submit order only)
-  --repeat K          runs (default 1)`;
+  --repeat K          runs (default 1)
+
+failover     real baton server and agent processes; kill -9 the agent running the most jobs and time
+             until each of its jobs runs again on another agent (default settings: 10 s lease)
+  --store URL         store URL (default sqlite::memory:)
+  --jobs N            long jobs running when the agent dies (default 12)
+  --agents A          agent processes (default 3)
+  --lease-ms MS       the server's lease (default: its own, 10000)
+  --repeat K          runs (default 1)
+  --timeout-s T       limit per run in seconds (default 300)`;
 
 class UsageError extends Error {}
 
@@ -55,6 +65,8 @@ interface Parsed {
   trace: string | undefined;
   policies: PolicyName[];
   ignorePriority: boolean;
+  agents: number;
+  leaseMs: number | undefined;
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -99,6 +111,17 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     });
     return { lines, ok: true };
   },
+  failover: async (args) => {
+    const result = await runFailover({
+      ...storeOf(args),
+      jobs: args.jobs,
+      agents: args.agents,
+      ...(args.leaseMs !== undefined && { leaseMs: args.leaseMs }),
+      timeoutMs: args.timeoutS * 1000,
+      log,
+    });
+    return { lines: [result], ok: result.ok };
+  },
 };
 
 function positiveInt(flag: string, value: string | undefined, fallback: number): number {
@@ -128,6 +151,8 @@ function parse(argv: string[]): Parsed | 'help' {
         trace: { type: 'string' },
         policy: { type: 'string' },
         'ignore-priority': { type: 'boolean' },
+        agents: { type: 'string' },
+        'lease-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -155,7 +180,7 @@ function parse(argv: string[]): Parsed | 'help' {
   return {
     workload: workload as Workload,
     store: values.store,
-    jobs: positiveInt('--jobs', values.jobs, 20_000),
+    jobs: positiveInt('--jobs', values.jobs, workload === 'failover' ? 12 : 20_000),
     concurrency: positiveInt('--concurrency', values.concurrency, workload === 'latency' ? 10 : 50),
     chunk,
     repeat: positiveInt('--repeat', values.repeat, 1),
@@ -165,6 +190,8 @@ function parse(argv: string[]): Parsed | 'help' {
     trace: values.trace,
     policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
     ignorePriority: values['ignore-priority'] ?? false,
+    agents: positiveInt('--agents', values.agents, 3),
+    leaseMs: values['lease-ms'] === undefined ? undefined : positiveInt('--lease-ms', values['lease-ms'], 10_000),
   };
 }
 
