@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { until } from './baton-process.js';
+
+export { until };
 
 const BIN = fileURLToPath(new URL('../packages/cli/bin/baton.js', import.meta.url));
 
@@ -110,16 +113,6 @@ export async function api(url: string, path: string, body?: unknown): Promise<{ 
     /* text body (logs) */
   }
   return { status: r.status, body: parsed };
-}
-
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export const job = (url: string, id: string) => api(url, `/api/jobs/${id}`).then((r) => r.body);
