@@ -20,7 +20,11 @@ export async function runTask(
 ): Promise<Outcome> {
   if (!task) {
     if (job.task === 'command') {
-      return fail('COMMANDS_NOT_ALLOWED', `agent ${job.agentId} does not run command tasks (start it with --allow-commands)`, true);
+      return fail(
+        'COMMANDS_NOT_ALLOWED',
+        `agent ${job.agentId} does not run command tasks (start it with --allow-commands)`,
+        true,
+      );
     }
     return fail('UNKNOWN_TASK', `this agent has no handler for task "${job.task}"`, false);
   }
