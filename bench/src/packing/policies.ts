@@ -1,6 +1,6 @@
-import type { AgentCapacity, PendingJob, PlacementOptions } from '@baton/core';
+import type { AgentCapacity, CapacityRelease, PendingJob, PlacementOptions } from '@baton/core';
 import { place } from '@baton/core';
-import type { Decision, FleetView, Policy } from './simulator.js';
+import type { Decision, FleetView, JobRecord, Policy } from './simulator.js';
 import type { TraceJob } from './trace.js';
 
 /**
@@ -23,8 +23,15 @@ export const simAgentId = (index: number) => `agent-${String(index).padStart(5, 
 /**
  * Baton: the real `place()` from `@baton/core` on the simulated fleet. Every agent takes queue
  * `default` and task `train`, has G slots and G GPUs, and CPU and memory it never runs out of.
+ * With `timeLimits`, jobs carry their `timeLimitS` as `timeLimitMs`, each agent lists when its
+ * running jobs end at the latest (`releases`: start + limit) and `now` is the simulated time
+ * (all in ms), as the server would fill them from jobs' `timeoutMs`.
  */
-export function batonPolicy(options: PlacementOptions = {}, name = 'baton'): Policy & { placements: number } {
+export function batonPolicy(
+  options: PlacementOptions = {},
+  name = 'baton',
+  timeLimits = false,
+): Policy & { placements: number } {
   const tasks: ReadonlySet<string> = new Set([SIM_TASK]);
   const queues = [SIM_QUEUE];
   const asPending: PendingJob[] = [];
@@ -33,7 +40,7 @@ export function batonPolicy(options: PlacementOptions = {}, name = 'baton'): Pol
     name,
     placements: 0,
     decide(pending: readonly TraceJob[], fleet: FleetView): Decision[] {
-      const jobs = pending.map((job) => (asPending[job.seq] ??= toPendingJob(job)));
+      const jobs = pending.map((job) => (asPending[job.seq] ??= toPendingJob(job, timeLimits)));
       const gpus = fleet.gpusPerAgent;
       const agents: AgentCapacity[] = fleet.freeGpus.map((free, i) => {
         const id = simAgentId(i);
@@ -50,10 +57,11 @@ export function batonPolicy(options: PlacementOptions = {}, name = 'baton'): Pol
           freeGpus: free,
           gpuCount: gpus,
           total: { slots: gpus, cpu: Infinity, memoryMb: Infinity, gpus },
+          ...(timeLimits && { releases: releasesOf(fleet.running[i]!) }),
         };
       });
       const bySeq = new Map(pending.map((job) => [simJobId(job.seq), job]));
-      const { placements } = place(jobs, agents, options);
+      const { placements } = place(jobs, agents, timeLimits ? { ...options, now: fleet.now * 1000 } : options);
       policy.placements += placements.length;
       return placements.map((p) => ({ job: bySeq.get(p.jobId)!, agent: agentIndex.get(p.agentId)!, gpus: p.gpus }));
     },
@@ -61,7 +69,17 @@ export function batonPolicy(options: PlacementOptions = {}, name = 'baton'): Pol
   return policy;
 }
 
-function toPendingJob(job: TraceJob): PendingJob {
+/** When each running job's room comes back at the latest; jobs without a limit: never (left out). */
+function releasesOf(running: readonly JobRecord[]): CapacityRelease[] {
+  const releases: CapacityRelease[] = [];
+  for (const r of running) {
+    const limit = r.job.timeLimitS;
+    if (limit !== undefined) releases.push({ atMs: (r.start + limit) * 1000, slots: 1, gpus: r.job.gpus });
+  }
+  return releases;
+}
+
+function toPendingJob(job: TraceJob, timeLimits: boolean): PendingJob {
   return {
     id: simJobId(job.seq),
     queue: SIM_QUEUE,
@@ -71,6 +89,7 @@ function toPendingJob(job: TraceJob): PendingJob {
     resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: job.gpus },
     constraints: { tags: [] },
     avoidAgentId: null,
+    ...(timeLimits && job.timeLimitS !== undefined && { timeLimitMs: job.timeLimitS * 1000 }),
   };
 }
 
@@ -101,10 +120,18 @@ export function firstFitPolicy(strict = false): Policy {
   };
 }
 
-export function makePolicy(name: PolicyName, options: PlacementOptions = {}): Policy & { placements?: number } {
+/**
+ * The policy of that name. `timeLimits`: Baton's policy uses the jobs' time limits (the others
+ * ignore them: first-fit and FIFO as Slurm without backfill, best-fit as the limit-blind reference).
+ */
+export function makePolicy(
+  name: PolicyName,
+  options: PlacementOptions = {},
+  timeLimits = false,
+): Policy & { placements?: number } {
   switch (name) {
     case 'baton':
-      return batonPolicy(options);
+      return batonPolicy(options, 'baton', timeLimits);
     case 'best-fit':
       return batonPolicy({ ...options, reservations: 'none' }, 'best-fit');
     case 'first-fit':

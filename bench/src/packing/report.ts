@@ -20,6 +20,8 @@ export interface PackingLine {
   p99_wait_s_by_gpus: Record<string, number | null>;
   /** Placements per wall-clock second inside `place()` (policies that call it; informative). */
   placements_per_s?: number | null;
+  /** Jobs' time limits in the run (`--time-limits`): `none`, `exact` or `x2`. */
+  time_limits?: 'none' | 'exact' | 'x2';
   /** Present when the run treated every job as priority `normal` (`--ignore-priority`). */
   priorities?: 'ignored';
 }

@@ -18,6 +18,10 @@ export interface FleetView {
   readonly freeGpus: readonly (readonly number[])[];
   /** Jobs running per agent (each holds one slot). */
   readonly runningJobs: readonly number[];
+  /** The jobs running on each agent (start and GPUs; a policy may read their time limits). */
+  readonly running: readonly (readonly JobRecord[])[];
+  /** The instant of the decision (seconds). */
+  readonly now: number;
 }
 
 export interface Decision {
@@ -59,7 +63,8 @@ export function simulate(trace: Trace, policy: Policy): SimResult {
   const jobs = trace.jobs;
   const freeGpus: number[][] = Array.from({ length: agents }, () => Array.from({ length: gpusPerAgent }, (_, i) => i));
   const runningJobs: number[] = new Array<number>(agents).fill(0);
-  const fleet: FleetView = { gpusPerAgent, freeGpus, runningJobs };
+  const runningOn: JobRecord[][] = Array.from({ length: agents }, () => []);
+  const fleet = { gpusPerAgent, freeGpus, runningJobs, running: runningOn, now: 0 };
   const records: (JobRecord | undefined)[] = new Array<JobRecord | undefined>(jobs.length);
   const running = new CompletionQueue();
   const pendingOrder = (a: TraceJob, b: TraceJob) =>
@@ -78,6 +83,8 @@ export function simulate(trace: Trace, policy: Policy): SimResult {
       free.push(...done.gpus);
       free.sort((x, y) => x - y);
       runningJobs[done.agent]!--;
+      const on = runningOn[done.agent]!;
+      on.splice(on.indexOf(done), 1);
     }
     let arrived = false;
     while (next < jobs.length && jobs[next]!.submitAt === now) {
@@ -88,6 +95,7 @@ export function simulate(trace: Trace, policy: Policy): SimResult {
     if (pending.length === 0) continue;
 
     passes++;
+    fleet.now = now;
     const t0 = performance.now();
     const decisions = policy.decide(pending, fleet);
     decideSeconds += (performance.now() - t0) / 1000;
@@ -116,8 +124,13 @@ export function simulate(trace: Trace, policy: Policy): SimResult {
       runningJobs[agent]!++;
       started.add(job.seq);
       const record: JobRecord = { job, start: now, finish: now + job.durationS, agent, gpus: [...gpus] };
+      // A job runs past its limit never: the limit is an upper bound the policy may rely on.
+      if (job.timeLimitS !== undefined && record.finish > now + job.timeLimitS) {
+        throw new SimulationError(`${where} would run ${job.durationS} s, past its time limit of ${job.timeLimitS} s`);
+      }
       records[job.seq] = record;
       running.push(record);
+      runningOn[agent]!.push(record);
     }
     pending = pending.filter((job) => !started.has(job.seq));
   }

@@ -24,6 +24,11 @@ export interface TraceJob {
   durationS: number;
   priority: PriorityClass;
   user: string;
+  /**
+   * The job's time limit in seconds (`--time-limits`), or absent: the simulator fails the run
+   * if the job would run past it, and Baton's policy passes it to `place()`.
+   */
+  timeLimitS?: number;
 }
 
 export interface Trace {

@@ -13,6 +13,20 @@ export interface Reservation {
   jobId: string;
   resources: Resources;
   agent: AgentState;
+  /**
+   * Epoch ms by which the held job can start on the agent at the latest, from the agent's
+   * releases; Infinity when unknown (then nothing backfills the agent).
+   */
+  shadowMs: number;
+}
+
+/** Room coming back to an agent by `atMs` at the latest (finite), as a pass uses it. */
+export interface Release {
+  atMs: number;
+  slots: number;
+  cpu: number;
+  memoryMb: number;
+  gpus: number;
 }
 
 export interface AgentState {
@@ -34,6 +48,8 @@ export interface AgentState {
   readonly classes: EligibilityClass[];
   reservation: Reservation | null;
   tagSet: ReadonlySet<string> | null;
+  /** Finite releases by time, built on first use; placements of this pass with a limit added. */
+  releases: Release[] | null;
 }
 
 export function agentStates(agents: readonly AgentCapacity[]): AgentState[] {
@@ -54,6 +70,7 @@ export function agentStates(agents: readonly AgentCapacity[]): AgentState[] {
       classes: [],
       reservation: null,
       tagSet: null,
+      releases: null,
     };
   });
 }

@@ -1,6 +1,6 @@
 import type { Resources } from './job.js';
 import type { AgentCapacity, PendingJob, PendingReason, Placement, PlacementResult } from './placement-types.js';
-import type { AgentState, Capacity, Reservation } from './placement-fleet.js';
+import type { AgentState, Capacity, Release, Reservation } from './placement-fleet.js';
 import type { ReservationPolicy } from './placement.js';
 import type { AgentHeap } from './placement-heap.js';
 import { agentStates, covers, EligibilityClass } from './placement-fleet.js';
@@ -27,12 +27,23 @@ export class PlacementPass {
   private blockedBy: Reservation | null = null;
   /** During a search: the job's avoided agent, if it could take the job. */
   private avoided: AgentState | null = null;
+  /** During a search: when the job ends at the latest if started now (epoch ms), or Infinity. */
+  private endsBy = Infinity;
+  /** Reservations with a known shadow time: the only agents a job with a limit may backfill. */
+  private readonly backfillable: Reservation[] = [];
+  /** Whether any agent states releases or got a job with a limit this pass (else no shadows). */
+  private anyReleases = false;
+  /** The pass's time when it is a finite number; null: limits and releases are not used. */
+  private readonly now: number | null;
 
   constructor(
     agents: readonly AgentCapacity[],
     private readonly policy: ReservationPolicy,
+    now?: number,
   ) {
+    this.now = now !== undefined && Number.isFinite(now) ? now : null;
     this.agents = agentStates(agents);
+    if (this.now !== null) this.anyReleases = agents.some((a) => (a.releases?.length ?? 0) > 0);
     this.initial = this.agents.map((a) => [a.freeSlots, a.freeCpu, a.freeMemoryMb, a.freeGpus.length] as const);
     for (const agent of this.agents) {
       for (const queue of agent.source.queues) {
@@ -55,6 +66,15 @@ export class PlacementPass {
     }
     const r = job.resources;
     const gpuJob = r.gpus > 0;
+    this.endsBy = this.endOf(job);
+    // A job that ends in time tries the held agents first: only such jobs can use their room.
+    if (gpuJob && this.endsBy !== Infinity && this.backfillable.length > 0) {
+      const held = this.searchHeld(cls, job);
+      if (held) {
+        this.commit(held, job);
+        return;
+      }
+    }
     const mayReserve = gpuJob && this.mayReserve(cls, r.gpus);
     const shape = `${r.slots}|${r.cpu}|${r.memoryMb}|${r.gpus}`;
     // Free capacity only shrinks and reservations only grow during a pass, so a shape that
@@ -198,7 +218,8 @@ export class PlacementPass {
         held &&
         (agent.freeSlots - r.slots < held.slots ||
           agent.freeCpu - r.cpu < held.cpu ||
-          agent.freeMemoryMb - r.memoryMb < held.memoryMb)
+          agent.freeMemoryMb - r.memoryMb < held.memoryMb) &&
+        !this.endsInTime(agent.reservation!)
       ) {
         this.blockedBy ??= agent.reservation;
         continue;
@@ -230,7 +251,8 @@ export class PlacementPass {
           held &&
           (agent.freeSlots - r.slots < held.slots ||
             agent.freeCpu - r.cpu < held.cpu ||
-            agent.freeMemoryMb - r.memoryMb < held.memoryMb)
+            agent.freeMemoryMb - r.memoryMb < held.memoryMb) &&
+          !this.endsInTime(agent.reservation!)
         ) {
           this.blockedBy ??= agent.reservation;
         } else if (agent.id === job.avoidAgentId) {
@@ -257,10 +279,94 @@ export class PlacementPass {
     aside.length = 0;
   }
 
-  /** Holds the eligible agent closest to fitting the job (see {@link closerToFitting}). */
-  private reserve(cls: EligibilityClass, job: PendingJob): Reservation | null {
+  /**
+   * EASY backfill: among the held agents of the class whose shadow time the job ends by, the
+   * best fit that has the job's room free now (the job's avoided agent is not used here).
+   */
+  private searchHeld(cls: EligibilityClass, job: PendingJob): AgentState | null {
     const r = job.resources;
     let best: AgentState | null = null;
+    for (const reservation of this.backfillable) {
+      const agent = reservation.agent;
+      if (
+        !this.endsInTime(reservation) ||
+        agent.freeGpus.length < r.gpus ||
+        agent.freeSlots < r.slots ||
+        agent.freeCpu < r.cpu ||
+        agent.freeMemoryMb < r.memoryMb ||
+        agent.id === job.avoidAgentId ||
+        !agent.classes.includes(cls)
+      )
+        continue;
+      if (
+        !best ||
+        agent.freeGpus.length < best.freeGpus.length ||
+        (agent.freeGpus.length === best.freeGpus.length &&
+          (agent.freeSlots < best.freeSlots || (agent.freeSlots === best.freeSlots && agent.index < best.index)))
+      )
+        best = agent;
+    }
+    return best;
+  }
+
+  /** When the job ends at the latest if it starts now: Infinity without a limit or a `now`. */
+  private endOf(job: PendingJob): number {
+    const limit = job.timeLimitMs;
+    if (this.now === null || limit === undefined || limit === null || !(limit >= 0)) return Infinity;
+    return this.now + limit;
+  }
+
+  /** Whether the job being placed ends by the reservation's shadow time (so may backfill it). */
+  private endsInTime(reservation: Reservation): boolean {
+    return this.endsBy !== Infinity && this.endsBy <= reservation.shadowMs;
+  }
+
+  /**
+   * The agent's finite releases by time: the caller's, then this pass's placements with a limit.
+   */
+  private releasesOf(agent: AgentState): Release[] {
+    if (agent.releases) return agent.releases;
+    const list: Release[] = [];
+    for (const x of agent.source.releases ?? []) {
+      if (!Number.isFinite(x.atMs)) continue;
+      list.push({ atMs: x.atMs, slots: x.slots, cpu: x.cpu ?? 0, memoryMb: x.memoryMb ?? 0, gpus: x.gpus });
+    }
+    list.sort((a, b) => a.atMs - b.atMs);
+    return (agent.releases = list);
+  }
+
+  /**
+   * Shadow time: the earliest instant by which the agent's free room plus what its running jobs
+   * release at the latest covers `r`; Infinity when the known releases never do.
+   */
+  private shadow(agent: AgentState, r: Resources): number {
+    const now = this.now;
+    if (now === null) return Infinity;
+    let slots = agent.freeSlots;
+    let cpu = agent.freeCpu;
+    let memoryMb = agent.freeMemoryMb;
+    let gpus = agent.freeGpus.length;
+    const fits = () => slots >= r.slots && cpu >= r.cpu && memoryMb >= r.memoryMb && gpus >= r.gpus;
+    if (fits()) return now;
+    for (const x of this.releasesOf(agent)) {
+      slots += x.slots;
+      cpu += x.cpu;
+      memoryMb += x.memoryMb;
+      gpus = Math.min(agent.gpuCapacity, gpus + x.gpus);
+      if (fits()) return Math.max(now, x.atMs);
+    }
+    return Infinity;
+  }
+
+  /**
+   * Holds the eligible agent where the job can start soonest by the known releases (its shadow
+   * time), then the one closest to fitting it (see {@link closerToFitting}).
+   */
+  private reserve(cls: EligibilityClass, job: PendingJob): Reservation | null {
+    const r = job.resources;
+    const timed = this.anyReleases;
+    let best: AgentState | null = null;
+    let bestShadow = Infinity;
     for (const agent of cls.agents) {
       const total = agent.source.total;
       if (
@@ -271,11 +377,16 @@ export class PlacementPass {
         total.memoryMb < r.memoryMb
       )
         continue;
-      if (!best || closerToFitting(agent, best)) best = agent;
+      const shadow = timed ? this.shadow(agent, r) : Infinity;
+      if (!best || shadow < bestShadow || (shadow === bestShadow && closerToFitting(agent, best))) {
+        best = agent;
+        bestShadow = shadow;
+      }
     }
     if (!best) return null;
-    best.reservation = { jobId: job.id, resources: r, agent: best };
+    best.reservation = { jobId: job.id, resources: r, agent: best, shadowMs: bestShadow };
     this.reservations.push(best.reservation);
+    if (bestShadow !== Infinity) this.backfillable.push(best.reservation);
     return best.reservation;
   }
 
@@ -285,6 +396,14 @@ export class PlacementPass {
     agent.freeCpu -= r.cpu;
     agent.freeMemoryMb -= r.memoryMb;
     const gpus = r.gpus > 0 ? agent.freeGpus.splice(0, r.gpus) : [];
+    if (this.endsBy !== Infinity) {
+      // Its room comes back by endsBy at the latest: later shadow times count on it.
+      const list = this.releasesOf(agent);
+      let at = list.length;
+      while (at > 0 && list[at - 1]!.atMs > this.endsBy) at--;
+      list.splice(at, 0, { atMs: this.endsBy, slots: r.slots, cpu: r.cpu, memoryMb: r.memoryMb, gpus: r.gpus });
+      this.anyReleases = true;
+    }
     agent.version++;
     for (const cls of agent.classes) cls.index(agent);
     this.placements.push({ jobId: job.id, agentId: agent.id, gpus });

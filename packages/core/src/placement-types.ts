@@ -14,6 +14,29 @@ export interface PendingJob {
    * prefers any other agent, so a job does not go back to a machine that just failed it.
    */
   avoidAgentId: string | null;
+  /**
+   * How long an attempt of this job may run at most (ms), or null/absent when unbounded: the
+   * server fills it from the job's `timeoutMs`, since a longer attempt is killed. With
+   * {@link AgentCapacity.releases} and `now` given to `place()`, a job with a limit may use the
+   * free room of an agent held for a blocked larger job when it ends before that job could
+   * start there (EASY backfill). Absent, the job never uses a held agent's GPUs.
+   */
+  timeLimitMs?: number | null;
+}
+
+/**
+ * Room that jobs running on an agent give back by `atMs` at the latest: the job's start plus
+ * its time limit. One entry per running job (or several jobs ending together, summed).
+ */
+export interface CapacityRelease {
+  /** Epoch ms by which the room is free at the latest; `Infinity` (or leave it out) when unknown. */
+  atMs: number;
+  slots: number;
+  gpus: number;
+  /** Default 0. */
+  cpu?: number;
+  /** Default 0. */
+  memoryMb?: number;
 }
 
 /** An agent's free capacity as the scheduler sees it. */
@@ -35,6 +58,12 @@ export interface AgentCapacity {
   gpuCount: number;
   /** Totals the agent registered, for telling "never fits" from "not now". */
   total: Resources;
+  /**
+   * When the room held by its running jobs comes back at the latest (see {@link CapacityRelease}).
+   * Room not listed is taken never to come back. Optional: without it a held agent is never
+   * backfilled, and reservations are chosen as if no job had a limit.
+   */
+  releases?: readonly CapacityRelease[];
 }
 
 /** One decision: run `jobId` on `agentId`, on these GPU device indices. */

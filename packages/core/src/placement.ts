@@ -32,6 +32,13 @@ export type ReservationPolicy = 'larger' | 'head' | 'per-size' | 'none';
 export interface PlacementOptions {
   /** Head-of-line reservations per pass. Default `larger`. */
   reservations?: ReservationPolicy;
+  /**
+   * The time of the pass (epoch ms). With it, jobs' `timeLimitMs` and agents' `releases` are
+   * used: a held agent's room is lent to jobs that end before the held job could start there
+   * (its shadow time), and a blocked job holds the agent where it can start soonest. Without
+   * it (or without limits and releases), placement is as if no job had a limit.
+   */
+  now?: number;
 }
 
 /**
@@ -47,6 +54,12 @@ export interface PlacementOptions {
  *   that a blocked GPU job that would fit an eligible agent when idle holds the agent closest
  *   to fitting it (most free GPUs): later jobs take no GPUs there, nor the slots, CPU or memory
  *   it needs. Which blocked jobs may do so is {@link PlacementOptions.reservations}.
+ * - EASY backfill, when `now` is given and agents state their `releases`: a held agent's
+ *   shadow time is when its free room plus what its running jobs release at the latest first
+ *   covers the held job. A job whose `timeLimitMs` ends by then may use the held agent's free
+ *   room, and such a job tries held agents first (best fit among them), since only jobs that
+ *   end in time can use that room. A blocked job holds the agent with the earliest shadow time
+ *   (ties, and agents without known releases: as without limits).
  *
  * Every job given and not placed gets a reason in `pending`. A decision costs O(GPU sizes ·
  * log agents) through per-class heaps; a job whose shape already failed this pass (or that
@@ -58,7 +71,7 @@ export function place(
   agents: readonly AgentCapacity[],
   options: PlacementOptions = {},
 ): PlacementResult {
-  const pass = new PlacementPass(agents, options.reservations ?? 'larger');
+  const pass = new PlacementPass(agents, options.reservations ?? 'larger', options.now);
   for (const job of inOrder(pending)) pass.place(job);
   return pass.result();
 }
