@@ -215,4 +215,52 @@ describe('packing traces and the workload', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('with time limits: Baton backfills a held agent with a job that ends in time, and limits are enforced', () => {
+    const text = [
+      { fleet: { agents: 1, gpusPerAgent: 8 }, mode: 'online', makespanLowerBoundS: null },
+      { id: 'a', submitAt: 0, gpus: 4, durationS: 100, priority: 'normal', user: 'u' },
+      { id: 'big', submitAt: 1, gpus: 8, durationS: 10, priority: 'normal', user: 'u' },
+      { id: 'short', submitAt: 2, gpus: 2, durationS: 40, priority: 'normal', user: 'u' },
+      { id: 'long', submitAt: 3, gpus: 2, durationS: 150, priority: 'normal', user: 'u' },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join('\n');
+    const starts = (limits: boolean) => {
+      const trace = parseTrace(text, 'easy.jsonl');
+      if (limits) for (const job of trace.jobs) job.timeLimitS = job.durationS * 2;
+      return simulate(trace, makePolicy('baton', {}, limits)).records.map((r) => [r.job.traceId, r.start]);
+    };
+    // Without limits the held agent idles 4 GPUs until a ends; with x2 limits big's shadow time
+    // is 200 (a's limit), so short (ends by 2 + 80) runs meanwhile, long (3 + 300) does not.
+    expect(starts(false)).toEqual([
+      ['a', 0],
+      ['big', 100],
+      ['short', 110],
+      ['long', 110],
+    ]);
+    expect(starts(true)).toEqual([
+      ['a', 0],
+      ['big', 100],
+      ['short', 2],
+      ['long', 110],
+    ]);
+    const tight = parseTrace(text, 'tight.jsonl');
+    for (const job of tight.jobs) job.timeLimitS = job.durationS / 2;
+    expect(() => simulate(tight, makePolicy('first-fit'))).toThrow(/past its time limit/);
+  });
+
+  it('names the time limits in every line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'baton-packing-'));
+    try {
+      const file = join(dir, 'tiny.jsonl');
+      await writeFile(file, makeTrace('online', 60));
+      for (const timeLimits of ['none', 'exact', 'x2'] as const) {
+        const lines = await runPacking({ trace: file, policies: POLICY_NAMES, timeLimits });
+        expect(lines.map((l) => l.time_limits)).toEqual(POLICY_NAMES.map(() => timeLimits));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

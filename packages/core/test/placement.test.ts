@@ -427,6 +427,87 @@ function simulateStream(policy: ReservationPolicy, ticks: number): { bigStartedA
   return { bigStartedAt: Infinity };
 }
 
+describe('place: EASY backfill with time limits', () => {
+  const now = 1_000_000;
+  /** `a`: one job holds 4 GPUs until now+1000 at the latest; `b`: 8 GPUs busy until now+5000. */
+  const fleet = (withReleases = true) => [
+    gpuAgent('a', 4, { freeSlots: 7, ...(withReleases && { releases: [{ atMs: now + 1000, slots: 1, gpus: 4 }] }) }),
+    gpuAgent('b', 0, { freeSlots: 7, ...(withReleases && { releases: [{ atMs: now + 5000, slots: 1, gpus: 8 }] }) }),
+  ];
+  const jobs = [
+    gpuJob('1-big', 8),
+    gpuJob('2-short', 2, { timeLimitMs: 600 }),
+    gpuJob('3-exact', 1, { timeLimitMs: 1000 }),
+    gpuJob('4-long', 1, { timeLimitMs: 1001 }),
+    gpuJob('5-unbounded', 1),
+  ];
+
+  it('lends a held agent only to jobs whose limit ends by its shadow time', () => {
+    const result = place(jobs, fleet(), { now });
+    expect(result.pending.get('1-big')?.message).toMatch(/agent a is held for it/);
+    expect(on(result, '2-short')).toEqual({ jobId: '2-short', agentId: 'a', gpus: [0, 1] });
+    expect(on(result, '3-exact')).toEqual({ jobId: '3-exact', agentId: 'a', gpus: [2] });
+    expect(codeOf(result, '4-long')).toBe('RESERVED_FOR_LARGER_JOB');
+    expect(codeOf(result, '5-unbounded')).toBe('RESERVED_FOR_LARGER_JOB');
+  });
+
+  it('never backfills without limits, releases or now: as before', () => {
+    const unlimited = jobs.map((j) => ({ ...j, timeLimitMs: null }));
+    for (const result of [
+      place(unlimited, fleet(), { now }),
+      place(jobs, fleet(false), { now }),
+      place(jobs, fleet()),
+      place(jobs, fleet(), { now: NaN }),
+    ]) {
+      expect(result.placements).toEqual([]);
+      expect(result.pending.get('1-big')?.message).toMatch(/agent a is held for it/);
+      expect(codeOf(result, '2-short')).toBe('RESERVED_FOR_LARGER_JOB');
+    }
+    // Releases that never come (no limit) give no shadow time either.
+    const never = [gpuAgent('a', 4, { freeSlots: 7, releases: [{ atMs: Infinity, slots: 1, gpus: 4 }] })];
+    expect(place(jobs, never, { now }).placements).toEqual([]);
+  });
+
+  it('holds the agent with the earliest shadow time when releases say so', () => {
+    // x: one 4-GPU job (the fewest holders: held without releases) that ends late;
+    // y: two 2-GPU jobs that end soon.
+    const agents = (releases: boolean) => [
+      gpuAgent('x', 4, { freeSlots: 7, ...(releases && { releases: [{ atMs: now + 9000, slots: 1, gpus: 4 }] }) }),
+      gpuAgent('y', 4, {
+        freeSlots: 6,
+        ...(releases && {
+          releases: [
+            { atMs: now + 200, slots: 1, gpus: 2 },
+            { atMs: now + 100, slots: 1, gpus: 2 },
+          ],
+        }),
+      }),
+    ];
+    expect(place([gpuJob('big', 8)], agents(false), { now }).pending.get('big')?.message).toMatch(/agent x is held/);
+    const timed = place([gpuJob('big', 8), gpuJob('s', 4, { timeLimitMs: 200 })], agents(true), { now });
+    expect(timed.pending.get('big')?.message).toMatch(/agent y is held/);
+    expect(on(timed, 's')?.agentId).toBe('y');
+  });
+
+  it('counts the limits of jobs placed earlier in the pass into the shadow time', () => {
+    const agents = [gpuAgent('a', 8), gpuAgent('b', 0, { freeSlots: 0 })];
+    const result = place(
+      [
+        gpuJob('1-first', 6, { timeLimitMs: 300 }),
+        gpuJob('2-big', 8),
+        gpuJob('3-in-time', 1, { timeLimitMs: 300 }),
+        gpuJob('4-late', 1, { timeLimitMs: 301 }),
+      ],
+      agents,
+      { now },
+    );
+    expect(on(result, '1-first')?.agentId).toBe('a');
+    expect(result.pending.get('2-big')?.message).toMatch(/agent a is held for it/);
+    expect(on(result, '3-in-time')?.agentId).toBe('a');
+    expect(codeOf(result, '4-late')).toBe('RESERVED_FOR_LARGER_JOB');
+  });
+});
+
 describe('place: a reason for every job not placed', () => {
   it('gives each unplaced job the right code, also for repeated and larger shapes', () => {
     const agents = [cpuAgent('c', 1), gpuAgent('g', 2, { freeSlots: 2, count: 4 })];
@@ -606,6 +687,119 @@ describe('place on random fleets', () => {
       else expect(Math.min(seen.held, seen.reserved)).toBeGreaterThan(10);
     });
   }
+
+  it('with random time limits and releases: never over-allocates, and lends held room only to jobs done in time', () => {
+    const rand = random(4242);
+    const now = 50_000;
+    const seen = { placed: 0, held: 0, backfilled: 0, refused: 0 };
+    for (let round = 0; round < 400; round++) {
+      const base = randomCase(rand);
+      // Each GPU agent's used GPUs come back in random parts, some at a known time, some never.
+      const agents = base.agents.map((a) => {
+        if (a.gpuCount === 0 || rand(4) === 0) return a;
+        let used = a.gpuCount - a.freeGpus.length;
+        const releases = [];
+        while (used > 0) {
+          const gpus = 1 + rand(used);
+          used -= gpus;
+          releases.push({ atMs: rand(5) === 0 ? Infinity : now - 100 + rand(2000), slots: 1, gpus, cpu: rand(2) });
+        }
+        return { ...a, releases };
+      });
+      const jobs = base.jobs.map((j) => (rand(4) === 0 ? j : { ...j, timeLimitMs: rand(3000) }));
+      const result = place(jobs, agents, { now });
+      const byId = new Map(jobs.map((j) => [j.id, j]));
+      const placedIds = result.placements.map((p) => p.jobId);
+      expect(new Set(placedIds).size).toBe(placedIds.length);
+      for (const j of jobs) expect(result.pending.has(j.id)).toBe(!placedIds.includes(j.id));
+      const heldBy = new Map<string, PendingJob>();
+      for (const [id, reason] of result.pending) {
+        const held = /agent (\S+) is held for it/.exec(reason.message)?.[1];
+        if (held) {
+          expect(heldBy.has(held), `${held} held twice`).toBe(false);
+          heldBy.set(held, byId.get(id)!);
+        }
+      }
+      seen.held += heldBy.size;
+      const state = new Map(
+        agents.map((a) => [
+          a.id,
+          {
+            slots: a.freeSlots,
+            cpu: a.freeCpu,
+            mem: a.freeMemoryMb,
+            gpus: new Set(a.freeGpus),
+            placed: [] as PendingJob[],
+          },
+        ]),
+      );
+      const decisions = new Map(result.placements.map((p) => [p.jobId, p]));
+      /** Shadow time of each held agent, replayed independently at its holder's turn. */
+      const shadowOf = new Map<string, number>();
+      for (const j of [...jobs].sort(comparePending)) {
+        const r = j.resources;
+        const p = decisions.get(j.id);
+        const holdsAgent = [...heldBy].find(([, h]) => h === j)?.[0];
+        if (holdsAgent !== undefined) {
+          const a = agents.find((x) => x.id === holdsAgent)!;
+          const s = state.get(a.id)!;
+          const releases = [
+            ...(a.releases ?? []),
+            ...s.placed
+              .filter((x) => x.timeLimitMs != null)
+              .map((x) => ({ atMs: now + x.timeLimitMs!, ...x.resources })),
+          ]
+            .filter((x) => Number.isFinite(x.atMs))
+            .sort((x, y) => x.atMs - y.atMs);
+          let [slots, cpu, mem, gpus] = [s.slots, s.cpu, s.mem, s.gpus.size];
+          const cap = Math.min(a.total.gpus, a.gpuCount);
+          const fits = () => slots >= r.slots && cpu >= r.cpu && mem >= r.memoryMb && gpus >= r.gpus;
+          let shadow = fits() ? now : Infinity;
+          for (const x of releases) {
+            if (shadow !== Infinity) break;
+            slots += x.slots;
+            cpu += x.cpu ?? 0;
+            mem += x.memoryMb ?? 0;
+            gpus = Math.min(cap, gpus + x.gpus);
+            if (fits()) shadow = Math.max(now, x.atMs);
+          }
+          shadowOf.set(a.id, shadow);
+        }
+        if (!p) continue;
+        const a = agents.find((x) => x.id === p.agentId)!;
+        expect(eligible(a, j)).toBe(true);
+        const s = state.get(a.id)!;
+        seen.placed++;
+        expect(p.gpus).toHaveLength(r.gpus);
+        for (const g of p.gpus) {
+          expect(s.gpus.has(g), `GPU ${g} of ${a.id} given twice or never free`).toBe(true);
+          s.gpus.delete(g);
+        }
+        s.slots -= r.slots;
+        s.cpu -= r.cpu;
+        s.mem -= r.memoryMb;
+        s.placed.push(j);
+        expect(Math.min(s.slots, s.cpu, s.mem)).toBeGreaterThanOrEqual(0);
+        const holder = heldBy.get(a.id);
+        if (!holder || comparePending(j, holder) < 0) continue;
+        // After the holder's turn: GPUs of a held agent, or room the holder needs, only for a
+        // job whose limit ends by the shadow time.
+        const hr = holder.resources;
+        const intrudes = r.gpus > 0 || s.slots < hr.slots || s.cpu < hr.cpu || s.mem < hr.memoryMb;
+        if (!intrudes) continue;
+        seen.backfilled++;
+        expect(j.timeLimitMs, `job ${j.id} without a limit on held ${a.id}`).toBeTypeOf('number');
+        expect(now + j.timeLimitMs!).toBeLessThanOrEqual(shadowOf.get(a.id)!);
+      }
+      for (const [id, reason] of result.pending) {
+        if (reason.code === 'RESERVED_FOR_LARGER_JOB' && byId.get(id)!.timeLimitMs != null) seen.refused++;
+      }
+    }
+    expect(seen.placed).toBeGreaterThan(1000);
+    expect(seen.held).toBeGreaterThan(50);
+    expect(seen.backfilled).toBeGreaterThan(20);
+    expect(seen.refused).toBeGreaterThan(20);
+  });
 });
 
 /** A seeded xorshift32: `rand(n)` is an integer in [0, n). */
