@@ -149,8 +149,9 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         }
       },
       logs: async (chunks) => {
-        current();
-        await this.logWrites.add(chunks);
+        const s = current();
+        // Output is kept only for jobs this agent holds: a stray or stale writer changes nothing.
+        await this.logWrites.add(chunks.filter((c) => s.held.has(c.jobId)));
       },
       gpuHealth: async (gpus) => this.gpuHealth(current(), gpus),
       drain: async () => {
