@@ -120,6 +120,30 @@ describe('GPU placement across agent processes', () => {
     }
   });
 
+  it('backfills a held agent only with jobs whose timeout ends before the large job could start', async () => {
+    const { proc, url } = await startServer();
+    track(proc);
+    track(await startAgent(url, 'g2', ['--gpus', '2', '--allow-commands', '--slots', '4']));
+    // Holds GPU 0 for up to 60 s (its timeout): the 2-GPU job cannot start before then.
+    const { body: first } = await api(url, '/api/jobs', sleepJob(1, 30, { timeoutMs: 60_000 }));
+    await runningOn(url, first.id);
+    const { body: big } = await api(url, '/api/jobs', sleepJob(2, 1));
+    await until('the big job held', async () => (await job(url, big.id)).pendingReason);
+    // No timeout: it could outlast the first job, so it may not use GPU 1.
+    const { body: open } = await api(url, '/api/jobs', sleepJob(1, 1));
+    // A 5 s timeout ends well before the first job's bound: it backfills GPU 1.
+    const { body: short } = await api(url, '/api/jobs', sleepJob(1, 0.2, { timeoutMs: 5_000 }));
+    const backfilled = await until('the short job to finish', async () => {
+      const j = await job(url, short.id);
+      return j.state === 'succeeded' ? j : undefined;
+    });
+    expect(backfilled.gpus).toEqual([1]);
+    const waiting = await job(url, open.id);
+    expect(waiting.state).toBe('queued');
+    expect(waiting.pendingReason.code).toBe('RESERVED_FOR_LARGER_JOB');
+    expect((await job(url, big.id)).state).toBe('queued');
+  });
+
   it('an unhealthy GPU leaves capacity and its job moves off it', async () => {
     const { proc, url } = await startServer();
     track(proc);

@@ -4,7 +4,8 @@ import { BatonError, MAX_BULK_JOBS } from '@baton/core';
 import { runLatency } from './latency.js';
 import type { PolicyName } from './packing/policies.js';
 import { POLICY_NAMES } from './packing/policies.js';
-import { runPacking } from './packing/run.js';
+import type { TimeLimits } from './packing/run.js';
+import { TIME_LIMITS, runPacking } from './packing/run.js';
 import { runFailover } from './failover.js';
 import { TraceError } from './packing/trace.js';
 import { runThroughput } from './throughput.js';
@@ -39,6 +40,7 @@ packing      a GPU job trace through a simulated fleet, placed by Baton's place(
   --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (required)
   --policy P          ${POLICY_NAMES.join(', ')} or all (default all); one JSON line each
   --ignore-priority   treat every job as priority normal (submit order only)
+  --time-limits L     jobs' time limits: none (default), exact (their duration) or x2 (twice it)
   --repeat K          runs (default 1)
 
 failover     real baton server and agent processes; kill -9 the agent running the most jobs and time
@@ -65,6 +67,7 @@ interface Parsed {
   trace: string | undefined;
   policies: PolicyName[];
   ignorePriority: boolean;
+  timeLimits: TimeLimits;
   agents: number;
   leaseMs: number | undefined;
 }
@@ -107,6 +110,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       trace: args.trace!,
       policies: args.policies,
       ignorePriority: args.ignorePriority,
+      timeLimits: args.timeLimits,
       log,
     });
     return { lines, ok: true };
@@ -151,6 +155,7 @@ function parse(argv: string[]): Parsed | 'help' {
         trace: { type: 'string' },
         policy: { type: 'string' },
         'ignore-priority': { type: 'boolean' },
+        'time-limits': { type: 'string' },
         agents: { type: 'string' },
         'lease-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -174,6 +179,10 @@ function parse(argv: string[]): Parsed | 'help' {
   if (policy !== 'all' && !(POLICY_NAMES as readonly string[]).includes(policy)) {
     throw new UsageError(`unknown --policy "${policy}"; known: ${POLICY_NAMES.join(', ')}, all`);
   }
+  const timeLimits = values['time-limits'] ?? 'none';
+  if (!(TIME_LIMITS as readonly string[]).includes(timeLimits)) {
+    throw new UsageError(`unknown --time-limits "${timeLimits}"; known: ${TIME_LIMITS.join(', ')}`);
+  }
   const chunk = positiveInt('--chunk', values.chunk, MAX_BULK_JOBS);
   if (chunk > MAX_BULK_JOBS)
     throw new UsageError(`--chunk must be at most ${MAX_BULK_JOBS} (the API's bulk limit), got ${chunk}`);
@@ -190,6 +199,7 @@ function parse(argv: string[]): Parsed | 'help' {
     trace: values.trace,
     policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
     ignorePriority: values['ignore-priority'] ?? false,
+    timeLimits: timeLimits as TimeLimits,
     agents: positiveInt('--agents', values.agents, 3),
     leaseMs: values['lease-ms'] === undefined ? undefined : positiveInt('--lease-ms', values['lease-ms'], 10_000),
   };

@@ -121,6 +121,8 @@ export function createCommandTask(options: CommandTaskOptions = {}): TaskDefinit
   }
   return defineTask(COMMAND_TASK, (payload: CommandPayload, ctx) => runCommand(payload, ctx, killGraceMs), {
     schema: commandPayloadSchema,
+    // The outcome waits until the process group is gone (SIGTERM, grace, SIGKILL, reaping).
+    abortGraceMs: killGraceMs + 2000,
   });
 }
 

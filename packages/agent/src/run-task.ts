@@ -43,7 +43,16 @@ export async function runTask(
           () => abort.abort(Object.assign(new Error(`job timed out after ${job.timeoutMs} ms`), { code: 'TIMEOUT' })),
           job.timeoutMs,
         );
-  const aborted = abort.whenAborted();
+  // A handler that settles after an abort (the command task stops its process group first)
+  // gets its grace, so the job's GPUs are not handed on while its processes still run.
+  const grace = task.abortGraceMs ?? 0;
+  const aborted =
+    grace > 0
+      ? abort.whenAborted().catch(async (reason: unknown) => {
+          await new Promise((resolve) => setTimeout(resolve, grace).unref());
+          throw reason;
+        })
+      : abort.whenAborted();
   aborted.catch(() => {}); // only observed through the race below
   try {
     let log: TaskLogger | undefined;

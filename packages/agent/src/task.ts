@@ -35,6 +35,8 @@ export interface TaskDefinition<P = unknown, R = unknown> {
   readonly queue: string;
   readonly schema: PayloadSchema<P> | undefined;
   readonly handler: (payload: P, ctx: TaskContext) => Promise<R>;
+  /** See {@link TaskOptions.abortGraceMs}. */
+  readonly abortGraceMs?: number;
 }
 
 /**
@@ -49,6 +51,12 @@ export interface TaskOptions<P> {
   queue?: string;
   /** Checks (and may transform) the payload; a payload that fails fails the job without retry. */
   schema?: PayloadSchema<P>;
+  /**
+   * After `ctx.signal` aborts, how long the handler may take to settle (stop its processes,
+   * free its GPUs) before the attempt's outcome is reported anyway. The job's slot and GPUs are
+   * freed only then. Default 0: the outcome is reported at once.
+   */
+  abortGraceMs?: number;
 }
 
 /**
@@ -60,7 +68,13 @@ export function defineTask<P = unknown, R = unknown>(
   handler: (payload: P, ctx: TaskContext) => Promise<R>,
   options: TaskOptions<P> = {},
 ): TaskDefinition<P, R> {
-  return { name, queue: options.queue ?? DEFAULT_QUEUE, schema: options.schema, handler };
+  return {
+    name,
+    queue: options.queue ?? DEFAULT_QUEUE,
+    schema: options.schema,
+    handler,
+    ...(options.abortGraceMs !== undefined && { abortGraceMs: options.abortGraceMs }),
+  };
 }
 
 /** Maps task names to payload types, for a typed client: `PayloadsOf<typeof tasks>`. */

@@ -169,6 +169,7 @@ describe('SQLite migrations', () => {
           resources: { slots: 3, cpu: 0, memoryMb: 0, gpus: 0 },
           constraints: { tags: [] },
           avoidAgentId: null,
+          timeLimitMs: null,
         },
       ]);
       // The migrated job takes part in everything version 2 added.

@@ -1,10 +1,12 @@
-import type { AgentCapacity, AgentInbox, GpuDevice, Resources } from '@baton/core';
+import type { AgentCapacity, AgentInbox, CapacityRelease, GpuDevice, Resources } from '@baton/core';
 
 /** What a job holds on its agent while it runs. */
 export interface HeldJob {
   leaseToken: string;
   resources: Resources;
   gpus: number[];
+  /** When the job ends at the latest (assignment + its timeout), or Infinity without one. */
+  endsBy: number;
 }
 
 /**
@@ -49,6 +51,8 @@ export class AgentSession {
   private usedCpu = 0;
   private usedMemoryMb = 0;
   private readonly gpuHolders = new Map<number, string>();
+  /** Held jobs with a known end bound; releases are listed only when some have one. */
+  private bounded = 0;
 
   constructor(
     readonly id: string,
@@ -79,6 +83,7 @@ export class AgentSession {
     this.usedCpu += job.resources.cpu;
     this.usedMemoryMb += job.resources.memoryMb;
     for (const index of job.gpus) this.gpuHolders.set(index, jobId);
+    if (Number.isFinite(job.endsBy)) this.bounded++;
   }
 
   /** Frees what a job held. Returns whether it was held. */
@@ -90,6 +95,7 @@ export class AgentSession {
     this.usedCpu -= job.resources.cpu;
     this.usedMemoryMb -= job.resources.memoryMb;
     for (const index of job.gpus) if (this.gpuHolders.get(index) === jobId) this.gpuHolders.delete(index);
+    if (Number.isFinite(job.endsBy)) this.bounded--;
     return true;
   }
 
@@ -133,6 +139,18 @@ export class AgentSession {
         .sort((a, b) => a - b),
       gpuCount: healthy.length,
       total: { slots: d.slots, cpu: d.cpu, memoryMb: d.memoryMb, gpus: healthy.length },
+      ...(this.bounded > 0 && { releases: this.releases() }),
     };
+  }
+
+  /** When held room comes back at the latest: each job's end bound (timeouts are enforced). */
+  private releases(): CapacityRelease[] {
+    return [...this.held.values()].map((job) => ({
+      atMs: job.endsBy,
+      slots: job.resources.slots,
+      gpus: job.gpus.filter((i) => this.gpus.get(i)?.healthy).length,
+      cpu: job.resources.cpu,
+      memoryMb: job.resources.memoryMb,
+    }));
   }
 }

@@ -213,7 +213,8 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         this.options.leaseMs,
       );
       resume.jobs.forEach((job, i) => {
-        if (results[i]?.ok) session.hold(job.jobId, job);
+        // The agent does not say when a resumed job started: its end bound is unknown.
+        if (results[i]?.ok) session.hold(job.jobId, { ...job, endsBy: Infinity });
         else abort.push(job.jobId);
       });
     }
@@ -304,11 +305,17 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
 
   /** Hands assignments to their agents. An assignment for a departed agent is left to lease expiry. */
   dispatch(assignments: JobAssignment[]): void {
+    const now = Date.now();
     const byAgent = new Map<AgentSession, JobAssignment[]>();
     for (const a of assignments) {
       const session = this.sessions.get(a.job.agentId);
       if (!session?.inbox) continue;
-      session.hold(a.job.id, { leaseToken: a.leaseToken, resources: a.job.resources, gpus: a.job.gpus });
+      session.hold(a.job.id, {
+        leaseToken: a.leaseToken,
+        resources: a.job.resources,
+        gpus: a.job.gpus,
+        endsBy: a.job.timeoutMs === null ? Infinity : now + a.job.timeoutMs,
+      });
       let list = byAgent.get(session);
       if (!list) byAgent.set(session, (list = []));
       list.push(a);

@@ -165,7 +165,8 @@ export class SchedulerLoop {
     }));
     const pending = await this.store.pending(requests);
     if (pending.length === 0) return false;
-    const { placements, pending: reasons } = place(pending, agents);
+    // `now` lets placement backfill held agents with jobs whose timeout ends in time.
+    const { placements, pending: reasons } = place(pending, agents, { now: Date.now() });
     this.reasons = reasons;
     if (placements.length === 0) return false;
     const assignments = await this.store.assign(placements, this.options.leaseMs);

@@ -163,7 +163,15 @@ export function rowFromNewJob(job: NewJob, state: JobState): Record<string, unkn
 /** The columns `pending` returns. */
 export type PendingRow = Pick<
   JobRow,
-  'id' | 'queue' | 'task' | 'priority' | 'priority_level' | 'resources' | 'constraints' | 'avoid_agent_id'
+  | 'id'
+  | 'queue'
+  | 'task'
+  | 'priority'
+  | 'priority_level'
+  | 'resources'
+  | 'constraints'
+  | 'avoid_agent_id'
+  | 'timeout_ms'
 >;
 
 export function pendingFromRow(row: PendingRow): PendingJob {
@@ -176,6 +184,7 @@ export function pendingFromRow(row: PendingRow): PendingJob {
     resources: resourcesFromJson(row.resources),
     constraints: constraintsFromJson(row.constraints),
     avoidAgentId: row.avoid_agent_id,
+    timeLimitMs: row.timeout_ms,
   };
 }
 

@@ -34,7 +34,7 @@ export const SQL = {
   promoteDue: `UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'delayed' AND run_at <= ?`,
   nextRunAt: `SELECT MIN(run_at) AS t FROM jobs WHERE state = 'delayed'`,
   // Params: queue, limit. Served by the partial index jobs_queued, in scheduling order.
-  pending: `SELECT id, queue, task, priority, priority_level, resources, constraints, avoid_agent_id FROM jobs
+  pending: `SELECT id, queue, task, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms FROM jobs
     WHERE state = 'queued' AND queue = ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
   // Params: @agentId, @leaseToken, @leaseExpiresAt, @gpus (JSON array), @now, @id. Only a still-queued
   // job is assigned. avoid_agent_id stays: it names the agent whose lease last expired.

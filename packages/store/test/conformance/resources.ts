@@ -29,6 +29,7 @@ export function resourceTests(f: () => Fixture): void {
           priorityLevel: 0,
           ...GPU_JOB,
           avoidAgentId: null,
+          timeLimitMs: null,
         },
         {
           id: plain.id,
@@ -39,8 +40,14 @@ export function resourceTests(f: () => Fixture): void {
           resources: DEFAULT_RESOURCES,
           constraints: { tags: [] },
           avoidAgentId: null,
+          timeLimitMs: null,
         },
       ]);
+      // A job's timeout bounds how long it runs: placement backfills with it.
+      const timed = x.job({ timeoutMs: 90_000 });
+      await x.store.enqueue([timed]);
+      const all = await x.store.pending([{ queue: x.queue, limit: 10 }]);
+      expect(all.find((p) => p.id === timed.id)?.timeLimitMs).toBe(90_000);
     });
 
     it('records the GPUs of an assignment and hands them over with the resources', async () => {
