@@ -14,7 +14,9 @@ export class ProgressBar {
   update(job: JobView): void {
     const pct = Math.max(0, Math.min(100, job.progress ?? 0));
     const filled = Math.round((pct / 100) * WIDTH);
-    const line = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(Math.round(pct)).padStart(3)}%  ${job.state.padEnd(9)} attempt ${job.attempts}/${job.maxAttempts}`;
+    // A queued job says why it waits (no agent with its tags, GPUs busy, …).
+    const why = job.state === 'queued' && job.pendingReason ? `  (${job.pendingReason.message})` : '';
+    const line = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(Math.round(pct)).padStart(3)}%  ${job.state.padEnd(9)} attempt ${job.attempts}/${job.maxAttempts}${why}`;
     if (this.out.isTTY) {
       this.out.write(`\r${line}\x1b[K`);
       this.drawn = true;

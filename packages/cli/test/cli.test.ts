@@ -156,6 +156,16 @@ describe('ProgressBar', () => {
     expect(writes[2]).toBe('\n');
   });
 
+  it('says why a queued job waits', () => {
+    const { writes, out } = stream(false);
+    const bar = new ProgressBar(out);
+    bar.update({
+      ...job('queued', null),
+      pendingReason: { code: 'NO_AGENT_WITH_TAGS', message: 'no agent has tags region:mars' },
+    });
+    expect(writes[0]).toBe(`[${'-'.repeat(24)}]   0%  queued    attempt 1/3  (no agent has tags region:mars)\n`);
+  });
+
   it('writes one line per change elsewhere', () => {
     const { writes, out } = stream(false);
     const bar = new ProgressBar(out);

@@ -197,7 +197,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
 
   /**
    * Polls until the job is final (succeeded, failed or cancelled); `onUpdate` sees every change
-   * of state, progress or attempt. Aborting `signal` rejects with its reason at once.
+   * of state, progress, attempt or pending reason. Aborting `signal` rejects with its reason at once.
    */
   async waitForJob(
     id: string,
@@ -208,7 +208,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     for (;;) {
       signal?.throwIfAborted();
       const job = await this.request<JobView>('GET', `/api/jobs/${encodeURIComponent(id)}`, undefined, signal);
-      const seen = `${job.state}:${job.progress}:${job.attempts}`;
+      const seen = `${job.state}:${job.progress}:${job.attempts}:${job.pendingReason?.code ?? ''}`;
       if (seen !== last) {
         last = seen;
         onUpdate?.(job);
