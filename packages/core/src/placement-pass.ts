@@ -207,20 +207,29 @@ export class PlacementPass {
     );
   }
 
+  /**
+   * Whether a CPU-only job of resources `r` would leave a held agent without the slots, CPU or
+   * memory its held job needs, and does not end before that job could start there.
+   */
+  private cutsIntoHold(agent: AgentState, r: PendingJob['resources']): boolean {
+    const reservation = agent.reservation;
+    if (!reservation) return false;
+    const held = reservation.resources;
+    return (
+      (agent.freeSlots - r.slots < held.slots ||
+        agent.freeCpu - r.cpu < held.cpu ||
+        agent.freeMemoryMb - r.memoryMb < held.memoryMb) &&
+      !this.endsInTime(reservation)
+    );
+  }
+
   /** The GPU agent with the most free slots that can take the job (a scan: GPU-only fleets). */
   private searchAnySlot(cls: EligibilityClass, job: PendingJob): AgentState | null {
     const r = job.resources;
     let best: AgentState | null = null;
     for (const agent of cls.agents) {
       if (agent.freeSlots < r.slots || agent.freeCpu < r.cpu || agent.freeMemoryMb < r.memoryMb) continue;
-      const held = agent.reservation?.resources;
-      if (
-        held &&
-        (agent.freeSlots - r.slots < held.slots ||
-          agent.freeCpu - r.cpu < held.cpu ||
-          agent.freeMemoryMb - r.memoryMb < held.memoryMb) &&
-        !this.endsInTime(agent.reservation!)
-      ) {
+      if (this.cutsIntoHold(agent, r)) {
         this.blockedBy ??= agent.reservation;
         continue;
       }
@@ -246,14 +255,7 @@ export class PlacementPass {
       // The heap is ordered by usable slots: if the top has too few, every agent has.
       if (usable < r.slots) break;
       if (agent.freeCpu >= r.cpu && agent.freeMemoryMb >= r.memoryMb) {
-        const held = agent.reservation?.resources;
-        if (
-          held &&
-          (agent.freeSlots - r.slots < held.slots ||
-            agent.freeCpu - r.cpu < held.cpu ||
-            agent.freeMemoryMb - r.memoryMb < held.memoryMb) &&
-          !this.endsInTime(agent.reservation!)
-        ) {
+        if (this.cutsIntoHold(agent, r)) {
           this.blockedBy ??= agent.reservation;
         } else if (agent.id === job.avoidAgentId) {
           this.avoided ??= agent;
