@@ -7,6 +7,7 @@ import { POLICY_NAMES } from './packing/policies.js';
 import type { TimeLimits } from './packing/run.js';
 import { TIME_LIMITS, runPacking } from './packing/run.js';
 import { runFailover } from './failover.js';
+import { DEFAULT_SEED, runScheduler, runSchedulerScaling } from './scheduler.js';
 import { TraceError } from './packing/trace.js';
 import { runThroughput } from './throughput.js';
 
@@ -15,7 +16,7 @@ import { runThroughput } from './throughput.js';
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
 
-const WORKLOADS = ['throughput', 'latency', 'packing', 'failover'] as const;
+const WORKLOADS = ['throughput', 'latency', 'packing', 'failover', 'scheduler'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- WORKLOAD [flags]
@@ -50,7 +51,16 @@ failover     real baton server and agent processes; kill -9 the agent running th
   --agents A          agent processes (default 3)
   --lease-ms MS       the server's lease (default: its own, 10000)
   --repeat K          runs (default 1)
-  --timeout-s T       limit per run in seconds (default 300)`;
+  --timeout-s T       limit per run in seconds (default 300)
+
+scheduler    one placement pass of place() over a synthetic fleet and backlog (seeded; far more
+             work than room, so most jobs stay pending): median of 5 calls after a warm-up
+  --agents A          agents (default 1000)
+  --jobs N            pending jobs (default 100000)
+  --seed S            seed of the fleet and backlog (default ${DEFAULT_SEED})
+  --scaling           run 100 × 10k, 1 000 × 100k and 10 000 × 1M (agents × jobs) instead,
+                      one line each; a size that would not fit the heap or ~1 min is skipped
+  --repeat K          runs (default 1)`;
 
 class UsageError extends Error {}
 
@@ -70,6 +80,8 @@ interface Parsed {
   timeLimits: TimeLimits;
   agents: number;
   leaseMs: number | undefined;
+  seed: number;
+  scaling: boolean;
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -126,6 +138,12 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     });
     return { lines: [result], ok: result.ok };
   },
+  scheduler: (args) => {
+    const lines = args.scaling
+      ? runSchedulerScaling({ seed: args.seed, log })
+      : [runScheduler({ agents: args.agents, jobs: args.jobs, seed: args.seed, log }).line];
+    return Promise.resolve({ lines, ok: lines.every((line) => line.ok) });
+  },
 };
 
 function positiveInt(flag: string, value: string | undefined, fallback: number): number {
@@ -133,6 +151,14 @@ function positiveInt(flag: string, value: string | undefined, fallback: number):
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function nonNegativeInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`${flag} must be a non-negative integer, got "${value}"`);
+  }
   return n;
 }
 
@@ -158,6 +184,8 @@ function parse(argv: string[]): Parsed | 'help' {
         'time-limits': { type: 'string' },
         agents: { type: 'string' },
         'lease-ms': { type: 'string' },
+        seed: { type: 'string' },
+        scaling: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -189,7 +217,11 @@ function parse(argv: string[]): Parsed | 'help' {
   return {
     workload: workload as Workload,
     store: values.store,
-    jobs: positiveInt('--jobs', values.jobs, workload === 'failover' ? 12 : 20_000),
+    jobs: positiveInt(
+      '--jobs',
+      values.jobs,
+      workload === 'failover' ? 12 : workload === 'scheduler' ? 100_000 : 20_000,
+    ),
     concurrency: positiveInt('--concurrency', values.concurrency, workload === 'latency' ? 10 : 50),
     chunk,
     repeat: positiveInt('--repeat', values.repeat, 1),
@@ -200,8 +232,10 @@ function parse(argv: string[]): Parsed | 'help' {
     policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
     ignorePriority: values['ignore-priority'] ?? false,
     timeLimits: timeLimits as TimeLimits,
-    agents: positiveInt('--agents', values.agents, 3),
+    agents: positiveInt('--agents', values.agents, workload === 'scheduler' ? 1_000 : 3),
     leaseMs: values['lease-ms'] === undefined ? undefined : positiveInt('--lease-ms', values['lease-ms'], 10_000),
+    seed: values.seed === undefined ? DEFAULT_SEED : nonNegativeInt('--seed', values.seed),
+    scaling: values.scaling ?? false,
   };
 }
 
