@@ -143,6 +143,13 @@ export class SchedulerLoop {
     this.lastSweepAt = now;
   }
 
+  /** Whether some queue gave as many jobs as asked: more may wait behind them. */
+  private hitLimit(pending: readonly { queue: string }[], requests: readonly PendingRequest[]): boolean {
+    const counts = new Map<string, number>();
+    for (const job of pending) counts.set(job.queue, (counts.get(job.queue) ?? 0) + 1);
+    return requests.some((r) => (counts.get(r.queue) ?? 0) >= r.limit);
+  }
+
   /** One placement round. Returns true when it assigned work and capacity may remain. */
   private async placeOnce(): Promise<boolean> {
     // Full agents stay in view: placement reserves them for large jobs and tells "no room now"
@@ -157,16 +164,19 @@ export class SchedulerLoop {
       if (agent.freeSlots <= 0) continue;
       for (const queue of agent.queues) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
     }
-    // Look past the free slots: jobs at the head that fit nowhere (a large GPU job) must not
-    // hide smaller jobs behind them that fit now.
-    const requests: PendingRequest[] = [...freeByQueue].map(([queue, free]) => ({
-      queue,
-      limit: free + LOOK_PAST,
-    }));
-    const pending = await this.store.pending(requests);
+    const requests: PendingRequest[] = [...freeByQueue].map(([queue, limit]) => ({ queue, limit }));
+    let pending = await this.store.pending(requests);
     if (pending.length === 0) return false;
     // `now` lets placement backfill held agents with jobs whose timeout ends in time.
-    const { placements, pending: reasons } = place(pending, agents, { now: Date.now() });
+    let result = place(pending, agents, { now: Date.now() });
+    if (result.pending.size > 0 && this.hitLimit(pending, requests)) {
+      // Jobs at the head that fit nowhere (a large GPU job) must not hide smaller jobs behind
+      // them that fit now: look further down those queues. Only then, so the common case of
+      // jobs that all fit reads no more than the free slots.
+      pending = await this.store.pending(requests.map((r) => ({ queue: r.queue, limit: r.limit + LOOK_PAST })));
+      result = place(pending, agents, { now: Date.now() });
+    }
+    const { placements, pending: reasons } = result;
     this.reasons = reasons;
     if (placements.length === 0) return false;
     const assignments = await this.store.assign(placements, this.options.leaseMs);
