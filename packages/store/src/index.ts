@@ -2,3 +2,4 @@ export type * from './contract.js';
 export { openStore, DEFAULT_STORE_URL } from './open.js';
 export { SqliteStore } from './sqlite/sqlite-store.js';
 export { StoreEvents } from './events.js';
+export { RedisStore } from './redis/redis-store.js';

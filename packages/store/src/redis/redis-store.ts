@@ -1,0 +1,538 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  Completion,
+  Job,
+  JobAssignment,
+  JobAttempt,
+  JobError,
+  LeaseRef,
+  LogChunk,
+  NewJob,
+  PendingJob,
+  Placement,
+  TransitionResult,
+} from '@baton/core';
+import {
+  BatonError,
+  JOB_STATES,
+  MAX_RETRY_DELAY_MS,
+  SchemaTooNewError,
+  ValidationError,
+  newLeaseToken,
+} from '@baton/core';
+import type { ChainableCommander } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type {
+  EnqueueResult,
+  JobListQuery,
+  JobPage,
+  PendingRequest,
+  QueueStats,
+  Store,
+  StoredLogChunk,
+  StoreEvent,
+  StoreOptions,
+  TaskRoute,
+} from '../contract.js';
+import { StoreEvents } from '../events.js';
+import { decodeCursor, emptyCounts, encodeCursor } from '../shared.js';
+import { STATUS, cancelError, transitionResult } from './codes.js';
+import type { RedisStoreConfig } from './config.js';
+import type { JobHash } from './job-hash.js';
+import {
+  PENDING_FIELDS,
+  assignedOf,
+  attemptOfRecord,
+  currentAttempt,
+  hashOf,
+  hashOfNewJob,
+  idOfMember,
+  jobOfHash,
+  pendingOf,
+} from './job-hash.js';
+import { AFTER_SEP, RedisKeys, SEP } from './keys.js';
+import { chunkOfEntry, keptBatch } from './logs.js';
+import type { ScriptName } from './scripts.js';
+import { callScript, defineScripts } from './scripts.js';
+
+/** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
+const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
+/** The key layout this code writes; a store marked with a newer one is refused. */
+const SCHEMA_VERSION = 1;
+/** Jobs one promoteDue or expireLeases call moves at most (the caller sweeps again). */
+const SWEEP_BATCH = 1000;
+
+type Client = Redis | Cluster;
+
+/**
+ * The Redis backend. Every state transition is one Lua script (scripts/*.lua) on one job,
+ * and a batch is one pipeline of them: one round trip. Times come from the store's clock,
+ * passed to the scripts, never from Redis. Events go to local listeners at once and to other
+ * processes by PUBLISH on the prefix's channel.
+ */
+export class RedisStore implements Store {
+  readonly backend = 'redis' as const;
+  readonly keys: RedisKeys;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly logTailBytes: number;
+  private readonly events = new StoreEvents();
+  /** Marks this store's own messages, which its listeners already had. */
+  private readonly origin = randomUUID();
+  private readonly client: Client;
+  private subscriber: Client | null = null;
+  private opened = false;
+  private closed = false;
+
+  constructor(
+    private readonly config: RedisStoreConfig,
+    options: StoreOptions = {},
+  ) {
+    const logTailBytes = options.logTailBytes ?? DEFAULT_LOG_TAIL_BYTES;
+    if (!Number.isSafeInteger(logTailBytes) || logTailBytes < 1) {
+      throw new ValidationError(`logTailBytes must be a positive integer, not ${logTailBytes}`);
+    }
+    this.logTailBytes = logTailBytes;
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.keys = new RedisKeys(config.prefix);
+    this.client = this.connectClient();
+  }
+
+  private connectClient(): Client {
+    const { host, port, username, password, db, tls, connectTimeoutMs } = this.config;
+    // Opening fails fast when the server cannot be reached; once open, the client reconnects.
+    const retryStrategy = (times: number): number | null =>
+      this.opened && !this.closed ? Math.min(times * 50, 2000) : null;
+    const redisOptions = {
+      username,
+      password,
+      connectTimeout: connectTimeoutMs,
+      maxRetriesPerRequest: 2,
+      lazyConnect: true,
+      ...(tls && { tls: {} }),
+    };
+    const client: Client = this.config.cluster
+      ? new Cluster([{ host, port }], {
+          lazyConnect: true,
+          redisOptions,
+          clusterRetryStrategy: retryStrategy,
+        })
+      : new Redis({ host, port, db, retryStrategy, ...redisOptions });
+    // Errors reach callers through their commands; the event only says the connection dropped.
+    client.on('error', () => {});
+    return client;
+  }
+
+  async init(): Promise<void> {
+    const where = `${this.config.host}:${this.config.port}`;
+    try {
+      await this.client.connect();
+      defineScripts(this.client);
+      await this.client.set(this.keys.schema, String(SCHEMA_VERSION), 'NX');
+      const found = Number(await this.client.get(this.keys.schema));
+      if (found > SCHEMA_VERSION) throw new SchemaTooNewError(found, SCHEMA_VERSION);
+      const subscriber: Client = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
+      subscriber.on('error', () => {});
+      this.subscriber = subscriber;
+      await subscriber.connect();
+      subscriber.on('message', (channel: string, message: string) => this.delivered(channel, message));
+      await subscriber.subscribe(this.keys.channel);
+      this.opened = true;
+    } catch (err) {
+      if (err instanceof BatonError) throw err;
+      throw new BatonError(
+        'STORE_UNAVAILABLE',
+        `cannot use Redis at ${where}: ${err instanceof Error ? err.message : String(err)}`,
+        503,
+        undefined,
+        true,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(
+      [this.subscriber, this.client].map(async (c) => {
+        if (!c) return;
+        if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
+        else c.disconnect();
+      }),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    return this.events.subscribe(listener);
+  }
+
+  /** Tells local listeners now, and other processes through pub/sub (fire and forget). */
+  private emit(event: StoreEvent): void {
+    this.events.emit(event);
+    this.client.publish(this.keys.channel, JSON.stringify({ o: this.origin, e: event })).catch(() => {});
+  }
+
+  private delivered(channel: string, message: string): void {
+    if (channel !== this.keys.channel) return;
+    let parsed: { o?: string; e?: StoreEvent };
+    try {
+      parsed = JSON.parse(message) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (parsed.o !== this.origin && parsed.e) this.events.emit(parsed.e);
+  }
+
+  /** Runs commands as one pipeline (one round trip); throws the first command error. */
+  private async batch(build: (p: ChainableCommander) => void): Promise<unknown[]> {
+    const pipeline = this.client.pipeline();
+    build(pipeline);
+    const replies = await pipeline.exec();
+    if (!replies) throw new Error('Redis pipeline was discarded');
+    return replies.map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+  }
+
+  /** One script call per item, as one pipeline. */
+  private async perJob<T>(
+    items: readonly T[],
+    name: ScriptName,
+    call: (item: T) => { keys: string[]; args: (string | number)[] },
+  ): Promise<unknown[]> {
+    if (items.length === 0) return [];
+    return this.batch((p) => {
+      for (const item of items) {
+        const { keys, args } = call(item);
+        callScript(p, name, keys, args);
+      }
+    });
+  }
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    const now = this.clock();
+    const k = this.keys;
+    const hashes = jobs.map(hashOfNewJob);
+    const states = jobs.map((job) => (job.runAt > now ? 'delayed' : 'queued'));
+    const replies = (await this.perJob(jobs, 'enqueue', (job) => {
+      const i = jobs.indexOf(job);
+      const hash = hashes[i]!;
+      return {
+        keys: [...k.jobKeys(job.id), k.idempotency, k.byQueue, k.byOwner, k.all, k.queues],
+        args: [
+          states[i]!,
+          job.idempotencyKey === null ? '' : `${job.owner}${SEP}${job.idempotencyKey}`,
+          ...Object.entries(hash).flat(),
+        ],
+      };
+    })) as [number, string?][];
+    // Jobs an idempotency key already named are read back (a second round trip, only for them).
+    const existingIds = replies.flatMap((r) => (r[0] === 0 && r[1] ? [r[1]] : []));
+    const existing = new Map<string, Job>();
+    if (existingIds.length > 0) {
+      const found = await this.batch((p) => {
+        for (const id of existingIds) p.hgetall(k.job(id));
+      });
+      existingIds.forEach((id, i) => existing.set(id, jobOfHash(hashOf(found[i]))));
+    }
+    const queues = new Set<string>();
+    let dueAt = Infinity;
+    const results = replies.map((reply, i): EnqueueResult => {
+      if (reply[0] === 0) return { job: existing.get(reply[1]!)!, created: false };
+      const job = jobs[i]!;
+      queues.add(job.queue);
+      if (states[i] === 'delayed') dueAt = Math.min(dueAt, job.runAt);
+      return { job: jobOfHash({ ...hashes[i]!, state: states[i]! }), created: true };
+    });
+    if (queues.size > 0) this.emit({ type: 'enqueued', queues: [...queues], ...(dueAt < Infinity && { dueAt }) });
+    return results;
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    const h = hashOf(await this.client.hgetall(this.keys.job(id)));
+    return h.id === undefined ? null : jobOfHash(h);
+  }
+
+  async getAttempts(id: string): Promise<JobAttempt[]> {
+    const [records, hash] = await this.batch((p) => {
+      p.lrange(this.keys.attempts(id), 0, -1);
+      p.hgetall(this.keys.job(id));
+    });
+    const attempts = (records as string[]).map(attemptOfRecord);
+    const h = hashOf(hash);
+    const current = h.id === undefined ? null : currentAttempt(h, attempts.length);
+    if (current) attempts.push(current);
+    return attempts.sort((a, b) => a.attempt - b.attempt);
+  }
+
+  async listJobs(query: JobListQuery): Promise<JobPage> {
+    const k = this.keys;
+    if (query.state && !JOB_STATES.includes(query.state))
+      throw new ValidationError(`unknown job state "${query.state}"`);
+    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    // The narrowest index the query names; other filters are checked on the jobs read.
+    const [index, name] =
+      query.queue && query.state
+        ? [k.byQueueState, `${query.queue}${SEP}${query.state}${SEP}`]
+        : query.queue
+          ? [k.byQueue, `${query.queue}${SEP}`]
+          : query.state
+            ? [k.byState, `${query.state}${SEP}`]
+            : query.owner
+              ? [k.byOwner, `${query.owner}${SEP}`]
+              : [k.all, ''];
+    const min = name === '' ? '-' : `[${name}`;
+    let max = after ? `(${name}${after}` : name === '' ? '+' : `(${name.slice(0, -1)}${AFTER_SEP}`;
+    const wanted = query.limit + 1;
+    const jobs: Job[] = [];
+    const step = Math.max(wanted, 100);
+    while (jobs.length < wanted) {
+      const members = await this.client.zrevrangebylex(index, max, min, 'LIMIT', 0, step);
+      if (members.length === 0) break;
+      const hashes = await this.batch((p) => {
+        for (const m of members) p.hgetall(k.job(idOfMember(m)));
+      });
+      for (const reply of hashes) {
+        const h = hashOf(reply);
+        if (h.id === undefined) continue;
+        const job = jobOfHash(h);
+        if (query.owner && job.owner !== query.owner) continue;
+        if (query.state && job.state !== query.state) continue;
+        if (query.queue && job.queue !== query.queue) continue;
+        jobs.push(job);
+        if (jobs.length === wanted) break;
+      }
+      if (members.length < step) break;
+      max = `(${members[members.length - 1]!}`;
+    }
+    const page = jobs.slice(0, query.limit);
+    const last = page[page.length - 1];
+    return { jobs: page, nextCursor: jobs.length > query.limit && last ? encodeCursor(last.id) : null };
+  }
+
+  async queueStats(): Promise<QueueStats[]> {
+    const now = this.clock();
+    const k = this.keys;
+    const [counts, routes] = await this.batch((p) => {
+      p.hgetall(k.counts);
+      p.hkeys(k.routes);
+    });
+    const stats = new Map<string, QueueStats>();
+    const entry = (queue: string): QueueStats => {
+      let s = stats.get(queue);
+      if (!s) stats.set(queue, (s = { queue, counts: emptyCounts(), oldestQueuedAgeMs: null }));
+      return s;
+    };
+    for (const field of routes as string[]) entry(field.slice(field.indexOf(SEP) + 1));
+    for (const [field, n] of Object.entries(hashOf(counts))) {
+      const at = field.lastIndexOf(SEP);
+      const state = field.slice(at + 1) as keyof QueueStats['counts'];
+      entry(field.slice(0, at)).counts[state] = Number(n);
+    }
+    const waiting = [...stats.values()].filter((s) => s.counts.queued > 0);
+    if (waiting.length > 0) {
+      const oldest = await this.batch((p) => {
+        for (const s of waiting)
+          p.zrangebylex(k.waiting, `[${s.queue}${SEP}`, `(${s.queue}${AFTER_SEP}`, 'LIMIT', 0, 1);
+      });
+      waiting.forEach((s, i) => {
+        const member = (oldest[i] as string[])[0];
+        if (!member) return;
+        const since = Number(member.slice(s.queue.length + 1, member.lastIndexOf(SEP)));
+        s.oldestQueuedAgeMs = Math.max(0, now - since);
+      });
+    }
+    return [...stats.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+
+  async cancel(id: string): Promise<Job> {
+    const now = this.clock();
+    const [status, agentOrState, flat] = (await callScript(this.client, 'cancel', this.keys.jobKeys(id), [now])) as [
+      number,
+      string?,
+      unknown?,
+    ];
+    if (status !== STATUS.OK) throw cancelError(id, status, agentOrState ?? '');
+    this.emit({ type: 'cancelled', jobId: id, agentId: agentOrState || null });
+    return jobOfHash(hashOf(flat));
+  }
+
+  /** The ids a sweep may move (due by `now`) and the earliest time in the index. */
+  private async due(index: string, now: number): Promise<string[]> {
+    return this.client.zrangebyscore(index, '-inf', now, 'LIMIT', 0, SWEEP_BATCH);
+  }
+
+  private async earliest(index: string): Promise<number | null> {
+    const [, score] = await this.client.zrange(index, '0', '0', 'WITHSCORES');
+    return score === undefined ? null : Number(score);
+  }
+
+  async promoteDue(): Promise<{ promoted: number; nextRunAt: number | null }> {
+    const now = this.clock();
+    const ids = await this.due(this.keys.delayed, now);
+    const replies = await this.perJob(ids, 'promote', (id) => ({ keys: this.keys.jobKeys(id), args: [now, id] }));
+    const promoted = replies.filter((r) => Number(r) === 1).length;
+    const nextRunAt = await this.earliest(this.keys.delayed);
+    // Other schedulers sharing the store learn of the new work too.
+    if (promoted > 0) this.emit({ type: 'changed' });
+    return { promoted, nextRunAt };
+  }
+
+  async pending(requests: PendingRequest[]): Promise<PendingJob[]> {
+    const asked = requests.filter((r) => r.limit > 0);
+    if (asked.length === 0) return [];
+    const k = this.keys;
+    const lists = await this.batch((p) => {
+      for (const { queue, limit } of asked) {
+        p.zrangebylex(k.queued, `[${queue}${SEP}`, `(${queue}${AFTER_SEP}`, 'LIMIT', 0, limit);
+      }
+    });
+    const ids = (lists as string[][]).flat().map(idOfMember);
+    if (ids.length === 0) return [];
+    const rows = await this.batch((p) => {
+      for (const id of ids) p.hmget(k.job(id), ...PENDING_FIELDS);
+    });
+    return (rows as (string | null)[][]).flatMap((values) => pendingOf(values) ?? []);
+  }
+
+  async assign(placements: Placement[], leaseMs: number): Promise<JobAssignment[]> {
+    const now = this.clock();
+    const tokens = placements.map(() => newLeaseToken());
+    let i = 0;
+    const replies = (await this.perJob(placements, 'assign', (pl) => ({
+      keys: this.keys.jobKeys(pl.jobId),
+      args: [now, pl.agentId, tokens[i++]!, now + leaseMs, JSON.stringify(pl.gpus)],
+    }))) as string[][];
+    const out: JobAssignment[] = [];
+    replies.forEach((r, j) => {
+      if (Number(r[0]) !== 1) return;
+      const pl = placements[j]!;
+      out.push({ job: assignedOf(pl.jobId, pl.agentId, [...pl.gpus], r), leaseToken: tokens[j]! });
+    });
+    return out;
+  }
+
+  async expireLeases(): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }> {
+    const now = this.clock();
+    const ids = await this.due(this.keys.leased, now);
+    const replies = await this.perJob(ids, 'expire', (id) => ({ keys: this.keys.jobKeys(id), args: [now, id] }));
+    const requeued = ids.filter((_, i) => Number(replies[i]) === 1);
+    const failed = ids.filter((_, i) => Number(replies[i]) === 2);
+    const nextExpiryAt = await this.earliest(this.keys.leased);
+    if (requeued.length > 0 || failed.length > 0) this.emit({ type: 'changed' });
+    return { requeued, failed, nextExpiryAt };
+  }
+
+  private results(items: readonly LeaseRef[], replies: unknown[]): TransitionResult[] {
+    return replies.map((reply, i) => {
+      const [status, state] = reply as [number, string];
+      return transitionResult(items[i]!.jobId, Number(status), state);
+    });
+  }
+
+  async start(items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]> {
+    const now = this.clock();
+    const replies = await this.perJob(items, 'start', (item) => ({
+      keys: this.keys.jobKeys(item.jobId),
+      args: [now, now + leaseMs, item.leaseToken],
+    }));
+    return this.results(items, replies);
+  }
+
+  async heartbeat(items: (LeaseRef & { progress?: number })[], leaseMs: number): Promise<TransitionResult[]> {
+    const now = this.clock();
+    const replies = await this.perJob(items, 'heartbeat', (item) => ({
+      keys: this.keys.jobKeys(item.jobId),
+      args: [now, now + leaseMs, item.leaseToken, item.progress === undefined ? '' : String(item.progress)],
+    }));
+    return this.results(items, replies);
+  }
+
+  async complete(items: Completion[]): Promise<TransitionResult[]> {
+    const now = this.clock();
+    const replies = await this.perJob(items, 'complete', (item) => ({
+      keys: this.keys.jobKeys(item.jobId),
+      args: [
+        now,
+        item.leaseToken,
+        item.outcome,
+        item.outcome === 'succeeded' ? JSON.stringify(item.result ?? null) : JSON.stringify(item.error),
+        item.outcome === 'failed' && item.error.retryable ? '1' : '0',
+        item.startedAt === undefined ? '' : String(item.startedAt),
+        String(this.random()),
+        MAX_RETRY_DELAY_MS,
+      ],
+    }));
+    const results = this.results(items, replies);
+    let dueAt = Infinity;
+    for (const reply of replies) {
+      const runAt = (reply as unknown[])[2];
+      if (runAt !== undefined) dueAt = Math.min(dueAt, Number(runAt));
+    }
+    if (results.some((r) => r.ok)) this.emit({ type: 'changed', ...(dueAt < Infinity && { dueAt }) });
+    return results;
+  }
+
+  async release(items: (LeaseRef & { error: JobError })[]): Promise<TransitionResult[]> {
+    const now = this.clock();
+    const replies = await this.perJob(items, 'release', (item) => ({
+      keys: this.keys.jobKeys(item.jobId),
+      args: [now, item.leaseToken, JSON.stringify(item.error)],
+    }));
+    const results = this.results(items, replies);
+    if (results.some((r) => r.ok)) this.emit({ type: 'changed' });
+    return results;
+  }
+
+  async appendLogs(chunks: LogChunk[]): Promise<void> {
+    if (chunks.length === 0) return;
+    const now = this.clock();
+    const byJob = new Map<string, LogChunk[]>();
+    for (const chunk of chunks) {
+      const list = byJob.get(chunk.jobId);
+      if (list) list.push(chunk);
+      else byJob.set(chunk.jobId, [chunk]);
+    }
+    await this.perJob([...byJob], 'append-logs', ([jobId, list]) => {
+      const { chunks: kept, budget } = keptBatch(list, this.logTailBytes);
+      return {
+        keys: [this.keys.logs(jobId), this.keys.logTail(jobId)],
+        args: [budget, now, ...kept.flatMap((c) => [c.chunk.attempt, c.chunk.stream, c.bytes, c.data])],
+      };
+    });
+    for (const jobId of byJob.keys()) this.emit({ type: 'logs', jobId });
+  }
+
+  async getLogs(jobId: string, afterSeq = 0): Promise<StoredLogChunk[]> {
+    const entries = await this.client.lrange(this.keys.logs(jobId), 0, -1);
+    return entries.map((e) => chunkOfEntry(jobId, e)).filter((c) => c.seq > afterSeq);
+  }
+
+  async registerTasks(tasks: TaskRoute[]): Promise<void> {
+    if (tasks.length === 0) return;
+    const now = String(this.clock());
+    await this.client.hset(this.keys.routes, ...tasks.flatMap((t) => [`${t.task}${SEP}${t.queue}`, now]));
+  }
+
+  async taskRoutes(): Promise<TaskRoute[]> {
+    const fields = await this.client.hkeys(this.keys.routes);
+    const routes = fields.map((f) => {
+      const at = f.indexOf(SEP);
+      return { task: f.slice(0, at), queue: f.slice(at + 1) };
+    });
+    const key = (r: TaskRoute) => [r.task, r.queue] as const;
+    return routes.sort((a, b) => {
+      const [at, aq] = key(a);
+      const [bt, bq] = key(b);
+      return at < bt ? -1 : at > bt ? 1 : aq < bq ? -1 : aq > bq ? 1 : 0;
+    });
+  }
+}
+
+export type { JobHash };

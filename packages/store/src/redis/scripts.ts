@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * The Lua scripts of the Redis store: one file per state transition in `src/redis/scripts/`,
+ * each with a header listing its KEYS, ARGV and return values. They are read from the source
+ * folder at run time (relative to this compiled file, so `dist/` needs no copy), with
+ * `--@include lib/x.lua` lines replaced by the shared fragment.
+ */
+export const SCRIPT_NAMES = [
+  'enqueue',
+  'assign',
+  'start',
+  'heartbeat',
+  'complete',
+  'release',
+  'cancel',
+  'promote',
+  'expire',
+  'append-logs',
+] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+/** `src/redis/scripts/`, from `dist/redis/` (compiled) or `src/redis/` (run from source). */
+const SCRIPTS_DIR = new URL('../../src/redis/scripts/', import.meta.url);
+
+function readScript(file: string): string {
+  const text = readFileSync(new URL(file, SCRIPTS_DIR), 'utf8');
+  return text.replace(/^--@include (\S+)$/gm, (_, included: string) => readScript(included));
+}
+
+let cache: Map<ScriptName, string> | null = null;
+
+/** Every script's Lua source, includes resolved. */
+export function scriptSources(): Map<ScriptName, string> {
+  cache ??= new Map(SCRIPT_NAMES.map((name) => [name, readScript(`${name}.lua`)]));
+  return cache;
+}
+
+/** The ioredis command name of a script (`append-logs` → `batonAppendLogs`). */
+export function commandName(name: ScriptName): string {
+  return `baton${name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase())}`;
+}
+
+/**
+ * Defines every script as a command on a client: ioredis sends EVALSHA and falls back to EVAL
+ * when the server does not know the script yet, also inside pipelines.
+ */
+export function defineScripts(client: Redis | Cluster): void {
+  for (const [name, lua] of scriptSources()) client.defineCommand(commandName(name), { lua });
+}
+
+/** Something a script can be called on: a client or a pipeline. */
+type Callable = object;
+
+/** Queues (on a pipeline) or sends a script call with its keys and arguments. */
+export function callScript(
+  target: Callable,
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): unknown {
+  const fn = (target as Record<string, (...a: (string | number)[]) => unknown>)[commandName(name)];
+  if (!fn) throw new Error(`Redis script ${name} is not defined on this client`);
+  return fn.call(target, keys.length, ...keys, ...args);
+}

@@ -1,0 +1,188 @@
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { BatonError, DEFAULT_RESOURCES, ValidationError, newJobId } from '@baton/core';
+import type { NewJob } from '@baton/core';
+import { openStore } from '@baton/store';
+import type { Store, StoreEvent } from '@baton/store';
+import { Redis } from 'ioredis';
+import { defineStoreConformance } from './conformance.js';
+
+const HOST = '127.0.0.1';
+const PORT = 6379;
+/** One prefix per run of this file, so runs never see each other's keys. */
+const prefix = `baton-test-${randomBytes(5).toString('hex')}`;
+const url = `redis://${HOST}:${PORT}?prefix=${prefix}`;
+
+afterAll(async () => {
+  const redis = new Redis({ host: HOST, port: PORT });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+});
+
+defineStoreConformance('redis', (options) => openStore(url, options));
+
+function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  const now = Date.now();
+  return {
+    id: newJobId(now),
+    queue: `q-${randomBytes(4).toString('hex')}`,
+    task: 't',
+    owner: 'o',
+    payload: null,
+    priority: 'normal',
+    priorityLevel: 0,
+    resources: { ...DEFAULT_RESOURCES },
+    constraints: { tags: [] },
+    maxAttempts: 3,
+    backoffMs: 10,
+    timeoutMs: null,
+    runAt: now,
+    idempotencyKey: null,
+    createdAt: now,
+    ...overrides,
+  };
+}
+
+/** A loopback port nothing listens on. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+describe('Redis specifics', () => {
+  it('delivers an enqueue to every store on the prefix, once each, whichever store made it', async () => {
+    const one = await openStore(url);
+    const two = await openStore(url);
+    const seen: [string, StoreEvent][] = [];
+    const offOne = one.subscribe((e) => seen.push(['one', e]));
+    const offTwo = two.subscribe((e) => seen.push(['two', e]));
+    try {
+      const fromOne = newJob();
+      const fromTwo = newJob();
+      await one.enqueue([fromOne]);
+      await two.enqueue([fromTwo]);
+      const about = (queue: string) =>
+        seen.filter(([, e]) => e.type === 'enqueued' && e.queues.includes(queue)).map(([who]) => who);
+      await vi.waitFor(
+        () => {
+          expect(about(fromOne.queue).sort()).toEqual(['one', 'two']);
+          expect(about(fromTwo.queue).sort()).toEqual(['one', 'two']);
+        },
+        { timeout: 5000, interval: 5 },
+      );
+      // Nothing arrives twice later on.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(about(fromOne.queue).sort()).toEqual(['one', 'two']);
+      expect(about(fromTwo.queue).sort()).toEqual(['one', 'two']);
+    } finally {
+      offOne();
+      offTwo();
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('assigns each job once when two stores assign the same placements at the same time', async () => {
+    const one = await openStore(url);
+    const two = await openStore(url);
+    try {
+      const jobs = Array.from({ length: 200 }, () => newJob({ queue: 'race' }));
+      await one.enqueue(jobs);
+      const placements = (agentId: string) => jobs.map((j) => ({ jobId: j.id, agentId, gpus: [] }));
+      const [a, b] = await Promise.all([
+        one.assign(placements('agent-a'), 10_000),
+        two.assign(placements('agent-b'), 10_000),
+      ]);
+      const ids = [...a, ...b].map((x) => x.job.id);
+      expect(ids.sort()).toEqual(jobs.map((j) => j.id).sort());
+      for (const x of [...a, ...b]) {
+        const job = await one.getJob(x.job.id);
+        expect(job).toMatchObject({ state: 'assigned', attempts: 1, agentId: x.job.agentId });
+        expect(await one.getAttempts(x.job.id)).toHaveLength(1);
+      }
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('fails quickly and clearly when Redis cannot be reached', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const err = await openStore(`redis://${HOST}:${port}?prefix=${prefix}`).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(err).toBeInstanceOf(BatonError);
+    expect((err as BatonError).code).toBe('STORE_UNAVAILABLE');
+    expect((err as Error).message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('refuses Redis URLs it cannot use with INVALID_STORE_URL', async () => {
+    for (const bad of [
+      `redis://${HOST}:${PORT}?prefix=has{brace}`,
+      `redis://${HOST}:${PORT}?colour=blue`,
+      `redis://${HOST}:${PORT}/notanumber`,
+      `redis://${HOST}:${PORT}?cluster=maybe`,
+    ]) {
+      const err = await openStore(bad).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err, bad).toBeInstanceOf(ValidationError);
+      expect((err as BatonError).code, bad).toBe('INVALID_STORE_URL');
+    }
+  });
+
+  it('refuses a prefix whose schema is newer than this code', async () => {
+    const newer = `${prefix}-newer`;
+    const redis = new Redis({ host: HOST, port: PORT });
+    try {
+      await redis.set(`{${newer}}:schema`, '999');
+      const err = await openStore(`redis://${HOST}:${PORT}?prefix=${newer}`).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect((err as BatonError).code).toBe('SCHEMA_TOO_NEW');
+    } finally {
+      await redis.del(`{${newer}}:schema`);
+      await redis.quit();
+    }
+  });
+
+  it('keeps every key of a store under its hash tag', async () => {
+    const store: Store = await openStore(url);
+    try {
+      const [r] = await store.enqueue([newJob({ idempotencyKey: 'k' })]);
+      await store.appendLogs([{ jobId: r!.job.id, attempt: 1, stream: 'stdout', data: 'x' }]);
+      const redis = new Redis({ host: HOST, port: PORT });
+      try {
+        const keys = await redis.keys(`*${prefix}*`);
+        expect(keys.length).toBeGreaterThan(0);
+        for (const key of keys) expect(key.startsWith(`{${prefix}}:`), key).toBe(true);
+      } finally {
+        await redis.quit();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
