@@ -1,6 +1,8 @@
 import { ValidationError } from '@baton/core';
 import type { Store, StoreOptions } from './contract.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
+import { PostgresStore } from './postgres/postgres-store.js';
+import { parsePostgresUrl } from './postgres/url.js';
 import { parseRedisUrl } from './redis/config.js';
 import { RedisStore } from './redis/redis-store.js';
 
@@ -32,6 +34,7 @@ function createStore(url: string, options: StoreOptions): Store {
       );
     return new SqliteStore(path === ':memory:' ? ':memory:' : path, options);
   }
+  if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore(parsePostgresUrl(url), options);
   if (/^rediss?(\+cluster)?:\/\//i.test(url)) return new RedisStore(parseRedisUrl(url), options);
   const scheme = /^([a-z0-9+]+):/i.exec(url)?.[1];
   throw new ValidationError(

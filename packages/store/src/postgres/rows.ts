@@ -1,0 +1,193 @@
+import type {
+  AssignedJob,
+  AttemptOutcome,
+  Constraints,
+  Job,
+  JobAttempt,
+  JobError,
+  JobState,
+  NewJob,
+  PendingJob,
+  Resources,
+} from '@baton/core';
+import { DEFAULT_RESOURCES, PRIORITY_CLASSES, priorityRank } from '@baton/core';
+
+/**
+ * A `jobs` row as `pg` returns it: bigint columns parsed to numbers (see the pool's type
+ * parsers), json and jsonb parsed, integer[] as numbers.
+ */
+export interface JobRow {
+  id: string;
+  queue: string;
+  task: string;
+  owner: string;
+  payload: unknown;
+  state: string;
+  priority: number;
+  priority_level: number;
+  resources: Partial<Resources>;
+  constraints: Partial<Constraints>;
+  attempts: number;
+  max_attempts: number;
+  backoff_ms: number;
+  timeout_ms: number | null;
+  run_at: number;
+  idempotency_key: string | null;
+  progress: number | null;
+  result: unknown;
+  error: JobError | null;
+  agent_id: string | null;
+  gpus: number[];
+  avoid_agent_id: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  assigned_at: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+export interface AttemptRow {
+  attempt: number;
+  agent_id: string;
+  assigned_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  outcome: string | null;
+  error: JobError | null;
+}
+
+export type PendingRow = Pick<
+  JobRow,
+  | 'id'
+  | 'queue'
+  | 'task'
+  | 'priority'
+  | 'priority_level'
+  | 'resources'
+  | 'constraints'
+  | 'avoid_agent_id'
+  | 'timeout_ms'
+>;
+
+export type AssignedRow = Pick<
+  JobRow,
+  'id' | 'queue' | 'task' | 'owner' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms' | 'resources'
+> & { ord: number };
+
+/** JSON text for a json/jsonb parameter; `undefined` (no value) is stored as JSON null. */
+export const toJson = (value: unknown): string => JSON.stringify(value ?? null);
+
+export function resourcesFromRow(r: Partial<Resources>): Resources {
+  return {
+    slots: r.slots ?? DEFAULT_RESOURCES.slots,
+    cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
+    memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
+    gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
+  };
+}
+
+const constraintsFromRow = (c: Partial<Constraints>): Constraints => ({ tags: c.tags ?? [] });
+
+/** `{slots, cpu, memoryMb, gpus}` in a fixed order, whatever the caller's object held. */
+export const resourcesToJson = (r: Resources): string =>
+  JSON.stringify({ slots: r.slots, cpu: r.cpu, memoryMb: r.memoryMb, gpus: r.gpus });
+
+/** A PostgreSQL array literal of GPU indices, for an `int[]` parameter element. */
+export const gpusLiteral = (gpus: readonly number[]): string => `{${gpus.map((g) => Math.trunc(g)).join(',')}}`;
+
+export function jobFromRow(row: JobRow): Job {
+  return {
+    id: row.id,
+    queue: row.queue,
+    task: row.task,
+    owner: row.owner,
+    payload: row.payload,
+    state: row.state as JobState,
+    priority: PRIORITY_CLASSES[row.priority] ?? 'normal',
+    priorityLevel: row.priority_level,
+    resources: resourcesFromRow(row.resources),
+    constraints: constraintsFromRow(row.constraints),
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    backoffMs: row.backoff_ms,
+    timeoutMs: row.timeout_ms,
+    runAt: row.run_at,
+    idempotencyKey: row.idempotency_key,
+    progress: row.progress,
+    result: row.result ?? null,
+    error: row.error,
+    agentId: row.agent_id,
+    gpus: row.gpus,
+    leaseExpiresAt: row.lease_expires_at,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The enqueue statement's parameter arrays ($1–$15), one element per job. */
+export function enqueueColumns(jobs: readonly NewJob[]): unknown[][] {
+  return [
+    jobs.map((j) => j.id),
+    jobs.map((j) => j.queue),
+    jobs.map((j) => j.task),
+    jobs.map((j) => j.owner),
+    jobs.map((j) => toJson(j.payload)),
+    jobs.map((j) => priorityRank(j.priority)),
+    jobs.map((j) => j.priorityLevel),
+    jobs.map((j) => resourcesToJson(j.resources)),
+    jobs.map((j) => JSON.stringify({ tags: j.constraints.tags })),
+    jobs.map((j) => j.maxAttempts),
+    jobs.map((j) => j.backoffMs),
+    jobs.map((j) => j.timeoutMs),
+    jobs.map((j) => j.runAt),
+    jobs.map((j) => j.idempotencyKey),
+    jobs.map((j) => j.createdAt),
+  ];
+}
+
+export function pendingFromRow(row: PendingRow): PendingJob {
+  return {
+    id: row.id,
+    queue: row.queue,
+    task: row.task,
+    priority: PRIORITY_CLASSES[row.priority] ?? 'normal',
+    priorityLevel: row.priority_level,
+    resources: resourcesFromRow(row.resources),
+    constraints: constraintsFromRow(row.constraints),
+    avoidAgentId: row.avoid_agent_id,
+    timeLimitMs: row.timeout_ms,
+  };
+}
+
+/** `agentId` and `gpus` are the placement's, which `assign` just stored. */
+export function assignedFromRow(row: AssignedRow, agentId: string, gpus: number[]): AssignedJob {
+  return {
+    id: row.id,
+    queue: row.queue,
+    task: row.task,
+    owner: row.owner,
+    payload: row.payload,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    timeoutMs: row.timeout_ms,
+    agentId,
+    resources: resourcesFromRow(row.resources),
+    gpus,
+  };
+}
+
+export function attemptFromRow(row: AttemptRow): JobAttempt {
+  return {
+    attempt: row.attempt,
+    agentId: row.agent_id,
+    assignedAt: row.assigned_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    outcome: row.outcome as AttemptOutcome | null,
+    error: row.error,
+  };
+}

@@ -1,0 +1,93 @@
+import type { Completion, JobError, JobState, LeaseRef, TransitionResult } from '@baton/core';
+import { retryDelayMs } from '@baton/core';
+import { refusalFor } from '../shared.js';
+import { toJson } from './rows.js';
+
+/** A reported job as lockForSettle read it; updated as the batch's items are decided. */
+export interface SettleRow {
+  id: string;
+  state: JobState;
+  lease_token: string | null;
+  attempts: number;
+  max_attempts: number;
+  backoff_ms: number;
+}
+
+/** One job's outcome, as the settle statement applies it. */
+export interface SettleAction {
+  jobId: string;
+  state: 'succeeded' | 'failed' | 'queued' | 'delayed';
+  runAt: number | null;
+  result: string | null;
+  error: string | null;
+  reportedStart: number | null;
+}
+
+/** What a decision for one item of a batch came to. */
+type Decision = Omit<SettleAction, 'jobId'>;
+
+/**
+ * Decides each item in order against the locked rows, as if applied one by one: once a job's
+ * attempt is settled its lease is gone, so a later item of the same batch is refused.
+ */
+export function decideBatch<T extends LeaseRef>(
+  items: readonly T[],
+  rows: ReadonlyMap<string, SettleRow>,
+  decide: (item: T, row: SettleRow) => Decision,
+): { results: TransitionResult[]; actions: SettleAction[] } {
+  const actions: SettleAction[] = [];
+  const results = items.map((item): TransitionResult => {
+    const row = rows.get(item.jobId);
+    const refusal = refusalFor(item, row ? { state: row.state, leaseToken: row.lease_token } : null);
+    if (refusal || !row) {
+      return refusal ?? { jobId: item.jobId, ok: false, code: 'NOT_FOUND', message: `job ${item.jobId} not found` };
+    }
+    const decision = decide(item, row);
+    actions.push({ jobId: item.jobId, ...decision });
+    row.state = decision.state;
+    row.lease_token = null;
+    return { jobId: item.jobId, ok: true, state: decision.state };
+  });
+  return { results, actions };
+}
+
+/**
+ * A completion: success ends the job; a retryable failure with attempts left goes back to
+ * `delayed` with backoff (or `queued` when the backoff is zero); any other failure ends it.
+ */
+export function completionDecision(item: Completion, row: SettleRow, now: number, random: () => number): Decision {
+  const reportedStart = item.startedAt ?? null;
+  if (item.outcome === 'succeeded') {
+    return { state: 'succeeded', runAt: null, result: toJson(item.result), error: null, reportedStart };
+  }
+  const error = toJson(item.error);
+  if (item.error.retryable && row.attempts < row.max_attempts) {
+    const delay = retryDelayMs(row.backoff_ms, row.attempts, random);
+    return { state: delay > 0 ? 'delayed' : 'queued', runAt: now + delay, result: null, error, reportedStart };
+  }
+  return { state: 'failed', runAt: null, result: null, error, reportedStart };
+}
+
+/**
+ * A release: back to `queued` now while attempts are left, else `failed`. The error's
+ * retryable flag is not consulted: a release is the fleet's fault, not the task's.
+ */
+export function releaseDecision(item: { error: JobError }, row: SettleRow, now: number): Decision {
+  const error = toJson(item.error);
+  if (row.attempts < row.max_attempts) {
+    return { state: 'queued', runAt: now, result: null, error, reportedStart: null };
+  }
+  return { state: 'failed', runAt: null, result: null, error, reportedStart: null };
+}
+
+/** The settle statement's parameter arrays ($1–$6). */
+export function settleColumns(actions: readonly SettleAction[]): unknown[][] {
+  return [
+    actions.map((a) => a.jobId),
+    actions.map((a) => a.state),
+    actions.map((a) => a.runAt),
+    actions.map((a) => a.result),
+    actions.map((a) => a.error),
+    actions.map((a) => a.reportedStart),
+  ];
+}

@@ -1,0 +1,123 @@
+import { statement } from './statement.js';
+
+/** Creating, reading, listing and cancelling jobs; queue statistics and task routes. */
+
+/**
+ * Inserts a batch of jobs in one statement. A keyed job is inserted only if its
+ * (owner, idempotency_key) claim in job_idempotency succeeds in the same statement; the caller
+ * reads the existing jobs of the keys that were taken (see getByIdempotencyKeys).
+ */
+export const enqueue = statement(
+  'enqueue',
+  `
+-- Params: $1 ids, $2 queues, $3 tasks, $4 owners, $5 payloads (JSON text), $6 priority ranks,
+-- $7 priority levels, $8 resources (JSON), $9 constraints (JSON), $10 max attempts,
+-- $11 backoff ms, $12 timeout ms, $13 run at, $14 idempotency keys, $15 created at, $16 now
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::int[],
+    $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[])
+    AS i(id, queue, task, owner, payload, priority, priority_level, resources, constraints, max_attempts,
+      backoff_ms, timeout_ms, run_at, idempotency_key, created_at)
+),
+claimed AS (
+  INSERT INTO job_idempotency (owner, idempotency_key, job_id)
+  SELECT owner, idempotency_key, id FROM input WHERE idempotency_key IS NOT NULL
+  ON CONFLICT DO NOTHING
+  RETURNING job_id
+)
+INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources, constraints,
+  max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at)
+SELECT id, queue, task, owner, payload::json, CASE WHEN run_at > $16::bigint THEN 'delayed' ELSE 'queued' END,
+  priority, priority_level, resources::jsonb, constraints::jsonb, max_attempts, backoff_ms, timeout_ms, run_at,
+  idempotency_key, created_at, created_at
+FROM input
+WHERE idempotency_key IS NULL OR id IN (SELECT job_id FROM claimed)
+RETURNING *`,
+);
+
+export const getByIdempotencyKeys = statement(
+  'get_by_idempotency_keys',
+  `
+-- Params: $1 owners, $2 idempotency keys (pairwise)
+SELECT j.* FROM job_idempotency k JOIN jobs j ON j.id = k.job_id
+WHERE (k.owner, k.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+);
+
+export const getJob = statement(
+  'get_job',
+  `
+-- Params: $1 id
+SELECT * FROM jobs WHERE id = $1::text`,
+);
+
+/**
+ * Attempts that ended without ending the job have rows; the job's latest attempt, running or
+ * final, is read from the job row itself, which saves a write per job on the hot path.
+ */
+export const getAttempts = statement(
+  'get_attempts',
+  `
+-- Params: $1 job id
+SELECT attempt, agent_id, assigned_at, started_at, finished_at, outcome, error
+  FROM job_attempts WHERE job_id = $1::text
+UNION ALL
+SELECT attempts, agent_id, assigned_at, started_at,
+  CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN finished_at END,
+  CASE state
+    WHEN 'succeeded' THEN 'succeeded'
+    WHEN 'cancelled' THEN 'cancelled'
+    WHEN 'failed' THEN CASE WHEN error->>'code' = 'LEASE_EXPIRED' THEN 'lease_expired' ELSE 'failed' END
+  END,
+  CASE WHEN state = 'failed' THEN error END
+  FROM jobs WHERE id = $1::text AND attempts > (SELECT count(*) FROM job_attempts WHERE job_id = $1::text)
+ORDER BY 1`,
+);
+
+/** Cancels a job that is not final; no row means unknown or final (the caller reads which). */
+export const cancelJob = statement(
+  'cancel_job',
+  `
+-- Params: $1 now, $2 id
+UPDATE jobs SET state = 'cancelled', finished_at = $1::bigint, updated_at = $1::bigint,
+  lease_token = NULL, lease_expires_at = NULL
+WHERE id = $2::text AND state NOT IN ('succeeded', 'failed', 'cancelled')
+RETURNING *`,
+);
+
+export const countByQueueState = statement(
+  'count_by_queue_state',
+  `
+-- Params: none
+SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state`,
+);
+
+/** A job's wait starts when it became runnable, and never before it was created. */
+export const oldestQueued = statement(
+  'oldest_queued',
+  `
+-- Params: none
+SELECT queue, min(GREATEST(run_at, created_at)) AS since FROM jobs WHERE state = 'queued' GROUP BY queue`,
+);
+
+export const routeQueues = statement(
+  'route_queues',
+  `
+-- Params: none
+SELECT DISTINCT queue FROM task_routes`,
+);
+
+export const routes = statement(
+  'routes',
+  `
+-- Params: none
+SELECT task, queue FROM task_routes ORDER BY task, queue`,
+);
+
+export const upsertRoutes = statement(
+  'upsert_routes',
+  `
+-- Params: $1 tasks, $2 queues (pairwise, no pair twice), $3 now
+INSERT INTO task_routes (task, queue, registered_at)
+SELECT task, queue, $3::bigint FROM unnest($1::text[], $2::text[]) AS r(task, queue)
+ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
+);

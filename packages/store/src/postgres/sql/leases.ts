@@ -1,0 +1,92 @@
+import { statement } from './statement.js';
+
+/**
+ * Lease-checked transitions: they change a job only while the caller's lease is current.
+ * Every item of a batch comes back with the job as the statement found it (`cur_*`), so the
+ * caller can say why an item was refused without another round trip.
+ */
+
+export const start = statement(
+  'start',
+  `
+-- Params: $1 job ids, $2 lease tokens (pairwise), $3 lease expiry, $4 now
+WITH i AS (
+  SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(id, lease_token, ord)
+),
+started AS (
+  UPDATE jobs j SET started_at = CASE WHEN j.state = 'assigned' THEN $4::bigint ELSE j.started_at END,
+    state = 'running', lease_expires_at = $3::bigint, updated_at = $4::bigint
+  FROM i WHERE j.id = i.id AND j.lease_token = i.lease_token AND j.state IN ('assigned', 'running')
+  RETURNING j.id, j.lease_token, j.state
+)
+SELECT i.ord, s.state AS new_state, c.state AS cur_state, c.lease_token AS cur_lease_token
+FROM i LEFT JOIN started s ON s.id = i.id AND s.lease_token = i.lease_token LEFT JOIN jobs c ON c.id = i.id
+ORDER BY i.ord`,
+);
+
+export const heartbeat = statement(
+  'heartbeat',
+  `
+-- Params: $1 job ids, $2 lease tokens, $3 progress (null keeps it), $4 lease expiry, $5 now
+WITH i AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::float8[]) WITH ORDINALITY AS i(id, lease_token, progress, ord)
+),
+renewed AS (
+  UPDATE jobs j SET lease_expires_at = $4::bigint, progress = COALESCE(i.progress, j.progress),
+    updated_at = $5::bigint
+  FROM i WHERE j.id = i.id AND j.lease_token = i.lease_token AND j.state IN ('assigned', 'running')
+  RETURNING j.id, j.lease_token, j.state
+)
+SELECT i.ord, r.state AS new_state, c.state AS cur_state, c.lease_token AS cur_lease_token
+FROM i LEFT JOIN renewed r ON r.id = i.id AND r.lease_token = i.lease_token LEFT JOIN jobs c ON c.id = i.id
+ORDER BY i.ord`,
+);
+
+/**
+ * First step of complete and release: locks the reported jobs (in id order, so concurrent
+ * batches cannot deadlock) and reads what deciding each outcome needs.
+ */
+export const lockForSettle = statement(
+  'lock_for_settle',
+  `
+-- Params: $1 job ids
+SELECT id, state, lease_token, attempts, max_attempts, backoff_ms FROM jobs
+WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+);
+
+/**
+ * Second step: applies the decided outcomes, at most one per job, to jobs locked by
+ * lockForSettle. 'succeeded' and 'failed' end the job, recording its last attempt on the row
+ * (see getAttempts); 'queued' and 'delayed' end the attempt into job_attempts and requeue.
+ * A start time the store recorded wins over the one reported, and none is made up (LEAST
+ * alone would turn a missing report into now).
+ */
+export const settle = statement(
+  'settle',
+  `
+-- Params: $1 job ids, $2 new states, $3 run at (retries), $4 results (JSON text), $5 errors (JSON text),
+-- $6 start times the agents reported, $7 now
+WITH a AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
+    AS a(id, state, run_at, result, error, reported_start)
+),
+history AS (
+  INSERT INTO job_attempts (job_id, attempt, agent_id, lease_token, assigned_at, started_at, finished_at, outcome, error)
+  SELECT j.id, j.attempts, j.agent_id, j.lease_token, j.assigned_at,
+    COALESCE(j.started_at, CASE WHEN a.reported_start IS NOT NULL THEN LEAST(a.reported_start, $7::bigint) END), $7::bigint, 'failed',
+    a.error::jsonb
+  FROM jobs j JOIN a ON a.id = j.id WHERE a.state IN ('queued', 'delayed')
+)
+UPDATE jobs j SET
+  state = a.state,
+  result = CASE WHEN a.state = 'succeeded' THEN a.result::json ELSE j.result END,
+  error = CASE WHEN a.state = 'succeeded' THEN NULL ELSE a.error::jsonb END,
+  progress = CASE WHEN a.state = 'succeeded' THEN 100 ELSE j.progress END,
+  finished_at = CASE WHEN a.state IN ('succeeded', 'failed') THEN $7::bigint ELSE j.finished_at END,
+  started_at = CASE WHEN a.state IN ('succeeded', 'failed')
+    THEN COALESCE(j.started_at, CASE WHEN a.reported_start IS NOT NULL THEN LEAST(a.reported_start, $7::bigint) END) ELSE j.started_at END,
+  run_at = CASE WHEN a.state IN ('queued', 'delayed') THEN a.run_at ELSE j.run_at END,
+  agent_id = CASE WHEN a.state IN ('queued', 'delayed') THEN NULL ELSE j.agent_id END,
+  lease_token = NULL, lease_expires_at = NULL, updated_at = $7::bigint
+FROM a WHERE j.id = a.id`,
+);

@@ -1,0 +1,106 @@
+import { statement } from './statement.js';
+
+/** Moving jobs toward agents: promotion of due jobs, pending work, assignment, lease expiry. */
+
+/** Jobs promoted or expired per call; the answer's next time is already due when more wait. */
+export const SWEEP_BATCH = 1000;
+
+/**
+ * Promotes up to a batch of due delayed jobs, skipping rows another transaction holds (a
+ * cancel in flight). The next run time is read in the same statement: the snapshot still
+ * shows the promoted rows as delayed, so they are left out by id.
+ */
+export const promoteDue = statement(
+  'promote_due',
+  `
+-- Params: $1 now, $2 batch size
+WITH due AS (
+  SELECT id FROM jobs WHERE state = 'delayed' AND run_at <= $1::bigint
+  ORDER BY run_at LIMIT $2::int FOR UPDATE SKIP LOCKED
+),
+promoted AS (
+  UPDATE jobs j SET state = 'queued', updated_at = $1::bigint FROM due
+  WHERE j.id = due.id AND j.state = 'delayed'
+  RETURNING j.id
+)
+SELECT (SELECT count(*) FROM promoted) AS promoted,
+  (SELECT min(run_at) FROM jobs WHERE state = 'delayed' AND id NOT IN (SELECT id FROM promoted)) AS next_run_at`,
+);
+
+/** The best queued jobs of each requested queue, in request order then scheduling order. */
+export const pending = statement(
+  'pending',
+  `
+-- Params: $1 queues, $2 limits (pairwise)
+SELECT j.id, j.queue, j.task, j.priority, j.priority_level, j.resources, j.constraints, j.avoid_agent_id, j.timeout_ms
+FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(queue, lim, ord)
+CROSS JOIN LATERAL (
+  SELECT * FROM jobs WHERE state = 'queued' AND queue = r.queue
+  ORDER BY priority, priority_level DESC, id LIMIT r.lim
+) j
+ORDER BY r.ord, j.priority, j.priority_level DESC, j.id`,
+);
+
+/**
+ * Assigns a batch of placements (each job at most once: the caller drops repeats). A job is
+ * locked with SKIP LOCKED and assigned only while still queued, so two schedulers racing for
+ * one job assign it once: the loser skips it, or finds it no longer queued.
+ * avoid_agent_id stays: it names the agent whose lease last expired.
+ */
+export const assign = statement(
+  'assign',
+  `
+-- Params: $1 job ids, $2 agent ids, $3 lease tokens, $4 GPU indices (array literals), $5 ordinals,
+-- $6 lease expiry, $7 now
+WITH p AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+    AS p(id, agent_id, lease_token, gpus, ord)
+),
+locked AS (
+  SELECT j.id FROM jobs j JOIN p ON p.id = j.id WHERE j.state = 'queued' FOR UPDATE OF j SKIP LOCKED
+)
+UPDATE jobs j SET state = 'assigned', agent_id = p.agent_id, lease_token = p.lease_token,
+  lease_expires_at = $6::bigint, gpus = p.gpus::int[], attempts = j.attempts + 1, progress = NULL,
+  started_at = NULL, assigned_at = $7::bigint, updated_at = $7::bigint
+FROM p
+WHERE j.id = p.id AND j.id IN (SELECT id FROM locked) AND j.state = 'queued'
+RETURNING p.ord, j.id, j.queue, j.task, j.owner, j.payload, j.attempts, j.max_attempts, j.timeout_ms, j.resources`,
+);
+
+/**
+ * Ends up to a batch of leases that ran out: a job with attempts left records the attempt and
+ * goes back to queued (its agent becomes the one placement avoids); one on its last attempt
+ * fails with LEASE_EXPIRED. Also answers when the next remaining lease runs out.
+ */
+export const expireLeases = statement(
+  'expire_leases',
+  `
+-- Params: $1 now, $2 batch size
+WITH due AS (
+  SELECT id, attempts, max_attempts, agent_id, lease_token, assigned_at, started_at,
+    jsonb_build_object('code', 'LEASE_EXPIRED',
+      'message', 'agent ' || COALESCE(agent_id, '?') || ' stopped renewing its lease', 'retryable', true) AS error
+  FROM jobs WHERE state IN ('assigned', 'running') AND lease_expires_at <= $1::bigint
+  ORDER BY lease_expires_at LIMIT $2::int FOR UPDATE SKIP LOCKED
+),
+history AS (
+  INSERT INTO job_attempts (job_id, attempt, agent_id, lease_token, assigned_at, started_at, finished_at, outcome, error)
+  SELECT id, attempts, agent_id, lease_token, assigned_at, started_at, $1::bigint, 'lease_expired', error
+  FROM due WHERE attempts < max_attempts
+),
+ended AS (
+  UPDATE jobs j SET
+    state = CASE WHEN due.attempts < due.max_attempts THEN 'queued' ELSE 'failed' END,
+    run_at = CASE WHEN due.attempts < due.max_attempts THEN $1::bigint ELSE j.run_at END,
+    finished_at = CASE WHEN due.attempts < due.max_attempts THEN j.finished_at ELSE $1::bigint END,
+    avoid_agent_id = CASE WHEN due.attempts < due.max_attempts THEN j.agent_id ELSE j.avoid_agent_id END,
+    agent_id = CASE WHEN due.attempts < due.max_attempts THEN NULL ELSE j.agent_id END,
+    error = due.error, lease_token = NULL, lease_expires_at = NULL, updated_at = $1::bigint
+  FROM due WHERE j.id = due.id
+  RETURNING j.id, j.state, j.lease_expires_at
+)
+SELECT
+  (SELECT COALESCE(json_agg(json_build_array(id, state)), '[]') FROM ended) AS ended,
+  (SELECT min(lease_expires_at) FROM jobs
+    WHERE state IN ('assigned', 'running') AND id NOT IN (SELECT id FROM due)) AS next_expiry_at`,
+);

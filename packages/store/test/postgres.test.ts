@@ -1,0 +1,231 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { BatonError, DEFAULT_RESOURCES, SchemaTooNewError, ValidationError, newJobId } from '@baton/core';
+import type { NewJob } from '@baton/core';
+import { openStore } from '@baton/store';
+import type { Store, StoreEvent } from '@baton/store';
+import { defineStoreConformance } from './conformance.js';
+
+/** The test server; BATON_TEST_PG_URL points elsewhere. */
+const SERVER = process.env.BATON_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+/** One schema per run of this file, so runs never see each other's jobs; dropped at the end. */
+const SCHEMA = `baton_test_${randomBytes(5).toString('hex')}`;
+const withSchema = (schema: string) => `${SERVER}${SERVER.includes('?') ? '&' : '?'}schema=${schema}`;
+const URL = withSchema(SCHEMA);
+const extraSchemas: string[] = [];
+
+afterAll(async () => {
+  const admin = new pg.Client({ connectionString: SERVER });
+  await admin.connect();
+  try {
+    for (const schema of [SCHEMA, ...extraSchemas]) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await admin.end();
+  }
+});
+
+defineStoreConformance('postgres', (options) => openStore(URL, options));
+
+function newJob(queue: string, overrides: Partial<NewJob> = {}): NewJob {
+  const now = Date.now();
+  return {
+    id: newJobId(now),
+    queue,
+    task: 't',
+    owner: 'o',
+    payload: null,
+    priority: 'normal',
+    priorityLevel: 0,
+    resources: { ...DEFAULT_RESOURCES },
+    constraints: { tags: [] },
+    maxAttempts: 3,
+    backoffMs: 0,
+    timeoutMs: null,
+    runAt: now,
+    idempotencyKey: null,
+    createdAt: now,
+    ...overrides,
+  };
+}
+
+const queueName = () => `q-${randomBytes(6).toString('hex')}`;
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${String(value)}`);
+    },
+    (err: unknown) => err,
+  );
+}
+
+describe('PostgreSQL specifics', () => {
+  it('refuses a schema newer than it knows, and leaves it untouched', async () => {
+    const schema = `${SCHEMA}_newer`;
+    extraSchemas.push(schema);
+    const store = await openStore(withSchema(schema));
+    const [r] = await store.enqueue([newJob(queueName())]);
+    await store.close();
+    const admin = new pg.Client({ connectionString: SERVER });
+    await admin.connect();
+    try {
+      await admin.query(
+        `INSERT INTO "${schema}".schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)`,
+      );
+      const err = await failure(openStore(withSchema(schema)));
+      expect(err).toBeInstanceOf(SchemaTooNewError);
+      expect((err as BatonError).code).toBe('SCHEMA_TOO_NEW');
+      expect((err as Error).message).toMatch(/999/);
+      const versions = await admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
+      expect(versions.rows.at(-1)).toEqual({ version: 999 });
+      const jobs = await admin.query(`SELECT id FROM "${schema}".jobs`);
+      expect(jobs.rows).toEqual([{ id: r!.job.id }]);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('migrates once when several stores start together on a new schema', async () => {
+    const schema = `${SCHEMA}_race`;
+    extraSchemas.push(schema);
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(withSchema(schema))));
+    try {
+      const queue = queueName();
+      await stores[0]!.enqueue([newJob(queue)]);
+      expect(await stores[3]!.pending([{ queue, limit: 5 }])).toHaveLength(1);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('delivers events across stores on one schema by NOTIFY, each exactly once', async () => {
+    const one = await openStore(URL);
+    const two = await openStore(URL);
+    const seen: [StoreEvent[], StoreEvent[]] = [[], []];
+    const unsubscribe = [one.subscribe((e) => seen[0].push(e)), two.subscribe((e) => seen[1].push(e))];
+    const mentions = (queue: string) => (e: StoreEvent) => e.type === 'enqueued' && e.queues.includes(queue);
+    try {
+      const fromOne = queueName();
+      const fromTwo = queueName();
+      await one.enqueue([newJob(fromOne)]);
+      await two.enqueue([newJob(fromTwo)]);
+      await vi.waitFor(
+        () => {
+          for (const events of seen) {
+            expect(events.filter(mentions(fromOne))).toHaveLength(1);
+            expect(events.filter(mentions(fromTwo))).toHaveLength(1);
+          }
+        },
+        { timeout: 5000, interval: 10 },
+      );
+      // Nothing arrives twice later either.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const events of seen) expect(events.filter(mentions(fromOne))).toHaveLength(1);
+    } finally {
+      unsubscribe.forEach((u) => u());
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('listens again after its connection drops, and says something may have changed', async () => {
+    const appName = `baton-listen-${randomBytes(4).toString('hex')}`;
+    const url = `${URL}&application_name=${appName}`;
+    const listening = await openStore(url);
+    const sender = await openStore(URL);
+    const events: StoreEvent[] = [];
+    const unsubscribe = listening.subscribe((e) => events.push(e));
+    const admin = new pg.Client({ connectionString: SERVER });
+    await admin.connect();
+    try {
+      const killed = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+        [appName],
+      );
+      expect(killed.rowCount).toBe(1);
+      await vi.waitFor(() => expect(events).toContainEqual({ type: 'changed' }), { timeout: 5000, interval: 20 });
+      const queue = queueName();
+      await sender.enqueue([newJob(queue)]);
+      await vi.waitFor(
+        () => expect(events.filter((e) => e.type === 'enqueued' && e.queues.includes(queue))).toHaveLength(1),
+        { timeout: 5000, interval: 10 },
+      );
+    } finally {
+      unsubscribe();
+      await admin.end();
+      await listening.close();
+      await sender.close();
+    }
+  });
+
+  it('assigns each job once when two stores assign the same placements at once', async () => {
+    const one = await openStore(URL);
+    const two = await openStore(URL);
+    try {
+      const queue = queueName();
+      const ids = (await one.enqueue(Array.from({ length: 200 }, () => newJob(queue)))).map((r) => r.job.id);
+      const placements = (agent: string) => ids.map((jobId) => ({ jobId, agentId: agent, gpus: [] }));
+      const results = await Promise.all([
+        one.assign(placements('agent-one'), 60_000),
+        two.assign([...placements('agent-two')].reverse(), 60_000),
+        one.assign(placements('agent-three'), 60_000),
+      ]);
+      const assigned = results.flat().map((a) => a.job.id);
+      expect(assigned.sort()).toEqual([...ids].sort());
+      for (const a of results.flat()) {
+        expect(await one.getJob(a.job.id)).toMatchObject({ state: 'assigned', agentId: a.job.agentId, attempts: 1 });
+      }
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('keeps idempotency keys unique across partitions, also between concurrent stores', async () => {
+    const one = await openStore(URL);
+    const two = await openStore(URL);
+    try {
+      const queue = queueName();
+      const keys = Array.from({ length: 50 }, (_, i) => `key-${i}`);
+      const owner = `owner-${randomBytes(4).toString('hex')}`;
+      const batch = () => keys.map((idempotencyKey) => newJob(queue, { owner, idempotencyKey }));
+      const [a, b] = await Promise.all([one.enqueue(batch()), two.enqueue(batch())]);
+      for (let i = 0; i < keys.length; i++) {
+        expect(a![i]!.job.id).toBe(b![i]!.job.id);
+        expect(a![i]!.created !== b![i]!.created).toBe(true);
+      }
+      expect((await one.listJobs({ queue, limit: 100 })).jobs).toHaveLength(keys.length);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('refuses a URL without a database, and says clearly when the server cannot be reached', async () => {
+    for (const url of ['postgres://', 'postgres://root@127.0.0.1:5432', 'postgresql://root@127.0.0.1/']) {
+      const err = await failure(openStore(url));
+      expect(err, url).toBeInstanceOf(ValidationError);
+      expect((err as BatonError).code, url).toBe('INVALID_STORE_URL');
+      expect((err as Error).message, url).toMatch(/database/);
+    }
+    for (const url of [`${SERVER}?schema=Bad-Name`, `${SERVER}?pool_size=0`]) {
+      const err = await failure(openStore(url));
+      expect((err as BatonError).code, url).toBe('INVALID_STORE_URL');
+    }
+    const err = await failure(openStore('postgres://root:secret@127.0.0.1:1/test'));
+    expect(err).toBeInstanceOf(BatonError);
+    expect((err as BatonError).code).toBe('STORE_UNAVAILABLE');
+    expect((err as BatonError).retryable).toBe(true);
+    expect((err as Error).message).toMatch(/127\.0\.0\.1:1/);
+    expect((err as Error).message).not.toMatch(/secret/);
+  });
+
+  it('reports itself as the postgres backend, answers ping, and closes idempotently', async () => {
+    const store: Store = await openStore(`${URL}&pool_size=2`);
+    expect(store.backend).toBe('postgres');
+    await store.ping();
+    await store.close();
+    await store.close();
+  });
+});
