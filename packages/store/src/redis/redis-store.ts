@@ -220,13 +220,14 @@ export class RedisStore implements Store {
     const k = this.keys;
     const hashes = jobs.map(hashOfNewJob);
     const states = jobs.map((job) => (job.runAt > now ? 'delayed' : 'queued'));
+    let i = 0;
     const replies = (await this.perJob(jobs, 'enqueue', (job) => {
-      const i = jobs.indexOf(job);
       const hash = hashes[i]!;
+      const state = states[i++]!;
       return {
         keys: [...k.jobKeys(job.id), k.idempotency, k.byQueue, k.byOwner, k.all, k.queues],
         args: [
-          states[i]!,
+          state,
           job.idempotencyKey === null ? '' : `${job.owner}${SEP}${job.idempotencyKey}`,
           ...Object.entries(hash).flat(),
         ],
