@@ -11,7 +11,9 @@ import { defineStoreConformance } from './conformance.js';
 const SERVER = process.env.BATON_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
 /** One schema per run of this file, so runs never see each other's jobs; dropped at the end. */
 const SCHEMA = `baton_test_${randomBytes(5).toString('hex')}`;
-const withSchema = (schema: string) => `${SERVER}${SERVER.includes('?') ? '&' : '?'}schema=${schema}`;
+/** Every store this file opens names itself so, and afterAll checks none is left connected. */
+const withSchema = (schema: string, applicationName = SCHEMA) =>
+  `${SERVER}${SERVER.includes('?') ? '&' : '?'}schema=${schema}&application_name=${applicationName}`;
 const URL = withSchema(SCHEMA);
 const extraSchemas: string[] = [];
 
@@ -19,8 +21,19 @@ afterAll(async () => {
   const admin = new pg.Client({ connectionString: SERVER });
   await admin.connect();
   try {
-    for (const schema of [SCHEMA, ...extraSchemas]) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    // Closed stores leave no connection behind (the server notices an end within moments).
+    await vi.waitFor(
+      async () => {
+        const { rows } = await admin.query<{ n: string }>(
+          'SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE $1',
+          [`${SCHEMA}%`],
+        );
+        expect(Number(rows[0]!.n)).toBe(0);
+      },
+      { timeout: 5000, interval: 50 },
+    );
   } finally {
+    for (const schema of [SCHEMA, ...extraSchemas]) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
   }
 });
@@ -130,9 +143,8 @@ describe('PostgreSQL specifics', () => {
   });
 
   it('listens again after its connection drops, and says something may have changed', async () => {
-    const appName = `baton-listen-${randomBytes(4).toString('hex')}`;
-    const url = `${URL}&application_name=${appName}`;
-    const listening = await openStore(url);
+    const appName = `${SCHEMA}_listen`;
+    const listening = await openStore(withSchema(SCHEMA, appName));
     const sender = await openStore(URL);
     const events: StoreEvent[] = [];
     const unsubscribe = listening.subscribe((e) => events.push(e));
