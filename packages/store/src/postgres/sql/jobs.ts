@@ -22,6 +22,7 @@ WITH input AS (
 claimed AS (
   INSERT INTO job_idempotency (owner, idempotency_key, job_id)
   SELECT owner, idempotency_key, id FROM input WHERE idempotency_key IS NOT NULL
+  ORDER BY owner, idempotency_key -- one claim order for every batch: no deadlock between them
   ON CONFLICT DO NOTHING
   RETURNING job_id
 )

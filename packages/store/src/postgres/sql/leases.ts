@@ -3,7 +3,8 @@ import { statement } from './statement.js';
 /**
  * Lease-checked transitions: they change a job only while the caller's lease is current.
  * Every item of a batch comes back with the job as the statement found it (`cur_*`), so the
- * caller can say why an item was refused without another round trip.
+ * caller can say why an item was refused without another round trip. Rows are locked in id
+ * order first, as lockForSettle does, so concurrent batches cannot deadlock.
  */
 
 export const start = statement(
@@ -13,10 +14,14 @@ export const start = statement(
 WITH i AS (
   SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(id, lease_token, ord)
 ),
+locked AS (
+  SELECT j.id FROM jobs j JOIN i ON i.id = j.id ORDER BY j.id FOR UPDATE OF j
+),
 started AS (
   UPDATE jobs j SET started_at = CASE WHEN j.state = 'assigned' THEN $4::bigint ELSE j.started_at END,
     state = 'running', lease_expires_at = $3::bigint, updated_at = $4::bigint
-  FROM i WHERE j.id = i.id AND j.lease_token = i.lease_token AND j.state IN ('assigned', 'running')
+  FROM i WHERE j.id = i.id AND j.id IN (SELECT id FROM locked) AND j.lease_token = i.lease_token
+    AND j.state IN ('assigned', 'running')
   RETURNING j.id, j.lease_token, j.state
 )
 SELECT i.ord, s.state AS new_state, c.state AS cur_state, c.lease_token AS cur_lease_token
@@ -31,10 +36,14 @@ export const heartbeat = statement(
 WITH i AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::float8[]) WITH ORDINALITY AS i(id, lease_token, progress, ord)
 ),
+locked AS (
+  SELECT j.id FROM jobs j JOIN i ON i.id = j.id ORDER BY j.id FOR UPDATE OF j
+),
 renewed AS (
   UPDATE jobs j SET lease_expires_at = $4::bigint, progress = COALESCE(i.progress, j.progress),
     updated_at = $5::bigint
-  FROM i WHERE j.id = i.id AND j.lease_token = i.lease_token AND j.state IN ('assigned', 'running')
+  FROM i WHERE j.id = i.id AND j.id IN (SELECT id FROM locked) AND j.lease_token = i.lease_token
+    AND j.state IN ('assigned', 'running')
   RETURNING j.id, j.lease_token, j.state
 )
 SELECT i.ord, r.state AS new_state, c.state AS cur_state, c.lease_token AS cur_lease_token

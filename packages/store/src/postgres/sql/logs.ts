@@ -12,7 +12,7 @@ export const lockTails = statement(
   `
 -- Params: $1 job ids (distinct)
 INSERT INTO job_log_tails (job_id, last_seq, bytes)
-SELECT job_id, 0, 0 FROM unnest($1::text[]) AS t(job_id)
+SELECT job_id, 0, 0 FROM unnest($1::text[]) AS t(job_id) ORDER BY job_id
 ON CONFLICT (job_id) DO UPDATE SET job_id = excluded.job_id
 RETURNING job_id, last_seq, bytes`,
 );
