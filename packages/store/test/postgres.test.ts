@@ -235,6 +235,25 @@ describe('PostgreSQL specifics', () => {
     expect((err as Error).message).not.toMatch(/secret/);
   });
 
+  it('keeps payloads, results and errors as written, \\u0000 included', async () => {
+    const store = await openStore(URL);
+    try {
+      const queue = queueName();
+      const payload = { text: 'nul\u0000byte', big: 12345678901234, nested: [{ b: 1, a: 2 }] };
+      const [created] = await store.enqueue([newJob(queue, { payload, maxAttempts: 1 })]);
+      expect((await store.getJob(created!.job.id))!.payload).toEqual(payload);
+      const [a] = await store.assign([{ jobId: created!.job.id, agentId: 'agent-1', gpus: [] }], 60_000);
+      const error = { code: 'TASK_FAILED', message: 'stderr: \u0000\u0001', retryable: true };
+      expect(await store.complete([{ jobId: a!.job.id, leaseToken: a!.leaseToken, outcome: 'failed', error }])).toEqual(
+        [{ jobId: a!.job.id, ok: true, state: 'failed' }],
+      );
+      expect((await store.getJob(a!.job.id))!.error).toEqual(error);
+      expect((await store.getAttempts(a!.job.id))[0]!.error).toEqual(error);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('reports itself as the postgres backend, answers ping, and closes idempotently', async () => {
     const store: Store = await openStore(`${URL}&pool_size=2`);
     expect(store.backend).toBe('postgres');

@@ -20,8 +20,8 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     name: 'jobs (hash partitioned), idempotency keys, attempts, task routes, job logs',
     sql: `
       -- Times are epoch ms from the store's clock, never the database's now().
-      -- payload and result are json (kept as the client wrote them); error and the resource
-      -- fields are jsonb.
+      -- payload, result and error are json: kept as written, and unlike jsonb they take NUL characters,
+      -- which task output may carry. The resource fields, written by Baton, are jsonb.
       CREATE TABLE jobs (
         id               TEXT COLLATE "C" NOT NULL,
         queue            TEXT COLLATE "C" NOT NULL,
@@ -41,7 +41,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         idempotency_key  TEXT,
         progress         DOUBLE PRECISION,
         result           JSON,
-        error            JSONB,
+        error            JSON,
         agent_id         TEXT,
         gpus             INTEGER[] NOT NULL DEFAULT '{}',
         avoid_agent_id   TEXT,
@@ -90,7 +90,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         started_at  BIGINT,
         finished_at BIGINT,
         outcome     TEXT NOT NULL,
-        error       JSONB,
+        error       JSON,
         PRIMARY KEY (job_id, attempt)
       );
 

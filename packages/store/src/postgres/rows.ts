@@ -56,6 +56,8 @@ export interface AttemptRow {
   finished_at: number | null;
   outcome: string | null;
   error: JobError | null;
+  /** The attempt is the job row's latest one, not a job_attempts row. */
+  on_job: boolean;
 }
 
 export type PendingRow = Pick<
@@ -187,7 +189,10 @@ export function attemptFromRow(row: AttemptRow): JobAttempt {
     assignedAt: row.assigned_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
-    outcome: row.outcome as AttemptOutcome | null,
+    // A job whose last lease ran out failed with LEASE_EXPIRED (see expireLeases).
+    outcome: (row.on_job && row.outcome === 'failed' && row.error?.code === 'LEASE_EXPIRED'
+      ? 'lease_expired'
+      : row.outcome) as AttemptOutcome | null,
     error: row.error,
   };
 }

@@ -53,23 +53,21 @@ SELECT * FROM jobs WHERE id = $1::text`,
 
 /**
  * Attempts that ended without ending the job have rows; the job's latest attempt, running or
- * final, is read from the job row itself, which saves a write per job on the hot path.
+ * final, is read from the job row itself (on_job), which saves a write per job on the hot path.
+ * A job that failed by LEASE_EXPIRED reads as 'failed' here: the caller tells it by the error's
+ * code, since JSON operators refuse errors holding NUL characters.
  */
 export const getAttempts = statement(
   'get_attempts',
   `
 -- Params: $1 job id
-SELECT attempt, agent_id, assigned_at, started_at, finished_at, outcome, error
+SELECT attempt, agent_id, assigned_at, started_at, finished_at, outcome, error, false AS on_job
   FROM job_attempts WHERE job_id = $1::text
 UNION ALL
 SELECT attempts, agent_id, assigned_at, started_at,
   CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN finished_at END,
-  CASE state
-    WHEN 'succeeded' THEN 'succeeded'
-    WHEN 'cancelled' THEN 'cancelled'
-    WHEN 'failed' THEN CASE WHEN error->>'code' = 'LEASE_EXPIRED' THEN 'lease_expired' ELSE 'failed' END
-  END,
-  CASE WHEN state = 'failed' THEN error END
+  CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN state END,
+  CASE WHEN state = 'failed' THEN error END, true
   FROM jobs WHERE id = $1::text AND attempts > (SELECT count(*) FROM job_attempts WHERE job_id = $1::text)
 ORDER BY 1`,
 );

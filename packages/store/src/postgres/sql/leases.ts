@@ -83,13 +83,13 @@ history AS (
   INSERT INTO job_attempts (job_id, attempt, agent_id, lease_token, assigned_at, started_at, finished_at, outcome, error)
   SELECT j.id, j.attempts, j.agent_id, j.lease_token, j.assigned_at,
     COALESCE(j.started_at, CASE WHEN a.reported_start IS NOT NULL THEN LEAST(a.reported_start, $7::bigint) END), $7::bigint, 'failed',
-    a.error::jsonb
+    a.error::json
   FROM jobs j JOIN a ON a.id = j.id WHERE a.state IN ('queued', 'delayed')
 )
 UPDATE jobs j SET
   state = a.state,
   result = CASE WHEN a.state = 'succeeded' THEN a.result::json ELSE j.result END,
-  error = CASE WHEN a.state = 'succeeded' THEN NULL ELSE a.error::jsonb END,
+  error = CASE WHEN a.state = 'succeeded' THEN NULL ELSE a.error::json END,
   progress = CASE WHEN a.state = 'succeeded' THEN 100 ELSE j.progress END,
   finished_at = CASE WHEN a.state IN ('succeeded', 'failed') THEN $7::bigint ELSE j.finished_at END,
   started_at = CASE WHEN a.state IN ('succeeded', 'failed')

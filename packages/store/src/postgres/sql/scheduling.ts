@@ -78,7 +78,7 @@ export const expireLeases = statement(
 -- Params: $1 now, $2 batch size
 WITH due AS (
   SELECT id, attempts, max_attempts, agent_id, lease_token, assigned_at, started_at,
-    jsonb_build_object('code', 'LEASE_EXPIRED',
+    json_build_object('code', 'LEASE_EXPIRED',
       'message', 'agent ' || COALESCE(agent_id, '?') || ' stopped renewing its lease', 'retryable', true) AS error
   FROM jobs WHERE state IN ('assigned', 'running') AND lease_expires_at <= $1::bigint
   ORDER BY lease_expires_at LIMIT $2::int FOR UPDATE SKIP LOCKED
