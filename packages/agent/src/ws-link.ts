@@ -16,8 +16,11 @@ import type { TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
 
 export interface WsLinkOptions {
-  /** The server's base URL, `http://host:7070`. */
-  serverUrl: string;
+  /**
+   * The server's base URL, `http://host:7070`, or several servers of one fleet (same store):
+   * after a lost connection the link tries the next one, so an agent outlives its server.
+   */
+  serverUrl: string | readonly string[];
   /** The agent token the server was started with. */
   token: string;
   logger?: TaskLogger;
@@ -71,17 +74,28 @@ export class WsLink implements AgentLink {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reconnectDelayMs = 100;
   private readonly logger: TaskLogger;
-  private readonly url: string;
+  private readonly servers: { http: string; ws: string }[];
+  /** The server connected to (or tried next). */
+  private current = 0;
 
   constructor(private readonly options: WsLinkOptions) {
     this.logger = options.logger ?? silentLogger;
-    const base = new URL(options.serverUrl);
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-      throw new BatonError('INVALID_OPTION', `server URL must be http:// or https://, got ${options.serverUrl}`, 400);
-    }
-    base.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
-    base.pathname = base.pathname.replace(/\/$/, '') + AGENT_CONNECT_PATH;
-    this.url = base.toString();
+    const servers = typeof options.serverUrl === 'string' ? [options.serverUrl] : [...options.serverUrl];
+    if (servers.length === 0) throw new BatonError('INVALID_OPTION', 'no server URL given', 400);
+    this.servers = servers.map((server) => {
+      const base = new URL(server);
+      if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+        throw new BatonError('INVALID_OPTION', `server URL must be http:// or https://, got ${server}`, 400);
+      }
+      base.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
+      base.pathname = base.pathname.replace(/\/$/, '') + AGENT_CONNECT_PATH;
+      return { http: server, ws: base.toString() };
+    });
+  }
+
+  /** The server this link is connected to (or tries next). */
+  get server(): string {
+    return this.servers[this.current % this.servers.length]!.http;
   }
 
   get state(): WsLinkState {
@@ -92,7 +106,12 @@ export class WsLink implements AgentLink {
     this.registration = registration;
     this.inbox = inbox;
     this._state = 'connecting';
-    await this.open();
+    try {
+      await this.open();
+    } catch (err) {
+      this.current++; // a caller that tries again tries the next server
+      throw err;
+    }
     return this.registerNow();
   }
 
@@ -148,7 +167,8 @@ export class WsLink implements AgentLink {
   /** Opens the socket; rejects with a clear error on a refusal or a connection failure. */
   private open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, {
+      const server = this.servers[this.current % this.servers.length]!;
+      const ws = new WebSocket(server.ws, {
         headers: { authorization: `Bearer ${this.options.token}` },
         maxPayload: 64 * 1024 * 1024,
         handshakeTimeout: 10_000,
@@ -174,7 +194,7 @@ export class WsLink implements AgentLink {
       ws.on('error', (err) => {
         if (!settled) {
           settled = true;
-          reject(new BatonError('UNREACHABLE', `cannot reach Baton at ${this.options.serverUrl}: ${err.message}`, 503));
+          reject(new BatonError('UNREACHABLE', `cannot reach Baton at ${server.http}: ${err.message}`, 503));
         }
       });
       ws.on('message', (data: Buffer) => this.receive(data));
@@ -290,7 +310,10 @@ export class WsLink implements AgentLink {
     if (this._state === 'closed') return;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this._state = 'reconnecting';
-    this.logger.warn({ server: this.options.serverUrl }, 'lost the connection to the server; reconnecting');
+    const lostFrom = this.servers[this.current % this.servers.length]?.http;
+    // The next attempt goes to the next server of the fleet, if there are several.
+    this.current++;
+    this.logger.warn({ server: lostFrom }, 'lost the connection to the server; reconnecting');
     // Everything unanswered goes out again once registered (reports are idempotent by lease token).
     const unanswered = [...this.inFlight.values()]
       .map((f) => f.message)
@@ -333,6 +356,7 @@ export class WsLink implements AgentLink {
         return;
       }
       this.logger.warn({ err: (err as Error).message }, 'reconnect failed; retrying');
+      this.current++;
       this.ws?.terminate();
       this.ws = null;
       this.scheduleReconnect();

@@ -45,7 +45,11 @@ export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
     .description('run an agent: connect to a Baton server and run the jobs it places here')
-    .option('--server <url>', 'Baton server URL (or BATON_SERVER)', process.env.BATON_SERVER ?? 'http://127.0.0.1:7070')
+    .option(
+      '--server <url>',
+      'Baton server URL, or several of one fleet comma-separated (or BATON_SERVER)',
+      process.env.BATON_SERVER ?? 'http://127.0.0.1:7070',
+    )
     .option(
       '--token <token>',
       'the agent token the server printed (or BATON_AGENT_TOKEN)',
@@ -103,7 +107,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   let link: WsLink;
   try {
     link = new WsLink({
-      serverUrl: flags.server,
+      serverUrl: flags.server.split(',').filter(Boolean),
       token: flags.token,
       logger,
       onRefused: (err) => {
@@ -151,7 +155,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     process.stdout.write('agent stopped\n');
   });
   process.stdout.write(
-    `agent ${flags.name} connected to ${flags.server} as ${agent.id ?? '?'}: pool ${flags.pool}, ${slots} slots, ` +
+    `agent ${flags.name} connected to ${link.server} as ${agent.id ?? '?'}: pool ${flags.pool}, ${slots} slots, ` +
       `GPUs [${gpus.map((g) => g.index).join(',')}], tasks ${tasks.map((t) => t.name).join(', ')}\n`,
   );
 }

@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Proc } from './fleet.js';
+import { AGENT_TOKEN, FAST, api, job, startAgent, startBaton, until } from './fleet.js';
+
+/**
+ * Many servers on one networked store, with real processes: three `baton server`s on one
+ * PostgreSQL schema (or Redis prefix), agents connected to different servers, jobs submitted to
+ * any server. Each server places work on the agents connected to it; the store's atomic assign
+ * keeps a job from being assigned twice, and its events (NOTIFY, pub/sub) reach every server.
+ */
+const run = randomBytes(4).toString('hex');
+const BACKENDS = [
+  {
+    name: 'PostgreSQL',
+    url: `postgres://root@127.0.0.1:5432/test?schema=scaleout_${run}`,
+    cleanup: () =>
+      execFileSync('psql', [
+        '-h',
+        '127.0.0.1',
+        '-U',
+        'root',
+        '-q',
+        'test',
+        '-c',
+        `DROP SCHEMA IF EXISTS scaleout_${run} CASCADE`,
+      ]),
+  },
+  {
+    name: 'Redis',
+    url: `redis://127.0.0.1:6379?prefix=scaleout_${run}`,
+    cleanup: () => {
+      const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{scaleout_${run}}*`], {
+        encoding: 'utf8',
+      })
+        .split('\n')
+        .filter(Boolean);
+      for (let i = 0; i < keys.length; i += 500) {
+        execFileSync('redis-cli', ['-h', '127.0.0.1', 'unlink', ...keys.slice(i, i + 500)]);
+      }
+    },
+  },
+];
+
+describe.each(BACKENDS)('three servers and two agents on $name', ({ url: store, cleanup }) => {
+  const procs: Proc[] = [];
+  afterAll(() => {
+    for (const p of procs) p.kill('SIGKILL');
+    cleanup();
+  });
+
+  const startServer = async () => {
+    const proc = startBaton(['server', '--port', '0', '--store', store, '--agent-token', AGENT_TOKEN, ...FAST]);
+    procs.push(proc);
+    return { proc, url: (await proc.waitFor(/listening on (http:\/\/\S+)/))[1] as string };
+  };
+
+  it('runs jobs submitted to any server on agents of other servers, once each, through a server crash', async () => {
+    const servers = [await startServer(), await startServer(), await startServer()];
+    const [s1, s2, s3] = servers as [(typeof servers)[0], (typeof servers)[0], (typeof servers)[0]];
+    // Agent A knows servers 1 and 3: when server 1 dies it moves to server 3 and keeps its jobs.
+    const a = await startAgent(`${s1.url},${s3.url}`, 'agent-a', ['--demo', '--slots', '3']);
+    const b = await startAgent(s2.url, 'agent-b', ['--demo', '--slots', '3']);
+    procs.push(a, b);
+
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const server = servers[i % 3]!;
+      const { status, body } = await api(server.url, '/api/jobs', {
+        task: 'demo.sleep',
+        payload: { ms: 100 + (i % 5) * 100 },
+      });
+      expect(status).toBe(201);
+      ids.push(body.id);
+    }
+    // Crash server 1 while work is in flight; agent A reconnects to server 3.
+    await until('agent A running jobs', async () => {
+      const { body } = await api(s1.url, '/api/agents');
+      return body.agents?.some((x: { name: string; jobs: string[] }) => x.name === 'agent-a' && x.jobs.length > 0);
+    });
+    s1.proc.kill('SIGKILL');
+    await a.waitFor(/reconnected to the server/);
+    for (let i = 0; i < 10; i++) {
+      const { body } = await api(servers[1 + (i % 2)]!.url, '/api/jobs', { task: 'demo.sleep', payload: { ms: 100 } });
+      ids.push(body.id);
+    }
+
+    const done = await until(
+      'every job final',
+      async () => {
+        const jobs = await Promise.all(ids.map((id) => job(s2.url, id)));
+        return jobs.every((j) => j.state === 'succeeded') ? jobs : undefined;
+      },
+      60_000,
+    );
+    const agentsUsed = new Set(done.map((j) => j.agentId));
+    expect(agentsUsed.size).toBe(2);
+    for (const j of done) {
+      // Never assigned twice at once: attempts follow one another, and exactly one succeeded.
+      expect(j.history.filter((h: { outcome: string }) => h.outcome === 'succeeded')).toHaveLength(1);
+      for (let k = 1; k < j.history.length; k++) {
+        expect(Date.parse(j.history[k].assignedAt)).toBeGreaterThanOrEqual(Date.parse(j.history[k - 1].finishedAt));
+      }
+    }
+    // A job running on an agent of one server is cancelled through another.
+    const { body: long } = await api(s3.url, '/api/jobs', { task: 'demo.sleep', payload: { ms: 30_000 } });
+    const running = await until('the long job running', async () => {
+      const j = await job(s2.url, long.id);
+      return j.state === 'running' ? j : undefined;
+    });
+    // The agent's server (server 2 hosts agent B; server 3 now hosts agent A); cancel on the other.
+    const heldBy = async (server: { url: string }) =>
+      ((await api(server.url, '/api/agents')).body.agents as { id: string; jobs: string[] }[]).some((x) =>
+        x.jobs.includes(long.id),
+      );
+    const host = (await heldBy(s2)) ? s2 : s3;
+    const other = host === s2 ? s3 : s2;
+    const cancelled = await api(other.url, `/api/jobs/${long.id}/cancel`, {});
+    expect(cancelled.status).toBe(200);
+    // The store's event crosses to the host server, which stops the job on its agent.
+    await until('the agent to let go of the cancelled job', async () => !(await heldBy(host)), 10_000);
+    expect(running.agentId).toBeTruthy();
+    expect((await job(s3.url, long.id)).state).toBe('cancelled');
+  });
+});
