@@ -3,6 +3,7 @@ import { registerClientCommands } from './client-commands.js';
 import { registerAgentCommand } from './agent-command.js';
 import { registerDevCommand } from './dev.js';
 import { registerServerCommand } from './server-command.js';
+import { registerStoreCommand } from './store-command.js';
 import { CliError } from './cli-error.js';
 
 /** The `baton` command. Exit code 0 on success, 1 on a failed operation, 2 on bad usage. */
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<void> {
   registerDevCommand(program);
   registerServerCommand(program);
   registerAgentCommand(program);
+  registerStoreCommand(program);
   registerClientCommands(program);
   try {
     await program.parseAsync(argv);

@@ -24,6 +24,8 @@ export class BackgroundCheckpoints {
     if (this.stopped) return;
     this.stopped = true;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    // Held while it stops: a process with nothing else to do must not exit halfway through close().
+    this.worker.ref();
     this.worker.postMessage('stop');
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
     await Promise.race([exited, timeout]);
