@@ -8,3 +8,4 @@ export * from './placement-types.js';
 export * from './placement.js';
 export * from './protocol.js';
 export * from './agent-wire.js';
+export * from './shards.js';
