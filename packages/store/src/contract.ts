@@ -81,6 +81,23 @@ export interface Store {
   /** A job's kept output, oldest first; with `afterSeq`, only chunks after it (for following). */
   getLogs(jobId: string, afterSeq?: number): Promise<StoredLogChunk[]>;
 
+  /**
+   * Retention: deletes up to `limit` jobs in a final state (`succeeded`, `failed`,
+   * `cancelled`) whose `finishedAt` is before `finishedBefore` (epoch ms, chosen by the caller;
+   * the store's clock is not consulted), oldest `finishedAt` first (ties by id). A job goes
+   * with everything that belongs to it: its attempt history, its kept output (logs and tail)
+   * and its idempotency key, which is free afterwards, so enqueueing that (owner, key) again
+   * creates a new job. Deleted jobs read as unknown (`getJob` is null) and leave every
+   * listing and `queueStats` count. A job that is not final is never touched.
+   *
+   * Each deleted job goes atomically; a backend may delete a batch in several steps, so a
+   * concurrent caller can take some of the same jobs, and each job is counted once, by the
+   * call that deleted it. Call it again while `deleted === limit` to drain a backlog. A
+   * `limit` below 1 deletes nothing; a `finishedBefore` that is not a finite number, or a
+   * `limit` that is not an integer, is a `ValidationError`. Emits no event.
+   */
+  deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }>;
+
   /** Records which tasks are served on which queues (agents announce them on register). */
   registerTasks(tasks: TaskRoute[]): Promise<void>;
   taskRoutes(): Promise<TaskRoute[]>;

@@ -37,3 +37,17 @@ export function decodeCursor(cursor: string): string {
 export function emptyCounts(): Record<JobState, number> {
   return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
 }
+
+/**
+ * Checks deleteFinished's arguments (see the contract). `before`: the cut-off as an integer
+ * with the same meaning (finished_at < before), within the safe range; `limit`: 0 when the
+ * call deletes nothing.
+ */
+export function retentionArgs(finishedBefore: number, limit: number): { before: number; limit: number } {
+  if (!Number.isFinite(finishedBefore)) {
+    throw new ValidationError(`finishedBefore must be a finite number of epoch ms, not ${finishedBefore}`);
+  }
+  if (!Number.isSafeInteger(limit)) throw new ValidationError(`limit must be an integer, not ${limit}`);
+  const before = Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.ceil(finishedBefore)));
+  return { before, limit: Math.max(0, limit) };
+}

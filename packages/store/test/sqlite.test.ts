@@ -146,6 +146,15 @@ describe('SQLite migrations', () => {
         VALUES (?, 'q-old', 't-old', 'o', '{"keep":1}', 'queued', 1, 0, '{"slots":3}', 2, 10, NULL, ?, NULL, ?, ?)`,
       )
       .run(id, now, now, now);
+    // And one that finished under version 1, with a key: migration 3 indexes it for retention.
+    const doneId = newJobId(now - 1000);
+    raw
+      .prepare(
+        `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources,
+          max_attempts, backoff_ms, timeout_ms, run_at, idempotency_key, created_at, updated_at, finished_at)
+        VALUES (?, 'q-old', 't-old', 'o', '{}', 'succeeded', 1, 0, '{"slots":1}', 2, 10, NULL, ?, 'k-old', ?, ?, ?)`,
+      )
+      .run(doneId, now - 1000, now - 1000, now - 500, now - 500);
     raw.close();
 
     const store = await openStore(`sqlite:${path}`);
@@ -182,6 +191,10 @@ describe('SQLite migrations', () => {
           { jobId: id, leaseToken: a!.leaseToken, error: { code: 'X', message: 'x', retryable: true } },
         ]),
       ).toEqual([{ jobId: id, ok: true, state: 'queued' }]);
+      // Retention finds the job that finished before the migration, and frees its key.
+      expect(await store.deleteFinished(now, 10)).toEqual({ deleted: 1 });
+      expect(await store.getJob(doneId)).toBeNull();
+      expect(await store.getJob(id)).toMatchObject({ state: 'queued' });
     } finally {
       await store.close();
     }
@@ -189,7 +202,7 @@ describe('SQLite migrations', () => {
     try {
       const versions = check.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
       expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
-      expect(versions.at(-1)).toEqual({ version: 2 });
+      expect(versions.at(-1)).toEqual({ version: 3 });
     } finally {
       check.close();
     }

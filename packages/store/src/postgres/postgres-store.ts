@@ -25,7 +25,7 @@ import type {
   StoreOptions,
   TaskRoute,
 } from '../contract.js';
-import { decodeCursor, emptyCounts, encodeCursor, refusalFor } from '../shared.js';
+import { decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
 import { planLogs, trimThrough } from './logs.js';
 import { ident, migrate } from './migrations.js';
 import { EventRelay } from './notifications.js';
@@ -111,10 +111,11 @@ export class PostgresStore implements Store {
     } catch (err) {
       throw this.connectError(err);
     }
+    const release = guardErrors(client);
     try {
       await migrate(client, this.url.schema, this.clock());
     } finally {
-      client.release();
+      release();
     }
     await this.relay.listen();
   }
@@ -145,6 +146,7 @@ export class PostgresStore implements Store {
   /** Runs `work` in a transaction on one pooled connection. */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const release = guardErrors(client);
     try {
       await client.query('BEGIN');
       const out = await work(client);
@@ -154,7 +156,7 @@ export class PostgresStore implements Store {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      release();
     }
   }
 
@@ -188,17 +190,22 @@ export class PostgresStore implements Store {
       slots.push({ index: sent.length, repeat: false });
       sent.push(job);
     }
-    const inserted = new Map(
-      (await this.run<JobRow>(jobsSql.enqueue, [...enqueueColumns(sent), now])).map((r) => [r.id, r]),
-    );
-    const taken = sent.filter((j) => !inserted.has(j.id));
+    const inserted = new Map<string, JobRow>();
     const existing = new Map<string, JobRow>();
-    if (taken.length > 0) {
+    // A key whose job deleteFinished removed between the claim and the read is free again:
+    // those jobs are sent once more (a retention race, so a few rounds always suffice).
+    for (let todo = sent, round = 0; todo.length > 0 && round < 5; round++) {
+      for (const row of await this.run<JobRow>(jobsSql.enqueue, [...enqueueColumns(todo), now])) {
+        inserted.set(row.id, row);
+      }
+      const taken = todo.filter((j) => !inserted.has(j.id));
+      if (taken.length === 0) break;
       const rows = await this.run<JobRow>(jobsSql.getByIdempotencyKeys, [
         taken.map((j) => j.owner),
         taken.map((j) => j.idempotencyKey),
       ]);
       for (const row of rows) existing.set(`${row.owner}\u0000${row.idempotency_key ?? ''}`, row);
+      todo = taken.filter((j) => !existing.has(`${j.owner}\u0000${j.idempotencyKey ?? ''}`));
     }
     const answers = sent.map((job): EnqueueResult => {
       const row = inserted.get(job.id);
@@ -492,6 +499,13 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ jobId, seq: r.seq, attempt: r.attempt, stream: r.stream, data: r.data, at: r.at }));
   }
 
+  async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {
+    const { before, limit: max } = retentionArgs(finishedBefore, limit);
+    if (max === 0) return { deleted: 0 };
+    const [row] = await this.run<{ deleted: number }>(jobsSql.deleteFinished, [before, max]);
+    return { deleted: row?.deleted ?? 0 };
+  }
+
   async registerTasks(tasks: TaskRoute[]): Promise<void> {
     const unique = [...new Map(tasks.map((t) => [`${t.task}\u0000${t.queue}`, t])).values()];
     if (unique.length === 0) return;
@@ -501,6 +515,25 @@ export class PostgresStore implements Store {
   async taskRoutes(): Promise<TaskRoute[]> {
     return this.run<TaskRoute>(jobsSql.routes, []);
   }
+}
+
+/**
+ * Guards a client checked out of the pool for several statements; the returned function gives
+ * it back. pg-pool listens for a client's 'error' only while it is idle, so a connection that
+ * drops while checked out (a terminated backend, a server restart) would emit an unhandled
+ * 'error' and crash the process. Here the error is noted (the statement in flight fails on its
+ * own) and the broken connection is discarded on release instead of going back to the pool.
+ */
+function guardErrors(client: pg.PoolClient): () => void {
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
+  return () => {
+    client.removeListener('error', onError);
+    client.release(broken);
+  };
 }
 
 function knownState(state: JobState): JobState {

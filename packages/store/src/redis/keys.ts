@@ -34,6 +34,9 @@ export class RedisKeys {
   get leased(): string {
     return `${this.base}leased`;
   }
+  get finished(): string {
+    return `${this.base}finished`;
+  }
   get counts(): string {
     return `${this.base}counts`;
   }
@@ -68,7 +71,7 @@ export class RedisKeys {
   get channel(): string {
     return `${this.base}events`;
   }
-  /** What every job transition script takes as KEYS[1..9] (see scripts/lib/job.lua). */
+  /** What every job transition script takes as KEYS[1..10] (see scripts/lib/job.lua). */
   jobKeys(id: string): string[] {
     return [
       this.job(id),
@@ -80,6 +83,7 @@ export class RedisKeys {
       this.counts,
       this.byState,
       this.byQueueState,
+      this.finished,
     ];
   }
   /** Every key of the store matches this pattern (for SCAN, in tests and tools). */

@@ -35,7 +35,7 @@ import type {
   TaskRoute,
 } from '../contract.js';
 import { StoreEvents } from '../events.js';
-import { decodeCursor, emptyCounts, encodeCursor } from '../shared.js';
+import { decodeCursor, emptyCounts, encodeCursor, retentionArgs } from '../shared.js';
 import { STATUS, cancelError, transitionResult } from './codes.js';
 import type { RedisStoreConfig } from './config.js';
 import type { JobHash } from './job-hash.js';
@@ -57,10 +57,17 @@ import { callScript, defineScripts } from './scripts.js';
 
 /** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
 const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
-/** The key layout this code writes; a store marked with a newer one is refused. */
-const SCHEMA_VERSION = 1;
+/**
+ * The key layout this code writes; a store marked with a newer one is refused. 2 added
+ * `{p}:finished` (final jobs by finish time, for retention); a version 1 store is upgraded
+ * at init by indexing its final jobs.
+ */
+const SCHEMA_VERSION = 2;
+const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
 /** Jobs one promoteDue or expireLeases call moves at most (the caller sweeps again). */
 const SWEEP_BATCH = 1000;
+/** Jobs deleteFinished reads and deletes per round trip. */
+const DELETE_BATCH = 1000;
 
 type Client = Redis | Cluster;
 
@@ -132,6 +139,7 @@ export class RedisStore implements Store {
       await this.client.set(this.keys.schema, String(SCHEMA_VERSION), 'NX');
       const found = Number(await this.client.get(this.keys.schema));
       if (found > SCHEMA_VERSION) throw new SchemaTooNewError(found, SCHEMA_VERSION);
+      if (found < 2) await this.indexFinished();
       const subscriber: Client = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
       subscriber.on('error', () => {});
       this.subscriber = subscriber;
@@ -149,6 +157,32 @@ export class RedisStore implements Store {
         true,
       );
     }
+  }
+
+  /**
+   * Upgrades a version 1 store: puts its final jobs in `{p}:finished`, in pages (never one long
+   * script), then marks the layout 2. Idempotent, so servers starting together may both run it.
+   * Jobs that a version 1 server finishes after this are not indexed: upgrade every server.
+   */
+  private async indexFinished(): Promise<void> {
+    const k = this.keys;
+    for (const state of FINAL_STATES) {
+      let min = `[${state}${SEP}`;
+      const max = `(${state}${AFTER_SEP}`;
+      for (;;) {
+        const members = await this.client.zrangebylex(k.byState, min, max, 'LIMIT', 0, DELETE_BATCH);
+        if (members.length === 0) break;
+        const ids = members.map(idOfMember);
+        const times = await this.batch((p) => {
+          for (const id of ids) p.hget(k.job(id), 'finished_at');
+        });
+        const entries = ids.flatMap((id, i) => (times[i] == null ? [] : [String(times[i]), id]));
+        if (entries.length > 0) await this.client.zadd(k.finished, ...entries);
+        if (members.length < DELETE_BATCH) break;
+        min = `(${members[members.length - 1]!}`;
+      }
+    }
+    await this.client.set(k.schema, String(SCHEMA_VERSION));
   }
 
   async close(): Promise<void> {
@@ -220,27 +254,38 @@ export class RedisStore implements Store {
     const k = this.keys;
     const hashes = jobs.map(hashOfNewJob);
     const states = jobs.map((job) => (job.runAt > now ? 'delayed' : 'queued'));
-    let i = 0;
-    const replies = (await this.perJob(jobs, 'enqueue', (job) => {
-      const hash = hashes[i]!;
-      const state = states[i++]!;
-      return {
-        keys: [...k.jobKeys(job.id), k.idempotency, k.byQueue, k.byOwner, k.all, k.queues],
-        args: [
-          state,
-          job.idempotencyKey === null ? '' : `${job.owner}${SEP}${job.idempotencyKey}`,
-          ...Object.entries(hash).flat(),
-        ],
-      };
-    })) as [number, string?][];
+    const send = async (indexes: number[]) =>
+      (await this.perJob(indexes, 'enqueue', (j) => {
+        const job = jobs[j]!;
+        return {
+          keys: [...k.jobKeys(job.id), k.idempotency, k.byQueue, k.byOwner, k.all, k.queues],
+          args: [
+            states[j]!,
+            job.idempotencyKey === null ? '' : `${job.owner}${SEP}${job.idempotencyKey}`,
+            ...Object.entries(hashes[j]!).flat(),
+          ],
+        };
+      })) as [number, string?][];
+    const replies = await send(jobs.map((_, j) => j));
     // Jobs an idempotency key already named are read back (a second round trip, only for them).
-    const existingIds = replies.flatMap((r) => (r[0] === 0 && r[1] ? [r[1]] : []));
+    // One that deleteFinished removed in between has freed its key: that job is sent again.
     const existing = new Map<string, Job>();
-    if (existingIds.length > 0) {
+    for (let round = 0; round < 5; round++) {
+      const wanted = [...new Set(replies.flatMap((r) => (r[0] === 0 && r[1] && !existing.has(r[1]) ? [r[1]] : [])))];
+      if (wanted.length === 0) break;
       const found = await this.batch((p) => {
-        for (const id of existingIds) p.hgetall(k.job(id));
+        for (const id of wanted) p.hgetall(k.job(id));
       });
-      existingIds.forEach((id, i) => existing.set(id, jobOfHash(hashOf(found[i]))));
+      const gone = new Set<string>();
+      wanted.forEach((id, n) => {
+        const h = hashOf(found[n]);
+        if (h.id === undefined) gone.add(id);
+        else existing.set(id, jobOfHash(h));
+      });
+      if (gone.size === 0) break;
+      const again = replies.flatMap((r, j) => (r[0] === 0 && gone.has(r[1]!) ? [j] : []));
+      const more = await send(again);
+      again.forEach((j, n) => (replies[j] = more[n]!));
     }
     const queues = new Set<string>();
     let dueAt = Infinity;
@@ -513,6 +558,43 @@ export class RedisStore implements Store {
   async getLogs(jobId: string, afterSeq = 0): Promise<StoredLogChunk[]> {
     const entries = await this.client.lrange(this.keys.logs(jobId), 0, -1);
     return entries.map((e) => chunkOfEntry(jobId, e)).filter((c) => c.seq > afterSeq);
+  }
+
+  /**
+   * Reads the oldest candidates from `{p}:finished`, then deletes each with one script call that
+   * checks again (one pipeline per round), until `limit` are gone or none is left before the
+   * cut-off. Each job goes atomically; a batch is not one transaction.
+   */
+  async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {
+    const { before, limit: max } = retentionArgs(finishedBefore, limit);
+    const k = this.keys;
+    let deleted = 0;
+    while (deleted < max) {
+      const asked = Math.min(max - deleted, DELETE_BATCH);
+      const ids = await this.client.zrangebyscore(k.finished, '-inf', `(${before}`, 'LIMIT', 0, asked);
+      const replies = await this.perJob(ids, 'delete-finished', (id) => ({
+        keys: [
+          k.job(id),
+          k.attempts(id),
+          k.logs(id),
+          k.logTail(id),
+          k.finished,
+          k.counts,
+          k.byState,
+          k.byQueueState,
+          k.byQueue,
+          k.byOwner,
+          k.all,
+          k.idempotency,
+          k.queues,
+        ],
+        args: [id, before],
+      }));
+      deleted += replies.filter((r) => Number(r) === 1).length;
+      // Every id read was deleted, or dropped from (or moved up in) the index: the next read moves on.
+      if (ids.length < asked) break;
+    }
+    return { deleted };
   }
 
   async registerTasks(tasks: TaskRoute[]): Promise<void> {

@@ -18,6 +18,7 @@ export const SCRIPT_NAMES = [
   'promote',
   'expire',
   'append-logs',
+  'delete-finished',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -35,7 +35,7 @@ import type {
   TaskRoute,
 } from '../contract.js';
 import { StoreEvents } from '../events.js';
-import { decodeCursor, emptyCounts, encodeCursor, refusalFor } from '../shared.js';
+import { decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { appendLogs, getLogs } from './logs.js';
 import { migrate } from './migrations.js';
@@ -408,6 +408,22 @@ export class SqliteStore implements Store {
 
   async getLogs(jobId: string, afterSeq?: number): Promise<StoredLogChunk[]> {
     return getLogs(this.sql, jobId, afterSeq);
+  }
+
+  async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {
+    const { before, limit: max } = retentionArgs(finishedBefore, limit);
+    if (max === 0) return { deleted: 0 };
+    const deleted = this.db.transaction(() => {
+      let n = 0;
+      for (const { id } of this.sql.finishedBefore.all(before, max) as { id: string }[]) {
+        this.sql.deleteAttempts.run(id);
+        this.sql.deleteLogs.run(id);
+        this.sql.deleteLogTail.run(id);
+        n += this.sql.deleteFinishedJob.run(id).changes;
+      }
+      return n;
+    })();
+    return { deleted };
   }
 
   async registerTasks(tasks: TaskRoute[]): Promise<void> {

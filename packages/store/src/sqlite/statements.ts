@@ -92,6 +92,17 @@ export const SQL = {
   upsertRoute: `INSERT INTO task_routes (task, queue, registered_at) VALUES (?, ?, ?)
     ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
 
+  // Retention (deleteFinished). Params: finishedBefore, limit. Served by jobs_finished, whose
+  // condition is written out so SQLite can match the partial index.
+  finishedBefore: `SELECT id FROM jobs INDEXED BY jobs_finished
+    WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?
+    ORDER BY finished_at, id LIMIT ?`,
+  // Params: jobId. The job row goes last, and only while final; its idempotency key goes with it.
+  deleteAttempts: 'DELETE FROM job_attempts WHERE job_id = ?',
+  deleteLogs: 'DELETE FROM job_logs WHERE job_id = ?',
+  deleteLogTail: 'DELETE FROM job_log_tails WHERE job_id = ?',
+  deleteFinishedJob: `DELETE FROM jobs WHERE id = ? AND state IN ('succeeded', 'failed', 'cancelled')`,
+
   // Job output (see logs.ts). job_log_tails holds each job's last seq and kept bytes.
   // Params: jobId
   logTail: 'SELECT last_seq, bytes FROM job_log_tails WHERE job_id = ?',

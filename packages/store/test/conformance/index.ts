@@ -10,6 +10,7 @@ import { lifecycleTests } from './lifecycle.js';
 import { logTests } from './logs.js';
 import { releaseTests } from './release.js';
 import { resourceTests } from './resources.js';
+import { retentionTests } from './retention.js';
 import { schedulingTests } from './scheduling.js';
 
 export type { OpenStore } from './fixture.js';
@@ -41,5 +42,6 @@ export function defineStoreConformance(name: string, open: OpenStore): void {
     resourceTests(f);
     releaseTests(f);
     logTests(f);
+    retentionTests(f);
   });
 }

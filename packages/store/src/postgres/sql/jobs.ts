@@ -120,3 +120,37 @@ INSERT INTO task_routes (task, queue, registered_at)
 SELECT task, queue, $3::bigint FROM unnest($1::text[], $2::text[]) AS r(task, queue)
 ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
 );
+
+/**
+ * Retention: deletes the oldest final jobs finished before the cut-off with their attempts,
+ * output and idempotency claims, in one statement. Jobs another transaction holds (a second
+ * deleteFinished, a late report being refused) are skipped, not waited for.
+ */
+export const deleteFinished = statement(
+  'delete_finished',
+  `
+-- Params: $1 finished before (epoch ms), $2 limit
+WITH doomed AS (
+  SELECT id FROM jobs
+  WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < $1::bigint
+  ORDER BY finished_at, id LIMIT $2::bigint
+  FOR UPDATE SKIP LOCKED
+),
+gone AS (
+  DELETE FROM jobs j USING doomed d WHERE j.id = d.id RETURNING j.id, j.owner, j.idempotency_key
+),
+claims AS (
+  DELETE FROM job_idempotency k USING gone g
+  WHERE k.owner = g.owner AND k.idempotency_key = g.idempotency_key AND k.job_id = g.id
+),
+attempts AS (
+  DELETE FROM job_attempts a USING gone g WHERE a.job_id = g.id
+),
+logs AS (
+  DELETE FROM job_logs l USING gone g WHERE l.job_id = g.id
+),
+tails AS (
+  DELETE FROM job_log_tails t USING gone g WHERE t.job_id = g.id
+)
+SELECT count(*)::int AS deleted FROM gone`,
+);

@@ -1,5 +1,5 @@
 -- Hands a still-queued job to an agent under a new lease, counting an attempt.
--- KEYS[1..9] the job's keys (see lib/job.lua)
+-- KEYS[1..10] the job's keys (see lib/job.lua)
 -- ARGV[1] now, ARGV[2] agent id, ARGV[3] lease token, ARGV[4] lease expiry, ARGV[5] GPUs (JSON)
 -- Returns {0} when the job is not queued (or unknown): skipped;
 --   {1, queue, task, owner, payload, attempts, max_attempts, timeout_ms ('' for none), resources}.

@@ -1,5 +1,5 @@
 -- Cancels a job that is not final, revoking its lease.
--- KEYS[1..9] the job's keys (see lib/job.lua)
+-- KEYS[1..10] the job's keys (see lib/job.lua)
 -- ARGV[1] now
 -- Returns {1} unknown job (NOT_FOUND); {3, state} already final (FINISHED);
 --   {0, agent id ('' for none), job hash as HGETALL returns it} when cancelled.

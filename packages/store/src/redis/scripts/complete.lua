@@ -1,6 +1,6 @@
 -- Records an attempt's outcome under its lease: succeeded; failed with a retry (delayed by
 -- the backoff, or queued when it is zero); or failed for good.
--- KEYS[1..9] the job's keys (see lib/job.lua)
+-- KEYS[1..10] the job's keys (see lib/job.lua)
 -- ARGV[1] now, ARGV[2] lease token, ARGV[3] outcome ('succeeded' or 'failed'),
 -- ARGV[4] result or error (JSON), ARGV[5] retryable ('1' or '0'),
 -- ARGV[6] start time the agent reports ('' when none), ARGV[7] random number in [0, 1) for

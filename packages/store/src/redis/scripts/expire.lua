@@ -1,6 +1,6 @@
 -- Requeues (or, with attempts exhausted, fails) a job whose lease ran out. The agent that
 -- held it becomes the one placement avoids.
--- KEYS[1..9] the job's keys (see lib/job.lua)
+-- KEYS[1..10] the job's keys (see lib/job.lua)
 -- ARGV[1] now, ARGV[2] job id
 -- Returns 0 when the lease is not (or no longer) expired, 1 requeued, 2 failed.
 --@include lib/job.lua

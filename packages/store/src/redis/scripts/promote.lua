@@ -1,5 +1,5 @@
 -- Moves a delayed job whose time has come to queued.
--- KEYS[1..9] the job's keys (see lib/job.lua)
+-- KEYS[1..10] the job's keys (see lib/job.lua)
 -- ARGV[1] now, ARGV[2] job id
 -- Returns 1 when promoted, 0 when the job is not (or no longer) due.
 --@include lib/job.lua

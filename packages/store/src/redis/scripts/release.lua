@@ -1,7 +1,7 @@
 -- Ends a leased job's current attempt now (a GPU failed, the agent was declared dead): back to
 -- queued with no backoff, or failed when its attempts are exhausted. The error's retryable
 -- flag is not consulted: a release is the fleet's fault, not the task's.
--- KEYS[1..9] the job's keys (see lib/job.lua)
+-- KEYS[1..10] the job's keys (see lib/job.lua)
 -- ARGV[1] now, ARGV[2] lease token, ARGV[3] error (JSON)
 -- Returns {status, state}: status 0 ok, else a refusal code (see lease_status).
 --@include lib/job.lua

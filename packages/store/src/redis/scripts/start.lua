@@ -1,5 +1,5 @@
 -- assigned -> running (a repeated report keeps the first start time), renewing the lease.
--- KEYS[1..9] the job's keys (see lib/job.lua)
+-- KEYS[1..10] the job's keys (see lib/job.lua)
 -- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] lease token
 -- Returns {status, state}: status 0 ok, else a refusal code (see lease_status).
 --@include lib/job.lua

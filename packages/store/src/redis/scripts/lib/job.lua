@@ -9,6 +9,7 @@
 --   KEYS[7] counts             {p}:counts    hash "<queue>\0<state>" -> jobs
 --   KEYS[8] by state           {p}:bystate   lex zset "<state>\0<id>" (listing, newest first)
 --   KEYS[9] by queue and state {p}:byqueuestate lex zset "<queue>\0<state>\0<id>"
+--   KEYS[10] finished          {p}:finished  zset id by finished_at (final jobs: retention)
 -- Numbers are written with int() so epoch milliseconds never turn into "1.8e+12".
 
 local NUL = '\0'
@@ -46,6 +47,10 @@ local function is_leased(state)
   return state == 'assigned' or state == 'running'
 end
 
+local function is_final(state)
+  return state == 'succeeded' or state == 'failed' or state == 'cancelled'
+end
+
 -- Takes the job out of the indexes of its current state.
 local function leave(job)
   local id, queue, state = job.id, job.queue, job.state
@@ -62,7 +67,8 @@ local function leave(job)
   redis.call('ZREM', KEYS[9], queue .. NUL .. state .. NUL .. id)
 end
 
--- Puts the job in the indexes of `state` and records it; run_at and lease_expires_at must be set.
+-- Puts the job in the indexes of `state` and records it; run_at, lease_expires_at and (for a
+-- final state) finished_at must be set.
 local function enter(job, state)
   local id, queue = job.id, job.queue
   if state == 'queued' then
@@ -78,6 +84,9 @@ local function enter(job, state)
       redis.call('ZADD', KEYS[5], job.run_at, id)
     elseif is_leased(state) then
       redis.call('ZADD', KEYS[6], job.lease_expires_at, id)
+    elseif is_final(state) then
+      -- A final job never leaves its state: only deleteFinished takes it out of this index.
+      redis.call('ZADD', KEYS[10], job.finished_at, id)
     end
     redis.call('HSET', KEYS[1], 'state', state)
   end
