@@ -168,6 +168,85 @@ describe('Redis specifics', () => {
     }
   });
 
+  /** Opens a store on a prefix of its own, runs `body`, then removes every key of that prefix. */
+  async function withOwnPrefix(
+    name: string,
+    body: (p: string, redis: Redis, keys: () => Promise<string[]>) => Promise<void>,
+  ): Promise<void> {
+    const p = `${prefix}-${name}`;
+    const redis = new Redis({ host: HOST, port: PORT });
+    const keys = async (): Promise<string[]> => (await redis.keys(`{${p}}:*`)).sort();
+    try {
+      await body(p, redis, keys);
+    } finally {
+      const left = await keys();
+      if (left.length > 0) await redis.unlink(...left);
+      await redis.quit();
+    }
+  }
+
+  it('leaves no trace of a job deleteFinished removed: no key, index member, count or idempotency field', async () => {
+    await withOwnPrefix('retention', async (p, redis, keys) => {
+      const store = await openStore(`redis://${HOST}:${PORT}?prefix=${p}`);
+      try {
+        const [r] = await store.enqueue([newJob({ idempotencyKey: 'k' })]);
+        const id = r!.job.id;
+        const [a1] = await store.assign([{ jobId: id, agentId: 'a', gpus: [] }], 60_000);
+        await store.appendLogs([{ jobId: id, attempt: 1, stream: 'stdout', data: 'x' }]);
+        await store.complete([
+          {
+            jobId: id,
+            leaseToken: a1!.leaseToken,
+            outcome: 'failed',
+            error: { code: 'X', message: 'x', retryable: true },
+          },
+        ]);
+        await store.promoteDue();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await store.promoteDue();
+        const [a2] = await store.assign([{ jobId: id, agentId: 'a', gpus: [] }], 60_000);
+        await store.complete([{ jobId: id, leaseToken: a2!.leaseToken, outcome: 'succeeded', result: 1 }]);
+        const [c] = await store.enqueue([newJob({ idempotencyKey: 'c', runAt: Date.now() + 60_000 })]);
+        await store.cancel(c!.job.id);
+        expect(await redis.zcard(`{${p}}:finished`)).toBe(2);
+        expect(await keys()).toContain(`{${p}}:attempts:${id}`);
+
+        expect(await store.deleteFinished(Date.now() + 1, 10)).toEqual({ deleted: 2 });
+        // Every index emptied, so its key is gone too: only the layout's version is left.
+        expect(await keys()).toEqual([`{${p}}:schema`]);
+        expect(await store.queueStats()).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  it('upgrades a version 1 store: final jobs finished before the upgrade are indexed for retention', async () => {
+    await withOwnPrefix('upgrade', async (p, redis) => {
+      const open = () => openStore(`redis://${HOST}:${PORT}?prefix=${p}`);
+      let store = await open();
+      const [done, cancelled, queued] = (await store.enqueue([newJob(), newJob(), newJob()])).map((r) => r.job.id);
+      const [a] = await store.assign([{ jobId: done!, agentId: 'a', gpus: [] }], 60_000);
+      await store.complete([{ jobId: done!, leaseToken: a!.leaseToken, outcome: 'succeeded', result: null }]);
+      await store.cancel(cancelled!);
+      await store.close();
+      // What version 1 left: no {p}:finished.
+      await redis.del(`{${p}}:finished`);
+      await redis.set(`{${p}}:schema`, '1');
+
+      store = await open();
+      try {
+        expect(await redis.get(`{${p}}:schema`)).toBe('2');
+        expect((await redis.zrange(`{${p}}:finished`, 0, -1)).sort()).toEqual([done, cancelled].sort());
+        expect(await store.deleteFinished(Date.now() + 1, 10)).toEqual({ deleted: 2 });
+        expect(await store.getJob(done!)).toBeNull();
+        expect(await store.getJob(queued!)).toMatchObject({ state: 'queued' });
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   it('keeps every key of a store under its hash tag', async () => {
     const store: Store = await openStore(url);
     try {
