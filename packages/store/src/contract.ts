@@ -159,7 +159,14 @@ export type StoreEvent =
   | { type: 'changed'; dueAt?: number }
   | { type: 'cancelled'; jobId: string; agentId: string | null }
   /** New output for a job: followers read it with `getLogs(jobId, afterSeq)`. */
-  | { type: 'logs'; jobId: string };
+  | { type: 'logs'; jobId: string }
+  /**
+   * A scheduler's placements for agents connected to server `serverId`, sent with `publish`:
+   * that server admits what its agents still have room for and assigns it.
+   */
+  | { type: 'offer'; serverId: string; placements: Placement[] }
+  /** Server `serverId` reported new free capacity of its agents (see `putAgents`). */
+  | { type: 'capacity'; serverId: string };
 
 export interface StoreOptions {
   /** Clock in epoch ms. Default `Date.now`. */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { SchemaTooNewError } from '@baton/core';
+import { COORDINATION_SQL } from './coordination.js';
 
 /**
  * Append-only, numbered migrations. Never edit one that has shipped: add the next number.
@@ -114,6 +115,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       -- paths never write it; a job enters it once, when it ends.
       CREATE INDEX jobs_finished ON jobs (finished_at, id) WHERE state IN ('succeeded', 'failed', 'cancelled');
     `,
+  },
+  {
+    version: 4,
+    name: 'coordination: schedulers, shard leases, agent reports',
+    sql: COORDINATION_SQL,
   },
 ];
 

@@ -31,10 +31,13 @@ import type {
   QueueStats,
   Store,
   StoredLogChunk,
+  StoreEvent,
   StoreOptions,
   TaskRoute,
 } from '../contract.js';
+import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
+import { SqliteCoordination } from './coordination.js';
 import { decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { appendLogs, getLogs } from './logs.js';
@@ -60,13 +63,14 @@ export const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
  * synchronous, so each contract call is one transaction that no other caller interleaves
  * with; the async signature is the contract's, for the networked backends.
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, Coordination {
   readonly backend = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly logTailBytes: number;
   private readonly events = new StoreEvents();
+  private coordination: SqliteCoordination | null = null;
   private statements: Statements | null = null;
   private closed = false;
   private checkpoints: BackgroundCheckpoints | null = null;
@@ -99,6 +103,7 @@ export class SqliteStore implements Store {
 
   async init(): Promise<void> {
     migrate(this.db, this.clock());
+    this.coordination = new SqliteCoordination(this.db);
     this.statements = Object.fromEntries(
       Object.entries(SQL).map(([name, sql]) => [name, this.db.prepare(sql)]),
     ) as Statements;
@@ -424,6 +429,39 @@ export class SqliteStore implements Store {
       return n;
     })();
     return { deleted };
+  }
+
+  private get coord(): SqliteCoordination {
+    if (!this.coordination) throw new Error('store used before init()');
+    return this.coordination;
+  }
+
+  async heartbeatScheduler(id: string, ttlMs: number): Promise<string[]> {
+    return this.coord.heartbeatScheduler(id, ttlMs, this.clock());
+  }
+
+  async removeScheduler(id: string): Promise<void> {
+    this.coord.removeScheduler(id);
+  }
+
+  async claimShards(owner: string, shards: number[], leaseMs: number): Promise<number[]> {
+    return this.coord.claimShards(owner, shards, leaseMs, this.clock());
+  }
+
+  async shardLeases(): Promise<ShardLease[]> {
+    return this.coord.shardLeases(this.clock());
+  }
+
+  async putAgents(serverId: string, report: unknown, ttlMs: number): Promise<void> {
+    this.coord.putAgents(serverId, report, ttlMs, this.clock());
+  }
+
+  async agentReports(): Promise<AgentReport[]> {
+    return this.coord.agentReports(this.clock());
+  }
+
+  async publish(event: StoreEvent): Promise<void> {
+    this.events.emit(event);
   }
 
   async registerTasks(tasks: TaskRoute[]): Promise<void> {
