@@ -10,6 +10,7 @@ import type {
   NewJob,
   PendingJob,
   Placement,
+  Resources,
   TransitionResult,
 } from '@baton/core';
 
@@ -106,6 +107,11 @@ export interface Store {
   subscribe(listener: (event: StoreEvent) => void): () => void;
 }
 
+/** A placement offered to the server of its agent, with what the job needs, for admission. */
+export interface Offer extends Placement {
+  resources: Resources;
+}
+
 export interface StoredLogChunk extends LogChunk {
   /** Increasing per job; the cursor for following. */
   seq: number;
@@ -164,7 +170,7 @@ export type StoreEvent =
    * A scheduler's placements for agents connected to server `serverId`, sent with `publish`:
    * that server admits what its agents still have room for and assigns it.
    */
-  | { type: 'offer'; serverId: string; placements: Placement[] }
+  | { type: 'offer'; serverId: string; placements: Offer[] }
   /** Server `serverId` reported new free capacity of its agents (see `putAgents`). */
   | { type: 'capacity'; serverId: string };
 
