@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BatonError, DEFAULT_RESOURCES, SchemaTooNewError, ValidationError, newJobId } from '@baton/core';
 import type { NewJob } from '@baton/core';
 import { openStore } from '@baton/store';
-import type { Store, StoreEvent } from '@baton/store';
+import type { PostgresStore, Store, StoreEvent } from '@baton/store';
 import { defineStoreConformance } from './conformance.js';
 
 /** The test server; BATON_TEST_PG_URL points elsewhere. */
@@ -251,6 +251,44 @@ describe('PostgreSQL specifics', () => {
       expect((await store.getAttempts(a!.job.id))[0]!.error).toEqual(error);
     } finally {
       await store.close();
+    }
+  });
+
+  it('coordinates stores on one schema: a message reaches the other once, a live shard lease stays its owner’s', async () => {
+    const now = Date.now();
+    const clock = () => now;
+    const one = (await openStore(URL, { clock })) as PostgresStore;
+    const two = (await openStore(URL, { clock })) as PostgresStore;
+    const seen: StoreEvent[] = [];
+    const unsubscribe = two.subscribe((e) => seen.push(e));
+    try {
+      const serverId = `server-${randomBytes(5).toString('hex')}`;
+      const offer: StoreEvent = {
+        type: 'offer',
+        serverId,
+        placements: [{ jobId: newJobId(now), agentId: 'agent-1', gpus: [0, 1], resources: { ...DEFAULT_RESOURCES } }],
+      };
+      await one.publish(offer);
+      const mine = () => seen.filter((e) => e.type === 'offer' && e.serverId === serverId);
+      await vi.waitFor(() => expect(mine()).toHaveLength(1), { timeout: 5000, interval: 10 });
+      await new Promise((resolve) => setTimeout(resolve, 100)); // nothing arrives twice later
+      expect(mine()).toEqual([offer]);
+
+      const shard = 1_000_000 + Math.floor(Math.random() * 1_000_000) * 10;
+      const [a, b] = [`owner-a-${serverId}`, `owner-b-${serverId}`];
+      expect(await one.claimShards(a, [shard], 10_000)).toEqual([shard]);
+      expect(await two.claimShards(b, [shard, shard + 1], 10_000)).toEqual([shard + 1]);
+      const leases = (await two.shardLeases()).filter((l) => l.shard === shard || l.shard === shard + 1);
+      expect(leases).toEqual([
+        { shard, owner: a, expiresAt: now + 10_000 },
+        { shard: shard + 1, owner: b, expiresAt: now + 10_000 },
+      ]);
+      await one.claimShards(a, [], 10_000);
+      await two.claimShards(b, [], 10_000);
+    } finally {
+      unsubscribe();
+      await one.close();
+      await two.close();
     }
   });
 

@@ -130,6 +130,31 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX jobs_finished ON jobs (finished_at, id) WHERE state IN ('succeeded', 'failed', 'cancelled');
     `,
   },
+  {
+    version: 3,
+    name: 'coordination: scheduler liveness, shard leases, agent reports',
+    sql: `
+      -- Coordination of many servers (see coordination.ts). Times are epoch ms from the store's
+      -- clock; a row whose expires_at has passed counts as gone (and is deleted when met).
+      CREATE TABLE schedulers (
+        id         TEXT COLLATE "C" PRIMARY KEY,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE TABLE shard_leases (
+        shard      BIGINT PRIMARY KEY,
+        owner      TEXT COLLATE "C" NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX shard_leases_owner ON shard_leases (owner);
+      -- One opaque report per server: json, kept as written.
+      CREATE TABLE agent_reports (
+        server_id  TEXT COLLATE "C" PRIMARY KEY,
+        report     JSON NOT NULL,
+        at         BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -77,6 +77,14 @@ export class EventRelay {
     this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
   }
 
+  /**
+   * Resolves once every event published so far has been handed to `pg_notify` (or its send
+   * failed: like every event, a lost one is a lost wake-up, not lost work).
+   */
+  async sent(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
   /** Stops listening and sends what is still queued. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
@@ -148,7 +156,10 @@ export class EventRelay {
   }
 }
 
-/** Events packed into as few payloads as fit; an `enqueued` naming too many queues is split. */
+/**
+ * Events packed into as few payloads as fit; an `enqueued` naming too many queues, or an `offer`
+ * with too many placements, is split.
+ */
 export function envelopes(origin: string, events: readonly StoreEvent[]): string[] {
   const out: string[] = [];
   let batch: StoreEvent[] = [];
@@ -159,6 +170,13 @@ export function envelopes(origin: string, events: readonly StoreEvent[]): string
       const half = Math.ceil(event.queues.length / 2);
       push({ ...event, queues: event.queues.slice(0, half) });
       push({ ...event, queues: event.queues.slice(half) });
+      return;
+    }
+    if (bytes > MAX_PAYLOAD_BYTES && event.type === 'offer' && event.placements.length > 1) {
+      // Each part is an offer of its own to the same server, which admits each as it comes.
+      const half = Math.ceil(event.placements.length / 2);
+      push({ ...event, placements: event.placements.slice(0, half) });
+      push({ ...event, placements: event.placements.slice(half) });
       return;
     }
     if (bytes > MAX_PAYLOAD_BYTES) return; // one queue name or job id this long is not Baton's

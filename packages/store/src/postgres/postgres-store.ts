@@ -22,10 +22,13 @@ import type {
   QueueStats,
   Store,
   StoredLogChunk,
+  StoreEvent,
   StoreOptions,
   TaskRoute,
 } from '../contract.js';
+import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
+import { PostgresCoordination } from './coordination.js';
 import { planLogs, trimThrough } from './logs.js';
 import { ident, migrate } from './migrations.js';
 import { EventRelay } from './notifications.js';
@@ -71,10 +74,11 @@ interface LeaseCheckedRow {
  * batch size; claims use `FOR UPDATE SKIP LOCKED`. Events travel to other stores on the same
  * schema by NOTIFY (see {@link EventRelay}). Every time comes from the store's clock.
  */
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, Coordination {
   readonly backend = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly relay: EventRelay;
+  private readonly coordination: PostgresCoordination;
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly logTailBytes: number;
@@ -102,6 +106,7 @@ export class PostgresStore implements Store {
     // An idle connection that drops is replaced on next use; without a handler it would crash.
     this.pool.on('error', () => undefined);
     this.relay = new EventRelay(this.pool, config, url.schema);
+    this.coordination = new PostgresCoordination(this.pool, this.relay, this.clock);
   }
 
   async init(): Promise<void> {
@@ -504,6 +509,34 @@ export class PostgresStore implements Store {
     if (max === 0) return { deleted: 0 };
     const [row] = await this.run<{ deleted: number }>(jobsSql.deleteFinished, [before, max]);
     return { deleted: row?.deleted ?? 0 };
+  }
+
+  heartbeatScheduler(id: string, ttlMs: number): Promise<string[]> {
+    return this.coordination.heartbeatScheduler(id, ttlMs);
+  }
+
+  removeScheduler(id: string): Promise<void> {
+    return this.coordination.removeScheduler(id);
+  }
+
+  claimShards(owner: string, shards: number[], leaseMs: number): Promise<number[]> {
+    return this.coordination.claimShards(owner, shards, leaseMs);
+  }
+
+  shardLeases(): Promise<ShardLease[]> {
+    return this.coordination.shardLeases();
+  }
+
+  putAgents(serverId: string, report: unknown, ttlMs: number): Promise<void> {
+    return this.coordination.putAgents(serverId, report, ttlMs);
+  }
+
+  agentReports(): Promise<AgentReport[]> {
+    return this.coordination.agentReports();
+  }
+
+  publish(event: StoreEvent): Promise<void> {
+    return this.coordination.publish(event);
   }
 
   async registerTasks(tasks: TaskRoute[]): Promise<void> {
