@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BatonError, DEFAULT_RESOURCES, ValidationError, newJobId } from '@baton/core';
 import type { NewJob } from '@baton/core';
 import { openStore } from '@baton/store';
-import type { Store, StoreEvent } from '@baton/store';
+import type { RedisStore, Store, StoreEvent } from '@baton/store';
 import { Redis } from 'ioredis';
 import { defineStoreConformance } from './conformance.js';
 
@@ -262,6 +262,45 @@ describe('Redis specifics', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+
+  it('coordinates stores on one prefix: a message reaches the other once, a live shard lease stays its owner’s', async () => {
+    const now = Date.now();
+    const clock = () => now;
+    const one = (await openStore(url, { clock })) as RedisStore;
+    const two = (await openStore(url, { clock })) as RedisStore;
+    const seen: StoreEvent[] = [];
+    const unsubscribe = two.subscribe((e) => seen.push(e));
+    try {
+      const serverId = `server-${randomBytes(5).toString('hex')}`;
+      const offer: StoreEvent = {
+        type: 'offer',
+        serverId,
+        placements: [{ jobId: newJobId(now), agentId: 'agent-1', gpus: [0, 1], resources: { ...DEFAULT_RESOURCES } }],
+      };
+      await one.publish(offer);
+      const mine = () => seen.filter((e) => e.type === 'offer' && e.serverId === serverId);
+      await vi.waitFor(() => expect(mine()).toHaveLength(1), { timeout: 5000, interval: 10 });
+      await new Promise((resolve) => setTimeout(resolve, 100)); // nothing arrives twice later
+      expect(mine()).toEqual([offer]);
+
+      const shard = 1_000_000 + Math.floor(Math.random() * 1_000_000) * 10;
+      const [a, b] = [`owner-a-${serverId}`, `owner-b-${serverId}`];
+      expect(await one.claimShards(a, [shard], 10_000)).toEqual([shard]);
+      expect(await two.claimShards(b, [shard, shard + 1], 10_000)).toEqual([shard + 1]);
+      const leases = (await two.shardLeases()).filter((l) => l.shard === shard || l.shard === shard + 1);
+      expect(leases).toEqual([
+        { shard, owner: a, expiresAt: now + 10_000 },
+        { shard: shard + 1, owner: b, expiresAt: now + 10_000 },
+      ]);
+      await one.removeScheduler(a);
+      await two.claimShards(b, [], 10_000);
+      expect((await one.shardLeases()).filter((l) => l.shard === shard || l.shard === shard + 1)).toEqual([]);
+    } finally {
+      unsubscribe();
+      await one.close();
+      await two.close();
     }
   });
 });

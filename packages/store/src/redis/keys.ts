@@ -67,6 +67,26 @@ export class RedisKeys {
   get schema(): string {
     return `${this.base}schema`;
   }
+  /** Coordination (see coordination.ts): live schedulers, zset id by expiry. */
+  get schedulers(): string {
+    return `${this.base}schedulers`;
+  }
+  /** Shard leases: hash shard -> "<expires at>\0<owner>". */
+  get shards(): string {
+    return `${this.base}shards`;
+  }
+  /** Each owner's shards: lex zset "<owner>\0<shard>". */
+  get shardOwners(): string {
+    return `${this.base}shardowners`;
+  }
+  /** Servers' agent reports: hash server id -> JSON {at, report}. */
+  get agents(): string {
+    return `${this.base}agents`;
+  }
+  /** When each server's report expires: zset server id by expiry. */
+  get agentExpiry(): string {
+    return `${this.base}agentexpiry`;
+  }
   /** The pub/sub channel of the store's events. */
   get channel(): string {
     return `${this.base}events`;

@@ -34,10 +34,12 @@ import type {
   StoreOptions,
   TaskRoute,
 } from '../contract.js';
+import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
 import { decodeCursor, emptyCounts, encodeCursor, retentionArgs } from '../shared.js';
 import { STATUS, cancelError, transitionResult } from './codes.js';
 import type { RedisStoreConfig } from './config.js';
+import { RedisCoordination } from './coordination.js';
 import type { JobHash } from './job-hash.js';
 import {
   PENDING_FIELDS,
@@ -77,7 +79,7 @@ type Client = Redis | Cluster;
  * passed to the scripts, never from Redis. Events go to local listeners at once and to other
  * processes by PUBLISH on the prefix's channel.
  */
-export class RedisStore implements Store {
+export class RedisStore implements Store, Coordination {
   readonly backend = 'redis' as const;
   readonly keys: RedisKeys;
   private readonly clock: () => number;
@@ -87,6 +89,7 @@ export class RedisStore implements Store {
   /** Marks this store's own messages, which its listeners already had. */
   private readonly origin = randomUUID();
   private readonly client: Client;
+  private readonly coordination: RedisCoordination;
   private subscriber: Client | null = null;
   private opened = false;
   private closed = false;
@@ -104,6 +107,7 @@ export class RedisStore implements Store {
     this.random = options.random ?? Math.random;
     this.keys = new RedisKeys(config.prefix);
     this.client = this.connectClient();
+    this.coordination = new RedisCoordination(this.client, this.keys, this.clock);
   }
 
   private connectClient(): Client {
@@ -207,8 +211,13 @@ export class RedisStore implements Store {
 
   /** Tells local listeners now, and other processes through pub/sub (fire and forget). */
   private emit(event: StoreEvent): void {
+    this.sent(event).catch(() => {});
+  }
+
+  /** Tells local listeners now; resolves once the message is PUBLISHed to other processes. */
+  private async sent(event: StoreEvent): Promise<void> {
     this.events.emit(event);
-    this.client.publish(this.keys.channel, JSON.stringify({ o: this.origin, e: event })).catch(() => {});
+    await this.client.publish(this.keys.channel, JSON.stringify({ o: this.origin, e: event }));
   }
 
   private delivered(channel: string, message: string): void {
@@ -595,6 +604,35 @@ export class RedisStore implements Store {
       if (ids.length < asked) break;
     }
     return { deleted };
+  }
+
+  heartbeatScheduler(id: string, ttlMs: number): Promise<string[]> {
+    return this.coordination.heartbeatScheduler(id, ttlMs);
+  }
+
+  removeScheduler(id: string): Promise<void> {
+    return this.coordination.removeScheduler(id);
+  }
+
+  claimShards(owner: string, shards: number[], leaseMs: number): Promise<number[]> {
+    return this.coordination.claimShards(owner, shards, leaseMs);
+  }
+
+  shardLeases(): Promise<ShardLease[]> {
+    return this.coordination.shardLeases();
+  }
+
+  putAgents(serverId: string, report: unknown, ttlMs: number): Promise<void> {
+    return this.coordination.putAgents(serverId, report, ttlMs);
+  }
+
+  agentReports(): Promise<AgentReport[]> {
+    return this.coordination.agentReports();
+  }
+
+  /** Local listeners at once; resolves once PUBLISH has sent it to the other stores. */
+  publish(event: StoreEvent): Promise<void> {
+    return this.sent(event);
   }
 
   async registerTasks(tasks: TaskRoute[]): Promise<void> {

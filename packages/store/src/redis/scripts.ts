@@ -19,6 +19,9 @@ export const SCRIPT_NAMES = [
   'expire',
   'append-logs',
   'delete-finished',
+  'claim-shards',
+  'remove-scheduler',
+  'put-agents',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
