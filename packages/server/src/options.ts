@@ -21,6 +21,11 @@ export interface ServerOptions {
    * are refused. [null]
    */
   agentToken?: string | null;
+  /**
+   * How long a scheduler's hold on its shards (and its liveness) lasts without renewal: a
+   * scheduler that dies has its shards taken over within this and a fifth of it. [5 000]
+   */
+  shardLeaseMs?: number;
 }
 
 export type ResolvedServerOptions = Required<ServerOptions>;
@@ -58,6 +63,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   return {
     leaseMs,
     agentTimeoutMs,
+    shardLeaseMs: positiveInt('shardLeaseMs', options.shardLeaseMs ?? 5000, 250),
     agentToken,
     heartbeatMs,
     maxPayloadBytes: positiveInt('maxPayloadBytes', options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 1),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -6,7 +7,10 @@ import type { AgentLink } from '@baton/core';
 import type { Store } from '@baton/store';
 import { attachAgentSocket } from './agents/agent-socket.js';
 import { AgentGateway } from './agents/gateway.js';
+import { AgentReporter } from './agents/agent-reporter.js';
+import { FleetView } from './agents/fleet-view.js';
 import { SchedulerLoop } from './agents/scheduler-loop.js';
+import { ShardKeeper } from './agents/shard-keeper.js';
 import { registerAgentsRoutes } from './http/agents-routes.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerJobsRoutes } from './http/jobs-routes.js';
@@ -22,6 +26,8 @@ export interface BatonServer {
   readonly options: ResolvedServerOptions;
   readonly gateway: AgentGateway;
   readonly scheduler: SchedulerLoop | null;
+  /** This server's id among the servers sharing its store. */
+  readonly serverId: string;
   /** A link for an agent in this process. */
   localLink(): AgentLink;
   /** Listens and returns the base URL. */
@@ -48,12 +54,34 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     agentTimeoutMs: resolved.agentTimeoutMs,
     logger,
   });
-  const scheduler = resolved.scheduler
-    ? new SchedulerLoop(store, gateway, { leaseMs: resolved.leaseMs, maxSweepMs: resolved.maxSweepMs, logger })
+  // One id per server process: it names the server's agent report and its scheduler.
+  const serverId = `server-${randomBytes(6).toString('hex')}`;
+  const shards = resolved.scheduler
+    ? new ShardKeeper(store, { schedulerId: serverId, leaseMs: resolved.shardLeaseMs, logger })
     : null;
+  const scheduler = shards
+    ? new SchedulerLoop(store, gateway, {
+        leaseMs: resolved.leaseMs,
+        maxSweepMs: resolved.maxSweepMs,
+        logger,
+        serverId,
+        shards,
+        fleet: new FleetView(store, serverId),
+      })
+    : null;
+  const reporter = new AgentReporter(store, gateway, {
+    serverId,
+    intervalMs: resolved.heartbeatMs,
+    ttlMs: Math.max(resolved.shardLeaseMs, resolved.heartbeatMs * 3),
+    logger,
+  });
   const routes = new TaskRoutes(store);
   const unsubscribe = store.subscribe((event) => {
     if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
+    // Another server's scheduler placed jobs on this server's agents.
+    if (event.type === 'offer' && event.serverId === serverId) {
+      gateway.admit(event.placements).catch((err: unknown) => logger.error({ err }, 'could not admit offered jobs'));
+    }
   });
 
   // The API speaks JSON only: a text/plain body is refused with 415 rather than half-read.
@@ -68,7 +96,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });
   registerSystemRoutes(app, { store, scheduler });
-  registerAgentsRoutes(app, { gateway });
+  registerAgentsRoutes(app, { gateway, store, serverId, shards });
   let detachAgentSocket: (() => void) | null = null;
 
   let closed = false;
@@ -77,9 +105,12 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     options: resolved,
     gateway,
     scheduler,
+    serverId,
     localLink: () => gateway.localLink(),
     async listen(port, host = '127.0.0.1') {
       gateway.start();
+      reporter.start();
+      await shards?.start();
       scheduler?.start();
       detachAgentSocket ??= attachAgentSocket(app.server, gateway, { agentToken: resolved.agentToken, logger });
       await app.listen({ port, host });
@@ -91,6 +122,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       if (closed) return;
       closed = true;
       scheduler?.stop();
+      reporter.stop();
+      await shards?.stop();
       gateway.stop();
       detachAgentSocket?.();
       unsubscribe();

@@ -13,6 +13,7 @@ import type {
   Resources,
   TransitionResult,
 } from '@baton/core';
+import type { Coordination } from './coordination.js';
 
 /**
  * The store contract: every state transition that must be atomic is one call here, and
@@ -20,7 +21,7 @@ import type {
  * backend implements it. Time comes from the store's clock (see {@link StoreOptions}) so the
  * conformance suite can drive delays and lease expiry without sleeping.
  */
-export interface Store {
+export interface Store extends Coordination {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
 
   /** Creates or migrates the schema. Refuses a schema newer than this code knows. */

@@ -6,3 +6,4 @@ export { StoreEvents } from './events.js';
 export { RedisStore } from './redis/redis-store.js';
 export { copyUnfinishedJobs, COPIED_STATES } from './copy.js';
 export type { CopyProgress, CopyResult } from './copy.js';
+export type * from './coordination.js';

@@ -9,11 +9,12 @@ import type {
   JobAssignment,
   LeaseRef,
   LogChunk,
+  Placement,
   RegisteredAgent,
   TransitionResult,
 } from '@baton/core';
 import { DEFAULT_POOL, ValidationError, describeIssues, newAgentId, registrationSchema } from '@baton/core';
-import type { Store } from '@baton/store';
+import type { Offer, Store } from '@baton/store';
 import type { Logger } from 'pino';
 import type { AgentDeclaration } from './agent-session.js';
 import { AgentSession } from './agent-session.js';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
 interface GatewayEvents {
   /** Free capacity may have grown: an agent joined or finished jobs. */
   capacity: [];
+  /** Capacity was taken: jobs were handed to agents. */
+  usage: [];
   /** An agent was declared dead; its leases run out soon, if they have not already. */
   agentLost: [agentId: string];
 }
@@ -303,6 +306,39 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     return [...this.sessions.values()];
   }
 
+  /**
+   * Admits placements for this server's agents — from its own scheduler or offered by another
+   * server's — as far as each agent still has room (checked here, where the agents' use is
+   * known exactly), assigns them in the store and hands them over. A placement that no longer
+   * fits is dropped: its job stays queued for the next pass.
+   */
+  async admit(offers: readonly Offer[]): Promise<JobAssignment[]> {
+    const accepted: Placement[] = [];
+    for (const offer of offers) {
+      const session = this.sessions.get(offer.agentId);
+      if (!session?.schedulable) continue;
+      const free = session.capacity();
+      const r = offer.resources;
+      if (free.freeSlots < r.slots || free.freeCpu < r.cpu || free.freeMemoryMb < r.memoryMb) continue;
+      // The GPUs offered, if still free; otherwise any free ones (the offer may be stale).
+      const gpus = offer.gpus.every((i) => free.freeGpus.includes(i)) ? offer.gpus : free.freeGpus.slice(0, r.gpus);
+      if (gpus.length < r.gpus) continue;
+      // Held at once, so the next offer in this batch sees the room as taken.
+      session.hold(offer.jobId, { leaseToken: '', resources: r, gpus, endsBy: Infinity });
+      accepted.push({ jobId: offer.jobId, agentId: offer.agentId, gpus });
+    }
+    if (accepted.length === 0) return [];
+    let assignments: JobAssignment[] = [];
+    try {
+      assignments = await this.store.assign(accepted, this.options.leaseMs);
+    } finally {
+      for (const p of accepted) this.sessions.get(p.agentId)?.release(p.jobId);
+    }
+    this.dispatch(assignments);
+    if (assignments.length < accepted.length) this.emit('capacity'); // room held for jobs others took
+    return assignments;
+  }
+
   /** Hands assignments to their agents. An assignment for a departed agent is left to lease expiry. */
   dispatch(assignments: JobAssignment[]): void {
     const now = Date.now();
@@ -321,6 +357,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       list.push(a);
     }
     for (const [session, list] of byAgent) session.inbox?.deliver(list);
+    if (byAgent.size > 0) this.emit('usage');
   }
 
   /** Tells the agent holding a job to stop it. */

@@ -1,8 +1,10 @@
-import type { PendingRequest, Store } from '@baton/store';
-import type { PendingReason } from '@baton/core';
-import { place } from '@baton/core';
+import type { Offer, PendingRequest, Store } from '@baton/store';
+import type { AgentCapacity, PendingReason } from '@baton/core';
+import { place, shardOfQueue } from '@baton/core';
 import type { Logger } from 'pino';
+import type { FleetView } from './fleet-view.js';
 import type { AgentGateway } from './gateway.js';
+import type { ShardKeeper } from './shard-keeper.js';
 
 export interface SchedulerLoopOptions {
   leaseMs: number;
@@ -13,6 +15,12 @@ export interface SchedulerLoopOptions {
    */
   maxSweepMs: number;
   logger: Logger;
+  /** This server's id: offers for its own agents are admitted here, the rest published. */
+  serverId: string;
+  /** The shards this scheduler owns: it places only jobs of their queues. */
+  shards: ShardKeeper;
+  /** The other servers' agents. */
+  fleet: FleetView;
 }
 
 /** How many queued jobs beyond a queue's free slots one pass considers. */
@@ -61,12 +69,17 @@ export class SchedulerLoop {
     if (this.state !== 'idle') return;
     this.state = 'running';
     this.unsubscribe = this.store.subscribe((event) => {
-      if (event.type === 'logs') return;
+      if (event.type === 'logs' || event.type === 'offer') return;
+      if (event.type === 'capacity') {
+        if (event.serverId === this.options.serverId) return;
+        this.options.fleet.markDirty();
+      }
       if ('dueAt' in event && event.dueAt !== undefined) this.nextRunAt = Math.min(this.nextRunAt, event.dueAt);
       this.wake();
     });
     this.gateway.on('capacity', this.onCapacity);
     this.gateway.on('agentLost', this.onAgentLost);
+    this.options.shards.on('changed', this.onCapacity);
     this.wake();
   }
 
@@ -81,6 +94,7 @@ export class SchedulerLoop {
     this.unsubscribe?.();
     this.gateway.off('capacity', this.onCapacity);
     this.gateway.off('agentLost', this.onAgentLost);
+    this.options.shards.off('changed', this.onCapacity);
     if (this.timer) clearTimeout(this.timer);
   }
 
@@ -150,19 +164,31 @@ export class SchedulerLoop {
     return requests.some((r) => (counts.get(r.queue) ?? 0) >= r.limit);
   }
 
-  /** One placement round. Returns true when it assigned work and capacity may remain. */
+  /**
+   * One placement round over the queues of this scheduler's shards, onto every agent of the
+   * fleet: this server's own (exact) and the others' (as reported). Placements on this
+   * server's agents are admitted here; the rest are offered to their servers. Returns true when
+   * it assigned work here and capacity may remain.
+   */
   private async placeOnce(): Promise<boolean> {
+    const owned = this.options.shards.owned;
+    if (owned.size === 0) return false;
+    const local = this.gateway.capacity();
+    const remote = await this.options.fleet.remote();
+    const serverOf = new Map<string, string>(remote.map((r) => [r.capacity.id, r.serverId]));
     // Full agents stay in view: placement reserves them for large jobs and tells "no room now"
     // from "never fits".
-    const agents = this.gateway.capacity();
-    if (!agents.some((a) => a.freeSlots > 0)) {
-      this.reasons = new Map(); // explained on demand until a pass looks again
-      return false;
-    }
+    const agents: AgentCapacity[] = [...local, ...remote.map((r) => r.capacity)];
     const freeByQueue = new Map<string, number>();
     for (const agent of agents) {
       if (agent.freeSlots <= 0) continue;
-      for (const queue of agent.queues) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
+      for (const queue of agent.queues) {
+        if (owned.has(shardOfQueue(queue))) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
+      }
+    }
+    if (freeByQueue.size === 0) {
+      this.reasons = new Map(); // explained on demand until a pass looks again
+      return false;
     }
     const requests: PendingRequest[] = [...freeByQueue].map(([queue, limit]) => ({ queue, limit }));
     let pending = await this.store.pending(requests);
@@ -179,9 +205,24 @@ export class SchedulerLoop {
     const { placements, pending: reasons } = result;
     this.reasons = reasons;
     if (placements.length === 0) return false;
-    const assignments = await this.store.assign(placements, this.options.leaseMs);
+    const resources = new Map(pending.map((job) => [job.id, job.resources]));
+    const mine: Offer[] = [];
+    const offers = new Map<string, Offer[]>();
+    for (const p of placements) {
+      const offer: Offer = { ...p, resources: resources.get(p.jobId)! };
+      const serverId = serverOf.get(p.agentId);
+      if (serverId === undefined) {
+        mine.push(offer);
+        continue;
+      }
+      let list = offers.get(serverId);
+      if (!list) offers.set(serverId, (list = []));
+      list.push(offer);
+      this.options.fleet.offered(p.agentId, offer.resources, p.gpus);
+    }
+    for (const [serverId, list] of offers) await this.store.publish({ type: 'offer', serverId, placements: list });
+    const assignments = mine.length > 0 ? await this.gateway.admit(mine) : [];
     if (assignments.length > 0) this.nextExpiryAt = Math.min(this.nextExpiryAt, Date.now() + this.options.leaseMs);
-    this.gateway.dispatch(assignments);
     return assignments.length > 0 && this.gateway.capacity().some((a) => a.freeSlots > 0);
   }
 }

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { AgentSession } from '../agents/agent-session.js';
 import { capacityReport } from '../agents/capacity-report.js';
+import type { Store } from '@baton/store';
 import type { AgentGateway } from '../agents/gateway.js';
+import type { ShardKeeper } from '../agents/shard-keeper.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 /** Undeclared cpu/memory are unlimited inside the server; JSON says null. */
@@ -37,8 +39,18 @@ function agentJson(s: AgentSession): Record<string, unknown> {
   };
 }
 
-export function registerAgentsRoutes(app: FastifyInstance, deps: { gateway: AgentGateway }): void {
+export function registerAgentsRoutes(
+  app: FastifyInstance,
+  deps: { gateway: AgentGateway; store: Store; serverId: string; shards: ShardKeeper | null },
+): void {
   app.get('/api/agents', async () => ({ agents: deps.gateway.agents().map(agentJson) }));
 
   app.get('/api/capacity', async () => ({ status: 'OK', result: capacityReport(deps.gateway.agents()) }));
+
+  /** The scheduler shards: which this server holds, and every live lease in the store. */
+  app.get('/api/shards', async () => ({
+    serverId: deps.serverId,
+    owned: deps.shards ? [...deps.shards.owned].sort((a, b) => a - b) : [],
+    leases: await deps.store.shardLeases(),
+  }));
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import { cancelTests } from './cancel.js';
+import { coordinationTests } from './coordination.js';
 import { enqueueTests } from './enqueue.js';
 import { eventTests } from './events.js';
 import type { OpenStore } from './fixture.js';
@@ -39,6 +40,7 @@ export function defineStoreConformance(name: string, open: OpenStore): void {
     cancelTests(f);
     historyTests(f);
     eventTests(f);
+    coordinationTests(f);
     resourceTests(f);
     releaseTests(f);
     logTests(f);
