@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Proc } from './fleet.js';
+import { shardOfQueue } from '@baton/core';
 import { AGENT_TOKEN, FAST, api, job, startAgent, startBaton, until } from './fleet.js';
 
 /**
@@ -14,24 +15,19 @@ const run = randomBytes(4).toString('hex');
 const BACKENDS = [
   {
     name: 'PostgreSQL',
-    url: `postgres://root@127.0.0.1:5432/test?schema=scaleout_${run}`,
-    cleanup: () =>
-      execFileSync('psql', [
-        '-h',
-        '127.0.0.1',
-        '-U',
-        'root',
-        '-q',
-        'test',
-        '-c',
-        `DROP SCHEMA IF EXISTS scaleout_${run} CASCADE`,
-      ]),
+    url: (k: number) => `postgres://root@127.0.0.1:5432/test?schema=scaleout_${run}_${k}`,
+    cleanup: () => {
+      for (const k of [1, 2]) {
+        const drop = `DROP SCHEMA IF EXISTS scaleout_${run}_${k} CASCADE`;
+        execFileSync('psql', ['-h', '127.0.0.1', '-U', 'root', '-q', 'test', '-c', drop]);
+      }
+    },
   },
   {
     name: 'Redis',
-    url: `redis://127.0.0.1:6379?prefix=scaleout_${run}`,
+    url: (k: number) => `redis://127.0.0.1:6379?prefix=scaleout_${run}_${k}`,
     cleanup: () => {
-      const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{scaleout_${run}}*`], {
+      const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{scaleout_${run}_*`], {
         encoding: 'utf8',
       })
         .split('\n')
@@ -43,13 +39,15 @@ const BACKENDS = [
   },
 ];
 
-describe.each(BACKENDS)('three servers and two agents on $name', ({ url: store, cleanup }) => {
+// Each test has a store of its own: servers of one test must not count as live schedulers in another.
+describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf, cleanup }) => {
   const procs: Proc[] = [];
   afterAll(() => {
     for (const p of procs) p.kill('SIGKILL');
     cleanup();
   });
 
+  let store = '';
   const startServer = async () => {
     const proc = startBaton(['server', '--port', '0', '--store', store, '--agent-token', AGENT_TOKEN, ...FAST]);
     procs.push(proc);
@@ -57,6 +55,7 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: store, 
   };
 
   it('runs jobs submitted to any server on agents of other servers, once each, through a server crash', async () => {
+    store = storeOf(1);
     const servers = [await startServer(), await startServer(), await startServer()];
     const [s1, s2, s3] = servers as [(typeof servers)[0], (typeof servers)[0], (typeof servers)[0]];
     // Agent A knows servers 1 and 3: when server 1 dies it moves to server 3 and keeps its jobs.
@@ -122,5 +121,73 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: store, 
     await until('the agent to let go of the cancelled job', async () => !(await heldBy(host)), 10_000);
     expect(running.agentId).toBeTruthy();
     expect((await job(s3.url, long.id)).state).toBe('cancelled');
-  });
+  }, 120_000);
+
+  it('moves the shards of a killed scheduler to the others; no job is ever assigned twice', async () => {
+    store = storeOf(2);
+    for (const p of procs.splice(0)) p.kill('SIGKILL');
+    const servers = [await startServer(), await startServer(), await startServer()];
+    const urls = servers.map((x) => x.url);
+    // Each agent knows every server, its own first, so it outlives any one of them.
+    const rotate = (k: number) => [...urls.slice(k), ...urls.slice(0, k)].join(',');
+    procs.push(await startAgent(rotate(1), 'agent-a', ['--demo', '--slots', '3']));
+    procs.push(await startAgent(rotate(2), 'agent-b', ['--demo', '--slots', '3']));
+
+    // The scheduler owning the shard of queue "default" (any of the three, by consistent hashing).
+    const shards = async (url: string) =>
+      (await api(url, '/api/shards')).body as {
+        serverId: string;
+        owned: number[];
+        leases: { shard: number; owner: string }[];
+      };
+    const views = await until('every shard leased', async () => {
+      const all = await Promise.all(urls.map(shards));
+      return all.reduce((n, v) => n + v.owned.length, 0) === 64 ? all : undefined;
+    });
+    const shard = shardOfQueue('default');
+    const ownerIndex = views.findIndex((v) => v.owned.includes(shard));
+    expect(ownerIndex).toBeGreaterThanOrEqual(0);
+    const owner = servers[ownerIndex]!;
+    const survivors = servers.filter((x) => x !== owner);
+
+    const ids: string[] = [];
+    const submit = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const { body } = await api(survivors[i % 2]!.url, '/api/jobs', { task: 'demo.sleep', payload: { ms: 150 } });
+        ids.push(body.id);
+      }
+    };
+    await submit(12);
+    const killedAt = Date.now();
+    owner.proc.kill('SIGKILL');
+    await submit(12);
+    const takenBy = await until(
+      'another scheduler to hold the shard',
+      async () => {
+        const { leases } = await shards(survivors[0]!.url);
+        const lease = leases.find((l) => l.shard === shard);
+        return lease && lease.owner !== views[ownerIndex]!.serverId ? lease.owner : undefined;
+      },
+      30_000,
+    );
+    // Seen here: a little over the 5 s lease (it may have been renewed just before the kill).
+    process.stderr.write(`shard ${shard} moved to ${takenBy} ${Date.now() - killedAt} ms after the kill\n`);
+    await submit(12);
+
+    const done = await until(
+      'every job final',
+      async () => {
+        const jobs = await Promise.all(ids.map((id) => job(survivors[0]!.url, id)));
+        return jobs.every((j) => j.state === 'succeeded') ? jobs : undefined;
+      },
+      60_000,
+    );
+    // The store's assignment history: each job handed out once at a time, and succeeded once.
+    for (const j of done) {
+      expect(j.history.filter((h: { outcome: string }) => h.outcome === 'succeeded')).toHaveLength(1);
+      for (let k = 1; k < j.history.length; k++) {
+        expect(Date.parse(j.history[k].assignedAt)).toBeGreaterThanOrEqual(Date.parse(j.history[k - 1].finishedAt));
+      }
+    }
+  }, 120_000);
 });

@@ -16,6 +16,7 @@ export interface ServeOptions {
   leaseMs?: number;
   heartbeatMs?: number;
   agentTimeoutMs?: number;
+  shardLeaseMs?: number;
   maxPayloadBytes?: number;
   agentToken?: string;
   logLevel: string;
@@ -36,6 +37,11 @@ export function withServeOptions(command: Command, defaults: { store: string; po
       '--agent-timeout-ms <ms>',
       'an agent silent this long is dead and its jobs run elsewhere (default: the lease)',
       intOption('--agent-timeout-ms', 100),
+    )
+    .option(
+      '--shard-lease-ms <ms>',
+      "how long a scheduler's hold on its shards lasts unrenewed; a dead scheduler's shards move after it (default 5000)",
+      intOption('--shard-lease-ms', 250),
     )
     .option(
       '--agent-token <token>',
@@ -73,6 +79,7 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
       ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
       ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
       ...(options.agentTimeoutMs !== undefined && { agentTimeoutMs: options.agentTimeoutMs }),
+      ...(options.shardLeaseMs !== undefined && { shardLeaseMs: options.shardLeaseMs }),
       ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
     });
   } catch (err) {
