@@ -22,31 +22,89 @@ export function idOfMember(member: string): string {
   return member.slice(member.lastIndexOf(SEP) + 1);
 }
 
-/** The hash fields of a new job (its state is set by the enqueue script). */
-export function hashOfNewJob(job: NewJob): JobHash {
+/**
+ * The hash fields every new job gives the enqueue script, in this order (its values: enqueueRow).
+ * The script adds state, wmember, gpus, attempts, updated_at and, when given, timeout_ms and idem.
+ */
+export const ENQUEUE_FIELDS = [
+  'id',
+  'queue',
+  'task',
+  'owner',
+  'payload',
+  'priority',
+  'level',
+  'resources',
+  'constraints',
+  'max_attempts',
+  'backoff_ms',
+  'run_at',
+  'created_at',
+  'qmember',
+] as const;
+/** Where the payload's JSON text is in an enqueue row. */
+export const PAYLOAD_AT = ENQUEUE_FIELDS.indexOf('payload');
+
+/** A new job's values of ENQUEUE_FIELDS. */
+export function enqueueRow(job: NewJob): string[] {
   const rank = priorityRank(job.priority);
-  const h: JobHash = {
+  return [
+    job.id,
+    job.queue,
+    job.task,
+    job.owner,
+    JSON.stringify(job.payload ?? null),
+    String(rank),
+    String(job.priorityLevel),
+    JSON.stringify(job.resources),
+    JSON.stringify({ tags: job.constraints.tags }),
+    String(job.maxAttempts),
+    String(job.backoffMs),
+    String(job.runAt),
+    String(job.createdAt),
+    queuedMember(job.queue, rank, job.priorityLevel, job.id),
+  ];
+}
+
+/**
+ * The job the enqueue script created from `job`, as jobOfHash would read it back (the payload
+ * from the JSON text stored, so it is a copy), without re-reading it.
+ */
+export function jobOfNewJob(job: NewJob, state: JobState, payloadText: string): Job {
+  const r = job.resources as Partial<Resources>;
+  return {
     id: job.id,
     queue: job.queue,
     task: job.task,
     owner: job.owner,
-    payload: JSON.stringify(job.payload ?? null),
-    priority: String(rank),
-    level: String(job.priorityLevel),
-    resources: JSON.stringify(job.resources),
-    constraints: JSON.stringify({ tags: job.constraints.tags }),
-    gpus: '[]',
-    attempts: '0',
-    max_attempts: String(job.maxAttempts),
-    backoff_ms: String(job.backoffMs),
-    run_at: String(job.runAt),
-    created_at: String(job.createdAt),
-    updated_at: String(job.createdAt),
-    qmember: queuedMember(job.queue, rank, job.priorityLevel, job.id),
+    payload: JSON.parse(payloadText),
+    state,
+    priority: PRIORITY_CLASSES[priorityRank(job.priority)] ?? 'normal',
+    priorityLevel: job.priorityLevel,
+    resources: {
+      slots: r.slots ?? DEFAULT_RESOURCES.slots,
+      cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
+      memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
+      gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
+    },
+    constraints: { tags: [...job.constraints.tags] },
+    attempts: 0,
+    maxAttempts: job.maxAttempts,
+    backoffMs: job.backoffMs,
+    timeoutMs: job.timeoutMs,
+    runAt: job.runAt,
+    idempotencyKey: job.idempotencyKey,
+    progress: null,
+    result: null,
+    error: null,
+    agentId: null,
+    gpus: [],
+    leaseExpiresAt: null,
+    createdAt: job.createdAt,
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: job.createdAt,
   };
-  if (job.timeoutMs !== null) h.timeout_ms = String(job.timeoutMs);
-  if (job.idempotencyKey !== null) h.idem = job.idempotencyKey;
-  return h;
 }
 
 /** HGETALL's answer as a record; ioredis may give either shape. */

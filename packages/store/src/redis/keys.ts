@@ -5,6 +5,7 @@
  */
 export class RedisKeys {
   private readonly base: string;
+  private indexes: string[] | undefined;
 
   constructor(readonly prefix: string) {
     this.base = `{${prefix}}:`;
@@ -91,11 +92,12 @@ export class RedisKeys {
   get channel(): string {
     return `${this.base}events`;
   }
-  /** What every job transition script takes as KEYS[1..10] (see scripts/lib/job.lua). */
-  jobKeys(id: string): string[] {
-    return [
-      this.job(id),
-      this.attempts(id),
+  /**
+   * What every job transition script takes as KEYS[1..8] (see scripts/lib/job.lua), which
+   * builds a job's own keys from the prefix of the first.
+   */
+  get jobIndexes(): string[] {
+    return (this.indexes ??= [
       this.queued,
       this.waiting,
       this.delayed,
@@ -104,7 +106,7 @@ export class RedisKeys {
       this.byState,
       this.byQueueState,
       this.finished,
-    ];
+    ]);
   }
   /** Every key of the store matches this pattern (for SCAN, in tests and tools). */
   get pattern(): string {

@@ -42,14 +42,17 @@ import type { RedisStoreConfig } from './config.js';
 import { RedisCoordination } from './coordination.js';
 import type { JobHash } from './job-hash.js';
 import {
+  ENQUEUE_FIELDS,
+  PAYLOAD_AT,
   PENDING_FIELDS,
   assignedOf,
   attemptOfRecord,
   currentAttempt,
   hashOf,
-  hashOfNewJob,
+  enqueueRow,
   idOfMember,
   jobOfHash,
+  jobOfNewJob,
   pendingOf,
 } from './job-hash.js';
 import { AFTER_SEP, RedisKeys, SEP } from './keys.js';
@@ -70,12 +73,14 @@ const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
 const SWEEP_BATCH = 1000;
 /** Jobs deleteFinished reads and deletes per round trip. */
 const DELETE_BATCH = 1000;
+/** Jobs one batch script call carries at most; a larger batch is several calls in one pipeline. */
+const SCRIPT_BATCH = 500;
 
 type Client = Redis | Cluster;
 
 /**
- * The Redis backend. Every state transition is one Lua script (scripts/*.lua) on one job,
- * and a batch is one pipeline of them: one round trip. Times come from the store's clock,
+ * The Redis backend. Every state transition is one Lua script (scripts/*.lua) that takes a
+ * whole batch of jobs in one call (one round trip), each job's change atomic. Times come from the store's clock,
  * passed to the scripts, never from Redis. Events go to local listeners at once and to other
  * processes by PUBLISH on the prefix's channel.
  */
@@ -243,7 +248,7 @@ export class RedisStore implements Store, Coordination {
     });
   }
 
-  /** One script call per item, as one pipeline. */
+  /** One script call per item, as one pipeline (the sweeps that are not batched: deleteFinished). */
   private async perJob<T>(
     items: readonly T[],
     name: ScriptName,
@@ -258,23 +263,53 @@ export class RedisStore implements Store, Coordination {
     });
   }
 
+  /**
+   * A batch script over many jobs: one call of `head` then each item's arguments, at most
+   * SCRIPT_BATCH items a call (so one call never holds the server long), the calls sent as one
+   * pipeline. Each call is atomic, so each job's transition is. Returns the calls' replies,
+   * concatenated (each script returns a flat list, so many values per item).
+   */
+  private async batchScript<T>(
+    items: readonly T[],
+    name: ScriptName,
+    keys: readonly string[],
+    head: readonly (string | number)[],
+    each: (item: T, i: number, args: (string | number)[]) => void,
+  ): Promise<unknown[]> {
+    if (items.length === 0) return [];
+    const calls: (string | number)[][] = [];
+    for (let from = 0; from < items.length; from += SCRIPT_BATCH) {
+      const args = [...head];
+      const to = Math.min(items.length, from + SCRIPT_BATCH);
+      for (let i = from; i < to; i++) each(items[i]!, i, args);
+      calls.push(args);
+    }
+    if (calls.length === 1) return (await callScript(this.client, name, keys, calls[0]!)) as unknown[];
+    const replies = await this.batch((p) => {
+      for (const args of calls) callScript(p, name, keys, args);
+    });
+    return (replies as unknown[][]).flat();
+  }
+
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     const now = this.clock();
     const k = this.keys;
-    const hashes = jobs.map(hashOfNewJob);
+    const rows = jobs.map(enqueueRow);
     const states = jobs.map((job) => (job.runAt > now ? 'delayed' : 'queued'));
-    const send = async (indexes: number[]) =>
-      (await this.perJob(indexes, 'enqueue', (j) => {
+    const enqueueKeys = [...k.jobIndexes, k.idempotency, k.byQueue, k.byOwner, k.all, k.queues];
+    const head = [ENQUEUE_FIELDS.length, ...ENQUEUE_FIELDS];
+    const send = async (indexes: number[]): Promise<[number, string][]> => {
+      const flat = await this.batchScript(indexes, 'enqueue', enqueueKeys, head, (j, _, args) => {
         const job = jobs[j]!;
-        return {
-          keys: [...k.jobKeys(job.id), k.idempotency, k.byQueue, k.byOwner, k.all, k.queues],
-          args: [
-            states[j]!,
-            job.idempotencyKey === null ? '' : `${job.owner}${SEP}${job.idempotencyKey}`,
-            ...Object.entries(hashes[j]!).flat(),
-          ],
-        };
-      })) as [number, string?][];
+        args.push(
+          states[j]!,
+          job.idempotencyKey === null ? '' : `${job.owner}${SEP}${job.idempotencyKey}`,
+          job.timeoutMs === null ? '' : String(job.timeoutMs),
+        );
+        for (const value of rows[j]!) args.push(value);
+      });
+      return indexes.map((_, n) => [Number(flat[2 * n]), String(flat[2 * n + 1])]);
+    };
     const replies = await send(jobs.map((_, j) => j));
     // Jobs an idempotency key already named are read back (a second round trip, only for them).
     // One that deleteFinished removed in between has freed its key: that job is sent again.
@@ -292,18 +327,18 @@ export class RedisStore implements Store, Coordination {
         else existing.set(id, jobOfHash(h));
       });
       if (gone.size === 0) break;
-      const again = replies.flatMap((r, j) => (r[0] === 0 && gone.has(r[1]!) ? [j] : []));
+      const again = replies.flatMap((r, j) => (r[0] === 0 && gone.has(r[1]) ? [j] : []));
       const more = await send(again);
       again.forEach((j, n) => (replies[j] = more[n]!));
     }
     const queues = new Set<string>();
     let dueAt = Infinity;
     const results = replies.map((reply, i): EnqueueResult => {
-      if (reply[0] === 0) return { job: existing.get(reply[1]!)!, created: false };
+      if (reply[0] === 0) return { job: existing.get(reply[1])!, created: false };
       const job = jobs[i]!;
       queues.add(job.queue);
       if (states[i] === 'delayed') dueAt = Math.min(dueAt, job.runAt);
-      return { job: jobOfHash({ ...hashes[i]!, state: states[i]! }), created: true };
+      return { job: jobOfNewJob(job, states[i]!, rows[i]![PAYLOAD_AT]!), created: true };
     });
     if (queues.size > 0) this.emit({ type: 'enqueued', queues: [...queues], ...(dueAt < Infinity && { dueAt }) });
     return results;
@@ -408,7 +443,7 @@ export class RedisStore implements Store, Coordination {
 
   async cancel(id: string): Promise<Job> {
     const now = this.clock();
-    const [status, agentOrState, flat] = (await callScript(this.client, 'cancel', this.keys.jobKeys(id), [now])) as [
+    const [status, agentOrState, flat] = (await callScript(this.client, 'cancel', this.keys.jobIndexes, [now, id])) as [
       number,
       string?,
       unknown?,
@@ -431,7 +466,9 @@ export class RedisStore implements Store, Coordination {
   async promoteDue(): Promise<{ promoted: number; nextRunAt: number | null }> {
     const now = this.clock();
     const ids = await this.due(this.keys.delayed, now);
-    const replies = await this.perJob(ids, 'promote', (id) => ({ keys: this.keys.jobKeys(id), args: [now, id] }));
+    const replies = await this.batchScript(ids, 'promote', this.keys.jobIndexes, [now], (id, _, args) => {
+      args.push(id);
+    });
     const promoted = replies.filter((r) => Number(r) === 1).length;
     const nextRunAt = await this.earliest(this.keys.delayed);
     // Other schedulers sharing the store learn of the new work too.
@@ -442,28 +479,33 @@ export class RedisStore implements Store, Coordination {
   async pending(requests: PendingRequest[]): Promise<PendingJob[]> {
     const asked = requests.filter((r) => r.limit > 0);
     if (asked.length === 0) return [];
-    const k = this.keys;
-    const lists = await this.batch((p) => {
-      for (const { queue, limit } of asked) {
-        p.zrangebylex(k.queued, `[${queue}${SEP}`, `(${queue}${AFTER_SEP}`, 'LIMIT', 0, limit);
-      }
-    });
-    const ids = (lists as string[][]).flat().map(idOfMember);
-    if (ids.length === 0) return [];
-    const rows = await this.batch((p) => {
-      for (const id of ids) p.hmget(k.job(id), ...PENDING_FIELDS);
-    });
-    return (rows as (string | null)[][]).flatMap((values) => pendingOf(values) ?? []);
+    const values = (await callScript(
+      this.client,
+      'pending',
+      [this.keys.queued],
+      [PENDING_FIELDS.length, ...PENDING_FIELDS, ...asked.flatMap(({ queue, limit }) => [queue, limit])],
+    )) as (string | null)[];
+    const width = PENDING_FIELDS.length;
+    const out: PendingJob[] = [];
+    for (let at = 0; at < values.length; at += width) {
+      const job = pendingOf(values.slice(at, at + width));
+      if (job) out.push(job);
+    }
+    return out;
   }
 
   async assign(placements: Placement[], leaseMs: number): Promise<JobAssignment[]> {
     const now = this.clock();
     const tokens = placements.map(() => newLeaseToken());
-    let i = 0;
-    const replies = (await this.perJob(placements, 'assign', (pl) => ({
-      keys: this.keys.jobKeys(pl.jobId),
-      args: [now, pl.agentId, tokens[i++]!, now + leaseMs, JSON.stringify(pl.gpus)],
-    }))) as string[][];
+    const replies = (await this.batchScript(
+      placements,
+      'assign',
+      this.keys.jobIndexes,
+      [now, now + leaseMs],
+      (pl, i, args) => {
+        args.push(pl.jobId, pl.agentId, tokens[i]!, JSON.stringify(pl.gpus));
+      },
+    )) as string[][];
     const out: JobAssignment[] = [];
     replies.forEach((r, j) => {
       if (Number(r[0]) !== 1) return;
@@ -476,7 +518,9 @@ export class RedisStore implements Store, Coordination {
   async expireLeases(): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }> {
     const now = this.clock();
     const ids = await this.due(this.keys.leased, now);
-    const replies = await this.perJob(ids, 'expire', (id) => ({ keys: this.keys.jobKeys(id), args: [now, id] }));
+    const replies = await this.batchScript(ids, 'expire', this.keys.jobIndexes, [now], (id, _, args) => {
+      args.push(id);
+    });
     const requeued = ids.filter((_, i) => Number(replies[i]) === 1);
     const failed = ids.filter((_, i) => Number(replies[i]) === 2);
     const nextExpiryAt = await this.earliest(this.keys.leased);
@@ -484,51 +528,65 @@ export class RedisStore implements Store, Coordination {
     return { requeued, failed, nextExpiryAt };
   }
 
-  private results(items: readonly LeaseRef[], replies: unknown[]): TransitionResult[] {
-    return replies.map((reply, i) => {
-      const [status, state] = reply as [number, string];
-      return transitionResult(items[i]!.jobId, Number(status), state);
-    });
+  /** Transition results from a flat reply of `width` values per item: status, state, … */
+  private results(items: readonly LeaseRef[], replies: unknown[], width = 2): TransitionResult[] {
+    return items.map((item, i) =>
+      transitionResult(item.jobId, Number(replies[i * width]), String(replies[i * width + 1])),
+    );
   }
 
   async start(items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]> {
     const now = this.clock();
-    const replies = await this.perJob(items, 'start', (item) => ({
-      keys: this.keys.jobKeys(item.jobId),
-      args: [now, now + leaseMs, item.leaseToken],
-    }));
+    const replies = await this.batchScript(
+      items,
+      'start',
+      this.keys.jobIndexes,
+      [now, now + leaseMs],
+      (item, _, args) => {
+        args.push(item.jobId, item.leaseToken);
+      },
+    );
     return this.results(items, replies);
   }
 
   async heartbeat(items: (LeaseRef & { progress?: number })[], leaseMs: number): Promise<TransitionResult[]> {
     const now = this.clock();
-    const replies = await this.perJob(items, 'heartbeat', (item) => ({
-      keys: this.keys.jobKeys(item.jobId),
-      args: [now, now + leaseMs, item.leaseToken, item.progress === undefined ? '' : String(item.progress)],
-    }));
+    const replies = await this.batchScript(
+      items,
+      'heartbeat',
+      this.keys.jobIndexes,
+      [now, now + leaseMs],
+      (item, _, args) => {
+        args.push(item.jobId, item.leaseToken, item.progress === undefined ? '' : String(item.progress));
+      },
+    );
     return this.results(items, replies);
   }
 
   async complete(items: Completion[]): Promise<TransitionResult[]> {
     const now = this.clock();
-    const replies = await this.perJob(items, 'complete', (item) => ({
-      keys: this.keys.jobKeys(item.jobId),
-      args: [
-        now,
-        item.leaseToken,
-        item.outcome,
-        item.outcome === 'succeeded' ? JSON.stringify(item.result ?? null) : JSON.stringify(item.error),
-        item.outcome === 'failed' && item.error.retryable ? '1' : '0',
-        item.startedAt === undefined ? '' : String(item.startedAt),
-        String(this.random()),
-        MAX_RETRY_DELAY_MS,
-      ],
-    }));
-    const results = this.results(items, replies);
+    const replies = await this.batchScript(
+      items,
+      'complete',
+      this.keys.jobIndexes,
+      [now, MAX_RETRY_DELAY_MS],
+      (item, _, args) => {
+        args.push(
+          item.jobId,
+          item.leaseToken,
+          item.outcome,
+          item.outcome === 'succeeded' ? JSON.stringify(item.result ?? null) : JSON.stringify(item.error),
+          item.outcome === 'failed' && item.error.retryable ? '1' : '0',
+          item.startedAt === undefined ? '' : String(item.startedAt),
+          String(this.random()),
+        );
+      },
+    );
+    const results = this.results(items, replies, 3);
     let dueAt = Infinity;
-    for (const reply of replies) {
-      const runAt = (reply as unknown[])[2];
-      if (runAt !== undefined) dueAt = Math.min(dueAt, Number(runAt));
+    for (let i = 0; i < items.length; i++) {
+      const runAt = replies[i * 3 + 2];
+      if (runAt !== undefined && runAt !== null && runAt !== '') dueAt = Math.min(dueAt, Number(runAt));
     }
     if (results.some((r) => r.ok)) this.emit({ type: 'changed', ...(dueAt < Infinity && { dueAt }) });
     return results;
@@ -536,10 +594,9 @@ export class RedisStore implements Store, Coordination {
 
   async release(items: (LeaseRef & { error: JobError })[]): Promise<TransitionResult[]> {
     const now = this.clock();
-    const replies = await this.perJob(items, 'release', (item) => ({
-      keys: this.keys.jobKeys(item.jobId),
-      args: [now, item.leaseToken, JSON.stringify(item.error)],
-    }));
+    const replies = await this.batchScript(items, 'release', this.keys.jobIndexes, [now], (item, _, args) => {
+      args.push(item.jobId, item.leaseToken, JSON.stringify(item.error));
+    });
     const results = this.results(items, replies);
     if (results.some((r) => r.ok)) this.emit({ type: 'changed' });
     return results;

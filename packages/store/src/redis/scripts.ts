@@ -9,6 +9,7 @@ import type { Cluster, Redis } from 'ioredis';
  */
 export const SCRIPT_NAMES = [
   'enqueue',
+  'pending',
   'assign',
   'start',
   'heartbeat',

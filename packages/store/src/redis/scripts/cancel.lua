@@ -1,15 +1,15 @@
 -- Cancels a job that is not final, revoking its lease.
--- KEYS[1..10] the job's keys (see lib/job.lua)
--- ARGV[1] now
+-- KEYS[1..8] the job indexes (see lib/job.lua)
+-- ARGV[1] now, ARGV[2] job id
 -- Returns {1} unknown job (NOT_FOUND); {3, state} already final (FINISHED);
 --   {0, agent id ('' for none), job hash as HGETALL returns it} when cancelled.
 --@include lib/job.lua
 
-local job = load_job()
+local job = load_job(ARGV[2])
 if not job then return {1} end
-if job.state == 'succeeded' or job.state == 'failed' or job.state == 'cancelled' then return {3, job.state} end
+if is_final(job.state) then return {3, job.state} end
 local agent = job.agent_id or ''
 -- A leased job's attempt ends with the job: its record is the job hash (see getAttempts).
-save(job, { finished_at = ARGV[1], updated_at = ARGV[1], lease_token = false, lease_expires_at = false })
-move(job, 'cancelled')
-return {0, agent, redis.call('HGETALL', KEYS[1])}
+move(job, 'cancelled', { finished_at = ARGV[1], updated_at = ARGV[1], lease_token = false, lease_expires_at = false })
+flush()
+return {0, agent, redis.call('HGETALL', job_key(ARGV[2]))}

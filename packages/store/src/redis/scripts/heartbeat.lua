@@ -1,14 +1,27 @@
--- Renews a lease and records progress.
--- KEYS[1..10] the job's keys (see lib/job.lua)
--- ARGV[1] now, ARGV[2] lease expiry, ARGV[3] lease token, ARGV[4] progress ('' keeps the last)
--- Returns {status, state}: status 0 ok, else a refusal code (see lease_status).
+-- Renews leases and records progress: a batch of leases.
+-- KEYS[1..8] the job indexes (see lib/job.lua)
+-- ARGV[1] now, ARGV[2] lease expiry, then 3 per item: job id, lease token, progress ('' keeps
+--   the last)
+-- Returns two values per item, flat: status (0 ok, else a refusal code: see lease_status), state.
 --@include lib/job.lua
 
-local job = load_job()
-local status = lease_status(job, ARGV[3])
-if status ~= 0 then return {status, job and job.state or ''} end
-local fields = { lease_expires_at = ARGV[2], updated_at = ARGV[1] }
-if ARGV[4] ~= '' then fields.progress = ARGV[4] end
-save(job, fields)
-redis.call('ZADD', KEYS[6], ARGV[2], job.id)
-return {0, job.state}
+local now, expiry = ARGV[1], ARGV[2]
+local FIELDS = { 'id', 'queue', 'state', 'lease_token' }
+local out = {}
+for i = 3, #ARGV, 3 do
+  local job = load_fields(ARGV[i], FIELDS)
+  local status = lease_status(job, ARGV[i + 1])
+  if status ~= 0 then
+    out[#out + 1] = status
+    out[#out + 1] = job and job.state or ''
+  else
+    local fields = { lease_expires_at = expiry, updated_at = now }
+    if ARGV[i + 2] ~= '' then fields.progress = ARGV[i + 2] end
+    save(job, fields)
+    zset(LEASED, job.id, expiry)
+    out[#out + 1] = 0
+    out[#out + 1] = job.state
+  end
+end
+flush()
+return out
