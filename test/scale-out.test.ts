@@ -63,6 +63,15 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
     const b = await startAgent(s2.url, 'agent-b', ['--demo', '--slots', '3']);
     procs.push(a, b);
 
+    // Any server shows the whole fleet: agents of every server, capacity added up.
+    await until('the fleet seen from server 3', async () => {
+      const { body } = await api(s3.url, '/api/capacity');
+      return body.result.totals.capacity === 6;
+    });
+    const { body: fleet } = await api(s3.url, '/api/agents');
+    expect(fleet.agents.map((x: { name: string }) => x.name).sort()).toEqual(['agent-a', 'agent-b']);
+    expect(new Set(fleet.agents.map((x: { serverId: string }) => x.serverId)).size).toBe(2);
+
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       const server = servers[i % 3]!;

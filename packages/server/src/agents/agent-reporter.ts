@@ -1,5 +1,7 @@
 import type { Store } from '@baton/store';
 import type { Logger } from 'pino';
+import { agentJson } from './agent-json.js';
+import { capacityReport } from './capacity-report.js';
 import { toReport } from './capacity-wire.js';
 import type { AgentGateway } from './gateway.js';
 
@@ -64,7 +66,12 @@ export class AgentReporter {
     this.reporting = (async () => {
       try {
         const { serverId, ttlMs } = this.options;
-        await this.store.putAgents(serverId, toReport(this.gateway.capacity()), ttlMs);
+        const sessions = this.gateway.agents();
+        const report = toReport(this.gateway.capacity(), {
+          views: sessions.map(agentJson),
+          pools: capacityReport(sessions),
+        });
+        await this.store.putAgents(serverId, report, ttlMs);
         await this.store.publish({ type: 'capacity', serverId });
       } catch (err) {
         this.options.logger.warn({ err }, 'could not report agents to the store; retrying');

@@ -50,3 +50,26 @@ export function capacityReport(sessions: readonly AgentSession[]): CapacityRepor
   }
   return { slots, totals, gpus };
 }
+
+/** Adds up the reports of several servers (pools of one name are one pool). */
+export function mergeCapacity(parts: readonly CapacityReport[]): CapacityReport {
+  const pools = new Map<string, PoolSlots>();
+  const totals = { capacity: 0, used: 0, available: 0 };
+  const gpus = { total: 0, used: 0, available: 0, unhealthy: 0 };
+  for (const part of parts) {
+    for (const p of part.slots) {
+      const entry = pools.get(p.name);
+      if (!entry) pools.set(p.name, { ...p });
+      else {
+        entry.capacity += p.capacity;
+        entry.target += p.target;
+        entry.used += p.used;
+        entry.available += p.available;
+        entry.holders += p.holders;
+      }
+    }
+    for (const k of ['capacity', 'used', 'available'] as const) totals[k] += part.totals[k];
+    for (const k of ['total', 'used', 'available', 'unhealthy'] as const) gpus[k] += part.gpus[k];
+  }
+  return { slots: [...pools.values()].sort((a, b) => a.name.localeCompare(b.name)), totals, gpus };
+}

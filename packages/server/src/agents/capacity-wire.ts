@@ -1,4 +1,5 @@
 import type { AgentCapacity, CapacityRelease } from '@baton/core';
+import type { CapacityReport } from './capacity-report.js';
 
 /**
  * An agent's capacity as a server reports it to the store for other servers' schedulers:
@@ -19,16 +20,25 @@ interface WireCapacity {
   releases?: { atMs: number | null; slots: number; gpus: number; cpu?: number; memoryMb?: number }[];
 }
 
-/** What one server reports: its agents that take work now. */
+/**
+ * What one server reports: its agents that take work now (for schedulers), and for the fleet
+ * APIs the public view of each of its agents and its capacity by pool.
+ */
 export interface AgentsReport {
   agents: WireCapacity[];
+  views?: Record<string, unknown>[];
+  pools?: CapacityReport;
 }
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 const unbounded = (n: number | null | undefined): number => (typeof n === 'number' ? n : Infinity);
 
-export function toReport(agents: readonly AgentCapacity[]): AgentsReport {
+export function toReport(
+  agents: readonly AgentCapacity[],
+  extra: Pick<AgentsReport, 'views' | 'pools'> = {},
+): AgentsReport {
   return {
+    ...extra,
     agents: agents.map((a) => ({
       id: a.id,
       pool: a.pool,
