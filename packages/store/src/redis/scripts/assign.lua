@@ -8,9 +8,14 @@
 --@include lib/job.lua
 
 local now, expiry = ARGV[1], ARGV[2]
+-- What the transition and the reply need (move deletes progress and started_at only if present).
+local FIELDS = {
+  'id', 'queue', 'state', 'task', 'owner', 'payload', 'attempts', 'max_attempts', 'timeout_ms',
+  'resources', 'qmember', 'wmember', 'progress', 'started_at',
+}
 local out = {}
 for i = 3, #ARGV, 4 do
-  local job = load_job(ARGV[i])
+  local job = load_fields(ARGV[i], FIELDS)
   if not job or job.state ~= 'queued' then
     out[#out + 1] = { 0 }
   else

@@ -11,9 +11,14 @@
 local now = tonumber(ARGV[1])
 local max_delay = tonumber(ARGV[2])
 local out = {}
+-- What any outcome reads or may delete: see finish_attempt, fail_job and requeue in lib/job.lua.
+local FIELDS = {
+  'id', 'queue', 'state', 'lease_token', 'attempts', 'max_attempts', 'backoff_ms', 'agent_id',
+  'assigned_at', 'started_at', 'created_at', 'run_at', 'error', 'lease_expires_at', 'qmember',
+}
 
 local function complete(id, token, outcome, value, retryable, reported, random)
-  local job = load_job(id)
+  local job = load_fields(id, FIELDS)
   local status = lease_status(job, token)
   if status ~= 0 then return status, job and job.state or '', '' end
   if outcome == 'succeeded' then
