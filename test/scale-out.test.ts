@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Proc } from './fleet.js';
 import { shardOfQueue } from '@baton/core';
@@ -72,6 +73,12 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
     expect(fleet.agents.map((x: { name: string }) => x.name).sort()).toEqual(['agent-a', 'agent-b']);
     expect(new Set(fleet.agents.map((x: { serverId: string }) => x.serverId)).size).toBe(2);
 
+    // A client's event stream on server 3 hears what happens through the others.
+    const heard: { type: string; queues?: string[]; jobId?: string }[] = [];
+    const stream = new WebSocket(`${s3.url.replace('http', 'ws')}/api/events?types=enqueued,cancelled`);
+    stream.on('message', (data) => heard.push(JSON.parse(String(data))));
+    await new Promise((resolve, reject) => stream.once('open', resolve).once('error', reject));
+
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       const server = servers[i % 3]!;
@@ -82,6 +89,7 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
       expect(status).toBe(201);
       ids.push(body.id);
     }
+    await until('enqueue events from the other servers', async () => heard.some((e) => e.type === 'enqueued'));
     // Crash server 1 while work is in flight; agent A reconnects to server 3.
     await until('agent A running jobs', async () => {
       const { body } = await api(s1.url, '/api/agents');
@@ -128,6 +136,10 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
     expect(cancelled.status).toBe(200);
     // The store's event crosses to the host server, which stops the job on its agent.
     await until('the agent to let go of the cancelled job', async () => !(await heldBy(host)), 10_000);
+    await until('the cancel heard on server 3', async () =>
+      heard.some((e) => e.type === 'cancelled' && e.jobId === long.id),
+    );
+    stream.close();
     expect(running.agentId).toBeTruthy();
     expect((await job(s3.url, long.id)).state).toBe('cancelled');
   }, 120_000);
@@ -160,16 +172,29 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
     const survivors = servers.filter((x) => x !== owner);
 
     const ids: string[] = [];
+    // A mixed workload: sleeps and echoes at every priority, and jobs that fail until their
+    // attempts run out.
+    const expected = new Map<string, 'succeeded' | 'failed'>();
+    const kinds = [
+      { task: 'demo.sleep', payload: { ms: 150 }, priority: 'high' },
+      { task: 'demo.echo', payload: { n: 1 }, priority: 'low' },
+      { task: 'demo.sleep', payload: { ms: 50 }, priority: 'normal' },
+      { task: 'demo.fail', payload: {}, maxAttempts: 2, backoffMs: 0 },
+    ];
     const submit = async (n: number) => {
       for (let i = 0; i < n; i++) {
-        const { body } = await api(survivors[i % 2]!.url, '/api/jobs', { task: 'demo.sleep', payload: { ms: 150 } });
+        const kind = kinds[ids.length % kinds.length]!;
+        const { body } = await api(survivors[i % 2]!.url, '/api/jobs', kind);
         ids.push(body.id);
+        expected.set(body.id, kind.task === 'demo.fail' ? 'failed' : 'succeeded');
       }
     };
     await submit(12);
     const killedAt = Date.now();
     owner.proc.kill('SIGKILL');
     await submit(12);
+    let last: { id: string; state: string; task: string; attempts: number; agentId: string; pendingReason: unknown }[] =
+      [];
     const takenBy = await until(
       'another scheduler to hold the shard',
       async () => {
@@ -187,13 +212,22 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
       'every job final',
       async () => {
         const jobs = await Promise.all(ids.map((id) => job(survivors[0]!.url, id)));
-        return jobs.every((j) => j.state === 'succeeded') ? jobs : undefined;
+        last = jobs.filter((j) => j.state !== 'succeeded' && j.state !== 'failed');
+        return last.length === 0 ? jobs : undefined;
       },
       60_000,
-    );
-    // The store's assignment history: each job handed out once at a time, and succeeded once.
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}: ${JSON.stringify(last.map((j) => [j.task, j.state, j.attempts, j.agentId, j.pendingReason]))}`,
+      );
+    });
+    // The store's assignment history: each job handed out once at a time, ending as it should
+    // (a failing job exactly after its two attempts), nothing lost, nothing run twice.
     for (const j of done) {
-      expect(j.history.filter((h: { outcome: string }) => h.outcome === 'succeeded')).toHaveLength(1);
+      expect(j.state).toBe(expected.get(j.id));
+      const wins = j.history.filter((h: { outcome: string }) => h.outcome === 'succeeded');
+      expect(wins).toHaveLength(j.state === 'succeeded' ? 1 : 0);
+      if (j.state === 'failed') expect(j.attempts).toBe(2);
       for (let k = 1; k < j.history.length; k++) {
         expect(Date.parse(j.history[k].assignedAt)).toBeGreaterThanOrEqual(Date.parse(j.history[k - 1].finishedAt));
       }

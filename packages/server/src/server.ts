@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import type { AgentLink } from '@baton/core';
 import type { Store } from '@baton/store';
-import { attachAgentSocket } from './agents/agent-socket.js';
+import { agentSocket } from './agents/agent-socket.js';
+import { eventsSocket } from './http/events-socket.js';
+import { routeUpgrades } from './http/upgrades.js';
 import { AgentGateway } from './agents/gateway.js';
 import { AgentReporter } from './agents/agent-reporter.js';
 import { FleetView } from './agents/fleet-view.js';
@@ -112,7 +114,10 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       reporter.start();
       await shards?.start();
       scheduler?.start();
-      detachAgentSocket ??= attachAgentSocket(app.server, gateway, { agentToken: resolved.agentToken, logger });
+      detachAgentSocket ??= routeUpgrades(app.server, [
+        agentSocket(gateway, { agentToken: resolved.agentToken, logger }),
+        eventsSocket(store),
+      ]);
       await app.listen({ port, host });
       const address = app.server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;

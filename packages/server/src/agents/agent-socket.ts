@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AgentInbox, AgentRequest, JobAssignment, ServerMessage } from '@baton/core';
 import {
@@ -15,6 +15,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { AgentConnection, AgentGateway } from './gateway.js';
+import type { UpgradeEndpoint } from '../http/upgrades.js';
+import { refuse } from '../http/upgrades.js';
 
 /** Largest frame an agent may send: a batch of completions with large results. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -29,13 +31,11 @@ export interface AgentSocketOptions {
  * Remote agents' endpoint: a WebSocket at `/api/agents/connect`, authenticated by the agent
  * token before the upgrade. Frames are msgpack arrays of messages (see core's agent-wire).
  */
-export function attachAgentSocket(server: Server, gateway: AgentGateway, options: AgentSocketOptions): () => void {
+export function agentSocket(gateway: AgentGateway, options: AgentSocketOptions): UpgradeEndpoint {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   const expected = options.agentToken === null ? null : digest(options.agentToken);
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = (request.url ?? '').split('?')[0];
-    if (path !== AGENT_CONNECT_PATH) return refuse(socket, 404, 'NOT_FOUND', `no WebSocket endpoint at ${path}`);
     if (expected === null) {
       return refuse(socket, 403, 'AGENTS_DISABLED', 'this server takes no remote agents: start it with --agent-token');
     }
@@ -47,24 +47,18 @@ export function attachAgentSocket(server: Server, gateway: AgentGateway, options
     }
     wss.handleUpgrade(request, socket, head, (ws) => serveAgent(ws, gateway, options.logger));
   };
-  server.on('upgrade', onUpgrade);
-  return () => {
-    server.off('upgrade', onUpgrade);
-    for (const ws of wss.clients) ws.terminate();
-    wss.close();
+  return {
+    path: AGENT_CONNECT_PATH,
+    upgrade: onUpgrade,
+    close: () => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    },
   };
 }
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
-}
-
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message, details: null } });
-  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }
 
 /** One agent's WebSocket: decodes, validates and answers its requests; pushes work to it. */
