@@ -57,6 +57,19 @@ const TYPES = {
       : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * Planner settings of every connection (see ./sql/statement.ts). Each named statement is
+ * planned once per connection, generically: with 16 partitions a custom plan per call costs
+ * 1–3 ms of planning for a statement that runs in a fraction of that. Sequential scans are
+ * off: every statement reaches jobs by key (ids, a queue's head, a due-time or lease-expiry
+ * range) through an index, and the planner, which plans with statistics that lag a burst of
+ * inserts (a new schema has none), would otherwise scan whole partitions it thinks are small.
+ * queueStats' count, the one statement that must read every job, turns them back on for
+ * itself. JIT compilation is off: never worth its milliseconds for statements this short, and
+ * a disabled plan node's made-up cost would trigger it.
+ */
+const PLANNER_SETTINGS = ['plan_cache_mode=force_generic_plan', 'enable_seqscan=off', 'jit=off'];
+
 /** Network-level failures: the server is not there (yet), so a retry may succeed. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH']);
 
@@ -98,7 +111,7 @@ export class PostgresStore implements Store, Coordination {
     const config: pg.ClientConfig = {
       connectionString: url.connectionString,
       // Unqualified names in every statement resolve to the store's schema.
-      options: `-c search_path=${ident(url.schema)}`,
+      options: [`search_path=${ident(url.schema)}`, ...PLANNER_SETTINGS].map((s) => `-c ${s}`).join(' '),
       types: TYPES,
       connectionTimeoutMillis: 10_000,
     };
@@ -268,7 +281,11 @@ export class PostgresStore implements Store, Coordination {
     const now = this.clock();
     const [routes, counts, oldest] = await Promise.all([
       this.run<{ queue: string }>(jobsSql.routeQueues, []),
-      this.run<{ queue: string; state: JobState; n: number }>(jobsSql.countByQueueState, []),
+      // Counting reads every job: a sequential scan is the plan for that.
+      this.transaction(async (client) => {
+        await client.query('SET LOCAL enable_seqscan = on');
+        return this.run<{ queue: string; state: JobState; n: number }>(jobsSql.countByQueueState, [], client);
+      }),
       this.run<{ queue: string; since: number }>(jobsSql.oldestQueued, []),
     ]);
     const stats = new Map<string, QueueStats>();

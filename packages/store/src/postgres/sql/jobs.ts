@@ -40,7 +40,7 @@ export const getByIdempotencyKeys = statement(
   'get_by_idempotency_keys',
   `
 -- Params: $1 owners, $2 idempotency keys (pairwise)
-SELECT j.* FROM job_idempotency k JOIN jobs j ON j.id = k.job_id
+SELECT j.* FROM job_idempotency k CROSS JOIN LATERAL (SELECT * FROM jobs WHERE id = k.job_id LIMIT 1) j
 WHERE (k.owner, k.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
 );
 
@@ -137,7 +137,7 @@ WITH doomed AS (
   FOR UPDATE SKIP LOCKED
 ),
 gone AS (
-  DELETE FROM jobs j USING doomed d WHERE j.id = d.id RETURNING j.id, j.owner, j.idempotency_key
+  DELETE FROM jobs j USING doomed d WHERE j.id = ANY(ARRAY(SELECT id FROM doomed)) AND j.id = d.id RETURNING j.id, j.owner, j.idempotency_key
 ),
 claims AS (
   DELETE FROM job_idempotency k USING gone g

@@ -4,7 +4,8 @@ import { statement } from './statement.js';
  * Lease-checked transitions: they change a job only while the caller's lease is current.
  * Every item of a batch comes back with the job as the statement found it (`cur_*`), so the
  * caller can say why an item was refused without another round trip. Rows are locked in id
- * order first, as lockForSettle does, so concurrent batches cannot deadlock.
+ * order first, as lockForSettle does, so concurrent batches cannot deadlock; each by one index
+ * probe in the partition its id hashes to (see ./statement.ts on id lookups).
  */
 
 export const start = statement(
@@ -14,18 +15,20 @@ export const start = statement(
 WITH i AS (
   SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(id, lease_token, ord)
 ),
-locked AS (
-  SELECT j.id FROM jobs j JOIN i ON i.id = j.id ORDER BY j.id FOR UPDATE OF j
+found AS (
+  SELECT i.ord, i.id, i.lease_token, c.state, c.lease_token AS cur_lease_token
+  FROM (SELECT * FROM i ORDER BY id COLLATE "C") i
+  CROSS JOIN LATERAL (SELECT state, lease_token FROM jobs j WHERE j.id = i.id LIMIT 1 FOR UPDATE) c
 ),
 started AS (
   UPDATE jobs j SET started_at = CASE WHEN j.state = 'assigned' THEN $4::bigint ELSE j.started_at END,
     state = 'running', lease_expires_at = $3::bigint, updated_at = $4::bigint
-  FROM i WHERE j.id = i.id AND j.id IN (SELECT id FROM locked) AND j.lease_token = i.lease_token
-    AND j.state IN ('assigned', 'running')
+  FROM found f WHERE j.id = ANY($1::text[]) AND j.id = f.id
+    AND f.cur_lease_token = f.lease_token AND f.state IN ('assigned', 'running')
   RETURNING j.id, j.lease_token, j.state
 )
-SELECT i.ord, s.state AS new_state, c.state AS cur_state, c.lease_token AS cur_lease_token
-FROM i LEFT JOIN started s ON s.id = i.id AND s.lease_token = i.lease_token LEFT JOIN jobs c ON c.id = i.id
+SELECT i.ord, s.state AS new_state, f.state AS cur_state, f.cur_lease_token
+FROM i LEFT JOIN started s ON s.id = i.id AND s.lease_token = i.lease_token LEFT JOIN found f ON f.ord = i.ord
 ORDER BY i.ord`,
 );
 
@@ -36,31 +39,36 @@ export const heartbeat = statement(
 WITH i AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::float8[]) WITH ORDINALITY AS i(id, lease_token, progress, ord)
 ),
-locked AS (
-  SELECT j.id FROM jobs j JOIN i ON i.id = j.id ORDER BY j.id FOR UPDATE OF j
+found AS (
+  SELECT i.ord, i.id, i.lease_token, i.progress, c.state, c.lease_token AS cur_lease_token
+  FROM (SELECT * FROM i ORDER BY id COLLATE "C") i
+  CROSS JOIN LATERAL (SELECT state, lease_token FROM jobs j WHERE j.id = i.id LIMIT 1 FOR UPDATE) c
 ),
 renewed AS (
-  UPDATE jobs j SET lease_expires_at = $4::bigint, progress = COALESCE(i.progress, j.progress),
+  UPDATE jobs j SET lease_expires_at = $4::bigint, progress = COALESCE(f.progress, j.progress),
     updated_at = $5::bigint
-  FROM i WHERE j.id = i.id AND j.id IN (SELECT id FROM locked) AND j.lease_token = i.lease_token
-    AND j.state IN ('assigned', 'running')
+  FROM found f WHERE j.id = ANY($1::text[]) AND j.id = f.id
+    AND f.cur_lease_token = f.lease_token AND f.state IN ('assigned', 'running')
   RETURNING j.id, j.lease_token, j.state
 )
-SELECT i.ord, r.state AS new_state, c.state AS cur_state, c.lease_token AS cur_lease_token
-FROM i LEFT JOIN renewed r ON r.id = i.id AND r.lease_token = i.lease_token LEFT JOIN jobs c ON c.id = i.id
+SELECT i.ord, r.state AS new_state, f.state AS cur_state, f.cur_lease_token
+FROM i LEFT JOIN renewed r ON r.id = i.id AND r.lease_token = i.lease_token LEFT JOIN found f ON f.ord = i.ord
 ORDER BY i.ord`,
 );
 
 /**
  * First step of complete and release: locks the reported jobs (in id order, so concurrent
- * batches cannot deadlock) and reads what deciding each outcome needs.
+ * batches cannot deadlock; one index probe each, see ./statement.ts) and reads what deciding
+ * each outcome needs.
  */
 export const lockForSettle = statement(
   'lock_for_settle',
   `
--- Params: $1 job ids
-SELECT id, state, lease_token, attempts, max_attempts, backoff_ms FROM jobs
-WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+-- Params: $1 job ids (distinct)
+SELECT j.* FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE "C") u
+CROSS JOIN LATERAL (
+  SELECT id, state, lease_token, attempts, max_attempts, backoff_ms FROM jobs WHERE id = u.id LIMIT 1 FOR UPDATE
+) j`,
 );
 
 /**
@@ -84,7 +92,7 @@ history AS (
   SELECT j.id, j.attempts, j.agent_id, j.lease_token, j.assigned_at,
     COALESCE(j.started_at, CASE WHEN a.reported_start IS NOT NULL THEN LEAST(a.reported_start, $7::bigint) END), $7::bigint, 'failed',
     a.error::json
-  FROM jobs j JOIN a ON a.id = j.id WHERE a.state IN ('queued', 'delayed')
+  FROM a CROSS JOIN LATERAL (SELECT * FROM jobs WHERE id = a.id LIMIT 1) j WHERE a.state IN ('queued', 'delayed')
 )
 UPDATE jobs j SET
   state = a.state,
@@ -97,5 +105,5 @@ UPDATE jobs j SET
   run_at = CASE WHEN a.state IN ('queued', 'delayed') THEN a.run_at ELSE j.run_at END,
   agent_id = CASE WHEN a.state IN ('queued', 'delayed') THEN NULL ELSE j.agent_id END,
   lease_token = NULL, lease_expires_at = NULL, updated_at = $7::bigint
-FROM a WHERE j.id = a.id`,
+FROM a WHERE j.id = ANY($1::text[]) AND j.id = a.id`,
 );

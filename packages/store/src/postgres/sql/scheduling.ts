@@ -20,7 +20,7 @@ WITH due AS (
 ),
 promoted AS (
   UPDATE jobs j SET state = 'queued', updated_at = $1::bigint FROM due
-  WHERE j.id = due.id AND j.state = 'delayed'
+  WHERE j.id = ANY(ARRAY(SELECT id FROM due)) AND j.id = due.id
   RETURNING j.id
 )
 SELECT (SELECT count(*) FROM promoted) AS promoted,
@@ -44,7 +44,8 @@ ORDER BY r.ord, j.priority, j.priority_level DESC, j.id`,
 /**
  * Assigns a batch of placements (each job at most once: the caller drops repeats). A job is
  * locked with SKIP LOCKED and assigned only while still queued, so two schedulers racing for
- * one job assign it once: the loser skips it, or finds it no longer queued.
+ * one job assign it once: the loser skips it, or finds it no longer queued. Each job is found
+ * by one index probe in the one partition its id hashes to (see ./statement.ts on id lookups).
  * avoid_agent_id stays: it names the agent whose lease last expired.
  */
 export const assign = statement(
@@ -57,13 +58,16 @@ WITH p AS (
     AS p(id, agent_id, lease_token, gpus, ord)
 ),
 locked AS (
-  SELECT j.id FROM jobs j JOIN p ON p.id = j.id WHERE j.state = 'queued' FOR UPDATE OF j SKIP LOCKED
+  SELECT p.* FROM p CROSS JOIN LATERAL (
+    SELECT state FROM jobs j WHERE j.id = p.id LIMIT 1 FOR UPDATE SKIP LOCKED
+  ) l
+  WHERE l.state = 'queued'
 )
 UPDATE jobs j SET state = 'assigned', agent_id = p.agent_id, lease_token = p.lease_token,
   lease_expires_at = $6::bigint, gpus = p.gpus::int[], attempts = j.attempts + 1, progress = NULL,
   started_at = NULL, assigned_at = $7::bigint, updated_at = $7::bigint
-FROM p
-WHERE j.id = p.id AND j.id IN (SELECT id FROM locked) AND j.state = 'queued'
+FROM locked p
+WHERE j.id = ANY($1::text[]) AND j.id = p.id
 RETURNING p.ord, j.id, j.queue, j.task, j.owner, j.payload, j.attempts, j.max_attempts, j.timeout_ms, j.resources`,
 );
 
@@ -96,7 +100,7 @@ ended AS (
     avoid_agent_id = CASE WHEN due.attempts < due.max_attempts THEN j.agent_id ELSE j.avoid_agent_id END,
     agent_id = CASE WHEN due.attempts < due.max_attempts THEN NULL ELSE j.agent_id END,
     error = due.error, lease_token = NULL, lease_expires_at = NULL, updated_at = $1::bigint
-  FROM due WHERE j.id = due.id
+  FROM due WHERE j.id = ANY(ARRAY(SELECT id FROM due)) AND j.id = due.id
   RETURNING j.id, j.state, j.lease_expires_at
 )
 SELECT
