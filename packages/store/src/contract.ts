@@ -86,7 +86,9 @@ export interface Store extends Coordination {
   /**
    * Retention: deletes up to `limit` jobs in a final state (`succeeded`, `failed`,
    * `cancelled`) whose `finishedAt` is before `finishedBefore` (epoch ms, chosen by the caller;
-   * the store's clock is not consulted), oldest `finishedAt` first (ties by id). A job goes
+   * the store's clock is not consulted), oldest first: by `finishedAt` (ties by id) on
+   * PostgreSQL and Redis; SQLite takes them in creation (id) order, sparing every completion an
+   * index write. A job goes
    * with everything that belongs to it: its attempt history, its kept output (logs and tail)
    * and its idempotency key, which is free afterwards, so enqueueing that (owner, key) again
    * creates a new job. Deleted jobs read as unknown (`getJob` is null) and leave every

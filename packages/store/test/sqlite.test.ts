@@ -202,7 +202,7 @@ describe('SQLite migrations', () => {
     try {
       const versions = check.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
       expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
-      expect(versions).toContainEqual({ version: 3 }); // retention's index on finished_at
+      expect(versions).toContainEqual({ version: 3 }); // coordination tables
     } finally {
       check.close();
     }

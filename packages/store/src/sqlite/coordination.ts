@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { AgentReport, ShardLease } from '../coordination.js';
 
 /**
- * Coordination tables of the SQLite store (migration 4). One process normally owns a SQLite
+ * Coordination tables of the SQLite store (migration 3). One process normally owns a SQLite
  * file, but the calls behave exactly as on the networked stores, so the scheduler's code is the
  * same everywhere. Each call is one transaction.
  */
@@ -93,7 +93,7 @@ export class SqliteCoordination {
   }
 }
 
-/** Migration 4's tables. */
+/** Migration 3's tables. */
 export const COORDINATION_SQL = `
   CREATE TABLE schedulers (
     id         TEXT PRIMARY KEY,

@@ -109,15 +109,6 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   },
   {
     version: 3,
-    name: 'finished jobs by finish time (retention)',
-    sql: `
-      -- deleteFinished: final jobs, oldest finish first. Only final jobs are in it, so the hot
-      -- paths never write it; a job enters it once, when it ends.
-      CREATE INDEX jobs_finished ON jobs (finished_at, id) WHERE state IN ('succeeded', 'failed', 'cancelled');
-    `,
-  },
-  {
-    version: 4,
     name: 'coordination: schedulers, shard leases, agent reports',
     sql: COORDINATION_SQL,
   },

@@ -420,7 +420,7 @@ export class SqliteStore implements Store, Coordination {
     if (max === 0) return { deleted: 0 };
     const deleted = this.db.transaction(() => {
       let n = 0;
-      for (const { id } of this.sql.finishedBefore.all(before, max) as { id: string }[]) {
+      for (const { id } of this.sql.finishedBefore.all({ before, limit: max }) as { id: string }[]) {
         this.sql.deleteAttempts.run(id);
         this.sql.deleteLogs.run(id);
         this.sql.deleteLogTail.run(id);

@@ -92,11 +92,16 @@ export const SQL = {
   upsertRoute: `INSERT INTO task_routes (task, queue, registered_at) VALUES (?, ?, ?)
     ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
 
-  // Retention (deleteFinished). Params: finishedBefore, limit. Served by jobs_finished, whose
-  // condition is written out so SQLite can match the partial index.
-  finishedBefore: `SELECT id FROM jobs INDEXED BY jobs_finished
-    WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?
-    ORDER BY finished_at, id LIMIT ?`,
+  // Retention (deleteFinished). Params: @before, @limit. Final jobs in creation (id)
+  // order, each state through its own partial index: no index by finish time, which would cost
+  // every completion one more index write on the hot path.
+  finishedBefore: `SELECT id FROM (
+      SELECT * FROM (SELECT id FROM jobs WHERE state = 'succeeded' AND finished_at < @before ORDER BY id LIMIT @limit)
+      UNION ALL
+      SELECT * FROM (SELECT id FROM jobs WHERE state = 'failed' AND finished_at < @before ORDER BY id LIMIT @limit)
+      UNION ALL
+      SELECT * FROM (SELECT id FROM jobs WHERE state = 'cancelled' AND finished_at < @before ORDER BY id LIMIT @limit))
+    ORDER BY id LIMIT @limit`,
   // Params: jobId. The job row goes last, and only while final; its idempotency key goes with it.
   deleteAttempts: 'DELETE FROM job_attempts WHERE job_id = ?',
   deleteLogs: 'DELETE FROM job_logs WHERE job_id = ?',
