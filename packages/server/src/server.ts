@@ -76,6 +76,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     intervalMs: resolved.heartbeatMs,
     ttlMs: Math.max(resolved.shardLeaseMs, resolved.heartbeatMs * 3),
     logger,
+    // A server without a scheduler cannot tell who listens: it reports every change.
+    othersListening: () => (shards ? shards.liveSchedulers > 1 : true),
   });
   const routes = new TaskRoutes(store);
   const unsubscribe = store.subscribe((event) => {

@@ -11,6 +11,12 @@ export interface AgentReporterOptions {
   intervalMs: number;
   /** How long a report stands without renewal: a server that died drops out after it. */
   ttlMs: number;
+  /**
+   * Whether other schedulers may read the reports now. When none do (one server, as with
+   * SQLite), changes are not reported as they happen, only on the timer: a report is a store
+   * write, and the hot path makes many changes a second.
+   */
+  othersListening: () => boolean;
   logger: Logger;
 }
 
@@ -50,7 +56,7 @@ export class AgentReporter {
   }
 
   private schedule(): void {
-    if (this.soon || this.stopped) return;
+    if (this.soon || this.stopped || !this.options.othersListening()) return;
     this.soon = setTimeout(() => {
       this.soon = null;
       void this.report();

@@ -314,16 +314,31 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
    */
   async admit(offers: readonly Offer[]): Promise<JobAssignment[]> {
     const accepted: Placement[] = [];
+    // Each agent's room is worked out once per batch, then taken from as offers are accepted.
+    const room = new Map<AgentSession, AgentCapacity & { freeGpus: number[] }>();
     for (const offer of offers) {
       const session = this.sessions.get(offer.agentId);
       if (!session?.schedulable) continue;
-      const free = session.capacity();
+      let free = room.get(session);
+      if (!free) {
+        const c = session.capacity();
+        room.set(session, (free = { ...c, freeGpus: [...c.freeGpus] }));
+      }
       const r = offer.resources;
       if (free.freeSlots < r.slots || free.freeCpu < r.cpu || free.freeMemoryMb < r.memoryMb) continue;
       // The GPUs offered, if still free; otherwise any free ones (the offer may be stale).
-      const gpus = offer.gpus.every((i) => free.freeGpus.includes(i)) ? offer.gpus : free.freeGpus.slice(0, r.gpus);
+      const gpus =
+        r.gpus === 0
+          ? []
+          : offer.gpus.every((i) => free.freeGpus.includes(i))
+            ? offer.gpus
+            : free.freeGpus.slice(0, r.gpus);
       if (gpus.length < r.gpus) continue;
-      // Held at once, so the next offer in this batch sees the room as taken.
+      free.freeSlots -= r.slots;
+      free.freeCpu -= r.cpu;
+      free.freeMemoryMb -= r.memoryMb;
+      if (gpus.length > 0) free.freeGpus = free.freeGpus.filter((i) => !gpus.includes(i));
+      // Held at once, so an admission running meanwhile sees the room as taken.
       session.hold(offer.jobId, { leaseToken: '', resources: r, gpus, endsBy: Infinity });
       accepted.push({ jobId: offer.jobId, agentId: offer.agentId, gpus });
     }

@@ -56,6 +56,8 @@ export class SchedulerLoop {
   private nextRunAt = 0;
   private nextExpiryAt = 0;
   private lastSweepAt = 0;
+  /** Shards of the queues seen so far (queue names are few; the hash is not free). */
+  private readonly shardOf = new Map<string, number>();
   /** Why each job the last pass looked at stayed queued. */
   private reasons = new Map<string, PendingReason>();
 
@@ -183,7 +185,9 @@ export class SchedulerLoop {
     for (const agent of agents) {
       if (agent.freeSlots <= 0) continue;
       for (const queue of agent.queues) {
-        if (owned.has(shardOfQueue(queue))) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
+        let shard = this.shardOf.get(queue);
+        if (shard === undefined) this.shardOf.set(queue, (shard = shardOfQueue(queue)));
+        if (owned.has(shard)) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
       }
     }
     if (freeByQueue.size === 0) {

@@ -19,6 +19,7 @@ export interface ShardKeeperOptions {
  */
 export class ShardKeeper extends EventEmitter<{ changed: [] }> {
   private held: ReadonlySet<number> = new Set();
+  private live = 1;
   /** When the store last confirmed the shards held: past a lease period they may be others'. */
   private confirmedAt = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -34,6 +35,11 @@ export class ShardKeeper extends EventEmitter<{ changed: [] }> {
 
   get owned(): ReadonlySet<number> {
     return Date.now() - this.confirmedAt < this.options.leaseMs ? this.held : new Set();
+  }
+
+  /** Schedulers alive at the last tick, this one included. */
+  get liveSchedulers(): number {
+    return this.live;
   }
 
   get schedulerId(): string {
@@ -74,6 +80,7 @@ export class ShardKeeper extends EventEmitter<{ changed: [] }> {
     try {
       const startedAt = Date.now();
       const live = await this.store.heartbeatScheduler(schedulerId, leaseMs);
+      this.live = live.length;
       const mine = spreadShards(live).get(schedulerId) ?? [];
       const got = await this.store.claimShards(schedulerId, mine, leaseMs);
       if (this.stopped) return;
