@@ -1,4 +1,5 @@
 import type { LogChunk } from '@baton/core';
+import { keptBatch } from '../log-tail.js';
 
 /**
  * Job output in PostgreSQL: each job keeps the newest `tailBytes` bytes (UTF-8) of its chunks.
@@ -28,32 +29,8 @@ export function planLogs(chunks: readonly LogChunk[], tailBytes: number): JobLog
 }
 
 function planJob(jobId: string, chunks: LogChunk[], tailBytes: number): JobLogPlan {
-  // The batch's newest chunks that fit in the tail; older ones would be dropped at once, so
-  // they are never written. The newest chunk alone may be too big: it keeps its end.
-  const kept: JobLogPlan['kept'] = [];
-  let batchBytes = 0;
-  let cut = false;
-  for (let i = chunks.length - 1; i >= 0; i--) {
-    const chunk = chunks[i]!;
-    const bytes = Buffer.byteLength(chunk.data, 'utf8');
-    if (batchBytes + bytes <= tailBytes) {
-      kept.push({ chunk, data: chunk.data, bytes });
-      batchBytes += bytes;
-      continue;
-    }
-    if (kept.length === 0) {
-      const data = lastBytes(chunk.data, tailBytes);
-      const size = Buffer.byteLength(data, 'utf8');
-      kept.push({ chunk, data, bytes: size });
-      batchBytes = size;
-    }
-    cut = true;
-    break;
-  }
-  kept.reverse();
-  // The tail is never holed: once the batch lost a chunk (or the start of one), everything
-  // stored goes too.
-  return { jobId, kept, batchBytes, budget: cut ? 0 : tailBytes - batchBytes };
+  const { chunks: kept, budget } = keptBatch(chunks, tailBytes);
+  return { jobId, kept, batchBytes: kept.reduce((n, k) => n + k.bytes, 0), budget };
 }
 
 /**
@@ -75,13 +52,4 @@ export function trimThrough(
     through = row.seq;
   }
   return { through, remaining };
-}
-
-/** The end of `text` that fits in `limit` UTF-8 bytes, starting on a whole character. */
-function lastBytes(text: string, limit: number): string {
-  const buf = Buffer.from(text, 'utf8');
-  let start = Math.max(0, buf.length - limit);
-  // Skip continuation bytes (10xxxxxx) of a character cut in two.
-  while (start < buf.length && (buf[start]! & 0xc0) === 0x80) start++;
-  return buf.subarray(start).toString('utf8');
 }

@@ -1,5 +1,6 @@
 import type { LogChunk } from '@baton/core';
 import type { StoredLogChunk } from '../contract.js';
+import { keptBatch } from '../log-tail.js';
 import type { Statements } from './statements.js';
 
 /**
@@ -21,36 +22,14 @@ export function appendLogs(sql: Statements, chunks: readonly LogChunk[], now: nu
 }
 
 function appendJobLogs(sql: Statements, jobId: string, chunks: LogChunk[], now: number, tailBytes: number): void {
-  // The batch's newest chunks that fit in the tail; older ones would be dropped at once, so
-  // they are never written. The newest chunk alone may be too big: it keeps its end.
-  const kept: { chunk: LogChunk; data: string; bytes: number }[] = [];
-  let batchBytes = 0;
-  let cut = false;
-  for (let i = chunks.length - 1; i >= 0; i--) {
-    const chunk = chunks[i]!;
-    const bytes = Buffer.byteLength(chunk.data, 'utf8');
-    if (batchBytes + bytes <= tailBytes) {
-      kept.push({ chunk, data: chunk.data, bytes });
-      batchBytes += bytes;
-      continue;
-    }
-    if (kept.length === 0) {
-      const data = lastBytes(chunk.data, tailBytes);
-      const size = Buffer.byteLength(data, 'utf8');
-      kept.push({ chunk, data, bytes: size });
-      batchBytes = size;
-    }
-    cut = true;
-    break;
-  }
-  kept.reverse();
+  const { chunks: kept, budget } = keptBatch(chunks, tailBytes);
+  const batchBytes = kept.reduce((n, k) => n + k.bytes, 0);
 
   const tail = sql.logTail.get(jobId) as { last_seq: number; bytes: number } | undefined;
   let seq = tail?.last_seq ?? 0;
   let stored = tail?.bytes ?? 0;
-  // Drop the oldest stored chunks until the batch fits beside what remains. The tail is never
-  // holed: once the batch lost a chunk (or the start of one), everything stored goes too.
-  const budget = cut ? 0 : tailBytes - batchBytes;
+  // Drop the oldest stored chunks until the batch fits beside what remains (all of them when
+  // the batch itself lost a chunk: the tail is never holed).
   if (stored > budget) {
     let dropThrough = seq;
     if (budget === 0) stored = 0;
@@ -72,13 +51,4 @@ function appendJobLogs(sql: Statements, jobId: string, chunks: LogChunk[], now: 
 export function getLogs(sql: Statements, jobId: string, afterSeq = 0): StoredLogChunk[] {
   const rows = sql.getLogs.all(jobId, afterSeq) as Omit<StoredLogChunk, 'jobId'>[];
   return rows.map((r) => ({ jobId, seq: r.seq, attempt: r.attempt, stream: r.stream, data: r.data, at: r.at }));
-}
-
-/** The end of `text` that fits in `limit` UTF-8 bytes, starting on a whole character. */
-function lastBytes(text: string, limit: number): string {
-  const buf = Buffer.from(text, 'utf8');
-  let start = Math.max(0, buf.length - limit);
-  // Skip continuation bytes (10xxxxxx) of a character cut in two.
-  while (start < buf.length && (buf[start]! & 0xc0) === 0x80) start++;
-  return buf.subarray(start).toString('utf8');
 }
