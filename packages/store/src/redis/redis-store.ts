@@ -12,14 +12,7 @@ import type {
   Placement,
   TransitionResult,
 } from '@baton/core';
-import {
-  BatonError,
-  JOB_STATES,
-  MAX_RETRY_DELAY_MS,
-  SchemaTooNewError,
-  ValidationError,
-  newLeaseToken,
-} from '@baton/core';
+import { BatonError, MAX_RETRY_DELAY_MS, SchemaTooNewError, ValidationError, newLeaseToken } from '@baton/core';
 import type { ChainableCommander } from 'ioredis';
 import { Cluster, Redis } from 'ioredis';
 import type {
@@ -36,7 +29,9 @@ import type {
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
-import { decodeCursor, emptyCounts, encodeCursor, retentionArgs } from '../shared.js';
+import type { ListingContext } from './listing.js';
+import { listJobs, queueStats } from './listing.js';
+import { deleteFinished } from './retention.js';
 import { STATUS, cancelError, transitionResult } from './codes.js';
 import type { RedisStoreConfig } from './config.js';
 import { RedisCoordination } from './coordination.js';
@@ -362,83 +357,16 @@ export class RedisStore implements Store, Coordination {
   }
 
   async listJobs(query: JobListQuery): Promise<JobPage> {
-    const k = this.keys;
-    if (query.state && !JOB_STATES.includes(query.state))
-      throw new ValidationError(`unknown job state "${query.state}"`);
-    const after = query.cursor ? decodeCursor(query.cursor) : null;
-    // The narrowest index the query names; other filters are checked on the jobs read.
-    const [index, name] =
-      query.queue && query.state
-        ? [k.byQueueState, `${query.queue}${SEP}${query.state}${SEP}`]
-        : query.queue
-          ? [k.byQueue, `${query.queue}${SEP}`]
-          : query.state
-            ? [k.byState, `${query.state}${SEP}`]
-            : query.owner
-              ? [k.byOwner, `${query.owner}${SEP}`]
-              : [k.all, ''];
-    const min = name === '' ? '-' : `[${name}`;
-    let max = after ? `(${name}${after}` : name === '' ? '+' : `(${name.slice(0, -1)}${AFTER_SEP}`;
-    const wanted = query.limit + 1;
-    const jobs: Job[] = [];
-    const step = Math.max(wanted, 100);
-    while (jobs.length < wanted) {
-      const members = await this.client.zrevrangebylex(index, max, min, 'LIMIT', 0, step);
-      if (members.length === 0) break;
-      const hashes = await this.batch((p) => {
-        for (const m of members) p.hgetall(k.job(idOfMember(m)));
-      });
-      for (const reply of hashes) {
-        const h = hashOf(reply);
-        if (h.id === undefined) continue;
-        const job = jobOfHash(h);
-        if (query.owner && job.owner !== query.owner) continue;
-        if (query.state && job.state !== query.state) continue;
-        if (query.queue && job.queue !== query.queue) continue;
-        jobs.push(job);
-        if (jobs.length === wanted) break;
-      }
-      if (members.length < step) break;
-      max = `(${members[members.length - 1]!}`;
-    }
-    const page = jobs.slice(0, query.limit);
-    const last = page[page.length - 1];
-    return { jobs: page, nextCursor: jobs.length > query.limit && last ? encodeCursor(last.id) : null };
+    return listJobs(this.listing, query);
   }
 
   async queueStats(): Promise<QueueStats[]> {
-    const now = this.clock();
-    const k = this.keys;
-    const [counts, routes] = await this.batch((p) => {
-      p.hgetall(k.counts);
-      p.hkeys(k.routes);
-    });
-    const stats = new Map<string, QueueStats>();
-    const entry = (queue: string): QueueStats => {
-      let s = stats.get(queue);
-      if (!s) stats.set(queue, (s = { queue, counts: emptyCounts(), oldestQueuedAgeMs: null }));
-      return s;
-    };
-    for (const field of routes as string[]) entry(field.slice(field.indexOf(SEP) + 1));
-    for (const [field, n] of Object.entries(hashOf(counts))) {
-      const at = field.lastIndexOf(SEP);
-      const state = field.slice(at + 1) as keyof QueueStats['counts'];
-      entry(field.slice(0, at)).counts[state] = Number(n);
-    }
-    const waiting = [...stats.values()].filter((s) => s.counts.queued > 0);
-    if (waiting.length > 0) {
-      const oldest = await this.batch((p) => {
-        for (const s of waiting)
-          p.zrangebylex(k.waiting, `[${s.queue}${SEP}`, `(${s.queue}${AFTER_SEP}`, 'LIMIT', 0, 1);
-      });
-      waiting.forEach((s, i) => {
-        const member = (oldest[i] as string[])[0];
-        if (!member) return;
-        const since = Number(member.slice(s.queue.length + 1, member.lastIndexOf(SEP)));
-        s.oldestQueuedAgeMs = Math.max(0, now - since);
-      });
-    }
-    return [...stats.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+    return queueStats(this.listing);
+  }
+
+  /** What the read-side queries (listing.ts) use. */
+  private get listing(): ListingContext {
+    return { client: this.client, keys: this.keys, clock: this.clock, batch: (build) => this.batch(build) };
   }
 
   async cancel(id: string): Promise<Job> {
@@ -626,68 +554,24 @@ export class RedisStore implements Store, Coordination {
     return entries.map((e) => chunkOfEntry(jobId, e)).filter((c) => c.seq > afterSeq);
   }
 
-  /**
-   * Reads the oldest candidates from `{p}:finished`, then deletes each with one script call that
-   * checks again (one pipeline per round), until `limit` are gone or none is left before the
-   * cut-off. Each job goes atomically; a batch is not one transaction.
-   */
   async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {
-    const { before, limit: max } = retentionArgs(finishedBefore, limit);
-    const k = this.keys;
-    let deleted = 0;
-    while (deleted < max) {
-      const asked = Math.min(max - deleted, DELETE_BATCH);
-      const ids = await this.client.zrangebyscore(k.finished, '-inf', `(${before}`, 'LIMIT', 0, asked);
-      const replies = await this.perJob(ids, 'delete-finished', (id) => ({
-        keys: [
-          k.job(id),
-          k.attempts(id),
-          k.logs(id),
-          k.logTail(id),
-          k.finished,
-          k.counts,
-          k.byState,
-          k.byQueueState,
-          k.byQueue,
-          k.byOwner,
-          k.all,
-          k.idempotency,
-          k.queues,
-        ],
-        args: [id, before],
-      }));
-      deleted += replies.filter((r) => Number(r) === 1).length;
-      // Every id read was deleted, or dropped from (or moved up in) the index: the next read moves on.
-      if (ids.length < asked) break;
-    }
-    return { deleted };
+    return deleteFinished(
+      { client: this.client, keys: this.keys, perJob: (items, name, call) => this.perJob(items, name, call) },
+      finishedBefore,
+      limit,
+    );
   }
 
-  heartbeatScheduler(id: string, ttlMs: number): Promise<string[]> {
-    return this.coordination.heartbeatScheduler(id, ttlMs);
-  }
-
-  removeScheduler(id: string): Promise<void> {
-    return this.coordination.removeScheduler(id);
-  }
-
-  claimShards(owner: string, shards: number[], leaseMs: number): Promise<number[]> {
-    return this.coordination.claimShards(owner, shards, leaseMs);
-  }
-
-  shardLeases(): Promise<ShardLease[]> {
-    return this.coordination.shardLeases();
-  }
-
-  putAgents(serverId: string, report: unknown, ttlMs: number): Promise<void> {
-    return this.coordination.putAgents(serverId, report, ttlMs);
-  }
-
-  agentReports(): Promise<AgentReport[]> {
-    return this.coordination.agentReports();
-  }
-
-  /** Local listeners at once; resolves once PUBLISH has sent it to the other stores. */
+  // Coordination of many servers (coordination.ts).
+  heartbeatScheduler = (id: string, ttlMs: number): Promise<string[]> =>
+    this.coordination.heartbeatScheduler(id, ttlMs);
+  removeScheduler = (id: string): Promise<void> => this.coordination.removeScheduler(id);
+  claimShards = (owner: string, shards: number[], leaseMs: number): Promise<number[]> =>
+    this.coordination.claimShards(owner, shards, leaseMs);
+  shardLeases = (): Promise<ShardLease[]> => this.coordination.shardLeases();
+  putAgents = (serverId: string, report: unknown, ttlMs: number): Promise<void> =>
+    this.coordination.putAgents(serverId, report, ttlMs);
+  agentReports = (): Promise<AgentReport[]> => this.coordination.agentReports();
   publish(event: StoreEvent): Promise<void> {
     return this.sent(event);
   }

@@ -1,0 +1,60 @@
+// Retention for the Redis store: deleteFinished.
+import type { Cluster, Redis } from 'ioredis';
+import { retentionArgs } from '../shared.js';
+import type { RedisKeys } from './keys.js';
+import type { ScriptName } from './scripts.js';
+
+/** Candidates read per round. */
+const DELETE_BATCH = 1000;
+
+export interface RetentionContext {
+  client: Redis | Cluster;
+  keys: RedisKeys;
+  /** One script call per item, in one pipeline; the replies in order. */
+  perJob<T>(
+    items: readonly T[],
+    name: ScriptName,
+    call: (item: T) => { keys: string[]; args: (string | number)[] },
+  ): Promise<unknown[]>;
+}
+
+/**
+ * Reads the oldest candidates from `{p}:finished`, then deletes each with one script call that
+ * checks again (one pipeline per round), until `limit` are gone or none is left before the
+ * cut-off. Each job goes atomically; a batch is not one transaction.
+ */
+export async function deleteFinished(
+  ctx: RetentionContext,
+  finishedBefore: number,
+  limit: number,
+): Promise<{ deleted: number }> {
+  const { before, limit: max } = retentionArgs(finishedBefore, limit);
+  const k = ctx.keys;
+  let deleted = 0;
+  while (deleted < max) {
+    const asked = Math.min(max - deleted, DELETE_BATCH);
+    const ids = await ctx.client.zrangebyscore(k.finished, '-inf', `(${before}`, 'LIMIT', 0, asked);
+    const replies = await ctx.perJob(ids, 'delete-finished', (id) => ({
+      keys: [
+        k.job(id),
+        k.attempts(id),
+        k.logs(id),
+        k.logTail(id),
+        k.finished,
+        k.counts,
+        k.byState,
+        k.byQueueState,
+        k.byQueue,
+        k.byOwner,
+        k.all,
+        k.idempotency,
+        k.queues,
+      ],
+      args: [id, before],
+    }));
+    deleted += replies.filter((r) => Number(r) === 1).length;
+    // Every id read was deleted, or dropped from (or moved up in) the index: the next read moves on.
+    if (ids.length < asked) break;
+  }
+  return { deleted };
+}
