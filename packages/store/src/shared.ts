@@ -1,5 +1,5 @@
-import type { JobState, LeaseRef, TransitionResult } from '@baton/core';
-import { FINAL_STATES, JOB_STATES, LEASED_STATES, ValidationError } from '@baton/core';
+import type { JobState, LeaseRef, Resources, TransitionResult } from '@baton/core';
+import { DEFAULT_RESOURCES, FINAL_STATES, JOB_STATES, LEASED_STATES, ValidationError } from '@baton/core';
 
 /** Logic every backend shares, so all of them refuse and page the same way. */
 
@@ -50,4 +50,14 @@ export function retentionArgs(finishedBefore: number, limit: number): { before: 
   if (!Number.isSafeInteger(limit)) throw new ValidationError(`limit must be an integer, not ${limit}`);
   const before = Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.ceil(finishedBefore)));
   return { before, limit: Math.max(0, limit) };
+}
+
+/** Stored resources with every field present (rows from before resources had cpu, memory, GPUs). */
+export function withDefaultResources(r: Partial<Resources>): Resources {
+  return {
+    slots: r.slots ?? DEFAULT_RESOURCES.slots,
+    cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
+    memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
+    gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
+  };
 }

@@ -10,7 +10,8 @@ import type {
   PendingJob,
   Resources,
 } from '@baton/core';
-import { DEFAULT_RESOURCES, PRIORITY_CLASSES, priorityRank } from '@baton/core';
+import { PRIORITY_CLASSES, priorityRank } from '@baton/core';
+import { withDefaultResources } from '../shared.js';
 
 /**
  * A `jobs` row as `pg` returns it: bigint columns parsed to numbers (see the pool's type
@@ -82,12 +83,7 @@ export type AssignedRow = Pick<
 export const toJson = (value: unknown): string => JSON.stringify(value ?? null);
 
 export function resourcesFromRow(r: Partial<Resources>): Resources {
-  return {
-    slots: r.slots ?? DEFAULT_RESOURCES.slots,
-    cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
-    memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
-    gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
-  };
+  return withDefaultResources(r);
 }
 
 const constraintsFromRow = (c: Partial<Constraints>): Constraints => ({ tags: c.tags ?? [] });

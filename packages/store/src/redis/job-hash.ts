@@ -1,6 +1,7 @@
 import type { AssignedJob, Job, JobAttempt, JobError, JobState, NewJob, PendingJob, Resources } from '@baton/core';
-import { DEFAULT_RESOURCES, FINAL_STATES, PRIORITY_CLASSES, priorityRank } from '@baton/core';
+import { FINAL_STATES, PRIORITY_CLASSES, priorityRank } from '@baton/core';
 import { SEP } from './keys.js';
+import { withDefaultResources } from '../shared.js';
 
 /**
  * A job as its Redis hash holds it: every value a string, a null field absent. JSON fields
@@ -81,12 +82,7 @@ export function jobOfNewJob(job: NewJob, state: JobState, payloadText: string): 
     state,
     priority: PRIORITY_CLASSES[priorityRank(job.priority)] ?? 'normal',
     priorityLevel: job.priorityLevel,
-    resources: {
-      slots: r.slots ?? DEFAULT_RESOURCES.slots,
-      cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
-      memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
-      gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
-    },
+    resources: withDefaultResources(r),
     constraints: { tags: [...job.constraints.tags] },
     attempts: 0,
     maxAttempts: job.maxAttempts,
@@ -119,12 +115,7 @@ export function hashOf(reply: unknown): JobHash {
 
 export function resourcesOf(text: string | undefined): Resources {
   const r = (text === undefined ? {} : JSON.parse(text)) as Partial<Resources>;
-  return {
-    slots: r.slots ?? DEFAULT_RESOURCES.slots,
-    cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
-    memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
-    gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
-  };
+  return withDefaultResources(r);
 }
 
 function tagsOf(text: string | undefined): string[] {

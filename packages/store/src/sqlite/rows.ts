@@ -11,6 +11,7 @@ import type {
   Resources,
 } from '@baton/core';
 import { DEFAULT_RESOURCES, PRIORITY_CLASSES, priorityRank } from '@baton/core';
+import { withDefaultResources } from '../shared.js';
 
 /** A `jobs` row as better-sqlite3 returns it. */
 export interface JobRow {
@@ -77,12 +78,7 @@ const DEFAULT_RESOURCES_JSON = resourcesToJson(DEFAULT_RESOURCES);
 export function resourcesFromJson(text: string): Resources {
   if (text === DEFAULT_RESOURCES_JSON) return { ...DEFAULT_RESOURCES };
   const r = JSON.parse(text) as Partial<Resources>;
-  return {
-    slots: r.slots ?? DEFAULT_RESOURCES.slots,
-    cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
-    memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
-    gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
-  };
+  return withDefaultResources(r);
 }
 
 const NO_CONSTRAINTS = '{"tags":[]}';
