@@ -2,14 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { describeIssues } from '@baton/core';
+import { COMMAND_BASE_ENV, COMMAND_GPU_ENV, commandEnvNameProblem, describeIssues } from '@baton/core';
 import { z } from 'zod';
 import { defineTask, type PayloadSchema, type TaskContext, type TaskDefinition } from './task.js';
 
 /**
- * The built-in `command` task: runs a program (no shell) in its own process group, with
- * `CUDA_VISIBLE_DEVICES` set to the GPUs reserved for the job, streams its output to the job's
- * log, and stops the whole group on cancel, timeout or lease loss.
+ * The built-in `command` task: runs a program (no shell) in its own process group, in a clean
+ * environment (never the agent's own, which holds its token) with `CUDA_VISIBLE_DEVICES` set to
+ * the GPUs reserved for the job, streams its output to the job's log, and stops the whole group
+ * on cancel, timeout or lease loss.
  */
 
 export const COMMAND_TASK = 'command';
@@ -26,7 +27,10 @@ const POLL_MS = 50;
 export interface CommandPayload {
   /** The program and its arguments; run without a shell. */
   argv: [string, ...string[]];
-  /** Added to the agent's environment. May not set `CUDA_VISIBLE_DEVICES`. */
+  /**
+   * Added to the command's clean environment. May not set `CUDA_VISIBLE_DEVICES`, `BATON_*`, or
+   * loader and interpreter hooks (`LD_PRELOAD`, `NODE_OPTIONS`…: see `commandEnvNameProblem`).
+   */
   env?: Record<string, string>;
   /** Working directory; must exist. Default: the agent's. */
   cwd?: string;
@@ -45,6 +49,12 @@ export interface CommandResult {
 export interface CommandTaskOptions {
   /** Time between SIGTERM and SIGKILL to the command's process group. Default 5000. */
   killGraceMs?: number;
+  /**
+   * Variables every command gets on top of the clean base (`PATH`, `HOME`, `LANG`, `LC_ALL`,
+   * `TZ`, `TMPDIR` copied from the agent): what the operator passes with `baton agent
+   * --pass-env` and `--command-env`. A job's `env` may override them. Default: none.
+   */
+  env?: Record<string, string>;
 }
 
 const PAYLOAD_SHAPE = '{"argv": [program, ...args], "env"?: {...}, "cwd"?: "..."}';
@@ -63,18 +73,14 @@ const commandPayloadZod = z.strictObject(
       .min(1, 'must name the program to run: [program, ...args]')
       .refine((argv) => argv[0] !== '', 'the program (argv[0]) must not be empty'),
     env: z
-      .record(
-        z.string().regex(/^[^=\0]+$/, 'variable names must be non-empty and hold no "=" or NUL'),
-        z.string('values must be strings').refine(noNul, NUL_MESSAGE),
-        { error: (issue) => (issue.code === 'invalid_type' ? 'must be an object of string values' : undefined) },
-      )
+      .record(z.string(), z.string('values must be strings').refine(noNul, NUL_MESSAGE), {
+        error: (issue) => (issue.code === 'invalid_type' ? 'must be an object of string values' : undefined),
+      })
       .superRefine((env, ctx) => {
-        if (Object.hasOwn(env, 'CUDA_VISIBLE_DEVICES')) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['CUDA_VISIBLE_DEVICES'],
-            message: 'may not be set: the agent sets it to the GPUs reserved for the job (ask for GPUs in resources)',
-          });
+        // The server refuses these at submission; a job that reaches the agent anyway still fails.
+        for (const name of Object.keys(env)) {
+          const problem = commandEnvNameProblem(name);
+          if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
         }
       })
       .optional(),
@@ -119,7 +125,15 @@ export function createCommandTask(options: CommandTaskOptions = {}): TaskDefinit
   if (!Number.isFinite(killGraceMs) || killGraceMs < 0) {
     throw new RangeError(`killGraceMs must be a non-negative number, got ${killGraceMs}`);
   }
-  return defineTask(COMMAND_TASK, (payload: CommandPayload, ctx) => runCommand(payload, ctx, killGraceMs), {
+  const operatorEnv = { ...options.env };
+  for (const name of Object.keys(operatorEnv)) {
+    if (name === '' || name.includes('=') || name.includes('\0') || name === COMMAND_GPU_ENV) {
+      throw new RangeError(`env may not set "${name}"`);
+    }
+  }
+  const run = (payload: CommandPayload, ctx: TaskContext) =>
+    runCommand(payload, ctx, { killGraceMs, env: commandEnv(operatorEnv, payload.env, ctx.gpus) });
+  return defineTask(COMMAND_TASK, run, {
     schema: commandPayloadSchema,
     // The outcome waits until the process group is gone (SIGTERM, grace, SIGKILL, reaping).
     abortGraceMs: killGraceMs + 2000,
@@ -128,7 +142,32 @@ export function createCommandTask(options: CommandTaskOptions = {}): TaskDefinit
 
 export const commandTask = createCommandTask();
 
-async function runCommand(payload: CommandPayload, ctx: TaskContext, killGraceMs: number): Promise<CommandResult> {
+/**
+ * The environment of one command: the base copied from the agent, the operator's variables,
+ * the job's, then the GPUs. Nothing else of the agent's environment (its token, credentials)
+ * reaches the command.
+ */
+function commandEnv(
+  operatorEnv: Record<string, string>,
+  payloadEnv: Record<string, string> | undefined,
+  gpus: readonly number[],
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of COMMAND_BASE_ENV) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  Object.assign(env, operatorEnv, payloadEnv, { [COMMAND_GPU_ENV]: gpus.join(',') });
+  // nvidia-smi numbers GPUs in PCI bus order; CUDA by default fastest first. Make them agree.
+  env.CUDA_DEVICE_ORDER ??= 'PCI_BUS_ID';
+  return env;
+}
+
+async function runCommand(
+  payload: CommandPayload,
+  ctx: TaskContext,
+  { killGraceMs, env }: { killGraceMs: number; env: Record<string, string> },
+): Promise<CommandResult> {
   const signal = ctx.signal;
   if (signal.aborted) throw abortReason(signal);
   const [program, ...args] = payload.argv;
@@ -137,10 +176,6 @@ async function runCommand(payload: CommandPayload, ctx: TaskContext, killGraceMs
     if (problem) throw new CommandError(problem, 'CWD_NOT_FOUND', false);
     if (signal.aborted) throw abortReason(signal);
   }
-
-  const env: NodeJS.ProcessEnv = { ...process.env, ...payload.env, CUDA_VISIBLE_DEVICES: ctx.gpus.join(',') };
-  // nvidia-smi numbers GPUs in PCI bus order; CUDA by default fastest first. Make them agree.
-  env.CUDA_DEVICE_ORDER ??= 'PCI_BUS_ID';
 
   const started = performance.now();
   let child: ChildProcess;

@@ -187,7 +187,7 @@ describe('command task', () => {
     expect(resultOf(fastest.outcome).stdoutTail).toBe('FASTEST_FIRST');
   });
 
-  it('passes env on top of the agent environment, and runs in cwd', async () => {
+  it('passes env on top of the clean environment, and runs in cwd', async () => {
     const { outcome } = await run({
       argv: ['sh', '-c', 'printf "%s|%s|%s" "$GREETING" "$PWD" "${PATH:+has-path}"'],
       env: { GREETING: 'hi there' },
@@ -197,6 +197,47 @@ describe('command task', () => {
     expect(greeting).toBe('hi there');
     expect(cwd).toBe(dir);
     expect(path).toBe('has-path');
+  });
+
+  it('runs the command in a clean environment: the agent token and other agent variables stay out', async () => {
+    const saved = { token: process.env.BATON_AGENT_TOKEN, secret: process.env.SOME_CLOUD_SECRET };
+    process.env.BATON_AGENT_TOKEN = 'agent-token-that-must-not-leak';
+    process.env.SOME_CLOUD_SECRET = 'cloud-secret-that-must-not-leak';
+    try {
+      const { outcome, output } = await run({ argv: ['env'] }, { gpus: [2] });
+      const printed = text(output, 'stdout');
+      expect(printed).not.toContain('must-not-leak');
+      const names = printed
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.slice(0, line.indexOf('=')));
+      const allowed = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'CUDA_VISIBLE_DEVICES', 'CUDA_DEVICE_ORDER'];
+      expect(names.filter((name) => !allowed.includes(name))).toEqual([]);
+      expect(names).toEqual(expect.arrayContaining(['PATH', 'CUDA_VISIBLE_DEVICES']));
+      expect(printed).toContain('CUDA_VISIBLE_DEVICES=2\n');
+      resultOf(outcome);
+    } finally {
+      for (const [name, value] of [
+        ['BATON_AGENT_TOKEN', saved.token],
+        ['SOME_CLOUD_SECRET', saved.secret],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
+  it("gives every command the operator's variables, which a job's env may override", async () => {
+    const task = createCommandTask({ env: { LD_LIBRARY_PATH: '/opt/cuda/lib64', WANDB_MODE: 'offline' } });
+    const argv = ['sh', '-c', 'printf "%s|%s" "$LD_LIBRARY_PATH" "$WANDB_MODE"'];
+    expect(resultOf((await run({ argv }, {}, { task })).outcome).stdoutTail).toBe('/opt/cuda/lib64|offline');
+    const overridden = await run({ argv, env: { WANDB_MODE: 'online' } }, {}, { task });
+    expect(resultOf(overridden.outcome).stdoutTail).toBe('/opt/cuda/lib64|online');
+  });
+
+  it('refuses operator variables that cannot be set: CUDA_VISIBLE_DEVICES, or a name with "="', () => {
+    expect(() => createCommandTask({ env: { CUDA_VISIBLE_DEVICES: '0' } })).toThrow(/CUDA_VISIBLE_DEVICES/);
+    expect(() => createCommandTask({ env: { 'A=B': 'x' } })).toThrow(/A=B/);
   });
 
   it('fails clearly when cwd does not exist', async () => {
@@ -281,6 +322,16 @@ describe('command task', () => {
       'env.CUDA_VISIBLE_DEVICES',
     ],
     ['a non-string env value', { argv: ['true'], env: { N: 1 } }, 'env.N'],
+    ['env that sets LD_PRELOAD', { argv: ['true'], env: { LD_PRELOAD: '/tmp/hook.so' } }, 'env.LD_PRELOAD'],
+    [
+      'env that sets NODE_OPTIONS',
+      { argv: ['true'], env: { NODE_OPTIONS: '--require /tmp/x.js' } },
+      'env.NODE_OPTIONS',
+    ],
+    ['env that exports a bash function', { argv: ['true'], env: { 'BASH_FUNC_ls%%': '() { :; }' } }, 'BASH_FUNC_ls'],
+    ['env that sets a BATON_ variable', { argv: ['true'], env: { BATON_AGENT_TOKEN: 'x' } }, 'env.BATON_AGENT_TOKEN'],
+    ['an env name holding "="', { argv: ['true'], env: { 'A=B': 'x' } }, 'no "=" or NUL'],
+    ['an env value holding NUL', { argv: ['true'], env: { A: 'x\u0000y' } }, 'env.A'],
     ['a payload that is not an object', null, 'object'],
   ])('rejects %s with INVALID_PAYLOAD naming the field', async (_what, payload, field) => {
     const error = errorOf((await run(payload)).outcome);

@@ -9,3 +9,4 @@ export * from './placement.js';
 export * from './protocol.js';
 export * from './agent-wire.js';
 export * from './shards.js';
+export * from './command-env.js';
