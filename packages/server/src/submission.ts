@@ -10,6 +10,7 @@ import {
   newJobId,
 } from '@baton/core';
 import type { TaskRoutes } from './task-routes.js';
+import { checkCommandPayload } from './command-payload.js';
 
 /**
  * Turns one untrusted submission into a job the store can take, or throws a 4xx error that
@@ -27,6 +28,7 @@ export async function jobFromSubmission(
   const s = parsed.data;
   const where = ctx.path ? `${ctx.path}: ` : '';
   const payload = s.payload === undefined ? {} : s.payload;
+  checkCommandPayload(s.task, payload, ctx.path);
   const size = Buffer.byteLength(JSON.stringify(payload));
   if (size > ctx.maxPayloadBytes) {
     throw new PayloadTooLargeError(`${where}payload is ${size} bytes; the limit is ${ctx.maxPayloadBytes}`);
