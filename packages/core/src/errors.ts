@@ -53,6 +53,18 @@ export class SchemaTooNewError extends BatonError {
 }
 
 /**
+ * The store cannot be reached or is not taking requests right now (its server is down,
+ * restarting, failing over, or every connection is busy): 503, retryable. The driver's own
+ * error is kept as `cause` for the server's log; the message says nothing about the backend.
+ */
+export class StoreUnavailableError extends BatonError {
+  constructor(message = 'the job store is unavailable; retry in a few seconds', cause?: unknown) {
+    super('STORE_UNAVAILABLE', message, 503, undefined, true);
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/**
  * Thrown by a task to fail its job at once, without further attempts.
  * Any other error thrown by a task is retried until `maxAttempts` is reached.
  */

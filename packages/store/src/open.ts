@@ -5,15 +5,30 @@ import { PostgresStore } from './postgres/postgres-store.js';
 import { parsePostgresUrl } from './postgres/url.js';
 import { parseRedisUrl } from './redis/config.js';
 import { RedisStore } from './redis/redis-store.js';
+import { isPostgresUnavailable } from './postgres/unavailable.js';
+import { isRedisUnavailable } from './redis/unavailable.js';
+import { isSqliteUnavailable } from './sqlite/unavailable.js';
+import type { UnavailableClassifier } from './unavailable.js';
+import { guardStore } from './unavailable.js';
 
 export const DEFAULT_STORE_URL = 'sqlite:./baton.db';
 
+/** Each backend's test for "its server cannot be used right now" (kept in its folder). */
+const UNAVAILABLE: Record<Store['backend'], UnavailableClassifier> = {
+  sqlite: isSqliteUnavailable,
+  postgres: isPostgresUnavailable,
+  redis: isRedisUnavailable,
+};
+
 /**
- * Opens (and migrates) the store a URL names: `sqlite:PATH` or `sqlite::memory:`.
- * The caller owns the store and must `close()` it.
+ * Opens (and migrates) the store a URL names: `sqlite:PATH`, `sqlite::memory:`, `postgres://…`
+ * or `redis://…`. Every call of the returned store reports its driver's connection-level
+ * errors as `StoreUnavailableError` (`STORE_UNAVAILABLE`, 503, retryable), the same on every
+ * backend. The caller owns the store and must `close()` it.
  */
 export async function openStore(url: string, options: StoreOptions = {}): Promise<Store> {
-  const store = createStore(url, options);
+  const adapter = createStore(url, options);
+  const store = guardStore(adapter, UNAVAILABLE[adapter.backend]);
   try {
     await store.init();
   } catch (err) {

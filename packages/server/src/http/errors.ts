@@ -1,6 +1,12 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { BatonError } from '@baton/core';
 
+/**
+ * Seconds a client is told to wait (`Retry-After`) when the store is unavailable: long enough
+ * not to hammer a restarting database, short enough that a blip costs little.
+ */
+export const STORE_RETRY_AFTER_S = 2;
+
 /** Fastify's own error codes, turned into Baton's stable codes and messages. */
 const FASTIFY_ERRORS: Record<string, { status: number; code: string; message?: (e: FastifyError) => string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: {
@@ -29,6 +35,11 @@ const FASTIFY_ERRORS: Record<string, { status: number; code: string; message?: (
 /** Every error leaves the API as `{"error":{"code","message","details"}}` with a fitting status. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | BatonError | Error, request, reply) => {
+    if (err instanceof BatonError && err.code === 'STORE_UNAVAILABLE') {
+      // The client learns only that the store is down; the driver's error is for the operator.
+      request.log.warn({ err: err.cause ?? err }, 'store unavailable');
+      reply.header('retry-after', String(STORE_RETRY_AFTER_S));
+    }
     if (err instanceof BatonError) {
       return reply
         .status(err.httpStatus)

@@ -54,6 +54,7 @@ import { AFTER_SEP, RedisKeys, SEP } from './keys.js';
 import { chunkOfEntry, keptBatch } from './logs.js';
 import type { ScriptName } from './scripts.js';
 import { callScript, defineScripts } from './scripts.js';
+import { failFastWhileDown } from './unavailable.js';
 
 /** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
 const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
@@ -151,6 +152,7 @@ export class RedisStore implements Store, Coordination {
       subscriber.on('message', (channel: string, message: string) => this.delivered(channel, message));
       await subscriber.subscribe(this.keys.channel);
       this.opened = true;
+      failFastWhileDown(this.client);
     } catch (err) {
       if (err instanceof BatonError) throw err;
       throw new BatonError(
