@@ -30,6 +30,8 @@ export interface WsLinkOptions {
   requestTimeoutMs?: number;
   /** Called when a reconnection is refused for good (the token was changed): the link is closed. */
   onRefused?: (err: Error) => void;
+  /** PEM certificates to trust for `https://`/`wss://` servers besides the system's (a private CA). */
+  ca?: string | Buffer;
 }
 
 /** Lifecycle of the link: `open` once registered; `reconnecting` after a lost connection. */
@@ -84,10 +86,10 @@ export class WsLink implements AgentLink {
     if (servers.length === 0) throw new BatonError('INVALID_OPTION', 'no server URL given', 400);
     this.servers = servers.map((server) => {
       const base = new URL(server);
-      if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-        throw new BatonError('INVALID_OPTION', `server URL must be http:// or https://, got ${server}`, 400);
+      if (!['http:', 'https:', 'ws:', 'wss:'].includes(base.protocol)) {
+        throw new BatonError('INVALID_OPTION', `server URL must be http(s):// or ws(s)://, got ${server}`, 400);
       }
-      base.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
+      base.protocol = base.protocol === 'https:' || base.protocol === 'wss:' ? 'wss:' : 'ws:';
       base.pathname = base.pathname.replace(/\/$/, '') + AGENT_CONNECT_PATH;
       return { http: server, ws: base.toString() };
     });
@@ -172,6 +174,7 @@ export class WsLink implements AgentLink {
         headers: { authorization: `Bearer ${this.options.token}` },
         maxPayload: 64 * 1024 * 1024,
         handshakeTimeout: 10_000,
+        ...(this.options.ca !== undefined && { ca: this.options.ca }),
       });
       let settled = false;
       ws.on('unexpected-response', (_request, response) => {
