@@ -46,6 +46,21 @@ interface InFlight {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * A server whose TLS certificate cannot be trusted: final, like a refused token (retrying
+ * cannot fix it, and an impostor must not get the token). Null for other errors.
+ */
+function untrustedServer(err: Error, server: string): BatonError | null {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (!/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(code)) return null;
+  return new BatonError(
+    'TLS_UNTRUSTED',
+    `cannot trust the TLS certificate of ${server}: ${err.message} (give its CA with --ca FILE)`,
+    400,
+    { fatal: true },
+  );
+}
+
 /** Refusals that no retry can fix: the agent stops instead of reconnecting forever. */
 const FATAL_STATUS: Record<number, string> = {
   401: 'the server refused the agent token (check --token or BATON_AGENT_TOKEN)',
@@ -197,7 +212,10 @@ export class WsLink implements AgentLink {
       ws.on('error', (err) => {
         if (!settled) {
           settled = true;
-          reject(new BatonError('UNREACHABLE', `cannot reach Baton at ${server.http}: ${err.message}`, 503));
+          reject(
+            untrustedServer(err, server.http) ??
+              new BatonError('UNREACHABLE', `cannot reach Baton at ${server.http}: ${err.message}`, 503),
+          );
         }
       });
       ws.on('message', (data: Buffer) => this.receive(data));
