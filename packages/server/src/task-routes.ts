@@ -5,24 +5,47 @@ import { ValidationError, DEFAULT_QUEUE } from '@baton/core';
 const COMMAND_TASK = 'command';
 
 /**
- * Which tasks are served on which queues, as agents announced them. Cached; a miss
- * re-reads the store once, so an agent that registered through another server counts.
+ * Which tasks are served on which queues, as agents announced them. Cached, and read again
+ * every `ttlMs`. A task or queue the cache does not know reads the store again only when it
+ * may have changed: a `routes` event came (an agent registered, on this server or, by the
+ * store's events, another), or `minReloadMs` passed since the last read (events between
+ * servers can be lost). Concurrent misses share one read. So a client sending random task
+ * names costs at most one store read per `minReloadMs`, and a task an agent has just
+ * registered is found at once on its server and within about `minReloadMs` elsewhere.
  */
 export class TaskRoutes {
   private routes = new Map<string, Set<string>>();
-  private loadedAt = 0;
+  /** When the last read began (-Infinity: never). */
+  private loadedAt = -Infinity;
+  /** A `routes` event came since the last read began. */
+  private stale = true;
+  private reloading: Promise<void> | null = null;
+  /** The last read's failure, answered again to misses until `minReloadMs` has passed. */
+  private failure: unknown = null;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly store: Store,
     private readonly ttlMs = 5000,
-  ) {}
+    private readonly minReloadMs = 1000,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.unsubscribe = store.subscribe((event) => {
+      if (event.type === 'routes') this.stale = true;
+    });
+  }
+
+  /** Stops listening for route changes. */
+  close(): void {
+    this.unsubscribe();
+  }
 
   /** The queue a job of `task` goes to, checking that some agent serves the pair. */
   async resolveQueue(task: string, queue: string | undefined): Promise<string> {
-    if (Date.now() - this.loadedAt > this.ttlMs) await this.refresh();
+    if (this.clock() - this.loadedAt > this.ttlMs) await this.reload();
     let queues = this.routes.get(task);
     if (!queues || (queue !== undefined && !queues.has(queue))) {
-      await this.refresh();
+      await this.reloadOnMiss();
       queues = this.routes.get(task);
     }
     if (!queues) {
@@ -57,18 +80,44 @@ export class TaskRoutes {
   }
 
   async list(): Promise<TaskRoute[]> {
-    await this.refresh();
+    await this.reload();
     return [...this.routes].flatMap(([task, queues]) => [...queues].map((queue) => ({ task, queue })));
   }
 
-  private async refresh(): Promise<void> {
+  /** Reads the store again after a miss, if the routes may have changed since the last read. */
+  private async reloadOnMiss(): Promise<void> {
+    if (this.reloading) return this.reloading;
+    const recent = this.clock() - this.loadedAt < this.minReloadMs;
+    if (recent && this.failure !== null) throw this.failure;
+    if (recent && !this.stale) return;
+    return this.reload();
+  }
+
+  /** Reads the routes; calls while a read is under way share it. */
+  private reload(): Promise<void> {
+    this.reloading ??= this.load().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async load(): Promise<void> {
+    this.loadedAt = this.clock();
+    this.stale = false;
+    let found: TaskRoute[];
+    try {
+      found = await this.store.taskRoutes();
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    this.failure = null;
     const routes = new Map<string, Set<string>>();
-    for (const { task, queue } of await this.store.taskRoutes()) {
+    for (const { task, queue } of found) {
       let set = routes.get(task);
       if (!set) routes.set(task, (set = new Set()));
       set.add(queue);
     }
     this.routes = routes;
-    this.loadedAt = Date.now();
   }
 }

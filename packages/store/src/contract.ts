@@ -102,7 +102,10 @@ export interface Store extends Coordination {
    */
   deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }>;
 
-  /** Records which tasks are served on which queues (agents announce them on register). */
+  /**
+   * Records which tasks are served on which queues (agents announce them on register), and
+   * announces a `routes` event when `tasks` is not empty, so servers caching routes re-read them.
+   */
   registerTasks(tasks: TaskRoute[]): Promise<void>;
   taskRoutes(): Promise<TaskRoute[]>;
 
@@ -175,7 +178,9 @@ export type StoreEvent =
    */
   | { type: 'offer'; serverId: string; placements: Offer[] }
   /** Server `serverId` reported new free capacity of its agents (see `putAgents`). */
-  | { type: 'capacity'; serverId: string };
+  | { type: 'capacity'; serverId: string }
+  /** Task routes were registered: a cache of `taskRoutes()` is out of date. */
+  | { type: 'routes' };
 
 export interface StoreOptions {
   /** Clock in epoch ms. Default `Date.now`. */

@@ -560,6 +560,7 @@ export class PostgresStore implements Store, Coordination {
     const unique = [...new Map(tasks.map((t) => [`${t.task}\u0000${t.queue}`, t])).values()];
     if (unique.length === 0) return;
     await this.run(jobsSql.upsertRoutes, [unique.map((t) => t.task), unique.map((t) => t.queue), this.clock()]);
+    this.relay.publish({ type: 'routes' });
   }
 
   async taskRoutes(): Promise<TaskRoute[]> {

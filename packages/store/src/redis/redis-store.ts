@@ -582,6 +582,7 @@ export class RedisStore implements Store, Coordination {
     if (tasks.length === 0) return;
     const now = String(this.clock());
     await this.client.hset(this.keys.routes, ...tasks.flatMap((t) => [`${t.task}${SEP}${t.queue}`, now]));
+    this.emit({ type: 'routes' });
   }
 
   async taskRoutes(): Promise<TaskRoute[]> {

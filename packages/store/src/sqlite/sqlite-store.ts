@@ -469,6 +469,7 @@ export class SqliteStore implements Store, Coordination {
     this.db.transaction(() => {
       for (const t of tasks) this.sql.upsertRoute.run(t.task, t.queue, now);
     })();
+    if (tasks.length > 0) this.events.emit({ type: 'routes' });
   }
 
   async taskRoutes(): Promise<TaskRoute[]> {

@@ -41,6 +41,21 @@ export function eventTests(f: () => Fixture): void {
       }
     });
 
+    it('announces registered task routes, so servers caching them read them again', async () => {
+      const x = f();
+      const events: StoreEvent[] = [];
+      const unsubscribe = x.store.subscribe((e) => events.push(e));
+      try {
+        await x.store.registerTasks([]);
+        expect(events.filter((e) => e.type === 'routes')).toEqual([]);
+        await x.store.registerTasks([{ task: `t-${x.queue}`, queue: x.queue }]);
+        // The store's own listeners hear of it before the call returns.
+        expect(events).toContainEqual({ type: 'routes' });
+      } finally {
+        unsubscribe();
+      }
+    });
+
     it('announces a change when delayed jobs are promoted, so other schedulers wake', async () => {
       const x = f();
       await x.enqueue(1, { runAt: x.now + 100 });
