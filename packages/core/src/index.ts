@@ -10,3 +10,4 @@ export * from './protocol.js';
 export * from './agent-wire.js';
 export * from './shards.js';
 export * from './command-env.js';
+export * from './json-depth.js';

@@ -14,3 +14,20 @@ export const DEFAULT_LEASE_MS = 10_000;
 export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 500;
 export const DEFAULT_PORT = 7070;
+/**
+ * Deepest nesting of objects and arrays in a job payload (`[]` is 1 level, `[[1]]` is 2).
+ * Real payloads stay within a handful of levels; far deeper ones overflow recursive encoders
+ * (JSON.stringify at ~5 000 levels, msgpack on the way to an agent at ~1 400).
+ */
+export const MAX_PAYLOAD_DEPTH = 64;
+/**
+ * Deepest nesting of any request body, checked on the raw text before it is parsed: room for
+ * the deepest payload inside a bulk request, and a cap on what a hostile body makes the parser
+ * build (a 32 MiB body nested all the way down would take ~1 GiB and seconds to parse).
+ */
+export const MAX_BODY_DEPTH = 256;
+/**
+ * Latest time a job may name: the last millisecond of year 9999 UTC, the last an ISO 8601 date
+ * with a four-digit year can write, far inside what a JavaScript Date holds (±8.64e15 ms).
+ */
+export const MAX_TIME_MS = 253_402_300_799_999;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { JOB_STATES, PRIORITY_CLASSES } from './job.js';
-import { MAX_BULK_JOBS, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT } from './limits.js';
+import { MAX_BULK_JOBS, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT, MAX_TIME_MS } from './limits.js';
 
 /**
  * The API's input contracts. Objects are strict so a misspelt field is an error, not a
@@ -14,6 +14,20 @@ const nameOf = (what: string, max: number) =>
     .min(1, `${what} must not be empty`)
     .max(max, `${what} is longer than ${max} characters`)
     .regex(NAME, `${what} may hold only letters, digits and . _ : - (and must start with a letter or digit)`);
+
+/** C0 and C1 controls and DEL: no key or id needs them, and echoed they corrupt terminals and logs. */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+/** Half of a surrogate pair on its own: not Unicode, so stores would keep a mangled copy. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** A free-form string the API keys or finds things by (an idempotency key, a cursor). */
+const identifierOf = (what: string, max: number) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(max, `${what} is longer than ${max} characters`)
+    .refine((s) => !CONTROL_CHARACTER.test(s), `${what} must not hold control characters`)
+    .refine((s) => !LONE_SURROGATE.test(s), `${what} must not hold unpaired surrogates (it is not valid Unicode)`);
 
 export const taskNameSchema = nameOf('task', 200);
 export const queueNameSchema = nameOf('queue', 100);
@@ -44,6 +58,23 @@ export const constraintsSchema = z.strictObject({
   tags: z.array(tagSchema).max(32, 'at most 32 required tags').default([]),
 });
 
+const LATEST_TIME = new Date(MAX_TIME_MS).toISOString();
+
+/** When a job may run: an ISO 8601 date-time or epoch milliseconds, no later than year 9999. */
+const runAtSchema = z.union(
+  [
+    z.iso
+      .datetime({ offset: true, error: 'runAt must be an ISO 8601 date-time with a zone, like 2026-01-02T03:04:05Z' })
+      .refine((s) => !(Date.parse(s) > MAX_TIME_MS), `runAt must be no later than ${LATEST_TIME}`),
+    z
+      .number()
+      .int('runAt must be a whole number of milliseconds since 1970')
+      .min(0, 'runAt must not be negative')
+      .max(MAX_TIME_MS, `runAt must be at most ${MAX_TIME_MS} (${LATEST_TIME})`),
+  ],
+  { error: 'runAt must be an ISO 8601 date-time or epoch milliseconds' },
+);
+
 export const jobSubmissionSchema = z
   .strictObject({
     task: taskNameSchema,
@@ -67,8 +98,8 @@ export const jobSubmissionSchema = z
       .min(0, 'delayMs must not be negative')
       .max(365 * DAY_MS)
       .optional(),
-    runAt: z.union([z.iso.datetime({ offset: true }), z.number().int().min(0)]).optional(),
-    idempotencyKey: z.string().min(1).max(200).optional(),
+    runAt: runAtSchema.optional(),
+    idempotencyKey: identifierOf('idempotencyKey', 200).optional(),
   })
   .refine((s) => s.delayMs === undefined || s.runAt === undefined, {
     message: 'give delayMs or runAt, not both',
@@ -87,21 +118,41 @@ export const listJobsQuerySchema = z.strictObject({
   state: z.enum(JOB_STATES).optional(),
   queue: queueNameSchema.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: identifierOf('cursor', 200).optional(),
 });
 export type ListJobsQuery = z.infer<typeof listJobsQuerySchema>;
 
+/** Control characters and unpaired surrogates as `\uXXXX`, so text prints and logs safely. */
+const printable = (text: string): string =>
+  text.replace(/[\p{Cc}\p{Cs}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * User text for an error message: quoted, cut to `max` characters, control characters and
+ * unpaired surrogates escaped, so a message can be printed and logged safely.
+ */
+export function quoteInput(text: string, max = 60): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return printable(JSON.stringify(cut));
+}
+
+/** An issue's message; unknown keys are the one place zod echoes input, so they are quoted. */
+function messageOf(issue: z.ZodError['issues'][number]): string {
+  if (issue.code === 'unrecognized_keys') {
+    const shown = issue.keys.slice(0, 5).map((k) => quoteInput(k));
+    const more = issue.keys.length > shown.length ? ` and ${issue.keys.length - shown.length} more` : '';
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${shown.join(', ')}${more}`;
+  }
+  return printable(issue.message);
+}
+
 /** Turns zod issues into one line a person can act on, plus details for programs. */
 export function describeIssues(error: z.ZodError, prefix = ''): { message: string; details: unknown } {
-  const parts = error.issues.map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    return path ? `${path}: ${issue.message}` : issue.message;
-  });
+  const issues = error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
+    message: messageOf(issue),
+  }));
   return {
-    message: parts.join('; '),
-    details: error.issues.map((i) => ({
-      path: [prefix, ...i.path.map(String)].filter(Boolean).join('.'),
-      message: i.message,
-    })),
+    message: issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '),
+    details: issues,
   };
 }

@@ -16,6 +16,7 @@ import { ShardKeeper } from './agents/shard-keeper.js';
 import { registerAgentsRoutes } from './http/agents-routes.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerJobsRoutes } from './http/jobs-routes.js';
+import { installJsonBodyParser } from './http/json-body.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
 import { resolveServerOptions } from './options.js';
@@ -90,6 +91,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
 
   // The API speaks JSON only: a text/plain body is refused with 415 rather than half-read.
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app);
   installErrorHandling(app);
   registerJobsRoutes(app, {
     store,

@@ -3,10 +3,12 @@ import {
   DEFAULT_BACKOFF_MS,
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_RESOURCES,
+  MAX_PAYLOAD_DEPTH,
   PayloadTooLargeError,
   ValidationError,
   describeIssues,
   jobSubmissionSchema,
+  nestedDeeperThan,
   newJobId,
 } from '@baton/core';
 import type { TaskRoutes } from './task-routes.js';
@@ -28,6 +30,14 @@ export async function jobFromSubmission(
   const s = parsed.data;
   const where = ctx.path ? `${ctx.path}: ` : '';
   const payload = s.payload === undefined ? {} : s.payload;
+  // Before anything that walks the payload (JSON.stringify below, the store, msgpack to an agent).
+  if (nestedDeeperThan(payload, MAX_PAYLOAD_DEPTH)) {
+    throw new ValidationError(
+      `${where}payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+      { path: ctx.path ? `${ctx.path}.payload` : 'payload', maxDepth: MAX_PAYLOAD_DEPTH },
+      'PAYLOAD_TOO_DEEP',
+    );
+  }
   checkCommandPayload(s.task, payload, ctx.path);
   const size = Buffer.byteLength(JSON.stringify(payload));
   if (size > ctx.maxPayloadBytes) {

@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { NewJob } from '@baton/core';
 import {
   BatonError,
   DEFAULT_OWNER,
+  PayloadTooLargeError,
   ValidationError,
   bulkSubmissionSchema,
   describeIssues,
@@ -38,12 +39,27 @@ function ownerOf(request: FastifyRequest): string {
   return parsed.data;
 }
 
+/**
+ * A route's error handler that names its body limit in the 413 (fastify's error does not);
+ * every other error goes on to the API's handler.
+ */
+function namingBodyLimit(limit: number, maxPayloadBytes: number) {
+  return (err: FastifyError): never => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      throw new PayloadTooLargeError(
+        `request body is over this endpoint's limit of ${limit} bytes (a job's payload may be at most ${maxPayloadBytes})`,
+      );
+    throw err;
+  };
+}
+
 export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOptions): void {
   const { store, routes, maxPayloadBytes } = options;
   // Room for the envelope around a payload of the largest allowed size.
   const singleBodyLimit = maxPayloadBytes + 64 * 1024;
 
-  app.post('/api/jobs', { bodyLimit: singleBodyLimit }, async (request, reply) => {
+  const single = { bodyLimit: singleBodyLimit, errorHandler: namingBodyLimit(singleBodyLimit, maxPayloadBytes) };
+  app.post('/api/jobs', single, async (request, reply) => {
     const job = await jobFromSubmission(request.body, {
       owner: ownerOf(request),
       routes,
@@ -57,7 +73,11 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
       .send({ id: result.job.id, state: result.job.state, created: result.created });
   });
 
-  app.post('/api/jobs/bulk', { bodyLimit: options.maxBulkBodyBytes }, async (request, reply) => {
+  const bulk = {
+    bodyLimit: options.maxBulkBodyBytes,
+    errorHandler: namingBodyLimit(options.maxBulkBodyBytes, maxPayloadBytes),
+  };
+  app.post('/api/jobs/bulk', bulk, async (request, reply) => {
     const parsed = bulkSubmissionSchema.safeParse(request.body);
     if (!parsed.success) {
       const { message, details } = describeIssues(parsed.error);
