@@ -80,8 +80,14 @@ export interface Store extends Coordination {
 
   /** Appends job output. Only the newest `logTailBytes` of each job are kept. */
   appendLogs(chunks: LogChunk[]): Promise<void>;
-  /** A job's kept output, oldest first; with `afterSeq`, only chunks after it (for following). */
-  getLogs(jobId: string, afterSeq?: number): Promise<StoredLogChunk[]>;
+  /**
+   * A page of a job's kept output, oldest first: with `afterSeq`, only chunks after it (for
+   * following); at most `limit` chunks (default {@link DEFAULT_LOG_PAGE}, at most
+   * {@link MAX_LOG_PAGE}), so one call's cost is bounded however many small chunks a job
+   * wrote. A page of `limit` chunks may have more after it: call again from its last `seq`.
+   * A `limit` that is not a positive integer is a `ValidationError`.
+   */
+  getLogs(jobId: string, afterSeq?: number, limit?: number): Promise<StoredLogChunk[]>;
 
   /**
    * Retention: deletes up to `limit` jobs in a final state (`succeeded`, `failed`,

@@ -1,5 +1,6 @@
 export type * from './contract.js';
 export { openStore, DEFAULT_STORE_URL } from './open.js';
+export { DEFAULT_LOG_PAGE, MAX_LOG_PAGE } from './log-tail.js';
 export { SqliteStore } from './sqlite/sqlite-store.js';
 export { PostgresStore } from './postgres/postgres-store.js';
 export { StoreEvents } from './events.js';

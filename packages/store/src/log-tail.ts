@@ -1,4 +1,19 @@
 import type { LogChunk } from '@baton/core';
+import { ValidationError } from '@baton/core';
+
+/** Chunks one `getLogs` call returns when the caller gives no limit. */
+export const DEFAULT_LOG_PAGE = 1000;
+/** The most chunks one `getLogs` call returns; a larger limit is clamped to it. */
+export const MAX_LOG_PAGE = 10_000;
+
+/** getLogs' `limit`, checked and clamped (see the contract). */
+export function logPageLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LOG_PAGE;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new ValidationError(`limit must be a positive integer of chunks, not ${limit}`);
+  }
+  return Math.min(limit, MAX_LOG_PAGE);
+}
 
 /**
  * Job output tails, the part every backend shares: which chunks of a batch a job keeps.

@@ -30,6 +30,7 @@ import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
 import { PostgresCoordination } from './coordination.js';
 import { planLogs, trimThrough } from './logs.js';
+import { logPageLimit } from '../log-tail.js';
 import { ident, migrate } from './migrations.js';
 import { EventRelay } from './notifications.js';
 import type { AssignedRow, AttemptRow, JobRow, PendingRow } from './rows.js';
@@ -516,8 +517,9 @@ export class PostgresStore implements Store, Coordination {
     for (const plan of plans) this.relay.publish({ type: 'logs', jobId: plan.jobId });
   }
 
-  async getLogs(jobId: string, afterSeq?: number): Promise<StoredLogChunk[]> {
-    const rows = await this.run<Omit<StoredLogChunk, 'jobId'>>(logsSql.getLogs, [jobId, afterSeq ?? 0]);
+  async getLogs(jobId: string, afterSeq?: number, limit?: number): Promise<StoredLogChunk[]> {
+    const args = [jobId, afterSeq ?? 0, logPageLimit(limit)];
+    const rows = await this.run<Omit<StoredLogChunk, 'jobId'>>(logsSql.getLogs, args);
     return rows.map((r) => ({ jobId, seq: r.seq, attempt: r.attempt, stream: r.stream, data: r.data, at: r.at }));
   }
 

@@ -51,7 +51,8 @@ import {
   pendingOf,
 } from './job-hash.js';
 import { AFTER_SEP, RedisKeys, SEP } from './keys.js';
-import { chunkOfEntry, keptBatch } from './logs.js';
+import { getLogs, keptBatch } from './logs.js';
+import { logPageLimit } from '../log-tail.js';
 import type { ScriptName } from './scripts.js';
 import { callScript, defineScripts } from './scripts.js';
 import { failFastWhileDown } from './unavailable.js';
@@ -551,9 +552,8 @@ export class RedisStore implements Store, Coordination {
     for (const jobId of byJob.keys()) this.emit({ type: 'logs', jobId });
   }
 
-  async getLogs(jobId: string, afterSeq = 0): Promise<StoredLogChunk[]> {
-    const entries = await this.client.lrange(this.keys.logs(jobId), 0, -1);
-    return entries.map((e) => chunkOfEntry(jobId, e)).filter((c) => c.seq > afterSeq);
+  async getLogs(jobId: string, afterSeq = 0, limit?: number): Promise<StoredLogChunk[]> {
+    return getLogs(this.client, this.keys, jobId, afterSeq, logPageLimit(limit));
   }
 
   async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {

@@ -19,6 +19,7 @@ export const SCRIPT_NAMES = [
   'promote',
   'expire',
   'append-logs',
+  'get-logs',
   'delete-finished',
   'claim-shards',
   'remove-scheduler',

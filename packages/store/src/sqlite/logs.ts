@@ -48,7 +48,8 @@ function appendJobLogs(sql: Statements, jobId: string, chunks: LogChunk[], now: 
   sql.upsertLogTail.run(jobId, seq, stored + batchBytes);
 }
 
-export function getLogs(sql: Statements, jobId: string, afterSeq = 0): StoredLogChunk[] {
-  const rows = sql.getLogs.all(jobId, afterSeq) as Omit<StoredLogChunk, 'jobId'>[];
+/** A page of at most `limit` chunks after `afterSeq` (see the contract). */
+export function getLogs(sql: Statements, jobId: string, afterSeq: number, limit: number): StoredLogChunk[] {
+  const rows = sql.getLogs.all(jobId, afterSeq, limit) as Omit<StoredLogChunk, 'jobId'>[];
   return rows.map((r) => ({ jobId, seq: r.seq, attempt: r.attempt, stream: r.stream, data: r.data, at: r.at }));
 }

@@ -41,6 +41,7 @@ import { SqliteCoordination } from './coordination.js';
 import { decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { appendLogs, getLogs } from './logs.js';
+import { logPageLimit } from '../log-tail.js';
 import { migrate } from './migrations.js';
 import type { AssignedRow, AttemptRow, JobRow, PendingRow } from './rows.js';
 import {
@@ -411,8 +412,8 @@ export class SqliteStore implements Store, Coordination {
     for (const jobId of jobIds) this.events.emit({ type: 'logs', jobId });
   }
 
-  async getLogs(jobId: string, afterSeq?: number): Promise<StoredLogChunk[]> {
-    return getLogs(this.sql, jobId, afterSeq);
+  async getLogs(jobId: string, afterSeq?: number, limit?: number): Promise<StoredLogChunk[]> {
+    return getLogs(this.sql, jobId, afterSeq ?? 0, logPageLimit(limit));
   }
 
   async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {

@@ -121,7 +121,7 @@ export const SQL = {
   // Params: jobId, seq. Drops the chunks up to and including seq.
   dropLogs: 'DELETE FROM job_logs WHERE job_id = ? AND seq <= ?',
   // Params: jobId, afterSeq
-  getLogs: 'SELECT seq, attempt, stream, data, at FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq',
+  getLogs: 'SELECT seq, attempt, stream, data, at FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
 } as const;
 
 /** The statements of {@link SQL}, prepared. */

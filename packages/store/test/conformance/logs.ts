@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { LogChunk } from '@baton/core';
+import { DEFAULT_LOG_PAGE, MAX_LOG_PAGE } from '@baton/store';
 import type { StoreEvent, StoredLogChunk } from '@baton/store';
 import type { Fixture } from './fixture.js';
 import { UNKNOWN_ID } from './fixture.js';
@@ -52,6 +53,47 @@ export function logTests(f: () => Fixture): void {
       expectIncreasing(next);
       expect(texts(await x.store.getLogs(id!, first[0]!.seq))).toEqual(['b', 'c', 'd', 'e']);
       expect(texts(await x.store.getLogs(id!, next[1]!.seq))).toEqual(['e']);
+    });
+
+    it('returns at most limit chunks per call, paging on from the last seq', async () => {
+      const x = f();
+      const [id] = await x.enqueue();
+      const written = Array.from({ length: 25 }, (_, i) => `line ${i}\n`);
+      await x.store.appendLogs(written.map((d) => out(id!, d)));
+      const pages: string[][] = [];
+      let after = 0;
+      for (;;) {
+        const page = await x.store.getLogs(id!, after, 10);
+        if (page.length === 0) break;
+        expect(page.length).toBeLessThanOrEqual(10);
+        expectIncreasing(page);
+        pages.push(texts(page));
+        after = page[page.length - 1]!.seq;
+      }
+      expect(pages.map((p) => p.length)).toEqual([10, 10, 5]);
+      expect(pages.flat()).toEqual(written);
+      // A page may start anywhere, and a limit past the end returns what there is.
+      const all = await x.store.getLogs(id!);
+      expect(texts(await x.store.getLogs(id!, all[11]!.seq, 3))).toEqual(written.slice(12, 15));
+      expect(texts(await x.store.getLogs(id!, all[20]!.seq, MAX_LOG_PAGE + 1))).toEqual(written.slice(21));
+    });
+
+    it(`returns ${DEFAULT_LOG_PAGE} chunks at most when no limit is given`, async () => {
+      const x = f();
+      const [id] = await x.enqueue();
+      const written = Array.from({ length: DEFAULT_LOG_PAGE + 7 }, (_, i) => `${i},`);
+      await x.store.appendLogs(written.map((d) => out(id!, d)));
+      const first = await x.store.getLogs(id!);
+      expect(texts(first)).toEqual(written.slice(0, DEFAULT_LOG_PAGE));
+      expect(texts(await x.store.getLogs(id!, first[first.length - 1]!.seq))).toEqual(written.slice(DEFAULT_LOG_PAGE));
+    });
+
+    it('refuses a limit that is not a positive integer', async () => {
+      const x = f();
+      const [id] = await x.enqueue();
+      for (const limit of [0, -1, 1.5, Number.NaN]) {
+        await expect(x.store.getLogs(id!, 0, limit)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      }
     });
 
     it('has no output for an unknown job or one that wrote none', async () => {
@@ -148,6 +190,21 @@ export function logTests(f: () => Fixture): void {
       expect(bytes(tail!)).toBeLessThanOrEqual(TAIL);
       expect(bytes(tail!)).toBeGreaterThanOrEqual(TAIL - 3);
       expect(tail).toMatch(/^é+$/);
+    });
+
+    it('pages through what is kept after the oldest chunks were dropped', async () => {
+      const x = f();
+      const store = await x.openWith({ logTailBytes: TAIL });
+      const [id] = (await store.enqueue([x.job()])).map((r) => r.job.id);
+      const written = Array.from({ length: 30 }, (_, i) => String(i % 10).repeat(10));
+      for (const d of written) await store.appendLogs([out(id!, d)]);
+      const keptNow = written.slice(-TAIL / 10);
+      const first = await store.getLogs(id!, 0, 4);
+      expect(texts(first)).toEqual(keptNow.slice(0, 4));
+      const rest = await store.getLogs(id!, first[3]!.seq, 100);
+      expect(texts(rest)).toEqual(keptNow.slice(4));
+      // A cursor from before the drop reads on from the oldest kept chunk.
+      expect(texts(await store.getLogs(id!, 1, 2))).toEqual(keptNow.slice(0, 2));
     });
 
     it('trims each job on its own', async () => {

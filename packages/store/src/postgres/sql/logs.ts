@@ -50,6 +50,7 @@ WHERE t.job_id = n.job_id`,
 export const getLogs = statement(
   'get_logs',
   `
--- Params: $1 job id, $2 after seq
-SELECT seq, attempt, stream, data, at FROM job_logs WHERE job_id = $1::text AND seq > $2::bigint ORDER BY seq`,
+-- Params: $1 job id, $2 after seq, $3 most chunks
+SELECT seq, attempt, stream, data, at FROM job_logs WHERE job_id = $1::text AND seq > $2::bigint ORDER BY seq
+LIMIT $3::int`,
 );
