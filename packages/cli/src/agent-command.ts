@@ -7,11 +7,15 @@ import type { GpuDevice } from '@baton/core';
 import { BatonError, tagSchema } from '@baton/core';
 import { loadTaskModule } from './agent-tasks.js';
 import { CliError, intOption } from './cli-error.js';
+import { commandEnvFromFlags } from './command-env-flags.js';
+import { readFlagFile, readSecretFile } from './flag-files.js';
 import { onShutdown } from './serve.js';
 
 interface AgentFlags {
   server: string;
   token?: string;
+  tokenFile?: string;
+  ca?: string;
   name: string;
   pool: string;
   queues?: string;
@@ -21,6 +25,8 @@ interface AgentFlags {
   memoryMb?: number;
   gpus?: number;
   allowCommands: boolean;
+  passEnv: string[];
+  commandEnv: string[];
   tasks?: string;
   demo: boolean;
   drainGraceMs: number;
@@ -30,6 +36,7 @@ interface AgentFlags {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').filter(Boolean)];
+const repeat = (value: string, previous: string[]) => [...previous, value];
 
 function numberOption(flag: string, min: number) {
   return (value: string): number => {
@@ -52,9 +59,11 @@ export function registerAgentCommand(program: Command): void {
     )
     .option(
       '--token <token>',
-      'the agent token the server printed (or BATON_AGENT_TOKEN)',
+      'the agent token (visible to every user in the process list: prefer --token-file or BATON_AGENT_TOKEN)',
       process.env.BATON_AGENT_TOKEN,
     )
+    .option('--token-file <path>', 'read the agent token from this file (mode 600), e.g. a mounted secret')
+    .option('--ca <file>', 'PEM certificate(s) to trust for an https:// or wss:// server (a private CA)')
     .option('--name <name>', 'agent name shown in baton agents', hostname())
     .option('--pool <name>', 'pool this agent belongs to', 'default')
     .option('--queues <list>', "queues to take work from, comma-separated (default: the tasks' queues)")
@@ -68,6 +77,13 @@ export function registerAgentCommand(program: Command): void {
     .option('--memory-mb <n>', 'memory offered to jobs, MiB (default: this machine’s)', intOption('--memory-mb', 0))
     .option('--gpus <n>', 'declare N GPUs instead of detecting them with nvidia-smi', intOption('--gpus', 0, 1024))
     .option('--allow-commands', 'run built-in command tasks (argv, no shell) on this machine', false)
+    .option(
+      '--pass-env <name>',
+      "copy this variable of the agent's environment to every command (repeatable, or comma-separated)",
+      collect,
+      [],
+    )
+    .option('--command-env <name=value>', 'set this variable for every command (repeatable)', repeat, [])
     .option('--tasks <file>', 'a JS module exporting defineTask(...) tasks')
     .option('--demo', 'serve the demo tasks (demo.sleep, demo.fail, demo.echo)', false)
     .option(
@@ -83,14 +99,37 @@ export function registerAgentCommand(program: Command): void {
       intOption('--gpu-health-interval-ms', 100),
     )
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'info')
-    .action(async (flags: AgentFlags) => {
-      await runAgent(flags);
+    .action(async (flags: AgentFlags, command: Command) => {
+      await runAgent(flags, command.getOptionValueSource('token') === 'cli');
     });
 }
 
-async function runAgent(flags: AgentFlags): Promise<void> {
-  if (!flags.token)
-    throw new CliError('--token is required (or set BATON_AGENT_TOKEN); baton dev and baton server print it', 2);
+const warn = (line: string): void => void process.stderr.write(`baton: warning: ${line}\n`);
+
+/** The agent token from --token-file, --token or BATON_AGENT_TOKEN (the file wins over the variable). */
+function agentToken(flags: AgentFlags, tokenOnCommandLine: boolean): string {
+  if (flags.tokenFile !== undefined) {
+    if (tokenOnCommandLine) throw new CliError('give --token or --token-file, not both', 2);
+    return readSecretFile('--token-file', flags.tokenFile, warn);
+  }
+  if (!flags.token) {
+    throw new CliError(
+      '--token-file or --token is required (or set BATON_AGENT_TOKEN); baton dev and baton server print it',
+      2,
+    );
+  }
+  return flags.token;
+}
+
+async function runAgent(flags: AgentFlags, tokenOnCommandLine: boolean): Promise<void> {
+  const token = agentToken(flags, tokenOnCommandLine);
+  // Nothing this process starts (a --tasks module's children) inherits the token.
+  delete process.env.BATON_AGENT_TOKEN;
+  const ca = flags.ca === undefined ? undefined : readFlagFile('--ca', flags.ca);
+  if (!flags.allowCommands && (flags.passEnv.length > 0 || flags.commandEnv.length > 0)) {
+    throw new CliError('--pass-env and --command-env are for command tasks: add --allow-commands', 2);
+  }
+  const commandEnv = commandEnvFromFlags(flags.passEnv, flags.commandEnv, process.env, warn);
   for (const tag of flags.tag) {
     const parsed = tagSchema.safeParse(tag);
     if (!parsed.success) throw new CliError(`--tag "${tag}": ${parsed.error.issues[0]?.message ?? 'invalid'}`, 2);
@@ -99,7 +138,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   const tasks: AnyTaskDefinition[] = [];
   if (flags.tasks) tasks.push(...(await loadTaskModule(flags.tasks)));
   if (flags.demo) tasks.push(...demoTasks);
-  if (flags.allowCommands) tasks.push(createCommandTask());
+  if (flags.allowCommands) tasks.push(createCommandTask({ env: commandEnv }));
   if (tasks.length === 0) throw new CliError('nothing to run: give --tasks FILE, --allow-commands or --demo', 2);
 
   const gpus = await gpusOf(flags);
@@ -108,8 +147,9 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   try {
     link = new WsLink({
       serverUrl: flags.server.split(',').filter(Boolean),
-      token: flags.token,
+      token,
       logger,
+      ...(ca !== undefined && { ca }),
       onRefused: (err) => {
         process.stderr.write(`baton: ${err.message}; the agent stops\n`);
         process.exit(1);

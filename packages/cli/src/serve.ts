@@ -6,6 +6,7 @@ import type { Store } from '@baton/store';
 import { MIN_AGENT_TOKEN_LENGTH, createBatonServer } from '@baton/server';
 import type { BatonServer } from '@baton/server';
 import { CliError, intOption } from './cli-error.js';
+import { readFlagFile, readSecretFile } from './flag-files.js';
 import type { Command } from 'commander';
 
 /** Flags `baton dev` and `baton server` share. */
@@ -19,6 +20,9 @@ export interface ServeOptions {
   shardLeaseMs?: number;
   maxPayloadBytes?: number;
   agentToken?: string;
+  agentTokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   logLevel: string;
 }
 
@@ -48,6 +52,9 @@ export function withServeOptions(command: Command, defaults: { store: string; po
       `secret remote agents connect with, ≥ ${MIN_AGENT_TOKEN_LENGTH} characters (or BATON_AGENT_TOKEN; default: generated and printed)`,
       process.env.BATON_AGENT_TOKEN,
     )
+    .option('--agent-token-file <path>', 'read the agent token from this file (kept out of the process list)')
+    .option('--tls-cert <file>', 'serve HTTPS and WSS with this PEM certificate (chain); needs --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--max-payload-bytes <n>', 'largest job payload (default 1048576)', intOption('--max-payload-bytes', 1))
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'warn');
 }
@@ -61,8 +68,24 @@ export interface Serving {
   close(): Promise<void>;
 }
 
+const warn = (line: string): void => void process.stderr.write(`baton: warning: ${line}\n`);
+
+/** The TLS certificate and key, read before anything opens; null for plain HTTP. */
+function tlsOf(options: ServeOptions): { cert: Buffer; key: Buffer } | null {
+  if (options.tlsCert === undefined && options.tlsKey === undefined) return null;
+  if (options.tlsCert === undefined || options.tlsKey === undefined) {
+    throw new CliError('--tls-cert and --tls-key go together: give both, or neither for plain HTTP', 2);
+  }
+  return { cert: readFlagFile('--tls-cert', options.tlsCert), key: readFlagFile('--tls-key', options.tlsKey) };
+}
+
 /** Opens the store and builds the server from the shared flags, with clear errors. */
 export async function serve(options: ServeOptions, logger: Logger): Promise<Serving> {
+  const tls = tlsOf(options);
+  const givenToken =
+    options.agentTokenFile === undefined
+      ? options.agentToken
+      : readSecretFile('--agent-token-file', options.agentTokenFile, warn);
   let store: Store;
   try {
     store = await openStore(options.store);
@@ -70,12 +93,13 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
     throw new CliError(`cannot open store ${options.store}: ${err instanceof Error ? err.message : String(err)}`);
   }
   // A generated token is printed once at start; a given one is never printed.
-  const agentToken = options.agentToken ?? randomBytes(24).toString('base64url');
+  const agentToken = givenToken ?? randomBytes(24).toString('base64url');
   let server: BatonServer;
   try {
     server = createBatonServer(store, {
       logger,
       agentToken,
+      tls,
       ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
       ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
       ...(options.agentTimeoutMs !== undefined && { agentTimeoutMs: options.agentTimeoutMs }),
@@ -85,6 +109,8 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
   } catch (err) {
     await store.close();
     if (err instanceof BatonError) throw new CliError(err.message, 2);
+    // Node's TLS layer refuses a malformed certificate or key, or a key that is not the certificate's.
+    if (tls) throw new CliError(`--tls-cert/--tls-key: ${err instanceof Error ? err.message : String(err)}`, 2);
     throw err;
   }
   const close = async () => {
@@ -110,10 +136,22 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
   };
 }
 
-/** The lines that tell a person how to connect an agent. */
+/**
+ * The line that tells a person how to connect an agent. The token goes in the environment, not
+ * the agent's argv, which every user of the machine can read (`ps`, /proc/PID/cmdline); a token
+ * the operator gave is never printed.
+ */
 export function agentHint(url: string, options: ServeOptions, agentToken: string): string {
-  const token = options.agentToken === undefined ? agentToken : '$BATON_AGENT_TOKEN';
-  return `  agents: baton agent --server ${url} --token ${token} [--gpus N] [--allow-commands] [--tasks ./tasks.js]`;
+  const given = options.agentToken !== undefined || options.agentTokenFile !== undefined;
+  const words = [
+    given ? null : `BATON_AGENT_TOKEN=${agentToken}`,
+    'baton agent --server',
+    url,
+    given ? '--token-file FILE' : null,
+    options.tlsCert === undefined ? null : '[--ca CA.pem]',
+    '[--gpus N] [--allow-commands] [--tasks ./tasks.js]',
+  ];
+  return `  agents: ${words.filter((w) => w !== null).join(' ')}`;
 }
 
 /** Stops on SIGINT/SIGTERM once, running `stop` and exiting 0. */

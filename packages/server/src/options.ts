@@ -26,6 +26,17 @@ export interface ServerOptions {
    * scheduler that dies has its shards taken over within this and a fifth of it. [5 000]
    */
   shardLeaseMs?: number;
+  /**
+   * Serve HTTPS (and WSS for agents and event sockets) with this PEM certificate chain and
+   * private key, as Node's `tls.createServer` takes them. Null: plain HTTP. [null]
+   */
+  tls?: ServerTlsOptions | null;
+}
+
+/** A server's TLS certificate (chain) and its private key, PEM. */
+export interface ServerTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
 }
 
 export type ResolvedServerOptions = Required<ServerOptions>;
@@ -60,9 +71,14 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       400,
     );
   }
+  const tls = options.tls ?? null;
+  if (tls !== null && (tls.cert.length === 0 || tls.key.length === 0)) {
+    throw new BatonError('INVALID_OPTION', 'tls needs both a certificate and a private key', 400);
+  }
   return {
     leaseMs,
     agentTimeoutMs,
+    tls,
     shardLeaseMs: positiveInt('shardLeaseMs', options.shardLeaseMs ?? 5000, 250),
     agentToken,
     heartbeatMs,

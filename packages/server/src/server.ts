@@ -46,11 +46,13 @@ export interface BatonServer {
 export function createBatonServer(store: Store, options: ServerOptions & { logger?: Logger } = {}): BatonServer {
   const resolved = resolveServerOptions(options);
   const logger = options.logger ?? pino({ level: 'warn' });
-  const app: FastifyInstance = Fastify({
+  // With TLS, Fastify serves on an https.Server: the same request, upgrade and close API.
+  const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     disableRequestLogging: true,
     bodyLimit: resolved.maxBulkBodyBytes,
-  });
+    ...(resolved.tls && { https: { cert: resolved.tls.cert, key: resolved.tls.key } }),
+  }) as unknown as FastifyInstance;
   const gateway = new AgentGateway(store, {
     leaseMs: resolved.leaseMs,
     heartbeatMs: resolved.heartbeatMs,
@@ -125,7 +127,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       await app.listen({ port, host });
       const address = app.server.address();
       const actualPort = typeof address === 'object' && address ? address.port : port;
-      return `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+      const scheme = resolved.tls ? 'https' : 'http';
+      return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     },
     async close() {
       if (closed) return;
