@@ -56,7 +56,7 @@ async function runDev(options: DevOptions): Promise<void> {
       `  store:  ${options.store}`,
       `  local:  ${options.agents} in-process agent(s) × ${options.concurrency} slots (tasks: ${demoTasks.map((t) => t.name).join(', ')})`,
       agentHint(url, options, serving.agentToken),
-      `  try:    curl -s -X POST ${url}/api/jobs -H 'content-type: application/json' -d '{"task":"demo.sleep","payload":{"ms":500}}'`,
+      `  try:    curl -s${options.tlsCert === undefined ? '' : ' --cacert CA.pem'} -X POST ${url}/api/jobs -H 'content-type: application/json' -d '{"task":"demo.sleep","payload":{"ms":500}}'`,
       '',
     ].join('\n'),
   );
