@@ -30,7 +30,7 @@ export interface WsLinkOptions {
   requestTimeoutMs?: number;
   /** Called when a reconnection is refused for good (the token was changed): the link is closed. */
   onRefused?: (err: Error) => void;
-  /** PEM certificates to trust for `https://`/`wss://` servers besides the system's (a private CA). */
+  /** PEM CA certificates to trust for `https://`/`wss://` servers instead of the system's (a private CA). */
   ca?: string | Buffer;
 }
 
