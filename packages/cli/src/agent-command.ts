@@ -63,7 +63,10 @@ export function registerAgentCommand(program: Command): void {
       process.env.BATON_AGENT_TOKEN,
     )
     .option('--token-file <path>', 'read the agent token from this file (mode 600), e.g. a mounted secret')
-    .option('--ca <file>', 'PEM certificate(s) to trust for an https:// or wss:// server (a private CA)')
+    .option(
+      '--ca <file>',
+      'trust these PEM CA certificate(s) for an https:// or wss:// server, instead of the system CAs',
+    )
     .option('--name <name>', 'agent name shown in baton agents', hostname())
     .option('--pool <name>', 'pool this agent belongs to', 'default')
     .option('--queues <list>', "queues to take work from, comma-separated (default: the tasks' queues)")
