@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { FINAL_STATES, ValidationError, describeIssues } from '@baton/core';
+import { ValidationError, describeIssues } from '@baton/core';
 import type { Store, StoredLogChunk } from '@baton/store';
 import { z } from 'zod';
 import { jobIdOf } from './job-id.js';
+import type { FollowLimits } from './log-follower.js';
+import { DEFAULT_FOLLOW_LIMITS, follow } from './log-follower.js';
 
 const logsQuerySchema = z.strictObject({
   follow: z.enum(['true', 'false', '1', '0']).optional(),
@@ -11,16 +13,23 @@ const logsQuerySchema = z.strictObject({
   stream: z.enum(['stdout', 'stderr']).optional(),
 });
 
-/** How often a follower checks whether its job has finished, between output events. */
-const FOLLOW_CHECK_MS = 500;
+/** Chunks one plain (not followed) read answers at most; `more` says whether others follow. */
+export const LOG_PAGE_CHUNKS = 1000;
+/** Bytes of output one plain read answers at most (its first chunk is always sent whole). */
+export const LOG_PAGE_BYTES = 1024 * 1024;
 
 /**
- * `GET /api/jobs/:id/logs`: a job's kept output (stdout and stderr of its attempts), as text
- * or as JSON chunks with their `seq`. With `follow=true` the response stays open and streams new
- * output (text, or one JSON chunk per line) until the job is final.
+ * `GET /api/jobs/:id/logs`: a page of a job's kept output (stdout and stderr of its attempts),
+ * as text or as JSON chunks with their `seq`; `lastSeq` (JSON) or `X-Baton-Last-Seq` (text)
+ * is the cursor for the next page. With `follow=true` the response stays open and streams new
+ * output (text, or one JSON chunk per line) until the job is final (see log-follower.ts).
  */
-export function registerLogsRoutes(app: FastifyInstance, deps: { store: Store }): void {
+export function registerLogsRoutes(
+  app: FastifyInstance,
+  deps: { store: Store; followLimits?: Partial<FollowLimits> },
+): void {
   const { store } = deps;
+  const limits: FollowLimits = { ...DEFAULT_FOLLOW_LIMITS, ...deps.followLimits };
   app.get<{ Params: { id: string } }>('/api/jobs/:id/logs', async (request, reply) => {
     const id = jobIdOf(request);
     const parsed = logsQuerySchema.safeParse(request.query);
@@ -34,19 +43,17 @@ export function registerLogsRoutes(app: FastifyInstance, deps: { store: Store })
       return reply
         .status(404)
         .send({ error: { code: 'JOB_NOT_FOUND', message: `job ${id} not found`, details: null } });
-    const pick = (chunks: StoredLogChunk[]) =>
-      query.stream ? chunks.filter((c) => c.stream === query.stream) : chunks;
-    const follow = query.follow === 'true' || query.follow === '1';
+    const follows = query.follow === 'true' || query.follow === '1';
 
-    if (!follow) {
-      const chunks = await store.getLogs(id, query.after);
-      const last = chunks[chunks.length - 1];
-      if (query.format === 'json') return { chunks: pick(chunks), lastSeq: last?.seq ?? query.after ?? null };
-      return reply.type('text/plain; charset=utf-8').send(
-        pick(chunks)
-          .map((c) => c.data)
-          .join(''),
-      );
+    if (!follows) {
+      const { chunks, lastSeq, more } = pageOf(await store.getLogs(id, query.after, LOG_PAGE_CHUNKS), query.after);
+      const picked = query.stream ? chunks.filter((c) => c.stream === query.stream) : chunks;
+      if (query.format === 'json') return { chunks: picked, lastSeq, more };
+      if (lastSeq !== null) reply.header('x-baton-last-seq', String(lastSeq));
+      return reply
+        .header('x-baton-more', String(more))
+        .type('text/plain; charset=utf-8')
+        .send(picked.map((c) => c.data).join(''));
     }
 
     reply.hijack();
@@ -57,50 +64,38 @@ export function registerLogsRoutes(app: FastifyInstance, deps: { store: Store })
       'x-content-type-options': 'nosniff',
     });
     raw.flushHeaders(); // a follower learns at once that the job exists, before any output
-    let after = query.after;
-    let done = false;
-    let pumping: Promise<void> | null = null;
-    let again = false;
-    const pump = async (): Promise<void> => {
-      const chunks = await store.getLogs(id, after);
-      const last = chunks[chunks.length - 1];
-      if (last) after = last.seq;
-      for (const c of pick(chunks)) raw.write(query.format === 'json' ? `${JSON.stringify(c)}\n` : c.data);
-    };
-    const schedulePump = () => {
-      if (pumping) {
-        again = true;
-        return;
-      }
-      pumping = pump()
-        .catch((err: unknown) => request.log.warn({ err }, 'log follower could not read logs'))
-        .finally(() => {
-          pumping = null;
-          if (again && !done) {
-            again = false;
-            schedulePump();
-          }
-        });
-    };
-    const finish = () => {
-      if (done) return;
-      done = true;
-      unsubscribe();
-      clearInterval(check);
-      raw.end();
-    };
-    const unsubscribe = store.subscribe((event) => {
-      if (event.type === 'logs' && event.jobId === id) schedulePump();
+    follow({
+      store,
+      jobId: id,
+      after: query.after,
+      format: query.format,
+      stream: query.stream,
+      raw,
+      log: request.log,
+      limits,
     });
-    const check = setInterval(() => {
-      void store.getJob(id).then(async (current) => {
-        if (done || (current && !FINAL_STATES.has(current.state))) return;
-        await pumping;
-        await pump(); // the last output may have landed just before the end
-        finish();
-      });
-    }, FOLLOW_CHECK_MS);
-    raw.on('close', finish);
-    schedulePump();
   });
+}
+
+/**
+ * One plain read's answer: the store's page cut at LOG_PAGE_BYTES, the cursor after it, and
+ * whether more may follow (the page was full or cut).
+ */
+function pageOf(
+  page: StoredLogChunk[],
+  after: number | undefined,
+): { chunks: StoredLogChunk[]; lastSeq: number | null; more: boolean } {
+  let bytes = 0;
+  let end = 0;
+  while (end < page.length) {
+    bytes += Buffer.byteLength(page[end]!.data, 'utf8');
+    if (end > 0 && bytes > LOG_PAGE_BYTES) break;
+    end++;
+  }
+  const chunks = page.slice(0, end);
+  return {
+    chunks,
+    lastSeq: chunks[chunks.length - 1]?.seq ?? after ?? null,
+    more: end < page.length || page.length === LOG_PAGE_CHUNKS,
+  };
 }
