@@ -200,6 +200,13 @@ describe('agent tokens kept out of the command line', () => {
     expect(p.output()).toMatch(message);
   });
 
+  it('baton server with both --agent-token and --agent-token-file is a usage error', async () => {
+    const file = tokenFile('server-both', AGENT_TOKEN);
+    const p = startBaton(['server', '--port', '0', '--agent-token', AGENT_TOKEN, '--agent-token-file', file]);
+    expect((await p.exited).code).toBe(2);
+    expect(p.output()).toMatch(/give --agent-token or --agent-token-file, not both/);
+  });
+
   it('baton server with a missing --agent-token-file is a usage error', async () => {
     const p = startBaton([
       'server',

@@ -56,7 +56,12 @@ export function withServeOptions(command: Command, defaults: { store: string; po
     .option('--tls-cert <file>', 'serve HTTPS and WSS with this PEM certificate (chain); needs --tls-key')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--max-payload-bytes <n>', 'largest job payload (default 1048576)', intOption('--max-payload-bytes', 1))
-    .option('--log-level <level>', 'fatal | error | warn | info | debug', 'warn');
+    .option('--log-level <level>', 'fatal | error | warn | info | debug', 'warn')
+    .hook('preAction', (self) => {
+      if (self.getOptionValue('agentTokenFile') !== undefined && self.getOptionValueSource('agentToken') === 'cli') {
+        throw new CliError('give --agent-token or --agent-token-file, not both', 2);
+      }
+    });
 }
 
 export interface Serving {
