@@ -6,11 +6,12 @@ import type {
   GpuHealth,
   HeldJob,
   JobAssignment,
-  LogChunk,
   RegisteredAgent,
 } from '@baton/core';
 import { BatonError } from '@baton/core';
 import { JobAbort } from './job-abort.js';
+import type { OutputSource } from './job-output.js';
+import { OutputBuffer } from './job-output.js';
 import { runTask } from './run-task.js';
 import type { AnyTaskDefinition, TaskDefinition, TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
@@ -44,6 +45,14 @@ export interface AgentOptions {
   startReportDelayMs?: number;
   /** How long captured output waits before it is sent, batched. Default 100 ms. */
   outputFlushMs?: number;
+  /**
+   * Most output bytes of one job waiting to be sent (buffered, or sent and not yet answered).
+   * Output beyond it is dropped and the job's log says `[baton: N bytes of output dropped]`,
+   * so a slow or lost link cannot make the agent run out of memory. Default 1 MiB.
+   */
+  maxOutputBytesPerJob?: number;
+  /** The same for all jobs together. Default 16 MiB. */
+  maxOutputBytes?: number;
 }
 
 /** Lifecycle of an agent. */
@@ -57,6 +66,7 @@ interface RunningJob {
   progressDirty: boolean;
   /** When the server last confirmed this job's lease (assignment or heartbeat). */
   leaseConfirmedAt: number;
+  output: OutputSource;
 }
 
 /**
@@ -78,9 +88,7 @@ export class Agent implements AgentInbox {
   private startTimer: NodeJS.Timeout | null = null;
   private readonly unreportedStarts = new Set<RunningJob>();
   private readonly startReportDelayMs: number;
-  private readonly outputFlushMs: number;
-  private output: LogChunk[] = [];
-  private outputTimer: NodeJS.Timeout | null = null;
+  private readonly outputs: OutputBuffer;
   private idleWaiters: (() => void)[] = [];
   private _state: AgentState = 'idle';
 
@@ -99,7 +107,13 @@ export class Agent implements AgentInbox {
     this.logger = options.logger ?? silentLogger;
     this.progressIntervalMs = options.progressIntervalMs ?? 200;
     this.startReportDelayMs = options.startReportDelayMs ?? 25;
-    this.outputFlushMs = options.outputFlushMs ?? 100;
+    this.outputs = new OutputBuffer({
+      link: this.link,
+      logger: this.logger,
+      flushMs: options.outputFlushMs ?? 100,
+      maxBytesPerJob: options.maxOutputBytesPerJob ?? 1024 * 1024,
+      maxBytes: options.maxOutputBytes ?? 16 * 1024 * 1024,
+    });
   }
 
   get state(): AgentState {
@@ -174,7 +188,7 @@ export class Agent implements AgentInbox {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.progressTimer) clearTimeout(this.progressTimer);
     if (this.startTimer) clearTimeout(this.startTimer);
-    if (this.outputTimer) clearTimeout(this.outputTimer);
+    this.outputs.stop();
     if (wasRunning) await this.link.unregister();
     this._state = 'stopped';
   }
@@ -213,6 +227,7 @@ export class Agent implements AgentInbox {
       progress: undefined,
       progressDirty: false,
       leaseConfirmedAt: Date.now(),
+      output: this.outputs.open(job.id, job.attempts),
     };
     this.running.set(job.id, entry);
     // The start is reported after a short window, not before running: a job that finishes
@@ -224,15 +239,18 @@ export class Agent implements AgentInbox {
       const outcome = await runTask(this.tasks.get(job.task), assignment, entry.abort, {
         logger: this.logger,
         progress: (percent) => this.recordProgress(entry, percent),
-        output: (stream, data) => this.recordOutput(entry, stream, data),
+        output: (stream, data) => {
+          if (!entry.abort.signal.aborted) this.outputs.record(entry.output, stream, data);
+        },
       });
       const startedAt = this.unreportedStarts.delete(entry) ? { startedAt: entry.startedAt } : {};
-      await this.flushOutput(); // the job's last output lands before its outcome
+      await this.outputs.flush(); // the job's last output lands before its outcome
       await this.report({ jobId: job.id, leaseToken, ...outcome, ...startedAt });
     } catch (err) {
       this.logger.error({ err, jobId: job.id }, 'agent could not report on job');
     } finally {
       this.unreportedStarts.delete(entry);
+      this.outputs.close(entry.output);
       this.running.delete(job.id);
       if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
@@ -266,29 +284,6 @@ export class Agent implements AgentInbox {
     const [result] = await this.link.complete([completion]);
     if (result && !result.ok && result.code !== 'CANCELLED') {
       this.logger.warn({ jobId: completion.jobId, code: result.code }, result.message);
-    }
-  }
-
-  private recordOutput(entry: RunningJob, stream: 'stdout' | 'stderr', data: string): void {
-    if (data.length === 0 || entry.abort.signal.aborted) return;
-    const { job } = entry.assignment;
-    this.output.push({ jobId: job.id, attempt: job.attempts, stream, data });
-    if (this.outputTimer) return;
-    this.outputTimer = setTimeout(() => {
-      this.outputTimer = null;
-      void this.flushOutput();
-    }, this.outputFlushMs);
-    this.outputTimer.unref();
-  }
-
-  private async flushOutput(): Promise<void> {
-    if (this.output.length === 0) return;
-    const chunks = this.output;
-    this.output = [];
-    try {
-      await this.link.logs(chunks);
-    } catch (err) {
-      this.logger.warn({ err, chunks: chunks.length }, 'could not send job output; it is lost');
     }
   }
 

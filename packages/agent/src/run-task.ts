@@ -1,4 +1,5 @@
 import type { JobAssignment, JobError } from '@baton/core';
+import { checkResult } from '@baton/core';
 import type { JobAbort } from './job-abort.js';
 import type { TaskDefinition, TaskLogger } from './task.js';
 
@@ -77,6 +78,9 @@ export async function runTask(
       },
     };
     const result = await Promise.race([task.handler(payload, ctx), aborted]);
+    // Checked here, before sending: the server would refuse it, and every retry would fail alike.
+    const refused = checkResult(result);
+    if (refused) return { outcome: 'failed', error: refused };
     return { outcome: 'succeeded', result: result === undefined ? null : result };
   } catch (err) {
     const code = codeOf(err) ?? 'TASK_FAILED';

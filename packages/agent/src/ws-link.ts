@@ -10,10 +10,18 @@ import type {
   RegisteredAgent,
   TransitionResult,
 } from '@baton/core';
-import { AGENT_CONNECT_PATH, AGENT_PROTOCOL_VERSION, BatonError, decodeFrame, encodeFrame } from '@baton/core';
+import {
+  AGENT_CONNECT_PATH,
+  AGENT_PROTOCOL_VERSION,
+  BatonError,
+  MAX_SERVER_FRAME_BYTES,
+  decodeFrame,
+  packFrames,
+} from '@baton/core';
 import WebSocket from 'ws';
 import type { TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
+import { joinAnswers, splitUnsendable } from './request-split.js';
 
 export interface WsLinkOptions {
   /**
@@ -80,6 +88,8 @@ export class WsLink implements AgentLink {
   private registration: AgentRegistration | null = null;
   private inbox: AgentInbox | null = null;
   private agentId: string | null = null;
+  /** The secret that proves a resume comes from this agent (never logged). */
+  private resumeSecret: string | null = null;
   private heartbeatMs = 2000;
   private nextId = 1;
   private readonly inFlight = new Map<number, InFlight>();
@@ -187,7 +197,7 @@ export class WsLink implements AgentLink {
       const server = this.servers[this.current % this.servers.length]!;
       const ws = new WebSocket(server.ws, {
         headers: { authorization: `Bearer ${this.options.token}` },
-        maxPayload: 64 * 1024 * 1024,
+        maxPayload: MAX_SERVER_FRAME_BYTES,
         handshakeTimeout: 10_000,
         ...(this.options.ca !== undefined && { ca: this.options.ca }),
       });
@@ -227,7 +237,14 @@ export class WsLink implements AgentLink {
 
   private async registerNow(): Promise<RegisteredAgent> {
     if (!this.registration || !this.inbox) throw new Error('register() first');
-    const resume = this.agentId === null ? undefined : { agentId: this.agentId, jobs: this.inbox.held() };
+    const resume =
+      this.agentId === null
+        ? undefined
+        : {
+            agentId: this.agentId,
+            jobs: this.inbox.held(),
+            ...(this.resumeSecret !== null && { secret: this.resumeSecret }),
+          };
     const registered = (await this.send({
       t: 'register',
       id: this.nextId++,
@@ -235,6 +252,7 @@ export class WsLink implements AgentLink {
       registration: { ...this.registration, ...(resume && { resume }) },
     })) as RegisteredAgent;
     this.agentId = registered.agentId;
+    this.resumeSecret = registered.resumeSecret;
     this.heartbeatMs = registered.heartbeatMs;
     this._state = 'open';
     this.reconnectDelayMs = 100;
@@ -287,9 +305,36 @@ export class WsLink implements AgentLink {
       this.flushScheduled = false;
       const batch = this.outbox;
       this.outbox = [];
-      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(batch));
+      const ws = this.ws;
       // Otherwise the connection is gone: lost() re-sends everything in flight after re-registering.
+      if (ws?.readyState !== WebSocket.OPEN) return;
+      // Within the server's limits (frame bytes, messages a frame), or the server cuts us off.
+      const { frames, failed } = packFrames(batch);
+      for (const frame of frames) ws.send(frame);
+      for (const { message, reason } of failed) this.unsendable(message, reason);
     });
+  }
+
+  /** A request that cannot be encoded, or is too large for a frame, fails alone (see request-split). */
+  private unsendable(message: AgentRequest, reason: string): void {
+    const entry = this.inFlight.get(message.id);
+    if (!entry) return;
+    const next = splitUnsendable(message, reason, () => this.nextId++);
+    if (next.kind === 'replace') {
+      entry.message = next.message;
+      return this.enqueue(next.message);
+    }
+    this.inFlight.delete(message.id);
+    clearTimeout(entry.timer);
+    if (next.kind === 'split') {
+      Promise.all(next.parts.map((part) => this.send(part))).then(
+        (answers) => entry.resolve(joinAnswers(answers)),
+        entry.reject,
+      );
+    } else {
+      this.logger.error({ t: message.t, reason }, 'agent request cannot be sent');
+      entry.reject(next.error);
+    }
   }
 
   private receive(data: Buffer): void {
@@ -369,6 +414,13 @@ export class WsLink implements AgentLink {
       this.logger.info({ agentId: registered.agentId, abort: registered.abort ?? [] }, 'reconnected to the server');
       if (registered.abort?.length) this.inbox?.abort(registered.abort, 'lease lost while disconnected');
     } catch (err) {
+      if ((err as BatonError).code === 'RESUME_REFUSED') {
+        // Another connection holds this id on that server: join as a new agent. Jobs running
+        // here keep their leases by heartbeat; only the server's accounting of them is lost.
+        this.logger.error({ agentId: this.agentId }, 'the server refused to resume this agent; registering anew');
+        this.agentId = null;
+        this.resumeSecret = null;
+      }
       const fatal = (err as BatonError).details as { fatal?: boolean } | undefined;
       if (fatal?.fatal) {
         this.logger.error({ err }, 'the server refused this agent; giving up');

@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
-import type { JobAssignment } from './job.js';
+import type { JobAssignment, JobError } from './job.js';
 import type { AgentRegistration, Completion, GpuHealth, LeaseRef, LogChunk } from './protocol.js';
 
 /**
@@ -9,8 +9,27 @@ import type { AgentRegistration, Completion, GpuHealth, LeaseRef, LogChunk } fro
  * requests carry an `id` the server's `reply` echoes; the server also pushes `deliver` and
  * `abort`. The server validates every agent message with the schemas below.
  */
-export const AGENT_PROTOCOL_VERSION = 1;
+export const AGENT_PROTOCOL_VERSION = 2;
 export const AGENT_CONNECT_PATH = '/api/agents/connect';
+
+/**
+ * Largest frame an agent may send (the server closes the connection with 1009 above it): room
+ * for a few completions at {@link MAX_RESULT_BYTES} each, or log chunks at their limit.
+ */
+export const MAX_AGENT_FRAME_BYTES = 8 * 1024 * 1024;
+/** Largest frame the server sends (an agent's inbound limit): one assignment's payload must fit. */
+export const MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024;
+/** Most messages in one frame, either way; more and the server closes the connection (1008). */
+export const MAX_FRAME_MESSAGES = 1000;
+/** Largest job result, as JSON bytes: a larger one fails the job with `RESULT_TOO_LARGE`. */
+export const MAX_RESULT_BYTES = 1024 * 1024;
+/** Longest `data` of one log chunk, in UTF-16 code units; agents split longer output. */
+export const MAX_LOG_CHUNK_CHARS = 256 * 1024;
+/** Invalid messages a connection may send within {@link INVALID_MESSAGE_WINDOW_MS} before it is closed. */
+export const MAX_INVALID_MESSAGES = 100;
+export const INVALID_MESSAGE_WINDOW_MS = 60_000;
+/** WebSocket close code for an agent the server cut off (protocol abuse): 1008, policy violation. */
+export const AGENT_POLICY_CLOSE = 1008;
 
 export type AgentRequest =
   | { t: 'register'; id: number; protocol: number; registration: AgentRegistration }
@@ -40,6 +59,113 @@ export function decodeFrame(data: Uint8Array): unknown[] {
   const decoded: unknown = packr.unpack(data);
   if (!Array.isArray(decoded)) throw new Error('agent frame is not an array of messages');
   return decoded;
+}
+
+/** A message that could not go into any frame, and why (unencodable, or too large alone). */
+export interface UnpackedMessage<M> {
+  message: M;
+  reason: string;
+}
+
+/**
+ * Packs messages into as few frames as the limits allow, in order. A message that cannot be
+ * encoded (nested too deeply for msgpack, say) or that alone exceeds `maxFrameBytes` is
+ * returned in `failed` instead of failing the others: one bad job never blocks a connection.
+ */
+export function packFrames<M extends AgentRequest | ServerMessage>(
+  messages: readonly M[],
+  limits: { maxFrameBytes: number; maxMessages: number } = {
+    maxFrameBytes: MAX_AGENT_FRAME_BYTES,
+    maxMessages: MAX_FRAME_MESSAGES,
+  },
+): { frames: Buffer[]; failed: UnpackedMessage<M>[] } {
+  if (messages.length === 0) return { frames: [], failed: [] };
+  if (messages.length <= limits.maxMessages) {
+    // The common case: everything fits one frame, encoded in one call.
+    const whole = tryPack(messages);
+    if (whole instanceof Uint8Array && whole.length <= limits.maxFrameBytes)
+      return { frames: [Buffer.from(whole.buffer, whole.byteOffset, whole.length)], failed: [] };
+  }
+  const frames: Buffer[] = [];
+  const failed: UnpackedMessage<M>[] = [];
+  let parts: Uint8Array[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (parts.length > 0) frames.push(Buffer.concat([arrayHeader(parts.length), ...parts]));
+    parts = [];
+    bytes = 0;
+  };
+  for (const message of messages) {
+    const encoded = tryPack(message);
+    if (!(encoded instanceof Uint8Array)) {
+      failed.push({ message, reason: encoded });
+      continue;
+    }
+    if (encoded.length + ARRAY_HEADER_BYTES > limits.maxFrameBytes) {
+      failed.push({
+        message,
+        reason: `it encodes to ${encoded.length} bytes, more than the ${limits.maxFrameBytes}-byte frame limit`,
+      });
+      continue;
+    }
+    if (parts.length >= limits.maxMessages || bytes + encoded.length + ARRAY_HEADER_BYTES > limits.maxFrameBytes) {
+      flush();
+    }
+    parts.push(encoded);
+    bytes += encoded.length;
+  }
+  flush();
+  return { frames, failed };
+}
+
+/** The encoding, or why it failed (msgpackr recurses: deep nesting overflows the stack). */
+function tryPack(value: unknown): Uint8Array | string {
+  try {
+    return packr.pack(value);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return err instanceof RangeError ? `it is nested too deeply to encode (${why})` : `it cannot be encoded (${why})`;
+  }
+}
+
+const ARRAY_HEADER_BYTES = 5;
+
+/** A msgpack array header for `n` elements; the elements follow, each encoded on its own. */
+function arrayHeader(n: number): Buffer {
+  if (n < 16) return Buffer.from([0x90 | n]);
+  const header = Buffer.alloc(n < 0x10000 ? 3 : 5);
+  header[0] = n < 0x10000 ? 0xdc : 0xdd;
+  if (n < 0x10000) header.writeUInt16BE(n, 1);
+  else header.writeUInt32BE(n, 1);
+  return header;
+}
+
+/**
+ * Checks a task's result against what a job may keep: JSON (as stored) of at most
+ * {@link MAX_RESULT_BYTES}. Returns the job's error when it may not, null when it may.
+ */
+export function checkResult(result: unknown): JobError | null {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(result ?? null);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return {
+      code: 'RESULT_UNENCODABLE',
+      message: `the job's result cannot be stored as JSON: ${why}`,
+      retryable: false,
+    };
+  }
+  // Byte length only when it could matter: a UTF-8 byte takes at most 3 bytes per UTF-16 unit.
+  const bytes = json === undefined ? 0 : json.length * 3 <= MAX_RESULT_BYTES ? 0 : Buffer.byteLength(json);
+  if (bytes > MAX_RESULT_BYTES) {
+    return {
+      code: 'RESULT_TOO_LARGE',
+      message: `the job's result is ${bytes} bytes as JSON, more than the ${MAX_RESULT_BYTES}-byte limit; store large outputs elsewhere and return a reference`,
+      retryable: false,
+    };
+  }
+  return null;
 }
 
 const id = z.number().int().min(0);
@@ -87,6 +213,8 @@ export const registrationSchema = z.strictObject({
   resume: z
     .strictObject({
       agentId: name,
+      // The secret issued at registration (RegisteredAgent.resumeSecret): proves the same agent.
+      secret: z.string().min(22).max(200).optional(),
       jobs: z.array(z.strictObject({ ...leaseRef, resources, gpus: z.array(index) })).max(100_000),
     })
     .optional(),
@@ -128,7 +256,7 @@ export const agentRequestSchema = z.discriminatedUnion('t', [
         jobId,
         attempt: z.number().int().min(1),
         stream: z.enum(['stdout', 'stderr']),
-        data: z.string().max(4 * 1024 * 1024),
+        data: z.string().max(MAX_LOG_CHUNK_CHARS),
       }),
     ),
   }),

@@ -49,10 +49,12 @@ export interface AgentRegistration {
   tags?: string[];
   gpus?: GpuDevice[];
   /**
-   * Set when an agent reconnects: its id from before and the jobs it still runs. Jobs whose
-   * lease is still current stay with it; the rest are listed in `RegisteredAgent.abort`.
+   * Set when an agent reconnects: its id from before, the jobs it still runs, and the
+   * `resumeSecret` its registration returned. Jobs whose lease is still current stay with it;
+   * the rest are listed in `RegisteredAgent.abort`. A server that still has a session for that
+   * id refuses a resume without the session's secret (`RESUME_REFUSED`): ids are public.
    */
-  resume?: { agentId: string; jobs: HeldJob[] };
+  resume?: { agentId: string; jobs: HeldJob[]; secret?: string };
 }
 
 export interface RegisteredAgent {
@@ -61,6 +63,11 @@ export interface RegisteredAgent {
   heartbeatMs: number;
   /** Jobs of `resume` whose lease is gone (they run elsewhere now): the agent must stop them. */
   abort?: string[];
+  /**
+   * The secret a later `resume` must present (random, 256 bits; a resume that brought one to a
+   * server without the session keeps it). Keep it private: it lets its holder take the session.
+   */
+  resumeSecret: string;
 }
 
 /** Output of a running job, as the agent captured it. */

@@ -1,4 +1,6 @@
-import type { AgentCapacity, AgentInbox, CapacityRelease, GpuDevice, Resources } from '@baton/core';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AgentCapacity, AgentInbox, AgentRegistration, CapacityRelease, GpuDevice, Resources } from '@baton/core';
+import { DEFAULT_POOL } from '@baton/core';
 
 /** What a job holds on its agent while it runs. */
 export interface HeldJob {
@@ -51,6 +53,8 @@ export class AgentSession {
   private usedCpu = 0;
   private usedMemoryMb = 0;
   private readonly gpuHolders = new Map<number, string>();
+  /** SHA-256 of the secret a resume must present; only the digest is kept. */
+  private resumeDigest: Buffer = Buffer.alloc(32);
   /** Held jobs with a known end bound; releases are listed only when some have one. */
   private bounded = 0;
 
@@ -70,6 +74,21 @@ export class AgentSession {
     this.declaration = declaration;
     this.gpus.clear();
     for (const gpu of declaration.gpus) this.gpus.set(gpu.index, { ...gpu });
+  }
+
+  /**
+   * Sets the secret a resume of this session must present: the one given (a resume that
+   * brought its secret to a server that had no session for it), or a new random one.
+   */
+  issueResumeSecret(kept?: string): string {
+    const secret = kept ?? randomBytes(32).toString('base64url');
+    this.resumeDigest = digest(secret);
+    return secret;
+  }
+
+  /** Whether `secret` is this session's resume secret (constant time). */
+  resumableWith(secret: string | undefined): boolean {
+    return secret !== undefined && timingSafeEqual(digest(secret), this.resumeDigest);
   }
 
   get name(): string {
@@ -153,4 +172,24 @@ export class AgentSession {
       memoryMb: job.resources.memoryMb,
     }));
   }
+}
+
+/** What a registration declares, with defaults filled in. */
+export function declarationOf(r: AgentRegistration, id: string): AgentDeclaration {
+  const queues = [...new Set([...r.queues, ...r.tasks.map((t) => t.queue)])];
+  return {
+    name: r.name ?? id,
+    pool: r.pool ?? DEFAULT_POOL,
+    queues,
+    tasks: new Set(r.tasks.map((t) => t.task)),
+    tags: r.tags ?? [],
+    slots: r.slots,
+    cpu: r.cpu ?? Infinity,
+    memoryMb: r.memoryMb ?? Infinity,
+    gpus: (r.gpus ?? []).map((g) => ({ ...g })),
+  };
+}
+
+function digest(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
 }

@@ -4,22 +4,22 @@ import type { Duplex } from 'node:stream';
 import type { AgentInbox, AgentRequest, JobAssignment, ServerMessage } from '@baton/core';
 import {
   AGENT_CONNECT_PATH,
+  AGENT_POLICY_CLOSE,
   AGENT_PROTOCOL_VERSION,
   BatonError,
+  MAX_AGENT_FRAME_BYTES,
   agentRequestSchema,
   decodeFrame,
   describeIssues,
-  encodeFrame,
 } from '@baton/core';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
+import { frameServerMessages } from './agent-frames.js';
+import { AgentFrameGuard } from './frame-guard.js';
 import type { AgentConnection, AgentGateway } from './gateway.js';
 import type { UpgradeEndpoint } from '../http/upgrades.js';
 import { refuse } from '../http/upgrades.js';
-
-/** Largest frame an agent may send: a batch of completions with large results. */
-const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 export interface AgentSocketOptions {
   /** The shared secret agents present as `Authorization: Bearer …`; null refuses every agent. */
@@ -32,7 +32,7 @@ export interface AgentSocketOptions {
  * token before the upgrade. Frames are msgpack arrays of messages (see core's agent-wire).
  */
 export function agentSocket(gateway: AgentGateway, options: AgentSocketOptions): UpgradeEndpoint {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_FRAME_BYTES });
   const expected = options.agentToken === null ? null : digest(options.agentToken);
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -45,7 +45,9 @@ export function agentSocket(gateway: AgentGateway, options: AgentSocketOptions):
       options.logger.warn({ remote: request.socket.remoteAddress }, 'agent refused: bad agent token');
       return refuse(socket, 401, 'INVALID_AGENT_TOKEN', 'the agent token is missing or wrong');
     }
-    wss.handleUpgrade(request, socket, head, (ws) => serveAgent(ws, gateway, options.logger));
+    wss.handleUpgrade(request, socket, head, (ws) =>
+      serveAgent(ws, gateway, options.logger, request.socket.remoteAddress),
+    );
   };
   return {
     path: AGENT_CONNECT_PATH,
@@ -62,19 +64,26 @@ function digest(token: string): Buffer {
 }
 
 /** One agent's WebSocket: decodes, validates and answers its requests; pushes work to it. */
-function serveAgent(ws: WebSocket, gateway: AgentGateway, logger: Logger): void {
+function serveAgent(ws: WebSocket, gateway: AgentGateway, logger: Logger, remote: string | undefined): void {
   let outbox: ServerMessage[] = [];
   let flushing = false;
   const send = (message: ServerMessage) => {
     outbox.push(message);
     if (flushing) return;
     flushing = true;
-    // Messages produced in one turn of the event loop travel in one frame.
+    // Messages produced in one turn of the event loop travel in one frame (or a few, by the limits).
     setImmediate(() => {
       flushing = false;
       const batch = outbox;
       outbox = [];
-      if (ws.readyState === ws.OPEN) ws.send(encodeFrame(batch));
+      const { frames, undeliverable, dropped } = frameServerMessages(batch);
+      if (ws.readyState === ws.OPEN) for (const frame of frames) ws.send(frame);
+      for (const { message, reason } of dropped) logger.error({ t: message.t, reason }, 'agent message dropped');
+      if (undeliverable.length > 0) {
+        connection.undeliverable(undeliverable).catch((err: unknown) => {
+          logger.error({ err }, 'could not fail undeliverable jobs; their leases will run out');
+        });
+      }
     });
   };
   const inbox: AgentInbox = {
@@ -83,33 +92,54 @@ function serveAgent(ws: WebSocket, gateway: AgentGateway, logger: Logger): void 
     held: () => [],
   };
   const connection = gateway.connect(inbox);
+  const guard = new AgentFrameGuard();
+  const cutOff = (why: string) => {
+    logger.warn({ remote, agentId: connection.agentId(), why }, 'agent cut off');
+    ws.close(AGENT_POLICY_CLOSE, why);
+  };
 
   ws.on('ping', () => connection.seen());
   ws.on('message', (data: Buffer, isBinary) => {
+    if (guard.closed) return;
     connection.seen();
     let messages: unknown[];
     try {
       if (!isBinary) throw new Error('agent frames are binary msgpack');
       messages = decodeFrame(data);
     } catch (err) {
-      logger.warn({ err }, 'undecodable agent frame; closing the connection');
+      logger.warn({ err, remote }, 'undecodable agent frame; closing the connection');
+      guard.closed = true;
       ws.close(1003, 'undecodable frame');
       return;
     }
-    for (const message of messages) void handle(message);
+    // Counted before any message is looked at: a flood costs one decode, nothing more.
+    const tooMany = guard.checkFrame(messages.length);
+    if (tooMany) return cutOff(tooMany);
+    for (const message of messages) {
+      handle(message);
+      if (guard.closed) return;
+    }
   });
-  ws.on('close', () => connection.disconnected());
-  ws.on('error', (err) => logger.warn({ err }, 'agent connection error'));
+  ws.on('close', () => {
+    guard.closed = true;
+    connection.disconnected();
+  });
+  ws.on('error', (err) => logger.warn({ err, remote }, 'agent connection error'));
 
-  const handle = async (raw: unknown) => {
+  const handle = (raw: unknown) => {
     const id = typeof (raw as { id?: unknown } | null)?.id === 'number' ? (raw as { id: number }).id : -1;
     const parsed = agentRequestSchema.safeParse(raw);
     if (!parsed.success) {
+      const burst = guard.invalid(Date.now());
+      if (burst) return cutOff(burst);
       const { message } = describeIssues(parsed.error);
       return send({ t: 'reply', id, ok: false, error: { code: 'INVALID_AGENT_MESSAGE', message } });
     }
+    void answer(id, parsed.data as AgentRequest);
+  };
+  const answer = async (id: number, request: AgentRequest) => {
     try {
-      const result = await dispatch(connection, parsed.data as AgentRequest);
+      const result = await dispatch(connection, request);
       send({ t: 'reply', id, ok: true, result: result ?? null });
     } catch (err) {
       const code = err instanceof BatonError ? err.code : 'INTERNAL';

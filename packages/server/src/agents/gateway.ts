@@ -13,12 +13,12 @@ import type {
   RegisteredAgent,
   TransitionResult,
 } from '@baton/core';
-import { DEFAULT_POOL, ValidationError, describeIssues, newAgentId, registrationSchema } from '@baton/core';
+import { BatonError, ValidationError, checkResult, describeIssues, newAgentId, registrationSchema } from '@baton/core';
 import type { Offer, Store } from '@baton/store';
 import type { Logger } from 'pino';
-import type { AgentDeclaration } from './agent-session.js';
-import { AgentSession } from './agent-session.js';
+import { AgentSession, declarationOf } from './agent-session.js';
 import { Batcher } from './batcher.js';
+import { moveOffUnhealthyGpus } from './gpu-failover.js';
 
 export interface GatewayOptions {
   leaseMs: number;
@@ -47,6 +47,10 @@ export interface AgentConnection extends Omit<AgentLink, 'register'> {
   disconnected(): void;
   /** Any sign of life from the agent (a WebSocket ping). */
   seen(): void;
+  /** The agent's id once registered on this connection, for logs. */
+  agentId(): string | null;
+  /** Assignments the transport could not encode for the agent: their jobs fail, their room frees. */
+  undeliverable(failed: { assignment: JobAssignment; reason: string }[]): Promise<void>;
 }
 
 /**
@@ -145,7 +149,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       complete: async (items) => {
         const s = current();
         try {
-          return await this.completions.add(items);
+          return await this.completions.add(items.map(refuseOversizedResult));
         } finally {
           for (const item of items) s.release(item.jobId);
           this.emit('capacity');
@@ -155,6 +159,31 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         const s = current();
         // Output is kept only for jobs this agent holds: a stray or stale writer changes nothing.
         await this.logWrites.add(chunks.filter((c) => s.held.has(c.jobId)));
+      },
+      undeliverable: async (failed) => {
+        if (failed.length === 0) return;
+        this.options.logger.warn(
+          { agentId: session?.id, jobs: failed.map((f) => f.assignment.job.id) },
+          'jobs cannot be encoded for their agent: failing them',
+        );
+        try {
+          // Not retryable: the payload is the same on every attempt, and so is the failure.
+          await this.completions.add(
+            failed.map(({ assignment, reason }) => ({
+              jobId: assignment.job.id,
+              leaseToken: assignment.leaseToken,
+              outcome: 'failed' as const,
+              error: {
+                code: 'UNDELIVERABLE',
+                message: `the job's payload cannot be encoded for the agent: ${reason}`,
+                retryable: false,
+              },
+            })),
+          );
+        } finally {
+          for (const { assignment } of failed) session?.release(assignment.job.id);
+          this.emit('capacity');
+        }
       },
       gpuHealth: async (gpus) => this.gpuHealth(current(), gpus),
       drain: async () => {
@@ -175,6 +204,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         session.disconnectedAt = Date.now();
         this.options.logger.warn({ agentId: session.id, name: session.name }, 'agent disconnected');
       },
+      agentId: () => session?.id ?? null,
       seen: () => {
         if (session && session.inbox === inbox) session.lastSeenAt = Date.now();
       },
@@ -195,9 +225,20 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     const resume = registration.resume;
     const abort: string[] = [];
     let session = resume ? this.sessions.get(resume.agentId) : undefined;
+    if (session && !session.resumableWith(resume?.secret)) {
+      // Agent ids are public (GET /api/agents): only the secret proves it is the same agent.
+      this.options.logger.warn({ agentId: session.id }, 'resume refused: missing or wrong resume secret');
+      throw new BatonError(
+        'RESUME_REFUSED',
+        `agent ${session.id} has a session here and this resume did not present its secret; register without resume to join as a new agent`,
+        403,
+      );
+    }
     const id = session?.id ?? resume?.agentId ?? newAgentId();
     const declaration = declarationOf(registration, id);
+    let resumeSecret: string;
     if (session) {
+      resumeSecret = resume?.secret ?? session.issueResumeSecret();
       // The agent came back (or a half-open connection was replaced): same session, new transport.
       session.declare(declaration);
       session.inbox = inbox;
@@ -207,6 +248,9 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       session.releaseAll();
     } else {
       session = new AgentSession(id, declaration, inbox, now);
+      // A resume reaching a server without its session (restarted, or another of the fleet)
+      // keeps its secret, so the agent can go back to a server that still has the old one.
+      resumeSecret = session.issueResumeSecret(resume?.secret);
       this.sessions.set(session.id, session);
     }
     if (resume && resume.jobs.length > 0) {
@@ -233,47 +277,14 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         leaseMs: this.options.leaseMs,
         heartbeatMs: this.options.heartbeatMs,
         ...(abort.length > 0 && { abort }),
+        resumeSecret,
       },
     };
   }
 
   /** Unhealthy GPUs leave capacity; the jobs on them go back to the queue and their agent stops them. */
   private async gpuHealth(session: AgentSession, changes: GpuHealth[]): Promise<void> {
-    const moved: { jobId: string; leaseToken: string; index: number; reason: string }[] = [];
-    for (const change of changes) {
-      const gpu = session.gpus.get(change.index);
-      if (!gpu) continue;
-      gpu.healthy = change.healthy;
-      if (change.healthy) {
-        delete gpu.reason;
-        continue;
-      }
-      gpu.reason = change.reason ?? 'reported unhealthy';
-      const jobId = session.gpuHolder(change.index);
-      const held = jobId === undefined ? undefined : session.held.get(jobId);
-      if (jobId !== undefined && held && !moved.some((m) => m.jobId === jobId)) {
-        moved.push({ jobId, leaseToken: held.leaseToken, index: change.index, reason: gpu.reason });
-      }
-    }
-    this.options.logger.warn({ agentId: session.id, changes, moved: moved.map((m) => m.jobId) }, 'GPU health changed');
-    if (moved.length > 0) {
-      await this.store.release(
-        moved.map((m) => ({
-          jobId: m.jobId,
-          leaseToken: m.leaseToken,
-          error: {
-            code: 'GPU_UNHEALTHY',
-            message: `GPU ${m.index} on agent ${session.name} became unhealthy (${m.reason}); the job moves elsewhere`,
-            retryable: true,
-          },
-        })),
-      );
-      for (const m of moved) session.release(m.jobId);
-      session.inbox?.abort(
-        moved.map((m) => m.jobId),
-        'GPU became unhealthy; the job runs again elsewhere',
-      );
-    }
+    await moveOffUnhealthyGpus(this.store, this.options.logger, session, changes);
     this.emit('capacity');
   }
 
@@ -382,17 +393,11 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   }
 }
 
-function declarationOf(r: AgentRegistration, id: string): AgentDeclaration {
-  const queues = [...new Set([...r.queues, ...r.tasks.map((t) => t.queue)])];
-  return {
-    name: r.name ?? id,
-    pool: r.pool ?? DEFAULT_POOL,
-    queues,
-    tasks: new Set(r.tasks.map((t) => t.task)),
-    tags: r.tags ?? [],
-    slots: r.slots,
-    cpu: r.cpu ?? Infinity,
-    memoryMb: r.memoryMb ?? Infinity,
-    gpus: (r.gpus ?? []).map((g) => ({ ...g })),
-  };
+/** A result the store may not keep (too large, not JSON) fails its job instead of being stored. */
+function refuseOversizedResult(item: Completion): Completion {
+  if (item.outcome !== 'succeeded') return item;
+  const error = checkResult(item.result);
+  if (!error) return item;
+  const { result: _result, ...rest } = item;
+  return { ...rest, outcome: 'failed', error };
 }
