@@ -109,6 +109,18 @@ describe('what one agent connection may cost the server', () => {
     expect(await agent.request({ t: 'heartbeat', items: [] })).toMatchObject({ ok: true });
   });
 
+  it('refuses a registration speaking another protocol version (PROTOCOL_MISMATCH)', async () => {
+    s = await start();
+    const agent = await connect();
+    const reply = await agent.request({
+      t: 'register',
+      protocol: 1,
+      registration: { queues: ['default'], tasks: [], slots: 1 },
+    });
+    expect(reply).toMatchObject({ ok: false, error: { code: 'PROTOCOL_MISMATCH' } });
+    expect(reply.error.message).toContain('run the same Baton version');
+  });
+
   it('keeps no output for a job the agent does not hold', async () => {
     s = await start();
     const holder = await connect();

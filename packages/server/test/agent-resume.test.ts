@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Agent, WsLink, demoTasks } from '@baton/agent';
+import { createBatonServer } from '@baton/server';
 import type { Harness } from './harness.js';
 import { startHarness } from './harness.js';
 import { TEST_AGENT_TOKEN, WireAgent } from './agent-wire-client.js';
@@ -91,4 +93,55 @@ describe('agent resume: only the same agent may take its session back', () => {
     });
     expect(done).toMatchObject({ ok: true, result: [{ ok: true, state: 'succeeded' }] });
   });
+
+  it('a baton agent refused a resume registers anew and keeps working', async () => {
+    h = await startHarness({ agents: 0, agentToken: TEST_AGENT_TOKEN });
+    // A second server of the same fleet (same store), where the agent fails over to.
+    const other = createBatonServer(h.store, { agentToken: TEST_AGENT_TOKEN, maxSweepMs: 200 });
+    const otherUrl = await other.listen(0);
+    const link = new WsLink({ serverUrl: [h.url, otherUrl], token: TEST_AGENT_TOKEN, reconnectMaxMs: 100 });
+    const agent = new Agent({ link, tasks: demoTasks });
+    try {
+      await agent.start();
+      const firstId = agent.id!;
+      // Someone else took the agent's id on the other server first.
+      const squatter = await WireAgent.connect(otherUrl);
+      sockets.push(squatter);
+      const squatted = await squatter.register({ resume: { agentId: firstId, jobs: [], secret: 's'.repeat(43) } });
+      expect(squatted.ok).toBe(true);
+
+      await h.server.close(); // the agent's server goes away: it reconnects to the other one
+      const { body } = await fetch(`${otherUrl}/api/agents`).then(async (r) => ({ body: (await r.json()) as any }));
+      expect(body.agents.some((a: { id: string }) => a.id === firstId)).toBe(true);
+      const rejoined = await waitUntil(async () => {
+        const r = (await fetch(`${otherUrl}/api/agents`).then((x) => x.json())) as any;
+        return r.agents.find((a: { id: string; name: string }) => a.id !== firstId && a.state === 'connected');
+      });
+      expect(rejoined.id).not.toBe(firstId);
+      expect(link.state).toBe('open');
+      const job = await fetch(`${otherUrl}/api/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ task: 'demo.echo', payload: { after: 'refusal' } }),
+      }).then((r) => r.json() as Promise<any>);
+      const done = await waitUntil(async () => {
+        const j = (await fetch(`${otherUrl}/api/jobs/${job.id}`).then((r) => r.json())) as any;
+        return j.state === 'succeeded' ? j : undefined;
+      });
+      expect(done.agentId).toBe(rejoined.id);
+    } finally {
+      await agent.stop(1000);
+      await other.close();
+    }
+  });
 });
+
+async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
