@@ -1,5 +1,7 @@
 import { FINAL_STATES, MAX_BULK_JOBS } from '@baton/core';
 import { BatonApiError } from './errors.js';
+import type { Outcome, ResolvedRetry } from './retry.js';
+import { outcomeOf, resolveRetry, retryDelayMs, retryable } from './retry.js';
 import type {
   AgentView,
   CapacityView,
@@ -25,11 +27,22 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   readonly baseUrl: string;
   private readonly user: string | undefined;
   private readonly requestTimeoutMs: number;
+  private readonly retry: ResolvedRetry;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? process.env.BATON_SERVER ?? 'http://127.0.0.1:7070').replace(/\/+$/, '');
     this.user = options.user;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.retry = resolveRetry(options.retry);
+  }
+
+  /**
+   * The idempotency key a submission goes with: the caller's, or (while retries are on) a
+   * fresh one, so that a retried submission creates its job once.
+   */
+  private keyed<J extends { idempotencyKey?: string }>(job: J): J {
+    if (job.idempotencyKey !== undefined || this.retry.retries === 0) return job;
+    return { ...job, idempotencyKey: `sdk-${globalThis.crypto.randomUUID()}` };
   }
 
   /**
@@ -37,11 +50,8 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
    * GPUs on the agent; `options.constraints.tags` limits it to agents carrying every tag.
    */
   submit<K extends keyof Tasks & string>(task: K, payload?: Tasks[K], options: SubmitOptions = {}): Promise<Submitted> {
-    return this.request<Submitted>('POST', '/api/jobs', {
-      ...options,
-      task,
-      ...(payload !== undefined && { payload }),
-    });
+    const body = this.keyed({ ...options, task, ...(payload !== undefined && { payload }) });
+    return this.request<Submitted>('POST', '/api/jobs', body, undefined, true);
   }
 
   /** Submits in bulk requests of `chunkSize` (default 1 000, the API's limit); results in input order. */
@@ -52,9 +62,14 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     }
     const out: Submitted[] = [];
     for (let i = 0; i < jobs.length; i += chunkSize) {
-      const { jobs: created } = await this.request<{ jobs: Submitted[] }>('POST', '/api/jobs/bulk', {
-        jobs: jobs.slice(i, i + chunkSize),
-      });
+      const chunk = jobs.slice(i, i + chunkSize).map((j) => this.keyed(j));
+      const { jobs: created } = await this.request<{ jobs: Submitted[] }>(
+        'POST',
+        '/api/jobs/bulk',
+        { jobs: chunk },
+        undefined,
+        true,
+      );
       out.push(...created);
     }
     return out;
@@ -72,6 +87,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     return this.request('GET', `/api/jobs${qs ? `?${qs}` : ''}`);
   }
 
+  /** Cancels a job; retried only when the server did not do it (503, or no connection). */
   cancel(id: string): Promise<JobView> {
     return this.request('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`);
   }
@@ -101,9 +117,10 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   }
 
   /**
-   * A job's kept output as chunks, oldest first (`GET /api/jobs/:id/logs?format=json`).
-   * `after` reads on from a `seq` seen before; `stream` keeps one stream. Unknown job:
-   * `JOB_NOT_FOUND`; a malformed id: `INVALID_JOB_ID`.
+   * A page of a job's kept output as chunks, oldest first (`GET /api/jobs/:id/logs?format=json`;
+   * at most 1 000 chunks and about 1 MiB a page). While `more` is true, read on with
+   * `after: lastSeq`. `after` reads on from a `seq` seen before; `stream` keeps one stream.
+   * Unknown job: `JOB_NOT_FOUND`; a malformed id: `INVALID_JOB_ID`.
    */
   logs(id: string, options: LogsOptions = {}): Promise<LogsView> {
     const { after, stream } = options;
@@ -123,8 +140,12 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     const { signal, stream } = options;
     // A plain read first: an unknown job or a stuck server is told within the request timeout
     // (a follow's body lasts as long as the job), and the output so far arrives at once.
-    const kept = await this.logs(id, options);
+    let kept = await this.logs(id, options);
     yield* kept.chunks;
+    while (kept.more && kept.lastSeq !== null) {
+      kept = await this.logs(id, { ...options, after: kept.lastSeq });
+      yield* kept.chunks;
+    }
     const after = kept.lastSeq ?? undefined;
     const path = `/api/jobs/${encodeURIComponent(id)}/logs${logsQuery({
       follow: 'true',
@@ -218,7 +239,36 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     }
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  /**
+   * One API call, retried (see retry.ts) while the server cannot serve it for now: 503 or 429
+   * (honouring `Retry-After`), or no connection; a call the server may have done already
+   * (the connection failed mid-call) only when `idempotent` (GETs by default).
+   */
+  private async request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+    idempotent = method === 'GET',
+  ): Promise<T> {
+    for (let retry = 1; ; retry++) {
+      const tried = await this.send(method, path, body, signal);
+      if ('value' in tried) return tried.value as T;
+      if (retry > this.retry.retries || !retryable(tried.outcome, idempotent, this.retry.retryRefused))
+        throw tried.error;
+      const delayMs = retryDelayMs(this.retry, retry, tried.retryAfter);
+      this.retry.onRetry?.({ error: tried.error, retry, delayMs, method, path: path.split('?')[0]! });
+      await sleep(delayMs, signal);
+    }
+  }
+
+  /** One try of a call: its answer, or its error with how it ended. */
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<{ value: unknown } | { error: BatonApiError; outcome: Outcome; retryAfter: string | null }> {
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     let response: Response;
     let text: string;
@@ -232,10 +282,18 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       text = await response.text();
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      throw new BatonApiError(0, 'UNREACHABLE', `cannot reach Baton at ${this.baseUrl}: ${this.why(err, timeout)}`);
+      const error = new BatonApiError(
+        0,
+        'UNREACHABLE',
+        `cannot reach Baton at ${this.baseUrl}: ${this.why(err, timeout)}`,
+      );
+      return { error, outcome: outcomeOf(err, timeout.aborted), retryAfter: null };
     }
-    if (!response.ok) throw this.failure(response, text, method, path);
-    return this.parse(response, text) as T;
+    if (!response.ok) {
+      const error = this.failure(response, text, method, path);
+      return { error, outcome: { status: response.status }, retryAfter: response.headers.get('retry-after') };
+    }
+    return { value: this.parse(response, text) };
   }
 
   private headers(json: boolean): Record<string, string> {
@@ -269,12 +327,19 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     );
   }
 
+  /** A line of a follow: a chunk, or the error that ended the follow (e.g. `STORE_UNAVAILABLE`). */
   private parseChunk(line: string): LogChunkView {
+    let parsed: LogChunkView | { error?: { code?: string; message?: string; details?: unknown } };
     try {
-      return JSON.parse(line) as LogChunkView;
+      parsed = JSON.parse(line) as typeof parsed;
     } catch {
       throw new BatonApiError(200, 'INVALID_RESPONSE', `${this.baseUrl} sent a log line that is not JSON`);
     }
+    if ('error' in parsed && parsed.error) {
+      const { code = 'INTERNAL', message = 'the server ended the follow', details = null } = parsed.error;
+      throw new BatonApiError(code === 'STORE_UNAVAILABLE' ? 503 : 500, code, message, details);
+    }
+    return parsed as LogChunkView;
   }
 
   private why(err: unknown, timeout?: AbortSignal): string {

@@ -1,3 +1,4 @@
 export { BatonClient } from './client.js';
 export { BatonApiError } from './errors.js';
 export type * from './types.js';
+export type { RetryInfo, RetryOptions } from './retry.js';

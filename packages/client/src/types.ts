@@ -1,4 +1,5 @@
 import type { JobError, JobState, PendingReasonCode, PriorityClass } from '@baton/core';
+import type { RetryOptions } from './retry.js';
 
 export interface ClientOptions {
   /** Server URL. Default `$BATON_SERVER` or `http://127.0.0.1:7070`. */
@@ -7,6 +8,14 @@ export interface ClientOptions {
   user?: string;
   /** Per-request limit. Default 30 000 ms. */
   requestTimeoutMs?: number;
+  /**
+   * Retrying calls the server cannot serve for now (503 `STORE_UNAVAILABLE` and other 503s,
+   * 429, no connection), with bounded backoff that honours `Retry-After`. Default 5 retries,
+   * 250 ms doubling, at most 10 s a wait; `false` turns it off. While on, every submitted job
+   * without an `idempotencyKey` gets one (`sdk-<uuid>`), so a retried submission creates its
+   * job once.
+   */
+  retry?: RetryOptions | false;
 }
 
 export interface SubmitOptions {
@@ -215,6 +224,8 @@ export interface LogsView {
    * out), else the `after` given, else null when the job has no output yet.
    */
   lastSeq: number | null;
+  /** More output may follow this page: read on with `after: lastSeq`. */
+  more: boolean;
 }
 
 export interface LogsOptions {

@@ -211,7 +211,7 @@ describe('BatonClient: resources, agents, capacity, logs', () => {
     expect(stderr.lastSeq).toBe(seqs[3]); // the cursor covers chunks filtered out
     const later = await baton.logs(id, { after: seqs[1]! });
     expect(later.chunks.map((c) => c.data)).toEqual(['oops\n', 'three ✓\n']);
-    expect(await baton.logs(id, { after: seqs[3]! })).toEqual({ chunks: [], lastSeq: seqs[3] });
+    expect(await baton.logs(id, { after: seqs[3]! })).toEqual({ chunks: [], lastSeq: seqs[3], more: false });
   });
 
   it('follows output while the job runs and ends when it finishes', async () => {

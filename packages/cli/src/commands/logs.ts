@@ -26,9 +26,16 @@ export function registerLogsCommand(program: Command): void {
     const client = clientFor(flags);
     const options = flags.stream ? { stream: flags.stream } : {};
     if (!flags.follow) {
-      const logs = await api(client.logs(id, options));
-      if (flags.json) printJson(logs);
-      else process.stdout.write(logs.chunks.map((c) => c.data).join(''));
+      // The API answers a page at a time (see docs/api.md): read them all.
+      let page = await api(client.logs(id, options));
+      const chunks = [...page.chunks];
+      if (!flags.json) process.stdout.write(page.chunks.map((c) => c.data).join(''));
+      while (page.more && page.lastSeq !== null) {
+        page = await api(client.logs(id, { ...options, after: page.lastSeq }));
+        if (flags.json) chunks.push(...page.chunks);
+        else process.stdout.write(page.chunks.map((c) => c.data).join(''));
+      }
+      if (flags.json) printJson({ chunks, lastSeq: page.lastSeq, more: false });
       return;
     }
     await api(
