@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { nestedDeeperThan, textNestedDeeperThan } from '@baton/core';
+import type { ServerMessage } from '@baton/core';
+import { MAX_PAYLOAD_DEPTH, decodeFrame, encodeFrame, nestedDeeperThan, textNestedDeeperThan } from '@baton/core';
 
 const arrays = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
 const objects = (depth: number) => `${'{"k":'.repeat(depth)}1${'}'.repeat(depth)}`;
@@ -74,5 +75,14 @@ describe('textNestedDeeperThan', () => {
     expect(textNestedDeeperThan('"unterminated [[[[', 1)).toBe(false);
     expect(textNestedDeeperThan(']]]]]][', 1)).toBe(false);
     expect(textNestedDeeperThan('', 0)).toBe(false);
+  });
+});
+
+describe('MAX_PAYLOAD_DEPTH', () => {
+  it('leaves a payload at the limit encodable for an agent, with room for the envelope', () => {
+    for (const text of [arrays(MAX_PAYLOAD_DEPTH), objects(MAX_PAYLOAD_DEPTH)]) {
+      const message = { t: 'assign', jobs: [{ job: { payload: JSON.parse(text) } }] } as unknown as ServerMessage;
+      expect(decodeFrame(encodeFrame([message]))).toEqual([message]);
+    }
   });
 });
