@@ -420,6 +420,9 @@ export class WsLink implements AgentLink {
         this.logger.error({ agentId: this.agentId }, 'the server refused to resume this agent; registering anew');
         this.agentId = null;
         this.resumeSecret = null;
+        this.ws?.terminate();
+        this.ws = null;
+        return this.scheduleReconnect(); // the same server, now without resume
       }
       const fatal = (err as BatonError).details as { fatal?: boolean } | undefined;
       if (fatal?.fatal) {
