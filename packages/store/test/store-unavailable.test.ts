@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonError, DEFAULT_RESOURCES, newJobId } from '@baton/core';
 import type { NewJob } from '@baton/core';
@@ -10,7 +14,8 @@ import { throwawayPostgres, throwawayRedis } from './throwaway-servers.js';
 /**
  * A store whose server goes down reports every call's failure as STORE_UNAVAILABLE (a
  * retryable BatonError with HTTP status 503), promptly, on every backend that has a server;
- * when the server is back the same store (never reopened) works again.
+ * when the server is back the same store (never reopened) works again. SQLite's counterpart
+ * is a database another process keeps locked past busy_timeout.
  */
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -103,5 +108,25 @@ describe.each(backends)('%s store while its server is down', (_name, start) => {
     expect((await store.getJob(first!.job.id))?.id).toBe(first!.job.id);
     const [again] = await store.enqueue([newJob(queue)]);
     expect(again!.created).toBe(true);
+  });
+});
+
+describe('sqlite store whose database another process holds locked', () => {
+  it('answers STORE_UNAVAILABLE once busy_timeout has passed, and works when the lock is gone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-busy-'));
+    const file = join(dir, 'baton.db');
+    const store = await openStore(`sqlite:${file}`);
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      await unavailable(store.enqueue([newJob('busy')]));
+      other.exec('ROLLBACK');
+      const [created] = await store.enqueue([newJob('busy')]);
+      expect(created!.created).toBe(true);
+    } finally {
+      other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

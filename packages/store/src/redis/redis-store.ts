@@ -56,6 +56,7 @@ import { logPageLimit } from '../log-tail.js';
 import type { ScriptName } from './scripts.js';
 import { callScript, defineScripts } from './scripts.js';
 import { failFastWhileDown } from './unavailable.js';
+import { registerTasks, taskRoutes } from './routes.js';
 
 /** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
 const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
@@ -580,23 +581,12 @@ export class RedisStore implements Store, Coordination {
 
   async registerTasks(tasks: TaskRoute[]): Promise<void> {
     if (tasks.length === 0) return;
-    const now = String(this.clock());
-    await this.client.hset(this.keys.routes, ...tasks.flatMap((t) => [`${t.task}${SEP}${t.queue}`, now]));
+    await registerTasks(this.client, this.keys, tasks, this.clock());
     this.emit({ type: 'routes' });
   }
 
-  async taskRoutes(): Promise<TaskRoute[]> {
-    const fields = await this.client.hkeys(this.keys.routes);
-    const routes = fields.map((f) => {
-      const at = f.indexOf(SEP);
-      return { task: f.slice(0, at), queue: f.slice(at + 1) };
-    });
-    const key = (r: TaskRoute) => [r.task, r.queue] as const;
-    return routes.sort((a, b) => {
-      const [at, aq] = key(a);
-      const [bt, bq] = key(b);
-      return at < bt ? -1 : at > bt ? 1 : aq < bq ? -1 : aq > bq ? 1 : 0;
-    });
+  taskRoutes(): Promise<TaskRoute[]> {
+    return taskRoutes(this.client, this.keys);
   }
 }
 
