@@ -139,6 +139,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       gateway.stop();
       detachAgentSocket?.();
       unsubscribe();
+      routes.close();
       // In-flight requests get a grace period; a client that stops reading must not hold the
       // shutdown for the whole keep-alive timeout.
       const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
