@@ -1,5 +1,8 @@
 import type { AgentRequest } from '@baton/core';
-import { BatonError } from '@baton/core';
+import { BatonError, MAX_ITEMS_PER_MESSAGE } from '@baton/core';
+
+/** A request before it is given an id. */
+export type RequestBody = AgentRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 /** What to do with a request that cannot go into any frame (unencodable, or too large alone). */
 export type UnsendableRequest =
@@ -37,13 +40,26 @@ export function splitUnsendable(message: AgentRequest, reason: string, nextId: (
   return { kind: 'reject', error };
 }
 
+/**
+ * Splits a request whose list is longer than the server takes in one message
+ * ({@link MAX_ITEMS_PER_MESSAGE}) into requests of at most that many; null when it fits.
+ */
+export function splitLongList<R extends RequestBody>(request: R, max = MAX_ITEMS_PER_MESSAGE): R[] | null {
+  const list = itemsOf(request);
+  if (!list || list.values.length <= max) return null;
+  const parts: R[] = [];
+  for (let i = 0; i < list.values.length; i += max)
+    parts.push({ ...request, [list.key]: list.values.slice(i, i + max) });
+  return parts;
+}
+
 /** Joins the answers of a split request's parts into the answer to the whole. */
 export function joinAnswers(answers: unknown[]): unknown {
   return Array.isArray(answers[0]) ? answers.flat() : (answers[0] ?? null);
 }
 
 /** The list a batched request carries, which can be split across requests. */
-function itemsOf(message: AgentRequest): { key: string; values: unknown[] } | null {
+function itemsOf(message: RequestBody): { key: string; values: unknown[] } | null {
   switch (message.t) {
     case 'started':
     case 'heartbeat':

@@ -21,7 +21,7 @@ import {
 import WebSocket from 'ws';
 import type { TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
-import { joinAnswers, splitUnsendable } from './request-split.js';
+import { joinAnswers, splitLongList, splitUnsendable } from './request-split.js';
 
 export interface WsLinkOptions {
   /**
@@ -270,6 +270,8 @@ export class WsLink implements AgentLink {
     if (this._state === 'closed') {
       return Promise.reject(new BatonError('AGENT_LINK_CLOSED', 'the agent link is closed', 503));
     }
+    const parts = splitLongList(request);
+    if (parts) return Promise.all(parts.map((part) => this.call(part))).then(joinAnswers);
     const message = { ...request, id: this.nextId++ } as AgentRequest;
     const reply = this.track(message);
     if (this._state === 'open') this.enqueue(message);

@@ -21,6 +21,13 @@ export const MAX_AGENT_FRAME_BYTES = 8 * 1024 * 1024;
 export const MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024;
 /** Most messages in one frame, either way; more and the server closes the connection (1008). */
 export const MAX_FRAME_MESSAGES = 1000;
+/**
+ * Most entries in one request's list (`items`, `chunks`, `gpus`): the server checks it before
+ * the schema, whose cost grows with every entry. Agents split longer lists across requests.
+ */
+export const MAX_ITEMS_PER_MESSAGE = 1000;
+/** Most jobs a resuming registration may list. */
+export const MAX_RESUMED_JOBS = 10_000;
 /** Largest job result, as JSON bytes: a larger one fails the job with `RESULT_TOO_LARGE`. */
 export const MAX_RESULT_BYTES = 1024 * 1024;
 /** Longest `data` of one log chunk, in UTF-16 code units; agents split longer output. */
@@ -215,55 +222,63 @@ export const registrationSchema = z.strictObject({
       agentId: name,
       // The secret issued at registration (RegisteredAgent.resumeSecret): proves the same agent.
       secret: z.string().min(22).max(200).optional(),
-      jobs: z.array(z.strictObject({ ...leaseRef, resources, gpus: z.array(index) })).max(100_000),
+      jobs: z.array(z.strictObject({ ...leaseRef, resources, gpus: z.array(index).max(1024) })).max(MAX_RESUMED_JOBS),
     })
     .optional(),
 });
 
 export const agentRequestSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('register'), id, protocol: z.number().int(), registration: registrationSchema }),
-  z.strictObject({ t: z.literal('started'), id, items: z.array(z.strictObject(leaseRef)) }),
+  z.strictObject({ t: z.literal('started'), id, items: z.array(z.strictObject(leaseRef)).max(MAX_ITEMS_PER_MESSAGE) }),
   z.strictObject({
     t: z.literal('heartbeat'),
     id,
-    items: z.array(z.strictObject({ ...leaseRef, progress: z.number().min(0).max(100).optional() })),
+    items: z
+      .array(z.strictObject({ ...leaseRef, progress: z.number().min(0).max(100).optional() }))
+      .max(MAX_ITEMS_PER_MESSAGE),
   }),
   z.strictObject({
     t: z.literal('complete'),
     id,
-    items: z.array(
-      z.union([
-        z.strictObject({
-          ...leaseRef,
-          outcome: z.literal('succeeded'),
-          result: z.unknown(),
-          startedAt: z.number().optional(),
-        }),
-        z.strictObject({
-          ...leaseRef,
-          outcome: z.literal('failed'),
-          error: jobError,
-          startedAt: z.number().optional(),
-        }),
-      ]),
-    ),
+    items: z
+      .array(
+        z.union([
+          z.strictObject({
+            ...leaseRef,
+            outcome: z.literal('succeeded'),
+            result: z.unknown(),
+            startedAt: z.number().optional(),
+          }),
+          z.strictObject({
+            ...leaseRef,
+            outcome: z.literal('failed'),
+            error: jobError,
+            startedAt: z.number().optional(),
+          }),
+        ]),
+      )
+      .max(MAX_ITEMS_PER_MESSAGE),
   }),
   z.strictObject({
     t: z.literal('logs'),
     id,
-    chunks: z.array(
-      z.strictObject({
-        jobId,
-        attempt: z.number().int().min(1),
-        stream: z.enum(['stdout', 'stderr']),
-        data: z.string().max(MAX_LOG_CHUNK_CHARS),
-      }),
-    ),
+    chunks: z
+      .array(
+        z.strictObject({
+          jobId,
+          attempt: z.number().int().min(1),
+          stream: z.enum(['stdout', 'stderr']),
+          data: z.string().max(MAX_LOG_CHUNK_CHARS),
+        }),
+      )
+      .max(MAX_ITEMS_PER_MESSAGE),
   }),
   z.strictObject({
     t: z.literal('gpuHealth'),
     id,
-    gpus: z.array(z.strictObject({ index, healthy: z.boolean(), reason: z.string().max(1000).optional() })),
+    gpus: z
+      .array(z.strictObject({ index, healthy: z.boolean(), reason: z.string().max(1000).optional() }))
+      .max(MAX_ITEMS_PER_MESSAGE),
   }),
   z.strictObject({ t: z.literal('drain'), id }),
   z.strictObject({ t: z.literal('unregister'), id }),

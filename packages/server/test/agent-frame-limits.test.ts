@@ -4,6 +4,7 @@ import pino from 'pino';
 import {
   MAX_AGENT_FRAME_BYTES,
   MAX_FRAME_MESSAGES,
+  MAX_ITEMS_PER_MESSAGE,
   MAX_LOG_CHUNK_CHARS,
   MAX_RESULT_BYTES,
   encodeFrame,
@@ -107,6 +108,27 @@ describe('what one agent connection may cost the server', () => {
     expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_AGENT_MESSAGE' } });
     expect(reply.error.message).toContain(String(MAX_LOG_CHUNK_CHARS));
     expect(await agent.request({ t: 'heartbeat', items: [] })).toMatchObject({ ok: true });
+  });
+
+  it(`refuses a list of more than ${MAX_ITEMS_PER_MESSAGE} entries before validating it`, async () => {
+    s = await start();
+    const agent = await connect();
+    await agent.register();
+    const items = (n: number, jobId: unknown = '01NOTHELD') =>
+      Array.from({ length: n }, () => ({ jobId, leaseToken: 'l' }));
+    const fits = await agent.request({ t: 'heartbeat', items: items(MAX_ITEMS_PER_MESSAGE) });
+    expect(fits).toMatchObject({ ok: true });
+    expect(fits.result).toHaveLength(MAX_ITEMS_PER_MESSAGE);
+    const over = await agent.request({ t: 'heartbeat', items: items(200_000, 5) } as never);
+    expect(over).toEqual({
+      t: 'reply',
+      id: over.id,
+      ok: false,
+      error: {
+        code: 'INVALID_AGENT_MESSAGE',
+        message: `items holds 200000 entries; the limit is ${MAX_ITEMS_PER_MESSAGE}`,
+      },
+    });
   });
 
   it('refuses a registration speaking another protocol version (PROTOCOL_MISMATCH)', async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, WsLink, defineTask, demoTasks } from '@baton/agent';
-import { MAX_FRAME_MESSAGES, MAX_LOG_CHUNK_CHARS, MAX_RESULT_BYTES } from '@baton/core';
+import { MAX_FRAME_MESSAGES, MAX_ITEMS_PER_MESSAGE, MAX_LOG_CHUNK_CHARS, MAX_RESULT_BYTES } from '@baton/core';
 import type { Harness } from './harness.js';
 import { isFinal, startHarness } from './harness.js';
 import { TEST_AGENT_TOKEN } from './agent-wire-client.js';
@@ -100,6 +100,19 @@ describe('what an agent buffers and sends', () => {
       expect(logs.length).toBeGreaterThanOrEqual(MAX_LOG_CHUNK_CHARS);
       expect(logs).not.toContain('dropped');
     }
+  });
+
+  it(`splits a request listing more than ${MAX_ITEMS_PER_MESSAGE} entries; the answers come back in order`, async () => {
+    h = await startHarness({ agents: 0, agentToken: TEST_AGENT_TOKEN });
+    const link = new WsLink({ serverUrl: h.url, token: TEST_AGENT_TOKEN });
+    await start(new Agent({ link, tasks }));
+    const items = Array.from({ length: 2 * MAX_ITEMS_PER_MESSAGE + 1 }, (_, i) => ({
+      jobId: `01NOJOB${i}`,
+      leaseToken: 'l',
+    }));
+    const results = await link.heartbeat(items);
+    expect(results.map((r) => r.jobId)).toEqual(items.map((i) => i.jobId));
+    expect(results.every((r) => !r.ok && r.code === 'NOT_FOUND')).toBe(true);
   });
 
   it(`sends more than ${MAX_FRAME_MESSAGES} requests made in one turn in several frames`, async () => {

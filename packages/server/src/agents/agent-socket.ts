@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { frameServerMessages } from './agent-frames.js';
-import { AgentFrameGuard } from './frame-guard.js';
+import { AgentFrameGuard, measureLists } from './frame-guard.js';
 import type { AgentConnection, AgentGateway } from './gateway.js';
 import type { UpgradeEndpoint } from '../http/upgrades.js';
 import { refuse } from '../http/upgrades.js';
@@ -128,11 +128,12 @@ function serveAgent(ws: WebSocket, gateway: AgentGateway, logger: Logger, remote
 
   const handle = (raw: unknown) => {
     const id = typeof (raw as { id?: unknown } | null)?.id === 'number' ? (raw as { id: number }).id : -1;
-    const parsed = agentRequestSchema.safeParse(raw);
-    if (!parsed.success) {
-      const burst = guard.invalid(Date.now());
+    const lists = measureLists(raw);
+    const parsed = lists.over === null ? agentRequestSchema.safeParse(raw) : null;
+    if (!parsed?.success) {
+      const burst = guard.invalid(Date.now(), lists.weight);
       if (burst) return cutOff(burst);
-      const { message } = describeIssues(parsed.error);
+      const message = parsed ? describeIssues(parsed.error).message : (lists.over ?? 'invalid message');
       return send({ t: 'reply', id, ok: false, error: { code: 'INVALID_AGENT_MESSAGE', message } });
     }
     void answer(id, parsed.data as AgentRequest);

@@ -1,4 +1,42 @@
-import { INVALID_MESSAGE_WINDOW_MS, MAX_FRAME_MESSAGES, MAX_INVALID_MESSAGES } from '@baton/core';
+import {
+  INVALID_MESSAGE_WINDOW_MS,
+  MAX_FRAME_MESSAGES,
+  MAX_INVALID_MESSAGES,
+  MAX_ITEMS_PER_MESSAGE,
+  MAX_RESUMED_JOBS,
+} from '@baton/core';
+
+/** The lists a request may carry, with their limits (as in core's schemas). */
+const LIST_LIMITS: [path: string[], max: number][] = [
+  [['items'], MAX_ITEMS_PER_MESSAGE],
+  [['chunks'], MAX_ITEMS_PER_MESSAGE],
+  [['gpus'], MAX_ITEMS_PER_MESSAGE],
+  [['registration', 'queues'], 1000],
+  [['registration', 'tasks'], 10_000],
+  [['registration', 'tags'], 100],
+  [['registration', 'gpus'], 1024],
+  [['registration', 'resume', 'jobs'], MAX_RESUMED_JOBS],
+];
+
+/**
+ * Measures a raw message's lists before the schema sees it: validating costs time per entry
+ * (most when entries are invalid), so an oversized list is refused without being looked at.
+ * `weight` is what the message counts toward the invalid-message budget if it is invalid.
+ */
+export function measureLists(raw: unknown): { over: string | null; weight: number } {
+  let largest = 0;
+  for (const [path, max] of LIST_LIMITS) {
+    let value: unknown = raw;
+    for (const key of path)
+      value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+    if (!Array.isArray(value)) continue;
+    if (value.length > max) {
+      return { over: `${path.join('.')} holds ${value.length} entries; the limit is ${max}`, weight: 1 };
+    }
+    largest = Math.max(largest, value.length);
+  }
+  return { over: null, weight: Math.max(1, Math.ceil(largest / MAX_ITEMS_PER_MESSAGE)) };
+}
 
 /**
  * What one agent connection may cost the server beyond the frame size (checked by ws): at most
@@ -27,13 +65,17 @@ export class AgentFrameGuard {
     return `frame of ${count} messages; the limit is ${this.limits.maxMessages}`;
   }
 
-  /** Counts one invalid message; returns why the agent is cut off when it was one too many. */
-  invalid(now: number): string | null {
+  /**
+   * Counts an invalid message (`weight` times for one with long lists, which cost more to
+   * check); returns why the agent is cut off once the budget is spent.
+   */
+  invalid(now: number, weight = 1): string | null {
     if (now - this.windowStart >= this.limits.windowMs) {
       this.windowStart = now;
       this.invalidCount = 0;
     }
-    if (++this.invalidCount <= this.limits.maxInvalid) return null;
+    this.invalidCount += weight;
+    if (this.invalidCount <= this.limits.maxInvalid) return null;
     this.closed = true;
     return `more than ${this.limits.maxInvalid} invalid messages within ${this.limits.windowMs / 1000} s`;
   }
