@@ -95,9 +95,10 @@ describe('agent resume: only the same agent may take its session back', () => {
   });
 
   it('a baton agent refused a resume registers anew and keeps working', async () => {
-    h = await startHarness({ agents: 0, agentToken: TEST_AGENT_TOKEN });
+    // Short shard leases: the other server soon schedules the shards of the one that stops.
+    h = await startHarness({ agents: 0, agentToken: TEST_AGENT_TOKEN, shardLeaseMs: 500 });
     // A second server of the same fleet (same store), where the agent fails over to.
-    const other = createBatonServer(h.store, { agentToken: TEST_AGENT_TOKEN, maxSweepMs: 200 });
+    const other = createBatonServer(h.store, { agentToken: TEST_AGENT_TOKEN, maxSweepMs: 200, shardLeaseMs: 500 });
     const otherUrl = await other.listen(0);
     const link = new WsLink({ serverUrl: [h.url, otherUrl], token: TEST_AGENT_TOKEN, reconnectMaxMs: 100 });
     const agent = new Agent({ link, tasks: demoTasks });
@@ -136,7 +137,7 @@ describe('agent resume: only the same agent may take its session back', () => {
   });
 });
 
-async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
