@@ -108,7 +108,12 @@ describe('agent resume: only the same agent may take its session back', () => {
       // Someone else took the agent's id on the other server first.
       const squatter = await WireAgent.connect(otherUrl);
       sockets.push(squatter);
-      const squatted = await squatter.register({ resume: { agentId: firstId, jobs: [], secret: 's'.repeat(43) } });
+      // (Serving no queue the test uses, so the job below can only go to the real agent.)
+      const squatted = await squatter.register({
+        queues: ['elsewhere'],
+        tasks: [{ task: 'test.elsewhere', queue: 'elsewhere' }],
+        resume: { agentId: firstId, jobs: [], secret: 's'.repeat(43) },
+      });
       expect(squatted.ok).toBe(true);
 
       await h.server.close(); // the agent's server goes away: it reconnects to the other one
