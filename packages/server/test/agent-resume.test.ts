@@ -121,7 +121,7 @@ describe('agent resume: only the same agent may take its session back', () => {
       expect(body.agents.some((a: { id: string }) => a.id === firstId)).toBe(true);
       const rejoined = await waitUntil(async () => {
         const r = (await fetch(`${otherUrl}/api/agents`).then((x) => x.json())) as any;
-        return r.agents.find((a: { id: string; name: string }) => a.id !== firstId && a.state === 'connected');
+        return r.agents.find((a: { id: string; state: string }) => a.id !== firstId && a.state === 'connected');
       });
       expect(rejoined.id).not.toBe(firstId);
       expect(link.state).toBe('open');
