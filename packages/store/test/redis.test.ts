@@ -123,6 +123,37 @@ describe('Redis specifics', () => {
     }
   });
 
+  it('reads a page of logs without reading the chunks before it (LRANGE of the page only)', async () => {
+    const store = await openStore(url);
+    const monitor = new Redis({ host: HOST, port: PORT });
+    const ranges: string[][] = [];
+    try {
+      const [{ job }] = (await store.enqueue([newJob()])) as [{ job: { id: string } }];
+      const lines = Array.from({ length: 3000 }, (_, i) => ({
+        jobId: job.id,
+        attempt: 1,
+        stream: 'stdout' as const,
+        data: `${i}\n`,
+      }));
+      await store.appendLogs(lines);
+      const all = [...(await store.getLogs(job.id, 0, 10_000))];
+      expect(all).toHaveLength(3000);
+      const logsKey = `{${prefix}}:logs:${job.id}`;
+      const feed = await monitor.monitor();
+      feed.on('monitor', (_time: string, args: string[]) => {
+        if (args[0]?.toLowerCase() === 'lrange' && args[1] === logsKey) ranges.push(args.slice(2));
+      });
+      const page = await store.getLogs(job.id, all[2989]!.seq, 5);
+      expect(page.map((c) => c.data)).toEqual(['2990\n', '2991\n', '2992\n', '2993\n', '2994\n']);
+      await vi.waitFor(() => expect(ranges).toHaveLength(1));
+      expect(ranges[0]).toEqual(['2990', '2994']);
+      feed.disconnect();
+    } finally {
+      monitor.disconnect();
+      await store.close();
+    }
+  });
+
   it('fails quickly and clearly when Redis cannot be reached', async () => {
     const port = await freePort();
     const started = Date.now();
