@@ -81,6 +81,9 @@ describe.each(backends)('the API on a %s store that goes down', (_name, start) =
     expectUnavailable(await call(`${url}/api/jobs/${id}/cancel`, 'POST'));
     expectUnavailable(await call(`${url}/api/queues`, 'GET'));
     expectUnavailable(await call(`${url}/api/tasks`, 'GET'));
+    expectUnavailable(await call(`${url}/api/agents`, 'GET'));
+    expectUnavailable(await call(`${url}/api/capacity`, 'GET'));
+    expectUnavailable(await call(`${url}/api/shards`, 'GET'));
     // The process is up and says so; readiness names the store.
     expect((await call(`${url}/healthz`, 'GET')).status).toBe(200);
     expect((await call(`${url}/readyz`, 'GET')).status).toBe(503);
