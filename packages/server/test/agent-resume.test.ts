@@ -121,10 +121,11 @@ describe('agent resume: only the same agent may take its session back', () => {
       expect(body.agents.some((a: { id: string }) => a.id === firstId)).toBe(true);
       const rejoined = await waitUntil(async () => {
         const r = (await fetch(`${otherUrl}/api/agents`).then((x) => x.json())) as any;
-        return r.agents.find((a: { id: string; state: string }) => a.id !== firstId && a.state === 'connected');
+        // Listed once the server registered it; open once the agent has the answer.
+        const listed = r.agents.find((a: { id: string; state: string }) => a.id !== firstId && a.state === 'connected');
+        return link.state === 'open' ? listed : undefined;
       });
       expect(rejoined.id).not.toBe(firstId);
-      expect(link.state).toBe('open');
       const job = await fetch(`${otherUrl}/api/jobs`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
