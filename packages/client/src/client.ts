@@ -41,7 +41,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
    * fresh one, so that a retried submission creates its job once.
    */
   private keyed<J extends { idempotencyKey?: string }>(job: J): J {
-    if (job.idempotencyKey !== undefined || this.retry.retries === 0) return job;
+    if (job.idempotencyKey !== undefined || this.retry.retries === 0 || !this.retry.keySubmissions) return job;
     return { ...job, idempotencyKey: `sdk-${globalThis.crypto.randomUUID()}` };
   }
 
@@ -51,7 +51,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
    */
   submit<K extends keyof Tasks & string>(task: K, payload?: Tasks[K], options: SubmitOptions = {}): Promise<Submitted> {
     const body = this.keyed({ ...options, task, ...(payload !== undefined && { payload }) });
-    return this.request<Submitted>('POST', '/api/jobs', body, undefined, true);
+    return this.request<Submitted>('POST', '/api/jobs', body, undefined, body.idempotencyKey !== undefined);
   }
 
   /** Submits in bulk requests of `chunkSize` (default 1 000, the API's limit); results in input order. */
@@ -68,7 +68,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
         '/api/jobs/bulk',
         { jobs: chunk },
         undefined,
-        true,
+        chunk.every((j) => j.idempotencyKey !== undefined),
       );
       out.push(...created);
     }

@@ -14,6 +14,12 @@ export interface RetryOptions {
    * to say at once that nothing answers.
    */
   retryRefused?: boolean;
+  /**
+   * Whether a job submitted without an `idempotencyKey` gets one (`sdk-<uuid>`), which makes
+   * a retried submission safe: it creates the job once. Default true. Without it a submission
+   * is retried only when the server surely did not take it (503, 429, no connection).
+   */
+  keySubmissions?: boolean;
   /** Called before each wait, e.g. to tell a user the store is down. */
   onRetry?: (info: RetryInfo) => void;
 }
@@ -33,6 +39,7 @@ export interface ResolvedRetry {
   baseDelayMs: number;
   maxDelayMs: number;
   retryRefused: boolean;
+  keySubmissions: boolean;
   onRetry: ((info: RetryInfo) => void) | undefined;
 }
 
@@ -44,7 +51,14 @@ export function resolveRetry(options: RetryOptions | false | undefined): Resolve
   for (const [name, value] of Object.entries({ retries, baseDelayMs, maxDelayMs })) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`retry.${name} must be an integer ≥ 0`);
   }
-  return { retries, baseDelayMs, maxDelayMs, retryRefused: o.retryRefused ?? true, onRetry: o.onRetry };
+  return {
+    retries,
+    baseDelayMs,
+    maxDelayMs,
+    retryRefused: o.retryRefused ?? true,
+    keySubmissions: o.keySubmissions ?? true,
+    onRetry: o.onRetry,
+  };
 }
 
 /** How one try of a call ended, for deciding whether to try again. */

@@ -93,6 +93,13 @@ describe('BatonClient retries', () => {
     const plain = new BatonClient({ baseUrl: url, retry: false });
     const { id } = await retryUntilUp(() => plain.submit(TASK, { n: 1 }));
     expect((await plain.getJob(id)).idempotencyKey).toBeNull();
+    const unkeyed = new BatonClient({ baseUrl: url, retry: { keySubmissions: false } });
+    const [bulk] = await unkeyed.submitMany([{ task: TASK, payload: { n: 2 } }]);
+    expect((await unkeyed.getJob(bulk!.id)).idempotencyKey).toBeNull();
+    const keyed = new BatonClient({ baseUrl: url });
+    const [auto, own] = await keyed.submitMany([{ task: TASK }, { task: TASK, idempotencyKey: 'mine' }]);
+    expect((await keyed.getJob(auto!.id)).idempotencyKey).toMatch(/^sdk-/);
+    expect((await keyed.getJob(own!.id)).idempotencyKey).toBe('mine');
   });
 
   it('streams every page of kept output, and raises STORE_UNAVAILABLE when the store ends a follow', async () => {
