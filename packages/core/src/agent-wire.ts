@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import type { JobAssignment, JobError } from './job.js';
+import { frameShape } from './frame-shape.js';
 import type { AgentRegistration, Completion, GpuHealth, LeaseRef, LogChunk } from './protocol.js';
 
 /**
@@ -21,6 +22,13 @@ export const MAX_AGENT_FRAME_BYTES = 8 * 1024 * 1024;
 export const MAX_SERVER_FRAME_BYTES = 64 * 1024 * 1024;
 /** Most messages in one frame, either way; more and the server closes the connection (1008). */
 export const MAX_FRAME_MESSAGES = 1000;
+/**
+ * Most values (maps, arrays, strings, numbers… each counts one) in a frame from an agent,
+ * counted before decoding ({@link frameShape}): decoding allocates per value, so this bounds
+ * its memory and time. Any single valid message holds far fewer (a 1 MiB JSON result, at most
+ * about 520 000), so agents can always split their requests to fit.
+ */
+export const MAX_FRAME_VALUES = 1_000_000;
 /**
  * Most entries in one request's list (`items`, `chunks`, `gpus`): the server checks it before
  * the schema, whose cost grows with every entry. Agents split longer lists across requests.
@@ -81,26 +89,31 @@ export interface UnpackedMessage<M> {
  */
 export function packFrames<M extends AgentRequest | ServerMessage>(
   messages: readonly M[],
-  limits: { maxFrameBytes: number; maxMessages: number } = {
+  limits: { maxFrameBytes: number; maxMessages: number; maxValues: number } = {
     maxFrameBytes: MAX_AGENT_FRAME_BYTES,
     maxMessages: MAX_FRAME_MESSAGES,
+    maxValues: MAX_FRAME_VALUES,
   },
 ): { frames: Buffer[]; failed: UnpackedMessage<M>[] } {
   if (messages.length === 0) return { frames: [], failed: [] };
+  const countValues = Number.isFinite(limits.maxValues);
+  const valuesOf = (encoded: Uint8Array) => (countValues ? frameShape(encoded, limits.maxValues).values : 0);
   if (messages.length <= limits.maxMessages) {
     // The common case: everything fits one frame, encoded in one call.
     const whole = tryPack(messages);
-    if (whole instanceof Uint8Array && whole.length <= limits.maxFrameBytes)
+    if (whole instanceof Uint8Array && whole.length <= limits.maxFrameBytes && valuesOf(whole) <= limits.maxValues)
       return { frames: [Buffer.from(whole.buffer, whole.byteOffset, whole.length)], failed: [] };
   }
   const frames: Buffer[] = [];
   const failed: UnpackedMessage<M>[] = [];
   let parts: Uint8Array[] = [];
   let bytes = 0;
+  let values = 1; // the frame's array
   const flush = () => {
     if (parts.length > 0) frames.push(Buffer.concat([arrayHeader(parts.length), ...parts]));
     parts = [];
     bytes = 0;
+    values = 1;
   };
   for (const message of messages) {
     const encoded = tryPack(message);
@@ -115,11 +128,21 @@ export function packFrames<M extends AgentRequest | ServerMessage>(
       });
       continue;
     }
-    if (parts.length >= limits.maxMessages || bytes + encoded.length + ARRAY_HEADER_BYTES > limits.maxFrameBytes) {
+    const count = valuesOf(encoded);
+    if (count + 1 > limits.maxValues) {
+      failed.push({ message, reason: `it holds more than the ${limits.maxValues} values a frame may carry` });
+      continue;
+    }
+    if (
+      parts.length >= limits.maxMessages ||
+      bytes + encoded.length + ARRAY_HEADER_BYTES > limits.maxFrameBytes ||
+      values + count > limits.maxValues
+    ) {
       flush();
     }
     parts.push(encoded);
     bytes += encoded.length;
+    values += count;
   }
   flush();
   return { frames, failed };

@@ -11,3 +11,4 @@ export * from './agent-wire.js';
 export * from './shards.js';
 export * from './command-env.js';
 export * from './json-depth.js';
+export * from './frame-shape.js';

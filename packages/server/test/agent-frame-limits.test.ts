@@ -4,6 +4,7 @@ import pino from 'pino';
 import {
   MAX_AGENT_FRAME_BYTES,
   MAX_FRAME_MESSAGES,
+  MAX_FRAME_VALUES,
   MAX_ITEMS_PER_MESSAGE,
   MAX_LOG_CHUNK_CHARS,
   MAX_RESULT_BYTES,
@@ -87,6 +88,17 @@ describe('what one agent connection may cost the server', () => {
     expect(s.logs.join('')).toContain('agent cut off');
   });
 
+  it(`cuts off (1008) an agent whose frame holds more than ${MAX_FRAME_VALUES} values, before decoding it`, async () => {
+    s = await start();
+    const agent = await connect();
+    await agent.register();
+    // One byte a value: about 1 MiB, well under the byte limit, but a million allocations to decode.
+    const items = new Array(MAX_FRAME_VALUES).fill(0);
+    agent.ws.send(encodeFrame([{ t: 'heartbeat', id: 50, items }] as never));
+    expect(await agent.closed).toEqual({ code: 1008, reason: `frame of more than ${MAX_FRAME_VALUES} values` });
+    expect(agent.received.some((m) => m.id === 50)).toBe(false);
+  });
+
   it('cuts off (1008) an agent after a burst of invalid messages, answering at most 100', async () => {
     s = await start();
     const agent = await connect();
@@ -119,14 +131,14 @@ describe('what one agent connection may cost the server', () => {
     const fits = await agent.request({ t: 'heartbeat', items: items(MAX_ITEMS_PER_MESSAGE) } as never);
     expect(fits).toMatchObject({ ok: true });
     expect(fits.result).toHaveLength(MAX_ITEMS_PER_MESSAGE);
-    const over = await agent.request({ t: 'heartbeat', items: items(200_000, 5) } as never);
+    const over = await agent.request({ t: 'heartbeat', items: items(5000, 5) } as never);
     expect(over).toEqual({
       t: 'reply',
       id: over.id,
       ok: false,
       error: {
         code: 'INVALID_AGENT_MESSAGE',
-        message: `items holds 200000 entries; the limit is ${MAX_ITEMS_PER_MESSAGE}`,
+        message: `items holds 5000 entries; the limit is ${MAX_ITEMS_PER_MESSAGE}`,
       },
     });
   });

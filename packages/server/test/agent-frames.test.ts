@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentRequest, JobAssignment, ServerMessage } from '@baton/core';
-import { MAX_FRAME_MESSAGES, MAX_SERVER_FRAME_BYTES, decodeFrame, packFrames } from '@baton/core';
+import {
+  MAX_FRAME_MESSAGES,
+  MAX_FRAME_VALUES,
+  MAX_SERVER_FRAME_BYTES,
+  decodeFrame,
+  encodeFrame,
+  frameShape,
+  packFrames,
+} from '@baton/core';
 import { frameServerMessages } from '../src/agents/agent-frames.js';
 import { nested, poisonJob } from './agent-poison-fixture.js';
 
@@ -23,11 +31,37 @@ describe('packFrames', () => {
   it('packs messages into frames of at most maxFrameBytes', () => {
     const chunk = { jobId: 'j', attempt: 1, stream: 'stdout' as const, data: 'x'.repeat(1000) };
     const messages: AgentRequest[] = Array.from({ length: 50 }, (_, id) => ({ t: 'logs', id, chunks: [chunk] }));
-    const { frames, failed } = packFrames(messages, { maxFrameBytes: 10_000, maxMessages: 1000 });
+    const { frames, failed } = packFrames(messages, { maxFrameBytes: 10_000, maxMessages: 1000, maxValues: Infinity });
     expect(failed).toEqual([]);
     for (const frame of frames) expect(frame.length).toBeLessThanOrEqual(10_000);
     expect(frames.length).toBeGreaterThan(5);
     expect(frames.flatMap((f) => decodeFrame(f))).toEqual(messages);
+  });
+
+  it('packs messages into frames of at most maxValues values, counted without decoding', () => {
+    const messages: AgentRequest[] = Array.from({ length: 5 }, (_, id) => ({
+      t: 'complete',
+      id,
+      items: [{ jobId: 'j', leaseToken: 'l', outcome: 'succeeded', result: new Array(400_000).fill(0) }],
+    }));
+    const { frames, failed } = packFrames(messages);
+    expect(failed).toEqual([]);
+    expect(frames).toHaveLength(3);
+    for (const frame of frames) expect(frameShape(frame).values).toBeLessThanOrEqual(MAX_FRAME_VALUES);
+    expect(frames.flatMap((f) => decodeFrame(f))).toEqual(messages);
+    const tooMany: AgentRequest = { t: 'heartbeat', id: 9, items: new Array(MAX_FRAME_VALUES).fill(0) };
+    expect(packFrames([tooMany]).failed[0]?.reason).toBe(
+      `it holds more than the ${MAX_FRAME_VALUES} values a frame may carry`,
+    );
+  });
+
+  it('frameShape counts messages and values as decoding would see them', () => {
+    const message = { t: 'x', list: [1, -1, 300, -40_000, 70_000, 2 ** 40, 1.5, 'a', 'b'.repeat(300), null, true] };
+    const frame = encodeFrame([message, message] as never);
+    // Per message: the map, 2 keys, 'x', the list and its 11 entries.
+    expect(frameShape(frame)).toEqual({ messages: 2, values: 1 + 2 * 16 });
+    expect(frameShape(frame, 5).values).toBe(6); // stops early
+    expect(frameShape(Buffer.from([0xc0])).messages).toBe(-1);
   });
 
   it('returns a message that cannot be encoded, or is too large alone, instead of throwing', () => {
@@ -44,6 +78,7 @@ describe('packFrames', () => {
     const { frames, failed } = packFrames([heartbeat(1), deep, big, heartbeat(4)], {
       maxFrameBytes: 10_000,
       maxMessages: 10,
+      maxValues: 1000,
     });
     expect(frames.flatMap((f) => decodeFrame(f))).toEqual([heartbeat(1), heartbeat(4)]);
     expect(failed.map((f) => f.message)).toEqual([deep, big]);

@@ -21,9 +21,11 @@ export function frameServerMessages(messages: readonly ServerMessage[]): ServerF
   let pending = messages;
   // At most three rounds: whole messages, then single assignments, then error replies.
   for (let round = 0; round < 3 && pending.length > 0; round++) {
+    // Values are not counted: the agent trusts its server's frames (and payloads may hold many).
     const { frames, failed } = packFrames(pending, {
       maxFrameBytes: MAX_SERVER_FRAME_BYTES,
       maxMessages: MAX_FRAME_MESSAGES,
+      maxValues: Infinity,
     });
     out.frames.push(...frames);
     const retry: ServerMessage[] = [];

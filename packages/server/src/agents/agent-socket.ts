@@ -8,9 +8,11 @@ import {
   AGENT_PROTOCOL_VERSION,
   BatonError,
   MAX_AGENT_FRAME_BYTES,
+  MAX_FRAME_VALUES,
   agentRequestSchema,
   decodeFrame,
   describeIssues,
+  frameShape,
 } from '@baton/core';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -102,6 +104,9 @@ function serveAgent(ws: WebSocket, gateway: AgentGateway, logger: Logger, remote
   ws.on('message', (data: Buffer, isBinary) => {
     if (guard.closed) return;
     connection.seen();
+    // Measured before decoding, which allocates per value: a flood costs one walk over the bytes.
+    const tooMuch = guard.checkFrame(frameShape(data, MAX_FRAME_VALUES));
+    if (tooMuch) return cutOff(tooMuch);
     let messages: unknown[];
     try {
       if (!isBinary) throw new Error('agent frames are binary msgpack');
@@ -112,9 +117,6 @@ function serveAgent(ws: WebSocket, gateway: AgentGateway, logger: Logger, remote
       ws.close(1003, 'undecodable frame');
       return;
     }
-    // Counted before any message is looked at: a flood costs one decode, nothing more.
-    const tooMany = guard.checkFrame(messages.length);
-    if (tooMany) return cutOff(tooMany);
     for (const message of messages) {
       handle(message);
       if (guard.closed) return;

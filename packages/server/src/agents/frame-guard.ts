@@ -1,10 +1,12 @@
 import {
   INVALID_MESSAGE_WINDOW_MS,
   MAX_FRAME_MESSAGES,
+  MAX_FRAME_VALUES,
   MAX_INVALID_MESSAGES,
   MAX_ITEMS_PER_MESSAGE,
   MAX_RESUMED_JOBS,
 } from '@baton/core';
+import type { FrameShape } from '@baton/core';
 
 /** The lists a request may carry, with their limits (as in core's schemas). */
 const LIST_LIMITS: [path: string[], max: number][] = [
@@ -40,7 +42,7 @@ export function measureLists(raw: unknown): { over: string | null; weight: numbe
 
 /**
  * What one agent connection may cost the server beyond the frame size (checked by ws): at most
- * {@link MAX_FRAME_MESSAGES} messages a frame, and at most {@link MAX_INVALID_MESSAGES} invalid
+ * {@link MAX_FRAME_MESSAGES} messages and {@link MAX_FRAME_VALUES} values a frame, and at most {@link MAX_INVALID_MESSAGES} invalid
  * messages within {@link INVALID_MESSAGE_WINDOW_MS}. Past either, the connection is cut off: a
  * buggy or hostile agent makes the server validate and answer a bounded number of messages.
  */
@@ -53,16 +55,22 @@ export class AgentFrameGuard {
   constructor(
     private readonly limits = {
       maxMessages: MAX_FRAME_MESSAGES,
+      maxValues: MAX_FRAME_VALUES,
       maxInvalid: MAX_INVALID_MESSAGES,
       windowMs: INVALID_MESSAGE_WINDOW_MS,
     },
   ) {}
 
-  /** Why a frame of `count` messages cuts the agent off, or null when it may be handled. */
-  checkFrame(count: number): string | null {
-    if (count <= this.limits.maxMessages) return null;
-    this.closed = true;
-    return `frame of ${count} messages; the limit is ${this.limits.maxMessages}`;
+  /** Why a frame of this shape cuts the agent off, or null when it may be decoded and handled. */
+  checkFrame(shape: FrameShape): string | null {
+    let why: string | null = null;
+    if (shape.messages > this.limits.maxMessages) {
+      why = `frame of ${shape.messages} messages; the limit is ${this.limits.maxMessages}`;
+    } else if (shape.values > this.limits.maxValues) {
+      why = `frame of more than ${this.limits.maxValues} values`;
+    }
+    if (why) this.closed = true;
+    return why;
   }
 
   /**
