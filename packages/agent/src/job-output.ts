@@ -53,6 +53,7 @@ export class OutputBuffer {
 
   /** Buffers output within the caps; what does not fit is dropped and counted. */
   record(source: OutputSource, stream: 'stdout' | 'stderr', data: string): void {
+    if (typeof data !== 'string') data = String(data); // a JavaScript task may pass anything
     if (data.length === 0 || !this.sources.has(source)) return;
     const room = Math.min(this.options.maxBytesPerJob - source.bytes, this.options.maxBytes - this.bytes);
     let bytes = Buffer.byteLength(data);
