@@ -128,7 +128,8 @@ describe('Redis specifics', () => {
     const monitor = new Redis({ host: HOST, port: PORT });
     const ranges: string[][] = [];
     try {
-      const [{ job }] = (await store.enqueue([newJob()])) as [{ job: { id: string } }];
+      const [enqueued] = await store.enqueue([newJob()]);
+      const job = enqueued!.job;
       const lines = Array.from({ length: 3000 }, (_, i) => ({
         jobId: job.id,
         attempt: 1,
