@@ -102,20 +102,13 @@ export class OutputBuffer {
     this.timer = null;
   }
 
-  /** Appends to the job's last chunk when it can (fewer, larger chunks), never past the chunk limit. */
+  /**
+   * One chunk per write, as the task wrote it (readers see the same boundaries); a write over
+   * the chunk limit is split, never past it.
+   */
   private append(source: OutputSource, stream: 'stdout' | 'stderr', data: string, bytes: number): void {
     source.bytes += bytes;
     this.bytes += bytes;
-    const last = this.pending[this.pending.length - 1];
-    if (
-      last?.source === source &&
-      last.chunk.stream === stream &&
-      last.chunk.data.length + data.length <= MAX_LOG_CHUNK_CHARS
-    ) {
-      last.chunk.data += data;
-      last.bytes += bytes;
-      return;
-    }
     for (let start = 0; start < data.length; ) {
       let end = Math.min(data.length, start + MAX_LOG_CHUNK_CHARS);
       if (end < data.length && isHighSurrogate(data.charCodeAt(end - 1))) end--; // keep pairs whole
