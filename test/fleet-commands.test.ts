@@ -138,7 +138,9 @@ describe('agents without --allow-commands, and agent tokens', () => {
     procs.push(p);
     const { code } = await p.exited;
     expect(code).toBe(1);
-    expect(p.output()).toMatch(/baton: the server refused the agent token/);
+    expect(p.output()).toMatch(
+      /baton: the server refused the agent token \(check --token, --token-file or BATON_AGENT_TOKEN\)/,
+    );
     const { body } = await api(url, '/api/agents');
     expect(body.agents.map((a: { name: string }) => a.name)).toEqual(['plain']);
   });

@@ -1,17 +1,9 @@
-import type {
-  AgentInbox,
-  AgentLink,
-  Completion,
-  GpuDevice,
-  GpuHealth,
-  HeldJob,
-  JobAssignment,
-  RegisteredAgent,
-} from '@baton/core';
+import type { AgentLink, Completion, GpuDevice, GpuHealth, HeldJob, JobAssignment, RegisteredAgent } from '@baton/core';
 import { BatonError } from '@baton/core';
 import { JobAbort } from './job-abort.js';
 import type { OutputSource } from './job-output.js';
 import { OutputBuffer } from './job-output.js';
+import type { ReregisteredInbox } from './link-resume.js';
 import { runTask } from './run-task.js';
 import type { AnyTaskDefinition, TaskDefinition, TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
@@ -74,7 +66,7 @@ interface RunningJob {
  * reports progress and the outcome. The server decides what runs here; the agent only
  * honours its concurrency by the slots it registered.
  */
-export class Agent implements AgentInbox {
+export class Agent implements ReregisteredInbox {
   private readonly link: AgentLink;
   private readonly tasks: Map<string, TaskDefinition<unknown, unknown>>;
   private readonly concurrency: number;
@@ -120,6 +112,7 @@ export class Agent implements AgentInbox {
     return this._state;
   }
 
+  /** The id the server assigned at the latest registration (a new one after a refused resume). */
   get id(): string | null {
     return this.registration?.agentId ?? null;
   }
@@ -201,6 +194,11 @@ export class Agent implements AgentInbox {
     for (const id of jobIds) {
       this.running.get(id)?.abort.abort(new BatonError('ABORTED', reason, 409, undefined, true));
     }
+  }
+
+  /** The link registered this agent again after a lost connection, perhaps under a new id. */
+  reregistered(registered: RegisteredAgent): void {
+    this.registration = registered;
   }
 
   held(): HeldJob[] {

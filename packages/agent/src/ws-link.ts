@@ -10,18 +10,17 @@ import type {
   RegisteredAgent,
   TransitionResult,
 } from '@baton/core';
-import {
-  AGENT_CONNECT_PATH,
-  AGENT_PROTOCOL_VERSION,
-  BatonError,
-  MAX_SERVER_FRAME_BYTES,
-  decodeFrame,
-  packFrames,
-} from '@baton/core';
+import { AGENT_PROTOCOL_VERSION, BatonError, decodeFrame, packFrames } from '@baton/core';
 import WebSocket from 'ws';
+import type { ReregisteredInbox } from './link-resume.js';
+import { ResumeTicket } from './link-resume.js';
+import { PendingRequests } from './pending-requests.js';
+import type { RequestBody } from './request-split.js';
+import { joinAnswers, splitLongList, splitUnsendable } from './request-split.js';
+import type { ServerEndpoint } from './server-connection.js';
+import { connectToServer, serverEndpoints } from './server-connection.js';
 import type { TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
-import { joinAnswers, splitLongList, splitUnsendable } from './request-split.js';
 
 export interface WsLinkOptions {
   /**
@@ -45,79 +44,36 @@ export interface WsLinkOptions {
 /** Lifecycle of the link: `open` once registered; `reconnecting` after a lost connection. */
 export type WsLinkState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-type Request = AgentRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
-
-interface InFlight {
-  message: AgentRequest;
-  resolve(result: unknown): void;
-  reject(err: unknown): void;
-  timer: NodeJS.Timeout;
-}
-
-/**
- * A server whose TLS certificate cannot be trusted: final, like a refused token (retrying
- * cannot fix it, and an impostor must not get the token). Null for other errors.
- */
-function untrustedServer(err: Error, server: string): BatonError | null {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  if (!/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(code)) return null;
-  return new BatonError(
-    'TLS_UNTRUSTED',
-    `cannot trust the TLS certificate of ${server}: ${err.message} (give its CA with --ca FILE)`,
-    400,
-    { fatal: true },
-  );
-}
-
-/** Refusals that no retry can fix: the agent stops instead of reconnecting forever. */
-const FATAL_STATUS: Record<number, string> = {
-  401: 'the server refused the agent token (check --token or BATON_AGENT_TOKEN)',
-  403: 'the server takes no remote agents (start it with --agent-token)',
-  404: 'the server has no agent endpoint at this URL (is it a Baton server?)',
-};
-
 /**
  * The agent protocol over a WebSocket. Calls made in one turn of the event loop travel in one
  * msgpack frame. A lost connection is re-established with backoff and the agent re-registered
  * under its id with the jobs it still runs, so jobs whose lease held keep running; requests
- * made meanwhile wait and are sent once registered again.
+ * made meanwhile wait and are sent once registered again. An inbox with `reregistered` hears
+ * of each re-registration (a new id after `RESUME_REFUSED`).
  */
 export class WsLink implements AgentLink {
   private ws: WebSocket | null = null;
   private _state: WsLinkState = 'idle';
   private registration: AgentRegistration | null = null;
-  private inbox: AgentInbox | null = null;
-  private agentId: string | null = null;
-  /** The secret that proves a resume comes from this agent (never logged). */
-  private resumeSecret: string | null = null;
+  private inbox: ReregisteredInbox | null = null;
+  private readonly ticket = new ResumeTicket();
   private heartbeatMs = 2000;
   private nextId = 1;
-  private readonly inFlight = new Map<number, InFlight>();
-  /** Requests waiting for the link to be registered. */
-  private waiting: AgentRequest[] = [];
+  private readonly pending: PendingRequests;
   private outbox: AgentRequest[] = [];
   private flushScheduled = false;
   private pingTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reconnectDelayMs = 100;
   private readonly logger: TaskLogger;
-  private readonly servers: { http: string; ws: string }[];
+  private readonly servers: ServerEndpoint[];
   /** The server connected to (or tried next). */
   private current = 0;
 
   constructor(private readonly options: WsLinkOptions) {
     this.logger = options.logger ?? silentLogger;
-    const servers = typeof options.serverUrl === 'string' ? [options.serverUrl] : [...options.serverUrl];
-    if (servers.length === 0) throw new BatonError('INVALID_OPTION', 'no server URL given', 400);
-    this.servers = servers.map((server) => {
-      const base = new URL(server);
-      if (!['http:', 'https:', 'ws:', 'wss:'].includes(base.protocol)) {
-        throw new BatonError('INVALID_OPTION', `server URL must be http(s):// or ws(s)://, got ${server}`, 400);
-      }
-      base.protocol = base.protocol === 'https:' || base.protocol === 'wss:' ? 'wss:' : 'ws:';
-      base.pathname = base.pathname.replace(/\/$/, '') + AGENT_CONNECT_PATH;
-      return { http: server, ws: base.toString() };
-    });
+    this.servers = serverEndpoints(options.serverUrl);
+    this.pending = new PendingRequests(options.requestTimeoutMs ?? 30_000);
   }
 
   /** The server this link is connected to (or tries next). */
@@ -129,7 +85,7 @@ export class WsLink implements AgentLink {
     return this._state;
   }
 
-  async register(registration: AgentRegistration, inbox: AgentInbox): Promise<RegisteredAgent> {
+  async register(registration: AgentRegistration, inbox: ReregisteredInbox): Promise<RegisteredAgent> {
     this.registration = registration;
     this.inbox = inbox;
     this._state = 'connecting';
@@ -180,79 +136,34 @@ export class WsLink implements AgentLink {
     this._state = 'closed';
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    const err = new BatonError('AGENT_LINK_CLOSED', 'the agent link is closed', 503);
-    for (const f of this.inFlight.values()) {
-      clearTimeout(f.timer);
-      f.reject(err);
-    }
-    this.inFlight.clear();
-    this.waiting = [];
+    this.pending.rejectAll(new BatonError('AGENT_LINK_CLOSED', 'the agent link is closed', 503));
     this.ws?.close(1000, 'agent leaving');
     this.ws = null;
   }
 
-  /** Opens the socket; rejects with a clear error on a refusal or a connection failure. */
-  private open(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const server = this.servers[this.current % this.servers.length]!;
-      const ws = new WebSocket(server.ws, {
-        headers: { authorization: `Bearer ${this.options.token}` },
-        maxPayload: MAX_SERVER_FRAME_BYTES,
-        handshakeTimeout: 10_000,
-        ...(this.options.ca !== undefined && { ca: this.options.ca }),
-      });
-      let settled = false;
-      ws.on('unexpected-response', (_request, response) => {
-        settled = true;
-        const why = FATAL_STATUS[response.statusCode ?? 0];
-        const code = response.statusCode === 401 ? 'INVALID_AGENT_TOKEN' : 'AGENT_REFUSED';
-        reject(
-          new BatonError(code, why ?? `the server answered ${response.statusCode} to the agent connection`, 400, {
-            status: response.statusCode,
-            fatal: why !== undefined,
-          }),
-        );
-        ws.terminate();
-      });
-      ws.on('open', () => {
-        settled = true;
-        this.ws = ws;
-        resolve();
-      });
-      ws.on('error', (err) => {
-        if (!settled) {
-          settled = true;
-          reject(
-            untrustedServer(err, server.http) ??
-              new BatonError('UNREACHABLE', `cannot reach Baton at ${server.http}: ${err.message}`, 503),
-          );
-        }
-      });
-      ws.on('message', (data: Buffer) => this.receive(data));
-      ws.on('close', () => {
+  /** Connects to the current server; rejects with a clear error on a refusal or a connection failure. */
+  private async open(): Promise<void> {
+    const server = this.servers[this.current % this.servers.length]!;
+    this.ws = await connectToServer(server, {
+      token: this.options.token,
+      ca: this.options.ca,
+      onMessage: (data) => this.receive(data),
+      onClose: (ws) => {
         if (this.ws === ws) this.lost();
-      });
+      },
     });
   }
 
   private async registerNow(): Promise<RegisteredAgent> {
     if (!this.registration || !this.inbox) throw new Error('register() first');
-    const resume =
-      this.agentId === null
-        ? undefined
-        : {
-            agentId: this.agentId,
-            jobs: this.inbox.held(),
-            ...(this.resumeSecret !== null && { secret: this.resumeSecret }),
-          };
+    const resume = this.ticket.resume(this.inbox);
     const registered = (await this.send({
       t: 'register',
       id: this.nextId++,
       protocol: AGENT_PROTOCOL_VERSION,
       registration: { ...this.registration, ...(resume && { resume }) },
     })) as RegisteredAgent;
-    this.agentId = registered.agentId;
-    this.resumeSecret = registered.resumeSecret;
+    this.ticket.remember(registered);
     this.heartbeatMs = registered.heartbeatMs;
     this._state = 'open';
     this.reconnectDelayMs = 100;
@@ -260,43 +171,28 @@ export class WsLink implements AgentLink {
     // Pings keep an idle agent alive in the server's eyes.
     this.pingTimer = setInterval(() => this.ws?.ping(), this.heartbeatMs);
     this.pingTimer.unref();
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const message of waiting) this.enqueue(message);
+    for (const message of this.pending.release()) this.enqueue(message);
     return registered;
   }
 
-  private call(request: Request): Promise<unknown> {
+  private call(request: RequestBody): Promise<unknown> {
     if (this._state === 'closed') {
       return Promise.reject(new BatonError('AGENT_LINK_CLOSED', 'the agent link is closed', 503));
     }
     const parts = splitLongList(request);
     if (parts) return Promise.all(parts.map((part) => this.call(part))).then(joinAnswers);
     const message = { ...request, id: this.nextId++ } as AgentRequest;
-    const reply = this.track(message);
+    const reply = this.pending.track(message);
     if (this._state === 'open') this.enqueue(message);
-    else this.waiting.push(message);
+    else this.pending.hold(message);
     return reply;
   }
 
   /** Sends at once (registration goes ahead of everything waiting). */
   private send(message: AgentRequest): Promise<unknown> {
-    const reply = this.track(message);
+    const reply = this.pending.track(message);
     this.enqueue(message);
     return reply;
-  }
-
-  private track(message: AgentRequest): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timeoutMs = this.options.requestTimeoutMs ?? 30_000;
-      const timer = setTimeout(() => {
-        this.inFlight.delete(message.id);
-        this.waiting = this.waiting.filter((m) => m !== message);
-        reject(new BatonError('AGENT_REQUEST_TIMEOUT', `no answer to ${message.t} within ${timeoutMs} ms`, 504));
-      }, timeoutMs);
-      timer.unref();
-      this.inFlight.set(message.id, { message, resolve, reject, timer });
-    });
   }
 
   private enqueue(message: AgentRequest): void {
@@ -319,15 +215,14 @@ export class WsLink implements AgentLink {
 
   /** A request that cannot be encoded, or is too large for a frame, fails alone (see request-split). */
   private unsendable(message: AgentRequest, reason: string): void {
-    const entry = this.inFlight.get(message.id);
+    const entry = this.pending.get(message.id);
     if (!entry) return;
     const next = splitUnsendable(message, reason, () => this.nextId++);
     if (next.kind === 'replace') {
       entry.message = next.message;
       return this.enqueue(next.message);
     }
-    this.inFlight.delete(message.id);
-    clearTimeout(entry.timer);
+    this.pending.take(message.id);
     if (next.kind === 'split') {
       Promise.all(next.parts.map((part) => this.send(part))).then(
         (answers) => entry.resolve(joinAnswers(answers)),
@@ -351,16 +246,13 @@ export class WsLink implements AgentLink {
       const message = raw as { t?: string };
       if (message.t === 'reply') {
         const reply = raw as { id: number; ok: boolean; result?: unknown; error?: { code: string; message: string } };
-        const entry = this.inFlight.get(reply.id);
+        const entry = this.pending.take(reply.id);
         if (!entry) continue;
-        this.inFlight.delete(reply.id);
-        clearTimeout(entry.timer);
         if (reply.ok) entry.resolve(reply.result);
         else if (reply.error?.code === 'AGENT_NOT_REGISTERED' && entry.message.t !== 'register') {
           // The server forgot this agent (declared dead while it was cut off): register again,
           // then this request goes out once more.
-          this.inFlight.set(reply.id, entry);
-          entry.timer.refresh();
+          this.pending.restore(reply.id, entry);
           this.ws?.terminate();
         } else entry.reject(new BatonError(reply.error?.code ?? 'INTERNAL', reply.error?.message ?? 'failed', 400));
       } else if (message.t === 'deliver') {
@@ -382,18 +274,7 @@ export class WsLink implements AgentLink {
     // The next attempt goes to the next server of the fleet, if there are several.
     this.current++;
     this.logger.warn({ server: lostFrom }, 'lost the connection to the server; reconnecting');
-    // Everything unanswered goes out again once registered (reports are idempotent by lease token).
-    const unanswered = [...this.inFlight.values()]
-      .map((f) => f.message)
-      .filter((m) => m.t !== 'register' && !this.waiting.includes(m));
-    for (const f of [...this.inFlight.values()]) {
-      if (f.message.t === 'register') {
-        clearTimeout(f.timer);
-        this.inFlight.delete(f.message.id);
-        f.reject(new BatonError('UNREACHABLE', 'connection lost while registering', 503));
-      }
-    }
-    this.waiting = [...unanswered, ...this.waiting].sort((a, b) => a.id - b.id);
+    this.pending.holdUnanswered();
     this.outbox = [];
     this.scheduleReconnect();
   }
@@ -414,14 +295,14 @@ export class WsLink implements AgentLink {
       await this.open();
       const registered = await this.registerNow();
       this.logger.info({ agentId: registered.agentId, abort: registered.abort ?? [] }, 'reconnected to the server');
+      this.inbox?.reregistered?.(registered);
       if (registered.abort?.length) this.inbox?.abort(registered.abort, 'lease lost while disconnected');
     } catch (err) {
       if ((err as BatonError).code === 'RESUME_REFUSED') {
         // Another connection holds this id on that server: join as a new agent. Jobs running
         // here keep their leases by heartbeat; only the server's accounting of them is lost.
-        this.logger.error({ agentId: this.agentId }, 'the server refused to resume this agent; registering anew');
-        this.agentId = null;
-        this.resumeSecret = null;
+        this.logger.error({ agentId: this.ticket.id }, 'the server refused to resume this agent; registering anew');
+        this.ticket.forget();
         this.ws?.terminate();
         this.ws = null;
         return this.scheduleReconnect(); // the same server, now without resume

@@ -136,6 +136,8 @@ describe('agent resume: only the same agent may take its session back', () => {
         return j.state === 'succeeded' ? j : undefined;
       });
       expect(done.agentId).toBe(rejoined.id);
+      // The agent knows itself by the id it was registered under anew, not the refused one.
+      expect(agent.id).toBe(rejoined.id);
     } finally {
       await agent.stop(1000);
       await other.close();
