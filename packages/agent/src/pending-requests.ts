@@ -48,12 +48,6 @@ export class PendingRequests {
     return entry;
   }
 
-  /** Puts back a request {@link take}n, to be answered later. */
-  restore(id: number, entry: PendingRequest): void {
-    this.inFlight.set(id, entry);
-    entry.timer.refresh();
-  }
-
   /** Holds a tracked request until the link is registered. */
   hold(message: AgentRequest): void {
     this.waiting.push(message);

@@ -246,15 +246,18 @@ export class WsLink implements AgentLink {
       const message = raw as { t?: string };
       if (message.t === 'reply') {
         const reply = raw as { id: number; ok: boolean; result?: unknown; error?: { code: string; message: string } };
+        const sent = this.pending.get(reply.id);
+        if (!sent) continue;
+        if (!reply.ok && reply.error?.code === 'AGENT_NOT_REGISTERED' && sent.message.t !== 'register') {
+          // The server forgot this agent (declared dead while it was cut off): register again,
+          // then this request goes out once more. It stays pending, its timeout still running.
+          this.ws?.terminate();
+          continue;
+        }
         const entry = this.pending.take(reply.id);
         if (!entry) continue;
         if (reply.ok) entry.resolve(reply.result);
-        else if (reply.error?.code === 'AGENT_NOT_REGISTERED' && entry.message.t !== 'register') {
-          // The server forgot this agent (declared dead while it was cut off): register again,
-          // then this request goes out once more.
-          this.pending.restore(reply.id, entry);
-          this.ws?.terminate();
-        } else entry.reject(new BatonError(reply.error?.code ?? 'INTERNAL', reply.error?.message ?? 'failed', 400));
+        else entry.reject(new BatonError(reply.error?.code ?? 'INTERNAL', reply.error?.message ?? 'failed', 400));
       } else if (message.t === 'deliver') {
         this.inbox?.deliver((raw as { assignments: Parameters<AgentInbox['deliver']>[0] }).assignments);
       } else if (message.t === 'abort') {
