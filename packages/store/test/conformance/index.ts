@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import { cancelTests } from './cancel.js';
+import { concurrentLeaseTests } from './concurrent-leases.js';
 import { coordinationTests } from './coordination.js';
 import { enqueueTests } from './enqueue.js';
 import { eventTests } from './events.js';
@@ -45,5 +46,6 @@ export function defineStoreConformance(name: string, open: OpenStore): void {
     releaseTests(f);
     logTests(f);
     retentionTests(f);
+    concurrentLeaseTests(f);
   });
 }

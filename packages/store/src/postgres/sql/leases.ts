@@ -5,7 +5,8 @@ import { statement } from './statement.js';
  * Every item of a batch comes back with the job as the statement found it (`cur_*`), so the
  * caller can say why an item was refused without another round trip. Rows are locked in id
  * order first, as lockForSettle does, so concurrent batches cannot deadlock; each by one index
- * probe in the partition its id hashes to (see ./statement.ts on id lookups).
+ * probe in the partition its id hashes to, locked by the statement's own FOR UPDATE, never by
+ * one inside the probe (see ./statement.ts on locking jobs by id).
  */
 
 export const start = statement(
@@ -16,9 +17,9 @@ WITH i AS (
   SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(id, lease_token, ord)
 ),
 found AS (
-  SELECT i.ord, i.id, i.lease_token, c.state, c.lease_token AS cur_lease_token
-  FROM (SELECT * FROM i ORDER BY id COLLATE "C") i
-  CROSS JOIN LATERAL (SELECT state, lease_token FROM jobs j WHERE j.id = i.id LIMIT 1 FOR UPDATE) c
+  SELECT i.ord, i.id, i.lease_token, j.state, j.lease_token AS cur_lease_token
+  FROM (SELECT * FROM i ORDER BY id COLLATE "C") i JOIN jobs j ON j.id = i.id
+  ORDER BY i.id COLLATE "C" FOR UPDATE OF j
 ),
 started AS (
   UPDATE jobs j SET started_at = CASE WHEN j.state = 'assigned' THEN $4::bigint ELSE j.started_at END,
@@ -40,9 +41,9 @@ WITH i AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::float8[]) WITH ORDINALITY AS i(id, lease_token, progress, ord)
 ),
 found AS (
-  SELECT i.ord, i.id, i.lease_token, i.progress, c.state, c.lease_token AS cur_lease_token
-  FROM (SELECT * FROM i ORDER BY id COLLATE "C") i
-  CROSS JOIN LATERAL (SELECT state, lease_token FROM jobs j WHERE j.id = i.id LIMIT 1 FOR UPDATE) c
+  SELECT i.ord, i.id, i.lease_token, i.progress, j.state, j.lease_token AS cur_lease_token
+  FROM (SELECT * FROM i ORDER BY id COLLATE "C") i JOIN jobs j ON j.id = i.id
+  ORDER BY i.id COLLATE "C" FOR UPDATE OF j
 ),
 renewed AS (
   UPDATE jobs j SET lease_expires_at = $4::bigint, progress = COALESCE(f.progress, j.progress),
@@ -59,16 +60,15 @@ ORDER BY i.ord`,
 /**
  * First step of complete and release: locks the reported jobs (in id order, so concurrent
  * batches cannot deadlock; one index probe each, see ./statement.ts) and reads what deciding
- * each outcome needs.
+ * each outcome needs, as the newest version of each row reads once locked.
  */
 export const lockForSettle = statement(
   'lock_for_settle',
   `
 -- Params: $1 job ids (distinct)
-SELECT j.* FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE "C") u
-CROSS JOIN LATERAL (
-  SELECT id, state, lease_token, attempts, max_attempts, backoff_ms FROM jobs WHERE id = u.id LIMIT 1 FOR UPDATE
-) j`,
+SELECT j.id, j.state, j.lease_token, j.attempts, j.max_attempts, j.backoff_ms
+FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE "C") u JOIN jobs j ON j.id = u.id
+ORDER BY u.id COLLATE "C" FOR UPDATE OF j`,
 );
 
 /**

@@ -44,9 +44,10 @@ ORDER BY r.ord, j.priority, j.priority_level DESC, j.id`,
 /**
  * Assigns a batch of placements (each job at most once: the caller drops repeats). A job is
  * locked with SKIP LOCKED and assigned only while still queued, so two schedulers racing for
- * one job assign it once: the loser skips it, or finds it no longer queued. Each job is found
- * by one index probe in the one partition its id hashes to (see ./statement.ts on id lookups).
- * avoid_agent_id stays: it names the agent whose lease last expired.
+ * one job assign it once: the loser skips it, or finds it no longer queued (the lock reads the
+ * row's newest version). Each job is found by one index probe in the one partition its id
+ * hashes to (see ./statement.ts on locking jobs by id). avoid_agent_id stays: it names the
+ * agent whose lease last expired.
  */
 export const assign = statement(
   'assign',
@@ -58,16 +59,13 @@ WITH p AS (
     AS p(id, agent_id, lease_token, gpus, ord)
 ),
 locked AS (
-  SELECT p.* FROM p CROSS JOIN LATERAL (
-    SELECT state FROM jobs j WHERE j.id = p.id LIMIT 1 FOR UPDATE SKIP LOCKED
-  ) l
-  WHERE l.state = 'queued'
+  SELECT p.*, j.state FROM p JOIN jobs j ON j.id = p.id FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE jobs j SET state = 'assigned', agent_id = p.agent_id, lease_token = p.lease_token,
   lease_expires_at = $6::bigint, gpus = p.gpus::int[], attempts = j.attempts + 1, progress = NULL,
   started_at = NULL, assigned_at = $7::bigint, updated_at = $7::bigint
 FROM locked p
-WHERE j.id = ANY($1::text[]) AND j.id = p.id
+WHERE j.id = ANY($1::text[]) AND j.id = p.id AND p.state = 'queued'
 RETURNING p.ord, j.id, j.queue, j.task, j.owner, j.payload, j.attempts, j.max_attempts, j.timeout_ms, j.resources`,
 );
 

@@ -13,8 +13,15 @@
  *   LIMIT 1)`: a nested loop whose inner Append is pruned at run time to the one partition the
  *   id hashes to, then an index probe there. (`id = ANY($1)` cannot be pruned when $1 is a
  *   parameter: it searches every partition's index for every id, and a join on id may be
- *   planned as a hash join over whole partitions.) Locks are taken in the same probe
- *   (`LIMIT 1 FOR UPDATE`), in id order where batches could otherwise deadlock.
+ *   planned as a hash join over whole partitions.)
+ * - Jobs named by id are locked by a plain join of the ids (sorted by id where batches could
+ *   otherwise deadlock) to `jobs` on id, under the statement's own `FOR UPDATE OF j`: the same
+ *   nested loop of pruned index probes, below one LockRows. Never lock inside the probe
+ *   (`LATERAL (… LIMIT 1 FOR UPDATE)`): under READ COMMITTED, a row that a transaction
+ *   committed after the statement's snapshot is rechecked (EvalPlanQual), and the recheck of a
+ *   probe that its LIMIT stopped early can reuse the partition an earlier outer row pruned to
+ *   and find no row (PostgreSQL 15: ~11% of concurrently heartbeated items came back
+ *   NOT_FOUND). A statement-level lock rechecks the whole join, which prunes again.
  * - An UPDATE or DELETE of such jobs joins them on id. Its join method cannot be forced in SQL;
  *   the connection's planner settings leave it the nested loop of index probes.
  * - Queue heads, due jobs and expired leases are read through their partial indexes, in index
