@@ -175,7 +175,7 @@ async function runAgent(flags: AgentFlags, tokenOnCommandLine: boolean): Promise
     ...(flags.queues !== undefined && { queues: flags.queues.split(',').filter(Boolean) }),
   });
 
-  await connect(agent, flags.server);
+  await connect(agent, link, flags.server);
   const monitor =
     gpus.length > 0 && (flags.gpuHealthFile !== undefined || flags.gpus === undefined)
       ? new GpuHealthMonitor({
@@ -193,7 +193,13 @@ async function runAgent(flags: AgentFlags, tokenOnCommandLine: boolean): Promise
   // Installed before the line that says the agent is up, so a SIGTERM right after it drains.
   onShutdown(async (signal) => {
     monitor?.stop();
-    process.stdout.write(`${signal}: draining ${agent.load} running job(s), up to ${flags.drainGraceMs} ms…\n`);
+    if (agent.load === 0 && link.state !== 'open') {
+      // Nothing to drain, and no server to tell: its drain and unregister could only time out.
+      process.stdout.write(`${signal}: no running jobs and no connection to the server; leaving now\n`);
+      link.close();
+    } else {
+      process.stdout.write(`${signal}: draining ${agent.load} running job(s), up to ${flags.drainGraceMs} ms…\n`);
+    }
     await agent.stop(flags.drainGraceMs);
     process.stdout.write('agent stopped\n');
   });
@@ -213,7 +219,7 @@ async function gpusOf(flags: AgentFlags): Promise<GpuDevice[]> {
 }
 
 /** Registers, waiting for a server that is not up yet; a refusal (bad token) is final. */
-async function connect(agent: Agent, server: string): Promise<void> {
+async function connect(agent: Agent, link: WsLink, server: string): Promise<void> {
   let waited = false;
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     try {
@@ -226,7 +232,15 @@ async function connect(agent: Agent, server: string): Promise<void> {
         await new Promise((r) => setTimeout(r, delay));
         continue;
       }
+      // A refused registration leaves its connection open: closed, so that the process exits.
+      link.close();
+      if (err instanceof BatonError && REGISTRATION_REFUSALS.has(err.code)) {
+        throw new CliError(`the server refused this agent's registration (${err.code}): ${err.message}`);
+      }
       throw new CliError(err instanceof Error ? err.message : String(err));
     }
   }
 }
+
+/** Refusals of what the agent declared (too many tasks, queues or routes): fixed by its flags. */
+const REGISTRATION_REFUSALS = new Set(['INVALID_REGISTRATION', 'INVALID_AGENT_MESSAGE']);

@@ -36,6 +36,15 @@ export const MAX_FRAME_VALUES = 1_000_000;
 export const MAX_ITEMS_PER_MESSAGE = 1000;
 /** Most jobs a resuming registration may list. */
 export const MAX_RESUMED_JOBS = 10_000;
+/** Most tasks one agent may register. */
+export const MAX_AGENT_TASKS = 1000;
+/** Most queues one agent may name (`--queues`); its tasks' own queues come on top. */
+export const MAX_AGENT_QUEUES = 100;
+/**
+ * Most task routes one agent may serve: its distinct tasks times the queues it takes (those it
+ * names and its tasks' own). Every route is written to the store and listed by `GET /api/tasks`.
+ */
+export const MAX_AGENT_TASK_ROUTES = 10_000;
 /** Largest job result, as JSON bytes: a larger one fails the job with `RESULT_TOO_LARGE`. */
 export const MAX_RESULT_BYTES = 1024 * 1024;
 /** Longest `data` of one log chunk, in UTF-16 code units; agents split longer output. */
@@ -222,8 +231,8 @@ const jobError = z.strictObject({
 export const registrationSchema = z.strictObject({
   name: name.optional(),
   pool: name.optional(),
-  queues: z.array(name).max(1000),
-  tasks: z.array(z.strictObject({ task: name, queue: name })).max(10_000),
+  queues: z.array(name).max(MAX_AGENT_QUEUES),
+  tasks: z.array(z.strictObject({ task: name, queue: name })).max(MAX_AGENT_TASKS),
   slots: z.number().int().min(1).max(100_000),
   cpu: z.number().min(0).optional(),
   memoryMb: z.number().min(0).optional(),

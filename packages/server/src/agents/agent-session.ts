@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AgentCapacity, AgentInbox, AgentRegistration, CapacityRelease, GpuDevice, Resources } from '@baton/core';
 import { DEFAULT_POOL } from '@baton/core';
+import { queuesOf } from './agent-routes.js';
 
 /** What a job holds on its agent while it runs. */
 export interface HeldJob {
@@ -176,11 +177,10 @@ export class AgentSession {
 
 /** What a registration declares, with defaults filled in. */
 export function declarationOf(r: AgentRegistration, id: string): AgentDeclaration {
-  const queues = [...new Set([...r.queues, ...r.tasks.map((t) => t.queue)])];
   return {
     name: r.name ?? id,
     pool: r.pool ?? DEFAULT_POOL,
-    queues,
+    queues: queuesOf(r),
     tasks: new Set(r.tasks.map((t) => t.task)),
     tags: r.tags ?? [],
     slots: r.slots,

@@ -1,5 +1,7 @@
 import {
   INVALID_MESSAGE_WINDOW_MS,
+  MAX_AGENT_QUEUES,
+  MAX_AGENT_TASKS,
   MAX_FRAME_MESSAGES,
   MAX_FRAME_VALUES,
   MAX_INVALID_MESSAGES,
@@ -13,8 +15,8 @@ const LIST_LIMITS: [path: string[], max: number][] = [
   [['items'], MAX_ITEMS_PER_MESSAGE],
   [['chunks'], MAX_ITEMS_PER_MESSAGE],
   [['gpus'], MAX_ITEMS_PER_MESSAGE],
-  [['registration', 'queues'], 1000],
-  [['registration', 'tasks'], 10_000],
+  [['registration', 'queues'], MAX_AGENT_QUEUES],
+  [['registration', 'tasks'], MAX_AGENT_TASKS],
   [['registration', 'tags'], 100],
   [['registration', 'gpus'], 1024],
   [['registration', 'resume', 'jobs'], MAX_RESUMED_JOBS],

@@ -16,6 +16,7 @@ import type {
 import { BatonError, ValidationError, checkResult, describeIssues, newAgentId, registrationSchema } from '@baton/core';
 import type { Offer, Store } from '@baton/store';
 import type { Logger } from 'pino';
+import { routesOf } from './agent-routes.js';
 import { AgentSession, declarationOf } from './agent-session.js';
 import { Batcher } from './batcher.js';
 import { moveOffUnhealthyGpus } from './gpu-failover.js';
@@ -212,15 +213,17 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   }
 
   private async register(
-    registration: AgentRegistration,
+    raw: AgentRegistration,
     inbox: AgentInbox,
   ): Promise<{ session: AgentSession; registered: RegisteredAgent }> {
-    const parsed = registrationSchema.safeParse(registration);
+    const parsed = registrationSchema.safeParse(raw);
     if (!parsed.success) {
       const { message, details } = describeIssues(parsed.error, 'registration');
       throw new ValidationError(message, details, 'INVALID_REGISTRATION');
     }
-    await this.store.registerTasks(registration.tasks);
+    const registration: AgentRegistration = parsed.data;
+    // Each task on every queue the agent takes, as placement places them (bounded).
+    await this.store.registerTasks(routesOf(registration));
     const now = Date.now();
     const resume = registration.resume;
     const abort: string[] = [];
