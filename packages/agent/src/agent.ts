@@ -1,6 +1,17 @@
-import type { AgentLink, Completion, GpuDevice, GpuHealth, HeldJob, JobAssignment, RegisteredAgent } from '@baton/core';
+import type {
+  AgentLink,
+  Completion,
+  GpuDevice,
+  GpuHealth,
+  HeldJob,
+  JobAssignment,
+  LeaseRef,
+  RegisteredAgent,
+  TransitionResult,
+} from '@baton/core';
 import { BatonError } from '@baton/core';
 import { JobAbort } from './job-abort.js';
+import { isAlreadyApplied, retryDecision } from './outcome-retry.js';
 import type { OutputSource } from './job-output.js';
 import { OutputBuffer } from './job-output.js';
 import type { ReregisteredInbox } from './link-resume.js';
@@ -82,6 +93,10 @@ export class Agent implements ReregisteredInbox {
   private readonly startReportDelayMs: number;
   private readonly outputs: OutputBuffer;
   private idleWaiters: (() => void)[] = [];
+  /** A heartbeat round is being tried again: the next tick leaves the renewal to it. */
+  private heartbeatRetrying = false;
+  /** Waits between tries of a report, each with its waiter; cut short on stop. */
+  private readonly retryTimers = new Map<NodeJS.Timeout, () => void>();
   private _state: AgentState = 'idle';
 
   constructor(private readonly options: AgentOptions) {
@@ -179,8 +194,15 @@ export class Agent implements ReregisteredInbox {
       await this.waitIdle();
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
     if (this.progressTimer) clearTimeout(this.progressTimer);
     if (this.startTimer) clearTimeout(this.startTimer);
+    // A heartbeat round still retrying wakes and ends (heartbeats stopped).
+    for (const [timer, wake] of this.retryTimers) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.retryTimers.clear();
     this.outputs.stop();
     if (wasRunning) await this.link.unregister();
     this._state = 'stopped';
@@ -243,7 +265,8 @@ export class Agent implements ReregisteredInbox {
       });
       const startedAt = this.unreportedStarts.delete(entry) ? { startedAt: entry.startedAt } : {};
       await this.outputs.flush(); // the job's last output lands before its outcome
-      await this.report({ jobId: job.id, leaseToken, ...outcome, ...startedAt });
+      // Until the outcome is recorded the job keeps its slot and its heartbeats.
+      await this.report(entry, { jobId: job.id, leaseToken, ...outcome, ...startedAt });
     } catch (err) {
       this.logger.error({ err, jobId: job.id }, 'agent could not report on job');
     } finally {
@@ -278,11 +301,59 @@ export class Agent implements ReregisteredInbox {
     }
   }
 
-  private async report(completion: Completion): Promise<void> {
-    const [result] = await this.link.complete([completion]);
-    if (result && !result.ok && result.code !== 'CANCELLED') {
-      this.logger.warn({ jobId: completion.jobId, code: result.code }, result.message);
+  /**
+   * Sends a job's outcome, again after a retryable failure (the server's store down, no
+   * answer) with backoff for as long as the job's lease holds. The store's answer for the job,
+   * ok or refused, is final. A refusal that finds the job already ended as this outcome says,
+   * within this agent's lease, is an earlier try's own commit (see isAlreadyApplied).
+   */
+  private async report(entry: RunningJob, completion: Completion): Promise<void> {
+    let failures = 0;
+    for (;;) {
+      let result: TransitionResult | undefined;
+      try {
+        [result] = await this.link.complete([completion]);
+      } catch (err) {
+        failures++;
+        const decision = retryDecision(err, failures, Date.now(), this.leaseEndsAt(entry));
+        if (!decision.retry) {
+          if (decision.reason === 'lease-lapsed') {
+            this.logger.error(
+              { err, jobId: completion.jobId, tries: failures },
+              'could not report the outcome before the lease ran out; the job will run again',
+            );
+            return;
+          }
+          throw err;
+        }
+        this.logger.warn(
+          { err, jobId: completion.jobId, retryInMs: decision.delayMs },
+          'outcome not recorded; retrying',
+        );
+        await this.sleep(decision.delayMs);
+        continue;
+      }
+      const leaseHeld = Date.now() < this.leaseEndsAt(entry);
+      if (result && !result.ok && result.code !== 'CANCELLED' && !isAlreadyApplied(completion, result, leaseHeld)) {
+        this.logger.warn({ jobId: completion.jobId, code: result.code }, result.message);
+      }
+      return;
     }
+  }
+
+  /** When this agent last knew the job's lease to end: its last confirmation plus a lease period. */
+  private leaseEndsAt(entry: RunningJob): number {
+    return entry.leaseConfirmedAt + (this.registration?.leaseMs ?? 0);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        resolve();
+      }, ms);
+      this.retryTimers.set(timer, resolve);
+    });
   }
 
   private recordProgress(entry: RunningJob, percent: number): void {
@@ -297,30 +368,58 @@ export class Agent implements ReregisteredInbox {
     this.progressTimer.unref();
   }
 
-  /** Renews every held lease (or, for `onlyProgress`, just reports changed progress). */
+  /**
+   * Renews every held lease (or, for `onlyProgress`, just reports changed progress). A round
+   * that fails with a retryable error is tried again with backoff, with the jobs still held,
+   * while any of their leases holds; a round still retrying makes the next tick's redundant.
+   */
   private async heartbeat(onlyProgress = false): Promise<void> {
-    const items = [...this.running.values()]
-      .filter((r) => !onlyProgress || r.progressDirty)
-      .map((r) => {
-        r.progressDirty = false;
-        const ref = { jobId: r.assignment.job.id, leaseToken: r.assignment.leaseToken };
-        return r.progress === undefined ? ref : { ...ref, progress: r.progress };
-      });
     if (!onlyProgress) this.fenceLostLeases(Date.now());
-    if (items.length === 0) return;
-    const sentAt = Date.now();
+    if (!onlyProgress && this.heartbeatRetrying) return;
+    const round = [...this.running.values()].filter((r) => !onlyProgress || r.progressDirty);
+    if (round.length === 0) return;
+    let failures = 0;
+    if (!onlyProgress) this.heartbeatRetrying = true;
     try {
-      const results = await this.link.heartbeat(items);
-      for (const result of results) {
-        if (!result.ok) this.abort([result.jobId], result.message);
-        else {
-          const entry = this.running.get(result.jobId);
-          if (entry) entry.leaseConfirmedAt = sentAt;
+      for (;;) {
+        // Jobs that ended meanwhile leave the round (their outcome speaks for them).
+        const entries = round.filter((r) => this.running.get(r.assignment.job.id) === r);
+        if (entries.length === 0 || (failures > 0 && this.heartbeatTimer === null)) return;
+        const sentAt = Date.now();
+        try {
+          const results = await this.link.heartbeat(entries.map((r) => this.heartbeatItem(r)));
+          for (const result of results) {
+            if (!result.ok) this.abort([result.jobId], result.message);
+            else {
+              const entry = this.running.get(result.jobId);
+              if (entry) entry.leaseConfirmedAt = sentAt;
+            }
+          }
+          return;
+        } catch (err) {
+          failures++;
+          const leaseEndsAt = Math.max(...entries.map((r) => this.leaseEndsAt(r)));
+          const decision = onlyProgress
+            ? ({ retry: false, reason: 'final' } as const) // the next regular round carries progress
+            : retryDecision(err, failures, Date.now(), leaseEndsAt);
+          if (!decision.retry) {
+            for (const r of entries) if (r.progress !== undefined) r.progressDirty = true;
+            this.logger.warn({ err }, 'heartbeat failed; will retry');
+            return;
+          }
+          this.logger.warn({ err, retryInMs: decision.delayMs }, 'heartbeat failed; retrying');
+          await this.sleep(decision.delayMs);
         }
       }
-    } catch (err) {
-      this.logger.warn({ err }, 'heartbeat failed; will retry');
+    } finally {
+      if (!onlyProgress) this.heartbeatRetrying = false;
     }
+  }
+
+  private heartbeatItem(r: RunningJob): LeaseRef & { progress?: number } {
+    r.progressDirty = false;
+    const ref = { jobId: r.assignment.job.id, leaseToken: r.assignment.leaseToken };
+    return r.progress === undefined ? ref : { ...ref, progress: r.progress };
   }
 
   /**

@@ -106,7 +106,14 @@ export type Completion =
 /** The store's answer to one report about one job. */
 export type TransitionResult =
   | { jobId: string; ok: true; state: JobState }
-  | { jobId: string; ok: false; code: TransitionRefusal; message: string };
+  | {
+      jobId: string;
+      ok: false;
+      code: TransitionRefusal;
+      message: string;
+      /** With `FINISHED`: the state the job ended in, so a repeated report can tell its own commit. */
+      state?: JobState;
+    };
 
 /** Why a report was refused. `STALE_LEASE`: the job was retried or reassigned meanwhile. */
 export type TransitionRefusal = 'NOT_FOUND' | 'STALE_LEASE' | 'CANCELLED' | 'FINISHED';

@@ -13,7 +13,7 @@ export function refusalFor(
   if (job.state === 'cancelled') return { jobId, ok: false, code: 'CANCELLED', message: `job ${jobId} was cancelled` };
   if (job.leaseToken === item.leaseToken && LEASED_STATES.has(job.state)) return null;
   if (FINAL_STATES.has(job.state)) {
-    return { jobId, ok: false, code: 'FINISHED', message: `job ${jobId} is already ${job.state}` };
+    return { jobId, ok: false, code: 'FINISHED', state: job.state, message: `job ${jobId} is already ${job.state}` };
   }
   return {
     jobId,

@@ -139,6 +139,21 @@ export function lifecycleTests(f: () => Fixture): void {
       expect((await x.store.heartbeat([unknown], LEASE_MS))[0]).toMatchObject({ ok: false, code: 'NOT_FOUND' });
     });
 
+    it('names the state a finished job ended in when its completion is sent again', async () => {
+      // An agent whose first completion committed but lost its answer sends it again: the
+      // refusal's state tells it that its own outcome was recorded.
+      const x = f();
+      const done = await x.running();
+      await x.store.complete([x.succeed(done, 'first')]);
+      const failed = await x.running();
+      await x.store.complete([x.fail(failed, false)]);
+      expect(await x.store.complete([x.succeed(done, 'first'), x.fail(failed, false)])).toEqual([
+        { jobId: done.job.id, ok: false, code: 'FINISHED', state: 'succeeded', message: expect.any(String) },
+        { jobId: failed.job.id, ok: false, code: 'FINISHED', state: 'failed', message: expect.any(String) },
+      ]);
+      expect(await x.store.getJob(done.job.id)).toMatchObject({ state: 'succeeded', result: 'first', attempts: 1 });
+    });
+
     it('answers each item of a mixed batch on its own, in order', async () => {
       const x = f();
       const a = await x.running();

@@ -139,7 +139,7 @@ export function releaseTests(f: () => Fixture): void {
       ).toEqual([
         { jobId: held.job.id, ok: false, code: 'STALE_LEASE', message: expect.any(String) },
         { jobId: cancelled.job.id, ok: false, code: 'CANCELLED', message: expect.any(String) },
-        { jobId: done.job.id, ok: false, code: 'FINISHED', message: expect.any(String) },
+        { jobId: done.job.id, ok: false, code: 'FINISHED', state: 'succeeded', message: expect.any(String) },
         { jobId: UNKNOWN_ID, ok: false, code: 'NOT_FOUND', message: expect.any(String) },
       ]);
       expect(await x.store.getJob(held.job.id)).toEqual(before);
