@@ -6,6 +6,7 @@ import type { Store } from '@baton/store';
 import { MIN_AGENT_TOKEN_LENGTH, createBatonServer } from '@baton/server';
 import type { BatonServer } from '@baton/server';
 import { CliError, intOption } from './cli-error.js';
+import { durationOption } from './duration.js';
 import { readFlagFile, readSecretFile } from './flag-files.js';
 import type { Command } from 'commander';
 
@@ -19,6 +20,9 @@ export interface ServeOptions {
   agentTimeoutMs?: number;
   shardLeaseMs?: number;
   maxPayloadBytes?: number;
+  retainSucceeded?: number;
+  retainFailed?: number;
+  retainCancelled?: number;
   agentToken?: string;
   agentTokenFile?: string;
   tlsCert?: string;
@@ -56,6 +60,21 @@ export function withServeOptions(command: Command, defaults: { store: string; po
     .option('--tls-cert <file>', 'serve HTTPS and WSS with this PEM certificate (chain); needs --tls-key')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--max-payload-bytes <n>', 'largest job payload (default 1048576)', intOption('--max-payload-bytes', 1))
+    .option(
+      '--retain-succeeded <duration>',
+      'delete succeeded jobs this long after they finished: 90s, 15m, 12h, 7d, plain ms; 0 keeps forever (default 7d)',
+      durationOption('--retain-succeeded'),
+    )
+    .option(
+      '--retain-failed <duration>',
+      'delete failed jobs this long after they finished; 0 keeps forever (default 30d)',
+      durationOption('--retain-failed'),
+    )
+    .option(
+      '--retain-cancelled <duration>',
+      'delete cancelled jobs this long after they finished; 0 keeps forever (default 7d)',
+      durationOption('--retain-cancelled'),
+    )
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'warn')
     .hook('preAction', (self) => {
       if (self.getOptionValue('agentTokenFile') !== undefined && self.getOptionValueSource('agentToken') === 'cli') {
@@ -110,6 +129,11 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
       ...(options.agentTimeoutMs !== undefined && { agentTimeoutMs: options.agentTimeoutMs }),
       ...(options.shardLeaseMs !== undefined && { shardLeaseMs: options.shardLeaseMs }),
       ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
+      retention: {
+        ...(options.retainSucceeded !== undefined && { succeededMs: options.retainSucceeded }),
+        ...(options.retainFailed !== undefined && { failedMs: options.retainFailed }),
+        ...(options.retainCancelled !== undefined && { cancelledMs: options.retainCancelled }),
+      },
     });
   } catch (err) {
     await store.close();

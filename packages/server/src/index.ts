@@ -6,3 +6,5 @@ export { AgentGateway } from './agents/gateway.js';
 export { SchedulerLoop } from './agents/scheduler-loop.js';
 export { MIN_AGENT_TOKEN_LENGTH } from './options.js';
 export { jobJson } from './http/job-json.js';
+export { RetentionSweeper, DEFAULT_RETENTION } from './retention.js';
+export type { RetentionOptions, RetentionStats } from './retention.js';

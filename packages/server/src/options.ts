@@ -1,4 +1,6 @@
 import { BatonError, DEFAULT_LEASE_MS, DEFAULT_MAX_PAYLOAD_BYTES } from '@baton/core';
+import type { RetentionOptions } from './retention.js';
+import { resolveRetention } from './retention.js';
 
 /** Everything a Baton server can be told. Every field is optional; defaults in brackets. */
 export interface ServerOptions {
@@ -31,6 +33,11 @@ export interface ServerOptions {
    * private key, as Node's `tls.createServer` takes them. Null: plain HTTP. [null]
    */
   tls?: ServerTlsOptions | null;
+  /**
+   * How long finished jobs are kept per final state (0: forever), and how often the fleet's
+   * sweeper deletes older ones (see retention.ts). [succeeded 7 d, failed 30 d, cancelled 7 d, every 60 s]
+   */
+  retention?: Partial<RetentionOptions>;
 }
 
 /** A server's TLS certificate (chain) and its private key, PEM. */
@@ -39,7 +46,7 @@ export interface ServerTlsOptions {
   key: string | Buffer;
 }
 
-export type ResolvedServerOptions = Required<ServerOptions>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'retention'>> & { retention: RetentionOptions };
 
 /** Shortest agent token accepted: a guessable token would let anyone run work as an agent. */
 export const MIN_AGENT_TOKEN_LENGTH = 16;
@@ -86,6 +93,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     maxBulkBodyBytes: positiveInt('maxBulkBodyBytes', options.maxBulkBodyBytes ?? 32 * 1024 * 1024, 1024),
     scheduler: options.scheduler ?? true,
     maxSweepMs: positiveInt('maxSweepMs', options.maxSweepMs ?? 1000, 10),
+    retention: resolveRetention(options.retention),
   };
 }
 

@@ -20,6 +20,7 @@ import { installJsonBodyParser } from './http/json-body.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
 import { resolveServerOptions } from './options.js';
+import { RetentionSweeper } from './retention.js';
 import { TaskRoutes } from './task-routes.js';
 
 const CLOSE_GRACE_MS = 5000;
@@ -29,6 +30,8 @@ export interface BatonServer {
   readonly options: ResolvedServerOptions;
   readonly gateway: AgentGateway;
   readonly scheduler: SchedulerLoop | null;
+  /** Deletes finished jobs past their retention, when this server holds scheduler shard 0. */
+  readonly retention: RetentionSweeper;
   /** This server's id among the servers sharing its store. */
   readonly serverId: string;
   /** A link for an agent in this process. */
@@ -83,6 +86,12 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     othersListening: () => (shards ? shards.liveSchedulers > 1 : true),
   });
   const routes = new TaskRoutes(store);
+  // Once per fleet: the server holding shard 0 sweeps (a server without a scheduler never does).
+  const retention = new RetentionSweeper(store, {
+    retention: resolved.retention,
+    isSweeper: () => shards?.owned.has(0) ?? false,
+    logger,
+  });
   const unsubscribe = store.subscribe((event) => {
     if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
     // Another server's scheduler placed jobs on this server's agents.
@@ -113,6 +122,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     options: resolved,
     gateway,
     scheduler,
+    retention,
     serverId,
     localLink: () => gateway.localLink(),
     async listen(port, host = '127.0.0.1') {
@@ -120,6 +130,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       reporter.start();
       await shards?.start();
       scheduler?.start();
+      retention.start();
       detachAgentSocket ??= routeUpgrades(app.server, [
         agentSocket(gateway, { agentToken: resolved.agentToken, logger }),
         eventsSocket(store),
@@ -134,6 +145,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       if (closed) return;
       closed = true;
       scheduler?.stop();
+      await retention.stop();
       reporter.stop();
       await shards?.stop();
       gateway.stop();

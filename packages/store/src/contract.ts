@@ -15,6 +15,9 @@ import type {
 } from '@baton/core';
 import type { Coordination } from './coordination.js';
 
+/** The states a job ends in; retention deletes jobs in these only. */
+export type FinalJobState = 'succeeded' | 'failed' | 'cancelled';
+
 /**
  * The store contract: every state transition that must be atomic is one call here, and
  * every hot-path call takes many jobs at once. Nothing outside this package knows which
@@ -105,8 +108,13 @@ export interface Store extends Coordination {
    * call that deleted it. Call it again while `deleted === limit` to drain a backlog. A
    * `limit` below 1 deletes nothing; a `finishedBefore` that is not a finite number, or a
    * `limit` that is not an integer, is a `ValidationError`. Emits no event.
+   *
+   * With `state`, only jobs in that final state are candidates (each state may have its own
+   * retention); any other `state` is a `ValidationError`. SQLite then looks at the state's
+   * 10 000 (or `limit`) oldest-created jobs only, so a call stays cheap with nothing due. SQLite truncates its write-ahead log
+   * after a call that deleted many jobs (see the README), so the file shrinks back on disk.
    */
-  deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }>;
+  deleteFinished(finishedBefore: number, limit: number, state?: FinalJobState): Promise<{ deleted: number }>;
 
   /**
    * Records which tasks are served on which queues (agents announce them on register), and

@@ -8,3 +8,4 @@ export { RedisStore } from './redis/redis-store.js';
 export { copyUnfinishedJobs, COPIED_STATES } from './copy.js';
 export type { CopyProgress, CopyResult } from './copy.js';
 export type * from './coordination.js';
+export { FINAL_JOB_STATES } from './shared.js';

@@ -1,5 +1,9 @@
 import type { JobState, LeaseRef, Resources, TransitionResult } from '@baton/core';
 import { DEFAULT_RESOURCES, FINAL_STATES, JOB_STATES, LEASED_STATES, ValidationError } from '@baton/core';
+import type { FinalJobState } from './contract.js';
+
+/** The final states, in the order retention sweeps them. */
+export const FINAL_JOB_STATES: readonly FinalJobState[] = ['succeeded', 'failed', 'cancelled'];
 
 /** Logic every backend shares, so all of them refuse and page the same way. */
 
@@ -43,13 +47,20 @@ export function emptyCounts(): Record<JobState, number> {
  * with the same meaning (finished_at < before), within the safe range; `limit`: 0 when the
  * call deletes nothing.
  */
-export function retentionArgs(finishedBefore: number, limit: number): { before: number; limit: number } {
+export function retentionArgs(
+  finishedBefore: number,
+  limit: number,
+  state?: string,
+): { before: number; limit: number; state: FinalJobState | undefined } {
+  if (state !== undefined && !(FINAL_JOB_STATES as readonly string[]).includes(state)) {
+    throw new ValidationError(`state must be one of ${FINAL_JOB_STATES.join(', ')}, not ${state}`);
+  }
   if (!Number.isFinite(finishedBefore)) {
     throw new ValidationError(`finishedBefore must be a finite number of epoch ms, not ${finishedBefore}`);
   }
   if (!Number.isSafeInteger(limit)) throw new ValidationError(`limit must be an integer, not ${limit}`);
   const before = Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.ceil(finishedBefore)));
-  return { before, limit: Math.max(0, limit) };
+  return { before, limit: Math.max(0, limit), state: state as FinalJobState | undefined };
 }
 
 /** Stored resources with every field present (rows from before resources had cpu, memory, GPUs). */

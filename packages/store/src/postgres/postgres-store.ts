@@ -16,6 +16,7 @@ import type {
 import { BatonError, ConflictError, JOB_STATES, NotFoundError, ValidationError, newLeaseToken } from '@baton/core';
 import type {
   EnqueueResult,
+  FinalJobState,
   JobListQuery,
   JobPage,
   PendingRequest,
@@ -523,10 +524,12 @@ export class PostgresStore implements Store, Coordination {
     return rows.map((r) => ({ jobId, seq: r.seq, attempt: r.attempt, stream: r.stream, data: r.data, at: r.at }));
   }
 
-  async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {
-    const { before, limit: max } = retentionArgs(finishedBefore, limit);
+  async deleteFinished(finishedBefore: number, limit: number, state?: FinalJobState): Promise<{ deleted: number }> {
+    const { before, limit: max, state: only } = retentionArgs(finishedBefore, limit, state);
     if (max === 0) return { deleted: 0 };
-    const [row] = await this.run<{ deleted: number }>(jobsSql.deleteFinished, [before, max]);
+    const [row] = only
+      ? await this.run<{ deleted: number }>(jobsSql.deleteFinishedInState, [before, max, only])
+      : await this.run<{ deleted: number }>(jobsSql.deleteFinished, [before, max]);
     return { deleted: row?.deleted ?? 0 };
   }
 

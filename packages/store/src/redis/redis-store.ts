@@ -17,6 +17,7 @@ import type { ChainableCommander } from 'ioredis';
 import { Cluster, Redis } from 'ioredis';
 import type {
   EnqueueResult,
+  FinalJobState,
   JobListQuery,
   JobPage,
   PendingRequest,
@@ -557,11 +558,12 @@ export class RedisStore implements Store, Coordination {
     return getLogs(this.client, this.keys, jobId, afterSeq, logPageLimit(limit));
   }
 
-  async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {
+  async deleteFinished(finishedBefore: number, limit: number, state?: FinalJobState): Promise<{ deleted: number }> {
     return deleteFinished(
       { client: this.client, keys: this.keys, perJob: (items, name, call) => this.perJob(items, name, call) },
       finishedBefore,
       limit,
+      state,
     );
   }
 

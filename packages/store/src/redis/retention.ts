@@ -1,6 +1,7 @@
 // Retention for the Redis store: deleteFinished.
 import type { Cluster, Redis } from 'ioredis';
 import { retentionArgs } from '../shared.js';
+import type { FinalJobState } from '../contract.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptName } from './scripts.js';
 
@@ -21,19 +22,23 @@ export interface RetentionContext {
 /**
  * Reads the oldest candidates from `{p}:finished`, then deletes each with one script call that
  * checks again (one pipeline per round), until `limit` are gone or none is left before the
- * cut-off. Each job goes atomically; a batch is not one transaction.
+ * cut-off. Each job goes atomically; a batch is not one transaction. With `state`, jobs of the
+ * other final states stay in the index and the next read starts after them.
  */
 export async function deleteFinished(
   ctx: RetentionContext,
   finishedBefore: number,
   limit: number,
+  state?: FinalJobState,
 ): Promise<{ deleted: number }> {
-  const { before, limit: max } = retentionArgs(finishedBefore, limit);
+  const { before, limit: max, state: only } = retentionArgs(finishedBefore, limit, state);
   const k = ctx.keys;
   let deleted = 0;
+  // Entries before the cut-off kept for being in another state: the next read skips them.
+  let kept = 0;
   while (deleted < max) {
     const asked = Math.min(max - deleted, DELETE_BATCH);
-    const ids = await ctx.client.zrangebyscore(k.finished, '-inf', `(${before}`, 'LIMIT', 0, asked);
+    const ids = await ctx.client.zrangebyscore(k.finished, '-inf', `(${before}`, 'LIMIT', kept, asked);
     const replies = await ctx.perJob(ids, 'delete-finished', (id) => ({
       keys: [
         k.job(id),
@@ -50,9 +55,10 @@ export async function deleteFinished(
         k.idempotency,
         k.queues,
       ],
-      args: [id, before],
+      args: [id, before, only ?? ''],
     }));
     deleted += replies.filter((r) => Number(r) === 1).length;
+    kept += replies.filter((r) => Number(r) === 2).length;
     // Every id read was deleted, or dropped from (or moved up in) the index: the next read moves on.
     if (ids.length < asked) break;
   }

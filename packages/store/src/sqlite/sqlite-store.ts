@@ -25,6 +25,7 @@ import {
 } from '@baton/core';
 import type {
   EnqueueResult,
+  FinalJobState,
   JobListQuery,
   JobPage,
   PendingRequest,
@@ -60,6 +61,15 @@ import { SQL } from './statements.js';
 export const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
 
 /**
+ * Jobs deleteFinished removes before the WAL is truncated: a deletion that large leaves a WAL
+ * of tens of megabytes, which a checkpoint rewinds but never shrinks.
+ */
+export const WAL_TRUNCATE_AFTER_DELETES = 10_000;
+
+/** Jobs of one state deleteFinished looks at, oldest created first (see statements.ts). */
+const RETENTION_SCAN = 10_000;
+
+/**
  * The embedded backend: one SQLite file in WAL mode (or memory). better-sqlite3 is
  * synchronous, so each contract call is one transaction that no other caller interleaves
  * with; the async signature is the contract's, for the networked backends.
@@ -75,9 +85,14 @@ export class SqliteStore implements Store, Coordination {
   private statements: Statements | null = null;
   private closed = false;
   private checkpoints: BackgroundCheckpoints | null = null;
+  /** Jobs deleteFinished removed since the WAL was last truncated. */
+  private deletedSinceTruncate = 0;
 
   /** @param path a file path, or `:memory:` */
-  constructor(path: string, options: StoreOptions = {}) {
+  constructor(
+    private readonly path: string,
+    options: StoreOptions = {},
+  ) {
     const logTailBytes = options.logTailBytes ?? DEFAULT_LOG_TAIL_BYTES;
     if (!Number.isSafeInteger(logTailBytes) || logTailBytes < 1) {
       throw new ValidationError(`logTailBytes must be a positive integer, not ${logTailBytes}`);
@@ -416,12 +431,15 @@ export class SqliteStore implements Store, Coordination {
     return getLogs(this.sql, jobId, afterSeq ?? 0, logPageLimit(limit));
   }
 
-  async deleteFinished(finishedBefore: number, limit: number): Promise<{ deleted: number }> {
-    const { before, limit: max } = retentionArgs(finishedBefore, limit);
+  async deleteFinished(finishedBefore: number, limit: number, state?: FinalJobState): Promise<{ deleted: number }> {
+    const { before, limit: max, state: only } = retentionArgs(finishedBefore, limit, state);
     if (max === 0) return { deleted: 0 };
     const deleted = this.db.transaction(() => {
+      const rows = only
+        ? this.sql[`${only}Before`].all({ before, limit: max, scan: Math.max(RETENTION_SCAN, max) })
+        : this.sql.finishedBefore.all({ before, limit: max });
       let n = 0;
-      for (const { id } of this.sql.finishedBefore.all({ before, limit: max }) as { id: string }[]) {
+      for (const { id } of rows as { id: string }[]) {
         this.sql.deleteAttempts.run(id);
         this.sql.deleteLogs.run(id);
         this.sql.deleteLogTail.run(id);
@@ -429,7 +447,31 @@ export class SqliteStore implements Store, Coordination {
       }
       return n;
     })();
+    this.deletedSinceTruncate += deleted;
+    if (this.deletedSinceTruncate >= WAL_TRUNCATE_AFTER_DELETES) {
+      this.deletedSinceTruncate = 0;
+      await this.truncateWal();
+    }
     return { deleted };
+  }
+
+  /**
+   * Shrinks the write-ahead log back to nothing. A checkpoint only rewinds the WAL, so after a
+   * large deletion it would keep its peak size on disk for good. In the checkpoint worker
+   * when it runs (the fsyncs stay off the event loop); a WAL that readers still hold is left
+   * for the next time.
+   */
+  private async truncateWal(): Promise<void> {
+    if (this.path === ':memory:') return;
+    if (this.checkpoints?.running) {
+      await this.checkpoints.truncate();
+      return;
+    }
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Busy: the jobs are gone all the same; the next large deletion tries again.
+    }
   }
 
   private get coord(): SqliteCoordination {

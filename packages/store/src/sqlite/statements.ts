@@ -102,6 +102,17 @@ export const SQL = {
       UNION ALL
       SELECT * FROM (SELECT id FROM jobs WHERE state = 'cancelled' AND finished_at < @before ORDER BY id LIMIT @limit))
     ORDER BY id LIMIT @limit`,
+  // The same for one state (a state's own retention), looking at the state's @scan oldest jobs
+  // only: with nothing due, the whole index would be read on every call (85 ms for 200 000
+  // jobs, on the event loop). Jobs created long before they finished can hold back younger
+  // ones until they are due themselves. The state is written out, not a parameter: SQLite uses
+  // a partial index only when the query's WHERE names its state.
+  succeededBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'succeeded' ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before LIMIT @limit`,
+  failedBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'failed' ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before LIMIT @limit`,
+  cancelledBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'cancelled' ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before LIMIT @limit`,
   // Params: jobId. The job row goes last, and only while final; its idempotency key goes with it.
   deleteAttempts: 'DELETE FROM job_attempts WHERE job_id = ?',
   deleteLogs: 'DELETE FROM job_logs WHERE job_id = ?',

@@ -195,6 +195,57 @@ export function retentionTests(f: () => Fixture): void {
       expect(await x.store.listJobs({ queue, limit: 10 })).toEqual({ jobs: [], nextCursor: null });
     });
 
+    it('deletes only the given final state, each with its own cut-off, past older jobs of other states', async () => {
+      const x = f();
+      const t = ownWindow(x);
+      // Finished in turn: failed (t+10, t+20) before succeeded (t+30, t+40), then cancelled
+      // (t+50), so the succeeded jobs lie behind failed ones in a by-finish-time index.
+      const ended: Record<'succeeded' | 'failed' | 'cancelled', string[]> = {
+        succeeded: [],
+        failed: [],
+        cancelled: [],
+      };
+      for (const outcome of ['failed', 'failed', 'succeeded', 'succeeded'] as const) {
+        const a = await x.leased();
+        x.advance(10);
+        await x.store.complete([outcome === 'failed' ? x.fail(a, false) : x.succeed(a)]);
+        ended[outcome].push(a.job.id);
+      }
+      const [cancelled] = await x.enqueue();
+      x.advance(10);
+      await x.store.cancel(cancelled!);
+      ended.cancelled.push(cancelled!);
+      const [queued] = await x.enqueue();
+      x.advance(100);
+      const left = async () => {
+        const jobs = await Promise.all(
+          Object.values(ended)
+            .flat()
+            .map((id) => x.store.getJob(id)),
+        );
+        return jobs.filter((j) => j !== null).map((j) => j.state);
+      };
+
+      // One at a time: the second call must reach the succeeded job behind both failed ones.
+      expect(await x.store.deleteFinished(t + 100, 1, 'succeeded')).toEqual({ deleted: 1 });
+      expect(await x.store.deleteFinished(t + 100, 1, 'succeeded')).toEqual({ deleted: 1 });
+      expect(await x.store.deleteFinished(t + 100, 1, 'succeeded')).toEqual({ deleted: 0 });
+      expect(await left()).toEqual(['failed', 'failed', 'cancelled']);
+      // A state's own cut-off: only the failed job finished before t+20 goes.
+      expect(await x.store.deleteFinished(t + 20, 10, 'failed')).toEqual({ deleted: 1 });
+      expect(await x.store.getJob(ended.failed[0]!)).toBeNull();
+      expect(await x.state(ended.failed[1]!)).toBe('failed');
+      expect(await x.store.deleteFinished(t + 50, 10, 'cancelled')).toEqual({ deleted: 0 });
+      expect(await x.store.deleteFinished(t + 51, 10, 'cancelled')).toEqual({ deleted: 1 });
+      expect(await left()).toEqual(['failed']);
+      expect(await x.state(queued!)).toBe('queued');
+      for (const state of ['queued', 'running', 'finished']) {
+        const call = x.store.deleteFinished(t + 100, 10, state as 'failed');
+        expect(await rejection(call)).toBeInstanceOf(ValidationError);
+      }
+      expect(await x.state(ended.failed[1]!)).toBe('failed');
+    });
+
     it('refuses a cut-off that is not a finite number and a limit that is not an integer', async () => {
       const x = f();
       for (const [before, limit] of [

@@ -122,17 +122,17 @@ ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
 );
 
 /**
- * Retention: deletes the oldest final jobs finished before the cut-off with their attempts,
- * output and idempotency claims, in one statement. Jobs another transaction holds (a second
- * deleteFinished, a late report being refused) are skipped, not waited for.
+ * Retention: deletes the oldest final jobs (`which`: of every final state, or of one) finished
+ * before the cut-off with their attempts, output and idempotency claims, in one statement. Jobs
+ * another transaction holds (a second deleteFinished, a late report being refused) are
+ * skipped, not waited for.
  */
-export const deleteFinished = statement(
-  'delete_finished',
-  `
--- Params: $1 finished before (epoch ms), $2 limit
+function deleteFinishedSql(which: string): string {
+  return `
+-- Params: $1 finished before (epoch ms), $2 limit${which.includes('$3') ? ', $3 state' : ''}
 WITH doomed AS (
   SELECT id FROM jobs
-  WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < $1::bigint
+  WHERE state IN ('succeeded', 'failed', 'cancelled') AND ${which} AND finished_at < $1::bigint
   ORDER BY finished_at, id LIMIT $2::bigint
   FOR UPDATE SKIP LOCKED
 ),
@@ -152,5 +152,10 @@ logs AS (
 tails AS (
   DELETE FROM job_log_tails t USING gone g WHERE t.job_id = g.id
 )
-SELECT count(*)::int AS deleted FROM gone`,
-);
+SELECT count(*)::int AS deleted FROM gone`;
+}
+
+export const deleteFinished = statement('delete_finished', deleteFinishedSql('true'));
+
+/** The same for one final state: it walks the same index by finish time, skipping other states. */
+export const deleteFinishedInState = statement('delete_finished_in_state', deleteFinishedSql('state = $3::text'));

@@ -13,9 +13,11 @@
 -- KEYS[11] {p}:all            lex zset "<id>"
 -- KEYS[12] {p}:idem           hash "<owner>\0<key>" -> job id
 -- KEYS[13] {p}:queues         set of queue names
--- ARGV[1] job id, ARGV[2] finished before (epoch ms; finished_at < it)
--- Returns 1 when the job was deleted, 0 when it is gone, not final, or too young. A stale
--- entry of {p}:finished is removed (or re-scored), so a caller's next read moves on.
+-- ARGV[1] job id, ARGV[2] finished before (epoch ms; finished_at < it), ARGV[3] the only
+-- final state to delete, or '' for any
+-- Returns 1 when the job was deleted, 0 when it is gone, not final, or too young, 2 when it is
+-- in another final state (kept, and left in {p}:finished). A stale entry of {p}:finished is
+-- removed (or re-scored), so a caller's next read moves on.
 
 local NUL = '\0'
 local STATES = { 'delayed', 'queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled' }
@@ -26,6 +28,9 @@ local state, queue, owner, idem, finished_at = fields[1], fields[2], fields[3], 
 if not state or not (state == 'succeeded' or state == 'failed' or state == 'cancelled') or not finished_at then
   redis.call('ZREM', KEYS[5], id)
   return 0
+end
+if ARGV[3] ~= '' and state ~= ARGV[3] then
+  return 2
 end
 if tonumber(finished_at) >= tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[5], finished_at, id)
