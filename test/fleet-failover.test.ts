@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Proc } from './fleet.js';
 import { AGENT_TOKEN, api, job, startAgent, startBaton, startServer, until } from './fleet.js';
@@ -17,6 +20,49 @@ const freePort = () =>
       probe.close(() => resolve(port));
     });
   });
+
+/** A TCP relay to a server's port whose connections the test can cut, as a network would. */
+async function relay(target: string): Promise<{ url: string; cut(): number; close(): void }> {
+  const { hostname, port } = new URL(target);
+  const open = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = connect(Number(port), hostname);
+    for (const s of [inbound, outbound]) {
+      open.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        open.delete(s);
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port: own } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${own}`,
+    cut: () => {
+      const n = open.size;
+      for (const s of open) s.destroy();
+      return n;
+    },
+    close: () => {
+      for (const s of open) s.destroy();
+      server.close();
+    },
+  };
+}
+
+const BIN = fileURLToPath(new URL('../packages/cli/bin/baton.js', import.meta.url));
+const run = (args: string[]) =>
+  promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 20_000 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+/** Leases far longer than the tests: a job that moves was released, its lease did not run out. */
+const LONG_LEASE = ['--lease-ms', '30000', '--agent-timeout-ms', '30000'];
 
 /**
  * Failover with real processes: a `baton server` and `baton agent` processes on loopback, with
@@ -37,8 +83,9 @@ describe('failover across agent processes', () => {
     return body.agents.find((a: { id: string }) => a.id === agentId)?.name;
   };
 
-  it('kill -9 of an agent mid-job: the job succeeds on another agent with attempts 2', async () => {
-    const { proc: server, url } = await startServer();
+  it('kill -9 of an agent mid-job: its job is released after the reconnect grace (AGENT_LOST) and succeeds elsewhere with attempts 2', async () => {
+    // The default grace (3 s) and a 30 s lease: the job moves long before its lease runs out.
+    const { proc: server, url } = await startServer(LONG_LEASE);
     track(server);
     const agents = new Map<string, Proc>();
     for (const name of ['a1', 'a2', 'a3'])
@@ -60,13 +107,62 @@ describe('failover across agent processes', () => {
     });
     expect(done.attempts).toBe(2);
     expect(done.history).toHaveLength(2);
-    expect(done.history[0]).toMatchObject({ attempt: 1, agentId: running.agentId, outcome: 'lease_expired' });
+    expect(done.history[0]).toMatchObject({
+      attempt: 1,
+      agentId: running.agentId,
+      outcome: 'failed',
+      error: { code: 'AGENT_LOST', retryable: true },
+    });
     expect(done.history[1]).toMatchObject({ attempt: 2, outcome: 'succeeded' });
     expect(done.history[1].agentId).not.toBe(running.agentId);
+    // The server says so: the agent was given up and its job released.
+    const lost = await server.waitFor(/\{[^\n]*declared lost[^\n]*\}/);
+    expect(JSON.parse(lost[0])).toMatchObject({ agentId: running.agentId, released: [submitted.id] });
 
     // The dead agent's capacity is gone.
     const { body } = await api(url, '/api/capacity');
     expect(body.result.totals.capacity).toBe(4);
+  });
+
+  it('an agent whose connection drops and that is back within the grace keeps its job: it runs once', async () => {
+    const { proc: server, url } = await startServer(LONG_LEASE);
+    track(server);
+    const net = await relay(url);
+    try {
+      const agent = track(await startAgent(net.url, 'flaky', ['--demo', '--slots', '1']));
+      const { body: submitted } = await api(url, '/api/jobs', { task: 'demo.sleep', payload: { ms: 2500 } });
+      const running = await until('the job running', async () => {
+        const j = await job(url, submitted.id);
+        return j.state === 'running' ? j : undefined;
+      });
+      // Somewhere for the job to go, were it released.
+      track(await startAgent(url, 'spare', ['--demo', '--slots', '1']));
+      expect(net.cut()).toBeGreaterThan(0);
+      await server.waitFor(/agent disconnected/);
+      await agent.waitFor(/reconnected to the server/);
+      const done = await until('the job to succeed', async () => {
+        const j = await job(url, submitted.id);
+        return j.state === 'succeeded' ? j : undefined;
+      });
+      expect(done.attempts).toBe(1);
+      expect(done.history).toHaveLength(1);
+      expect(done.history[0]).toMatchObject({ agentId: running.agentId, outcome: 'succeeded' });
+      expect(server.output()).not.toMatch(/declared lost|AGENT_LOST/);
+    } finally {
+      net.close();
+    }
+  });
+
+  it('refuses a bad --reconnect-grace-ms with one line and exit code 2', async () => {
+    const base = ['server', '--store', 'sqlite::memory:', '--port', '0', '--agent-token', AGENT_TOKEN];
+    for (const value of ['abc', '1.5']) {
+      const r = await run([...base, '--reconnect-grace-ms', value]);
+      expect(r.code, value).toBe(2);
+      expect(r.stderr.trim().split('\n')[0]).toMatch(/--reconnect-grace-ms must be an integer from 0/);
+    }
+    const longer = await run([...base, '--agent-timeout-ms', '4000', '--reconnect-grace-ms', '5000']);
+    expect(longer.code).toBe(2);
+    expect(longer.stderr).toMatch(/reconnectGraceMs \(5000\) must not be longer than agentTimeoutMs \(4000\)/);
   });
 
   it('a partitioned agent (SIGSTOP past its lease) cannot record a stale completion', async () => {

@@ -27,6 +27,7 @@ export interface FailoverResult {
   /** Jobs the killed agent held. */
   killed_jobs: number;
   recovery_p50_s: number | null;
+  recovery_p99_s: number | null;
   recovery_max_s: number | null;
   lease_ms: number | null;
 }
@@ -166,6 +167,7 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRes
       agents: options.agents,
       killed_jobs: held.length,
       recovery_p50_s: round(percentile(sorted, 50)),
+      recovery_p99_s: round(percentile(sorted, 99)),
       recovery_max_s: round(sorted.length ? (sorted[sorted.length - 1] ?? null) : null),
       lease_ms: options.leaseMs ?? null,
     };

@@ -18,6 +18,7 @@ export interface ServeOptions {
   leaseMs?: number;
   heartbeatMs?: number;
   agentTimeoutMs?: number;
+  reconnectGraceMs?: number;
   shardLeaseMs?: number;
   maxPayloadBytes?: number;
   retainSucceeded?: number;
@@ -45,6 +46,11 @@ export function withServeOptions(command: Command, defaults: { store: string; po
       '--agent-timeout-ms <ms>',
       'an agent silent this long is dead and its jobs run elsewhere (default: the lease)',
       intOption('--agent-timeout-ms', 100),
+    )
+    .option(
+      '--reconnect-grace-ms <ms>',
+      'an agent whose connection closed and is not back this long after is lost: its jobs run elsewhere at once (default 3000, or --agent-timeout-ms if shorter)',
+      intOption('--reconnect-grace-ms', 0),
     )
     .option(
       '--shard-lease-ms <ms>',
@@ -127,6 +133,7 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
       ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
       ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
       ...(options.agentTimeoutMs !== undefined && { agentTimeoutMs: options.agentTimeoutMs }),
+      ...(options.reconnectGraceMs !== undefined && { reconnectGraceMs: options.reconnectGraceMs }),
       ...(options.shardLeaseMs !== undefined && { shardLeaseMs: options.shardLeaseMs }),
       ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
       retention: {

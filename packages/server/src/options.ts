@@ -16,8 +16,17 @@ export interface ServerOptions {
   scheduler?: boolean;
   /** Longest idle sleep of the scheduler between sweeps. [1 000] */
   maxSweepMs?: number;
-  /** An agent silent (or disconnected) this long is dead and its capacity goes. [leaseMs] */
+  /**
+   * An agent silent this long (its connection open, nothing arriving) is dead and its capacity
+   * goes; its jobs run elsewhere once their leases run out. [leaseMs]
+   */
   agentTimeoutMs?: number;
+  /**
+   * An agent whose connection closed and that is not back (on this server or another of the
+   * fleet) this long after is lost: its jobs go back to the queue at once (`AGENT_LOST`), without
+   * waiting for their leases. At most `agentTimeoutMs`. [min(3 000, agentTimeoutMs)]
+   */
+  reconnectGraceMs?: number;
   /**
    * The secret remote agents present to connect (`baton agent --token`). Null: remote agents
    * are refused. [null]
@@ -48,6 +57,9 @@ export interface ServerTlsOptions {
 
 export type ResolvedServerOptions = Required<Omit<ServerOptions, 'retention'>> & { retention: RetentionOptions };
 
+/** How long an agent whose connection closed may take to come back and keep its jobs. */
+export const DEFAULT_RECONNECT_GRACE_MS = 3000;
+
 /** Shortest agent token accepted: a guessable token would let anyone run work as an agent. */
 export const MIN_AGENT_TOKEN_LENGTH = 16;
 
@@ -70,6 +82,18 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       400,
     );
   }
+  const reconnectGraceMs = positiveInt(
+    'reconnectGraceMs',
+    options.reconnectGraceMs ?? Math.min(DEFAULT_RECONNECT_GRACE_MS, agentTimeoutMs),
+    0,
+  );
+  if (reconnectGraceMs > agentTimeoutMs) {
+    throw new BatonError(
+      'INVALID_OPTION',
+      `reconnectGraceMs (${reconnectGraceMs}) must not be longer than agentTimeoutMs (${agentTimeoutMs})`,
+      400,
+    );
+  }
   const agentToken = options.agentToken ?? null;
   if (agentToken !== null && agentToken.length < MIN_AGENT_TOKEN_LENGTH) {
     throw new BatonError(
@@ -85,6 +109,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   return {
     leaseMs,
     agentTimeoutMs,
+    reconnectGraceMs,
     tls,
     shardLeaseMs: positiveInt('shardLeaseMs', options.shardLeaseMs ?? 5000, 250),
     agentToken,

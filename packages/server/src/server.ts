@@ -60,6 +60,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     leaseMs: resolved.leaseMs,
     heartbeatMs: resolved.heartbeatMs,
     agentTimeoutMs: resolved.agentTimeoutMs,
+    reconnectGraceMs: resolved.reconnectGraceMs,
     logger,
   });
   // One id per server process: it names the server's agent report and its scheduler.

@@ -15,7 +15,7 @@ export interface HeldJob {
 /**
  * Lifecycle of an agent as this server sees it: `connected` takes work; `draining` finishes
  * what it has and takes nothing new; `disconnected` lost its connection but may come back
- * within the agent timeout and keep its jobs.
+ * within the reconnect grace and keep its jobs.
  */
 export type AgentSessionState = 'connected' | 'draining' | 'disconnected';
 
@@ -48,6 +48,12 @@ export class AgentSession {
   inbox: AgentInbox | null;
   lastSeenAt: number;
   disconnectedAt: number | null = null;
+  /**
+   * When this server last renewed the agent's leases (assign, start, heartbeat or resume, once
+   * the store answered); 0 before it did. A lease ending later than this plus the lease was
+   * renewed by another server: see liveness.ts.
+   */
+  leasesRenewedAt = 0;
   readonly held = new Map<string, HeldJob>();
   readonly gpus = new Map<number, GpuState>();
   private usedSlots = 0;

@@ -20,12 +20,15 @@ import { routesOf } from './agent-routes.js';
 import { AgentSession, declarationOf } from './agent-session.js';
 import { Batcher } from './batcher.js';
 import { moveOffUnhealthyGpus } from './gpu-failover.js';
+import { AgentLiveness } from './liveness.js';
 
 export interface GatewayOptions {
   leaseMs: number;
   heartbeatMs: number;
-  /** An agent silent (or disconnected) this long is dead: its session and capacity go. */
+  /** A connected agent silent this long is dead: its session and capacity go; its leases run out. */
   agentTimeoutMs: number;
+  /** An agent whose connection closed and is not back this long after is lost: its jobs are released. */
+  reconnectGraceMs: number;
   logger: Logger;
 }
 
@@ -34,7 +37,7 @@ interface GatewayEvents {
   capacity: [];
   /** Capacity was taken: jobs were handed to agents. */
   usage: [];
-  /** An agent was declared dead; its leases run out soon, if they have not already. */
+  /** An agent was declared dead: its jobs are released, or their leases run out soon. */
   agentLost: [agentId: string];
 }
 
@@ -44,7 +47,7 @@ interface GatewayEvents {
  */
 export interface AgentConnection extends Omit<AgentLink, 'register'> {
   register(registration: AgentRegistration): Promise<RegisteredAgent>;
-  /** The transport went away; the agent may come back within the agent timeout. */
+  /** The transport went away; the agent may come back within the reconnect grace. */
   disconnected(): void;
   /** Any sign of life from the agent (a WebSocket ping). */
   seen(): void;
@@ -65,7 +68,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   private readonly heartbeats: Batcher<LeaseRef & { progress?: number }, TransitionResult>;
   private readonly completions: Batcher<Completion, TransitionResult>;
   private readonly logWrites: Batcher<LogChunk, null>;
-  private livenessTimer: NodeJS.Timeout | null = null;
+  private readonly liveness: AgentLiveness;
 
   constructor(
     private readonly store: Store,
@@ -79,18 +82,24 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       await store.appendLogs(chunks);
       return chunks.map(() => null);
     });
+    this.liveness = new AgentLiveness(store, options, {
+      sessions: () => this.sessions.values(),
+      forget: (session) => {
+        if (this.sessions.get(session.id) !== session) return false;
+        this.sessions.delete(session.id);
+        this.emit('agentLost', session.id);
+        return true;
+      },
+    });
   }
 
-  /** Starts declaring silent agents dead. Idempotent. */
+  /** Starts declaring silent and disconnected agents dead. Idempotent. */
   start(): void {
-    if (this.livenessTimer) return;
-    this.livenessTimer = setInterval(() => this.checkLiveness(Date.now()), Math.min(1000, this.options.heartbeatMs));
-    this.livenessTimer.unref();
+    this.liveness.start();
   }
 
   stop(): void {
-    if (this.livenessTimer) clearInterval(this.livenessTimer);
-    this.livenessTimer = null;
+    this.liveness.stop();
   }
 
   /** A link for an agent running in this process (`baton dev`). */
@@ -140,12 +149,16 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         return result.registered;
       },
       started: async (items) => {
-        current();
-        return this.starts.add(items);
+        const s = current();
+        const results = await this.starts.add(items);
+        s.leasesRenewedAt = Date.now();
+        return results;
       },
       heartbeat: async (items) => {
-        current();
-        return this.heartbeats.add(items);
+        const s = current();
+        const results = await this.heartbeats.add(items);
+        s.leasesRenewedAt = Date.now();
+        return results;
       },
       complete: async (items) => {
         const s = current();
@@ -204,6 +217,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         session.state = 'disconnected';
         session.disconnectedAt = Date.now();
         this.options.logger.warn({ agentId: session.id, name: session.name }, 'agent disconnected');
+        this.liveness.disconnected(session);
       },
       agentId: () => session?.id ?? null,
       seen: () => {
@@ -248,6 +262,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       session.state = 'connected';
       session.disconnectedAt = null;
       session.lastSeenAt = now;
+      this.liveness.reconnected(session);
       session.releaseAll();
     } else {
       session = new AgentSession(id, declaration, inbox, now);
@@ -258,10 +273,12 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     }
     if (resume && resume.jobs.length > 0) {
       // Only jobs whose lease is still current stay; the rest run elsewhere by now.
+      await this.liveness.settled(id);
       const results = await this.store.heartbeat(
         resume.jobs.map(({ jobId, leaseToken }) => ({ jobId, leaseToken })),
         this.options.leaseMs,
       );
+      session.leasesRenewedAt = Date.now();
       resume.jobs.forEach((job, i) => {
         // The agent does not say when a resumed job started: its end bound is unknown.
         if (results[i]?.ok) session.hold(job.jobId, { ...job, endsBy: Infinity });
@@ -289,24 +306,6 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   private async gpuHealth(session: AgentSession, changes: GpuHealth[]): Promise<void> {
     await moveOffUnhealthyGpus(this.store, this.options.logger, session, changes);
     this.emit('capacity');
-  }
-
-  private checkLiveness(now: number): void {
-    const timeout = this.options.agentTimeoutMs;
-    for (const session of this.sessions.values()) {
-      if (session.inProcess) continue;
-      const silentSince = session.disconnectedAt ?? session.lastSeenAt;
-      if (now - silentSince < timeout) continue;
-      this.sessions.delete(session.id);
-      this.options.logger.warn(
-        { agentId: session.id, name: session.name, jobs: [...session.held.keys()] },
-        `agent silent for ${now - silentSince} ms: declared dead; its jobs run again elsewhere`,
-      );
-      session.inbox?.abort([...session.held.keys()], 'agent declared dead');
-      session.inbox = null;
-      session.releaseAll();
-      this.emit('agentLost', session.id);
-    }
   }
 
   /** Free capacity of every agent that takes work now, for placement. */
@@ -375,6 +374,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     for (const a of assignments) {
       const session = this.sessions.get(a.job.agentId);
       if (!session?.inbox) continue;
+      session.leasesRenewedAt = now;
       session.hold(a.job.id, {
         leaseToken: a.leaseToken,
         resources: a.job.resources,

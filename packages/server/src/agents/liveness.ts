@@ -1,0 +1,182 @@
+import type { Job, JobError } from '@baton/core';
+import { LEASED_STATES } from '@baton/core';
+import type { Store } from '@baton/store';
+import type { Logger } from 'pino';
+import type { AgentSession } from './agent-session.js';
+
+export interface LivenessOptions {
+  leaseMs: number;
+  heartbeatMs: number;
+  /** A connected agent silent this long is dead: its session goes, its leases run out. */
+  agentTimeoutMs: number;
+  /** An agent whose connection closed and that is not back this long after is gone: its jobs are released. */
+  reconnectGraceMs: number;
+  logger: Logger;
+}
+
+/** What the liveness watch needs of the gateway that owns the sessions. */
+export interface LivenessHost {
+  sessions(): Iterable<AgentSession>;
+  /** Forgets `session` if it is still its agent's session here; says whether it did. */
+  forget(session: AgentSession): boolean;
+}
+
+/**
+ * Declares agents dead, two ways:
+ *
+ * - **Closed connection**: the server saw the agent's transport close. The agent gets
+ *   `reconnectGraceMs` to come back (to this server or another of the fleet) and keep its jobs;
+ *   after that it is gone and its jobs go back to the queue at once (`AGENT_LOST`), without
+ *   waiting for their leases.
+ * - **Silence**: the connection looks open but nothing arrives (a partition, a frozen process).
+ *   After `agentTimeoutMs` the session goes; the jobs wait for their leases, as the agent may
+ *   still be running them and cannot be told to stop.
+ *
+ * A job is released only while its lease is still the one this server last renewed. An agent
+ * that reconnected to another server within the grace has had its leases renewed there (on
+ * resume and every heartbeat since), with the same lease tokens, so the token check in
+ * `store.release` alone would not stop this server from moving a job that still runs: its
+ * lease expiry is compared instead (see {@link releasable}).
+ */
+export class AgentLiveness {
+  private silenceTimer: NodeJS.Timeout | null = null;
+  private readonly graceTimers = new Map<AgentSession, NodeJS.Timeout>();
+  /** Releases under way, by agent id: a resume of that agent waits for them (see `settled`). */
+  private readonly releasing = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: LivenessOptions,
+    private readonly host: LivenessHost,
+  ) {}
+
+  /** Starts watching. Idempotent. */
+  start(): void {
+    if (this.silenceTimer) return;
+    const every = Math.min(1000, this.options.heartbeatMs);
+    this.silenceTimer = setInterval(() => this.checkSilence(Date.now()), every);
+    this.silenceTimer.unref();
+  }
+
+  /**
+   * Stops watching; pending graces are dropped. A server shutting down closes every agent's
+   * connection: those agents are not lost, they reconnect elsewhere or to the restarted server.
+   */
+  stop(): void {
+    if (this.silenceTimer) clearInterval(this.silenceTimer);
+    this.silenceTimer = null;
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    this.graceTimers.clear();
+  }
+
+  /** The agent's connection closed (the session is already marked `disconnected`): its grace starts. */
+  disconnected(session: AgentSession): void {
+    if (!this.silenceTimer || session.inProcess) return;
+    clearTimeout(this.graceTimers.get(session));
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(session);
+      this.graceOver(session);
+    }, this.options.reconnectGraceMs);
+    timer.unref();
+    this.graceTimers.set(session, timer);
+  }
+
+  /** The agent is back on this server within its grace: it keeps its session and its jobs. */
+  reconnected(session: AgentSession): void {
+    clearTimeout(this.graceTimers.get(session));
+    this.graceTimers.delete(session);
+  }
+
+  /**
+   * Resolves once no release of `agentId`'s jobs is under way, so that a resume arriving just
+   * after the grace renews its leases only after they were released (and is refused), never
+   * before (when the release would move a job that the agent had just been told to keep).
+   */
+  async settled(agentId: string): Promise<void> {
+    await this.releasing.get(agentId);
+  }
+
+  private checkSilence(now: number): void {
+    const timeout = this.options.agentTimeoutMs;
+    for (const session of this.host.sessions()) {
+      // A closed connection is the grace's to judge.
+      if (session.inProcess || session.disconnectedAt !== null) continue;
+      if (now - session.lastSeenAt < timeout) continue;
+      if (!this.host.forget(session)) continue;
+      this.options.logger.warn(
+        { agentId: session.id, name: session.name, jobs: [...session.held.keys()] },
+        `agent silent for ${now - session.lastSeenAt} ms: declared dead; its jobs run again elsewhere once their leases run out`,
+      );
+      session.inbox?.abort([...session.held.keys()], 'agent declared dead');
+      session.inbox = null;
+      session.releaseAll();
+    }
+  }
+
+  private graceOver(session: AgentSession): void {
+    // Back in time (register cleared `disconnectedAt`), or already gone.
+    if (session.state !== 'disconnected' || session.inbox !== null) return;
+    if (!this.host.forget(session)) return;
+    // Room held for an assignment still being made ('' token) is not a lease to release.
+    const leased = [...session.held].filter(([, held]) => held.leaseToken !== '');
+    session.releaseAll();
+    const lost = this.releaseJobs(session, leased).catch((err: unknown) => {
+      this.options.logger.warn(
+        { err, agentId: session.id },
+        'could not release the jobs of a lost agent; they run again elsewhere once their leases run out',
+      );
+    });
+    const done = lost.finally(() => {
+      if (this.releasing.get(session.id) === done) this.releasing.delete(session.id);
+    });
+    this.releasing.set(session.id, done);
+  }
+
+  private async releaseJobs(session: AgentSession, leased: [string, { leaseToken: string }][]): Promise<void> {
+    const { leaseMs, reconnectGraceMs, logger } = this.options;
+    const jobs = await Promise.all(leased.map(([jobId]) => this.store.getJob(jobId)));
+    const release: { jobId: string; leaseToken: string; error: JobError }[] = [];
+    const renewedElsewhere: string[] = [];
+    leased.forEach(([jobId, { leaseToken }], i) => {
+      const verdict = releasable(jobs[i] ?? null, session.id, session.leasesRenewedAt, leaseMs);
+      if (verdict === 'renewed-elsewhere') renewedElsewhere.push(jobId);
+      if (verdict !== 'release') return;
+      release.push({
+        jobId,
+        leaseToken,
+        error: {
+          code: 'AGENT_LOST',
+          message: `agent ${session.name} (${session.id}) closed its connection and was not back within ${reconnectGraceMs} ms; the job runs again elsewhere`,
+          retryable: true,
+        },
+      });
+    });
+    const results = release.length > 0 ? await this.store.release(release) : [];
+    const released = results.filter((r) => r.ok).map((r) => r.jobId);
+    logger.warn(
+      { agentId: session.id, name: session.name, released, renewedElsewhere },
+      `agent not back ${reconnectGraceMs} ms after its connection closed: declared lost; released ${released.length} job(s) to run again elsewhere`,
+    );
+  }
+}
+
+/**
+ * Whether this server may release `job` of agent `agentId`, whose leases it last renewed at
+ * `renewedAt` (its clock, once the store had answered). Every renewal sets the lease to end
+ * `leaseMs` after the renewing server's now, so a lease ending later than `renewedAt + leaseMs`
+ * was renewed since by another server, where the agent is back: that job stays, and runs out
+ * its lease if the agent is gone after all. This assumes the servers' clocks agree to well
+ * within a heartbeat, as lease expiry itself does. A job no longer leased to the agent has
+ * nothing to release.
+ */
+export function releasable(
+  job: Job | null,
+  agentId: string,
+  renewedAt: number,
+  leaseMs: number,
+): 'release' | 'renewed-elsewhere' | 'not-leased' {
+  if (!job || !LEASED_STATES.has(job.state) || job.agentId !== agentId || job.leaseExpiresAt === null) {
+    return 'not-leased';
+  }
+  return job.leaseExpiresAt <= renewedAt + leaseMs ? 'release' : 'renewed-elsewhere';
+}
