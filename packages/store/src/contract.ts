@@ -176,8 +176,9 @@ export interface TaskRoute {
 
 /**
  * What a store announces. Backends deliver them across processes (NOTIFY, pub/sub).
- * `dueAt`, when present, is the earliest run time of jobs the change made `delayed`, so a
- * scheduler can sleep until then instead of sweeping on every wake-up.
+ * `dueAt` is present exactly when the change made jobs `delayed` (an enqueue with a future
+ * `runAt`, a failure retried with backoff): the earliest run time among them, so a scheduler
+ * can sleep until then instead of sweeping on every wake-up. Other changes carry none.
  */
 export type StoreEvent =
   | { type: 'enqueued'; queues: string[]; dueAt?: number }

@@ -1,6 +1,6 @@
 /**
  * The backend-neutral store conformance suite. A backend's test file calls
- * `defineStoreConformance(name, open)` once per configuration; see the package README.
+ * `defineStoreConformance(name, newDatabase)` once per configuration; see the package README.
  */
 export { defineStoreConformance } from './conformance/index.js';
-export type { OpenStore } from './conformance/index.js';
+export type { NewTestDatabase, OpenStore, TestDatabase } from './conformance/index.js';

@@ -9,8 +9,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RESOURCES, newJobId } from '@baton/core';
 import { openStore } from '@baton/store';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { defineStoreConformance } from './conformance.js';
+import { dropPrefix } from './redis-prefix.js';
 
 /**
  * The conformance suite on a 3-node Redis Cluster that this file starts from the installed
@@ -120,9 +121,24 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const url = () => `redis://${HOST}:${ports[0]}?prefix=${prefix}&cluster=1`;
-
-defineStoreConformance('redis cluster', (options) => openStore(url(), options));
+/** Each conformance test gets a prefix of its own, dropped after it. */
+let conformancePrefixes = 0;
+defineStoreConformance('redis cluster', async () => {
+  const testPrefix = `${prefix}-c${conformancePrefixes++}`;
+  const testUrl = `redis://${HOST}:${ports[0]}?prefix=${testPrefix}&cluster=1`;
+  return {
+    open: (options) => openStore(testUrl, options),
+    drop: async () => {
+      const cluster = new Cluster([{ host: HOST, port: ports[0]! }]);
+      try {
+        await cluster.ping(); // connected, so it knows its masters
+        await dropPrefix(cluster, testPrefix);
+      } finally {
+        await cluster.quit();
+      }
+    },
+  };
+});
 
 describe('Redis Cluster specifics', () => {
   it('keeps one store on one slot, and reaches it through any node', async () => {

@@ -7,6 +7,7 @@ import { openStore } from '@baton/store';
 import type { RedisStore, Store, StoreEvent } from '@baton/store';
 import { Redis } from 'ioredis';
 import { defineStoreConformance } from './conformance.js';
+import { dropPrefix } from './redis-prefix.js';
 
 const HOST = '127.0.0.1';
 const PORT = 6379;
@@ -14,21 +15,33 @@ const PORT = 6379;
 const prefix = `baton-test-${randomBytes(5).toString('hex')}`;
 const url = `redis://${HOST}:${PORT}?prefix=${prefix}`;
 
+/**
+ * The conformance suite's database: each test gets a prefix of its own there, dropped after
+ * it. Not database 0, where other runs keep many keys: dropping a prefix SCANs its database.
+ */
+const CONFORMANCE_DB = 11;
+const conformance = new Redis({ host: HOST, port: PORT, db: CONFORMANCE_DB, lazyConnect: true });
+let conformancePrefixes = 0;
+
 afterAll(async () => {
   const redis = new Redis({ host: HOST, port: PORT });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await dropPrefix(redis, prefix);
   } finally {
     await redis.quit();
+    await conformance.quit();
   }
 });
 
-defineStoreConformance('redis', (options) => openStore(url, options));
+defineStoreConformance('redis', async () => {
+  const testPrefix = `${prefix}-c${conformancePrefixes++}`;
+  return {
+    open: (options) => openStore(`redis://${HOST}:${PORT}/${CONFORMANCE_DB}?prefix=${testPrefix}`, options),
+    drop: async () => {
+      await dropPrefix(conformance, testPrefix);
+    },
+  };
+});
 
 function newJob(overrides: Partial<NewJob> = {}): NewJob {
   const now = Date.now();

@@ -13,13 +13,19 @@ const dir = mkdtempSync(join(tmpdir(), 'baton-store-'));
 let files = 0;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-defineStoreConformance('sqlite::memory:', (options) => openStore('sqlite::memory:', options));
-defineStoreConformance('sqlite file', (options) => openStore(`sqlite:${join(dir, `fresh-${files++}.db`)}`, options));
-// One file for every test, as a networked backend's shared database would be: proves the
-// suite isolates its tests by queue and copes with other tests' leftovers.
-defineStoreConformance('sqlite file shared by all tests', (options) =>
-  openStore(`sqlite:${join(dir, 'shared.db')}`, options),
-);
+defineStoreConformance('sqlite::memory:', async () => ({
+  open: (options) => openStore('sqlite::memory:', options),
+  drop: async () => {},
+}));
+defineStoreConformance('sqlite file', async () => {
+  const file = join(dir, `fresh-${files++}.db`);
+  return {
+    open: (options) => openStore(`sqlite:${file}`, options),
+    drop: async () => {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+    },
+  };
+});
 
 function newJob(overrides: Partial<NewJob> = {}): NewJob {
   const now = Date.now();

@@ -5,14 +5,27 @@ import type { Store } from '@baton/store';
 import { expect } from 'vitest';
 
 /**
- * Opens a fresh, initialised store for one test, on the given clock and random source, and
- * with `logTailBytes` when given (the log tests open a second store with a small tail).
+ * Opens an initialised store on one test's database, on the given clock and random source,
+ * and with `logTailBytes` when given (the log tests open a second store with a small tail).
  */
 export type OpenStore = (options: {
   clock: () => number;
   random: () => number;
   logTailBytes?: number;
 }) => Promise<Store>;
+
+/**
+ * An empty database made for one test (a PostgreSQL schema, a Redis key prefix, a SQLite
+ * file): the stores `open` returns share its data where the backend can (each in-memory
+ * SQLite store has its own), and `drop` removes it all after the test, once they are closed.
+ */
+export interface TestDatabase {
+  open: OpenStore;
+  drop(): Promise<void>;
+}
+
+/** Makes a fresh {@link TestDatabase}; called once before every conformance test. */
+export type NewTestDatabase = () => Promise<TestDatabase>;
 
 export const LEASE_MS = 10_000;
 /** Start of every test's fake clock (epoch ms, in 2027). */
@@ -24,20 +37,16 @@ export const UNKNOWN_ID = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
 
 /**
  * What each conformance test works with: a store on a fake clock (advance it, never sleep),
- * a fixed random source, and queue names no other test uses, so backends on a shared server
- * need no cleanup between tests.
- *
- * Some answers cover every queue (promoteDue's count and nextRunAt, expireLeases' lists and
- * nextExpiryAt). `exclusive` is true when the store held no job when the test began; tests
- * assert those answers exactly then, and as bounds or containment on a shared store.
+ * a fixed random source, and a database of its own, empty when the test begins, so every
+ * answer (including those covering every queue: promoteDue, expireLeases, deleteFinished) is
+ * checked exactly.
  */
 export class Fixture {
   now = T0;
   readonly queue = `q-${randomBytes(6).toString('hex')}`;
   readonly owner = `owner-${randomBytes(6).toString('hex')}`;
-  exclusive = false;
   private opened: Store | undefined;
-  private openStore: OpenStore | undefined;
+  private database: TestDatabase | undefined;
   private readonly extra: Store[] = [];
 
   get store(): Store {
@@ -45,27 +54,32 @@ export class Fixture {
     return this.opened;
   }
 
-  async open(openStore: OpenStore): Promise<void> {
-    this.openStore = openStore;
-    this.opened = await openStore({ clock: () => this.now, random: () => RANDOM });
-    this.exclusive = (await this.opened.listJobs({ limit: 1 })).jobs.length === 0;
+  async open(newDatabase: NewTestDatabase): Promise<void> {
+    this.database = await newDatabase();
+    this.opened = await this.database.open({ clock: () => this.now, random: () => RANDOM });
+    // A test that begins on a store with jobs in it would assert nothing exact.
+    expect((await this.opened.listJobs({ limit: 1 })).jobs).toEqual([]);
   }
 
-  /**
-   * Another store opened as the backend opens them (it may or may not see the same data),
-   * on this test's clock, with other options; closed with the fixture.
-   */
+  /** Another store on this test's database, on its clock, with other options; closed with the fixture. */
   async openWith(options: { logTailBytes?: number }): Promise<Store> {
-    if (!this.openStore) throw new Error('store not open');
-    const store = await this.openStore({ clock: () => this.now, random: () => RANDOM, ...options });
+    if (!this.database) throw new Error('store not open');
+    const store = await this.database.open({ clock: () => this.now, random: () => RANDOM, ...options });
     this.extra.push(store);
     return store;
   }
 
+  /** Closes every store the test opened, then drops its database. */
   async close(): Promise<void> {
-    for (const store of this.extra.splice(0)) await store.close();
-    await this.opened?.close();
-    this.opened = undefined;
+    try {
+      for (const store of this.extra.splice(0)) await store.close();
+      await this.opened?.close();
+      this.opened = undefined;
+    } finally {
+      const database = this.database;
+      this.database = undefined;
+      await database?.drop();
+    }
   }
 
   advance(ms: number): void {
@@ -134,56 +148,6 @@ export class Fixture {
 
   async state(id: string): Promise<JobState | undefined> {
     return (await this.store.getJob(id))?.state;
-  }
-
-  /**
-   * `store.expireLeases()`. A backend may expire leases in batches, answering a `nextExpiryAt`
-   * that is already due; on a shared store, other tests' leftovers can fill such a batch, so
-   * it sweeps until nothing due is left. An exclusive store must finish in one call.
-   */
-  async expireLeases(): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }> {
-    const out = await this.store.expireLeases();
-    for (let i = 0; !this.exclusive && out.nextExpiryAt !== null && out.nextExpiryAt <= this.now; i++) {
-      if (i > 100) throw new Error('expireLeases keeps answering a due nextExpiryAt');
-      const more = await this.store.expireLeases();
-      out.requeued.push(...more.requeued);
-      out.failed.push(...more.failed);
-      out.nextExpiryAt = more.nextExpiryAt;
-    }
-    return out;
-  }
-
-  /** `store.promoteDue()`, swept like {@link expireLeases}. */
-  async promoteDue(): Promise<{ promoted: number; nextRunAt: number | null }> {
-    const out = await this.store.promoteDue();
-    for (let i = 0; !this.exclusive && out.nextRunAt !== null && out.nextRunAt <= this.now; i++) {
-      if (i > 100) throw new Error('promoteDue keeps answering a due nextRunAt');
-      const more = await this.store.promoteDue();
-      out.promoted += more.promoted;
-      out.nextRunAt = more.nextRunAt;
-    }
-    return out;
-  }
-
-  /** Asserts a list every queue contributes to: equal when exclusive, else containing. */
-  expectIds(actual: string[], expected: string[]): void {
-    if (this.exclusive) expect(actual).toEqual(expected);
-    else for (const id of expected) expect(actual).toContain(id);
-  }
-
-  /**
-   * Asserts a "next time" every queue contributes to: `expected` when exclusive, else after
-   * now and no later than `expected` (another test's job may come first).
-   */
-  expectNextAt(actual: number | null, expected: number | null): void {
-    if (this.exclusive || expected === null) {
-      if (this.exclusive) expect(actual).toBe(expected);
-      else if (actual !== null) expect(actual).toBeGreaterThan(this.now);
-      return;
-    }
-    expect(actual).not.toBeNull();
-    expect(actual!).toBeGreaterThan(this.now);
-    expect(actual!).toBeLessThanOrEqual(expected);
   }
 }
 

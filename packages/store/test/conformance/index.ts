@@ -4,7 +4,7 @@ import { concurrentLeaseTests } from './concurrent-leases.js';
 import { coordinationTests } from './coordination.js';
 import { enqueueTests } from './enqueue.js';
 import { eventTests } from './events.js';
-import type { OpenStore } from './fixture.js';
+import type { NewTestDatabase } from './fixture.js';
 import { Fixture } from './fixture.js';
 import { historyTests } from './history.js';
 import { leaseTests } from './leases.js';
@@ -15,20 +15,20 @@ import { resourceTests } from './resources.js';
 import { retentionTests } from './retention.js';
 import { schedulingTests } from './scheduling.js';
 
-export type { OpenStore } from './fixture.js';
+export type { NewTestDatabase, OpenStore, TestDatabase } from './fixture.js';
 
 /**
- * The store conformance suite: every backend runs it unchanged. `open` must return a fresh,
- * initialised store using the given clock and random source (and `logTailBytes`, when the
- * options carry it). Tests use queue names of their own, so the store may share a database
- * with other tests.
+ * The store conformance suite: every backend runs it unchanged. `newDatabase` makes an empty
+ * database for each test (a schema, a key prefix, a file) and says how to open initialised
+ * stores on it with the given clock and random source (and `logTailBytes`, when the options
+ * carry it) and how to drop it; the suite drops it after the test.
  */
-export function defineStoreConformance(name: string, open: OpenStore): void {
+export function defineStoreConformance(name: string, newDatabase: NewTestDatabase): void {
   describe(`store conformance: ${name}`, () => {
     let fixture: Fixture;
     beforeEach(async () => {
       fixture = new Fixture();
-      await fixture.open(open);
+      await fixture.open(newDatabase);
     });
     afterEach(async () => {
       await fixture.close();
