@@ -1,11 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineTask } from '@baton/agent';
-import type { Harness } from './harness.js';
-import { gateTask, isFinal, startHarness } from './harness.js';
+import type { Harness, HarnessBackend, HarnessLink, HarnessOptions } from './harness.js';
+import { gateTask, isFinal, startHarness as startOn } from './harness.js';
 
-describe('job lifecycle through the API', () => {
+/** Every backend with in-process agents, and agents over WebSocket once. */
+const VARIANTS: { backend: HarnessBackend; link: HarnessLink }[] = [
+  { backend: 'sqlite', link: 'local' },
+  { backend: 'postgres', link: 'local' },
+  { backend: 'redis', link: 'local' },
+  { backend: 'sqlite', link: 'ws' },
+];
+
+describe.each(VARIANTS)('job lifecycle through the API ($backend, $link agents)', (variant) => {
   let h: Harness;
   afterEach(() => h?.close());
+  const startHarness = (options: HarnessOptions = {}) => startOn({ ...variant, ...options });
 
   it('runs a job to succeeded with result, progress and history', async () => {
     h = await startHarness();

@@ -1,11 +1,68 @@
-import { Agent, defineTask, demoTasks } from '@baton/agent';
+import { randomBytes } from 'node:crypto';
+import { Agent, WsLink, defineTask, demoTasks } from '@baton/agent';
 import type { AnyTaskDefinition } from '@baton/agent';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
 import type { BatonServer, ServerOptions } from '@baton/server';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { TEST_AGENT_TOKEN } from './agent-wire-client.js';
 
-/** A real server on a fresh in-memory store, listening on a free loopback port. */
+/** Where a harness keeps its jobs: each harness gets a fresh, empty database, dropped on close. */
+export type HarnessBackend = 'sqlite' | 'postgres' | 'redis';
+/** How its agents reach the server: in process (`server.localLink()`) or over WebSocket (`WsLink`). */
+export type HarnessLink = 'local' | 'ws';
+
+/** The test PostgreSQL server; BATON_TEST_PG_URL points elsewhere. */
+const PG_SERVER = process.env.BATON_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+const REDIS_HOST = '127.0.0.1';
+const REDIS_PORT = 6379;
+/** Not database 0, where other runs keep many keys: dropping a prefix SCANs its database. */
+const REDIS_DB = 11;
+
+/** Opens a store on a database made for one harness, and the way to drop it. */
+async function freshStore(backend: HarnessBackend): Promise<{ store: Store; drop(): Promise<void> }> {
+  const name = `baton_api_${randomBytes(5).toString('hex')}`;
+  if (backend === 'sqlite') return { store: await openStore('sqlite::memory:'), drop: async () => {} };
+  if (backend === 'postgres') {
+    const store = await openStore(`${PG_SERVER}${PG_SERVER.includes('?') ? '&' : '?'}schema=${name}`);
+    return {
+      store,
+      async drop() {
+        const admin = new pg.Client({ connectionString: PG_SERVER });
+        await admin.connect();
+        try {
+          await admin.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+        } finally {
+          await admin.end();
+        }
+      },
+    };
+  }
+  const store = await openStore(`redis://${REDIS_HOST}:${REDIS_PORT}/${REDIS_DB}?prefix=${name}`);
+  return {
+    store,
+    async drop() {
+      const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT, db: REDIS_DB });
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `{${name}}:*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) await redis.unlink(...keys);
+        } while (cursor !== '0');
+      } finally {
+        await redis.quit();
+      }
+    },
+  };
+}
+
+/**
+ * A real server listening on a free loopback port, on a fresh store of the chosen backend
+ * (default an in-memory SQLite), with agents linked in process or over WebSocket.
+ */
 export interface Harness {
   url: string;
   store: Store;
@@ -19,18 +76,28 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(
-  options: ServerOptions & { agents?: number; concurrency?: number } = {},
-): Promise<Harness> {
-  const store = await openStore('sqlite::memory:');
-  const server = createBatonServer(store, { maxSweepMs: 200, ...options });
+export interface HarnessOptions extends ServerOptions {
+  agents?: number;
+  concurrency?: number;
+  backend?: HarnessBackend;
+  link?: HarnessLink;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const { backend = 'sqlite', link = 'local', ...serverOptions } = options;
+  const { store, drop } = await freshStore(backend);
+  const server = createBatonServer(store, {
+    maxSweepMs: 200,
+    ...(link === 'ws' && { agentToken: TEST_AGENT_TOKEN }),
+    ...serverOptions,
+  });
   const url = await server.listen(0);
   // Known even before an agent joins, so tests can queue work for agents added later.
   await store.registerTasks(demoTasks.map((t) => ({ task: t.name, queue: t.queue })));
   const agents: Agent[] = [];
   const addAgent: Harness['addAgent'] = async (o = {}) => {
     const agent = new Agent({
-      link: server.localLink(),
+      link: link === 'ws' ? new WsLink({ serverUrl: url, token: TEST_AGENT_TOKEN }) : server.localLink(),
       tasks: [...demoTasks, ...(o.tasks ?? [])],
       concurrency: o.concurrency ?? options.concurrency ?? 4,
     });
@@ -73,9 +140,13 @@ export async function startHarness(
     get,
     waitFor,
     async close() {
-      await Promise.all(agents.map((a) => a.stop(1000)));
-      await server.close();
-      await store.close();
+      try {
+        await Promise.all(agents.map((a) => a.stop(1000)));
+        await server.close();
+        await store.close();
+      } finally {
+        await drop();
+      }
     },
   };
 }
