@@ -70,11 +70,13 @@ describe('GPU placement across agent processes', () => {
     expect(cap).toEqual({
       status: 'OK',
       result: {
-        slots: [{ name: 'default', capacity: 24, target: 24, used: 4, available: 20, holders: 4 }],
+        slots: [{ name: 'default', capacity: 24, target: expect.any(Number), used: 4, available: 20, holders: 4 }],
         totals: { capacity: 24, used: 4, available: 20 },
         gpus: { total: 14, used: 13, available: 1, unhealthy: 0 },
       },
     });
+    // `target` is a placeholder until autoscaling (docs/api.md): a slot count, nothing more yet.
+    expect(Number.isInteger(cap.result.slots[0].target) && cap.result.slots[0].target >= 0).toBe(true);
     // A 2-GPU job fits nowhere now and says why.
     const { body: e } = await api(url, '/api/jobs', sleepJob(2, 1));
     const pending = await until('a pending reason', async () => {

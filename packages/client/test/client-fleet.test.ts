@@ -146,12 +146,15 @@ describe('BatonClient: resources, agents, capacity, logs', () => {
   it('reports capacity per pool, and its use while jobs run', async () => {
     expect(await baton.capacity()).toEqual({
       slots: [
-        { name: 'default', capacity: 3, target: 3, used: 0, available: 3, holders: 0 },
-        { name: 'gpu', capacity: 2, target: 2, used: 0, available: 2, holders: 0 },
+        { name: 'default', capacity: 3, target: expect.any(Number), used: 0, available: 3, holders: 0 },
+        { name: 'gpu', capacity: 2, target: expect.any(Number), used: 0, available: 2, holders: 0 },
       ],
       totals: { capacity: 5, used: 0, available: 5 },
       gpus: { total: 2, used: 0, available: 2, unhealthy: 0 },
     });
+    // `target` is a placeholder until autoscaling (docs/api.md): a slot count, nothing more yet.
+    for (const pool of (await baton.capacity()).slots)
+      expect(Number.isInteger(pool.target) && pool.target >= 0).toBe(true);
 
     const releaseCpu = openGate('cap-cpu');
     const releaseGpu = openGate('cap-gpu');
@@ -166,8 +169,8 @@ describe('BatonClient: resources, agents, capacity, logs', () => {
       (c) => c.totals.used === 3 && c.gpus.used === 1,
     );
     expect(held.slots).toEqual([
-      { name: 'default', capacity: 3, target: 3, used: 2, available: 1, holders: 1 },
-      { name: 'gpu', capacity: 2, target: 2, used: 1, available: 1, holders: 1 },
+      { name: 'default', capacity: 3, target: expect.any(Number), used: 2, available: 1, holders: 1 },
+      { name: 'gpu', capacity: 2, target: expect.any(Number), used: 1, available: 1, holders: 1 },
     ]);
     expect(held.totals).toEqual({ capacity: 5, used: 3, available: 2 });
     expect(held.gpus).toEqual({ total: 2, used: 1, available: 1, unhealthy: 0 });

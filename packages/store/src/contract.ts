@@ -9,6 +9,7 @@ import type {
   LogChunk,
   NewJob,
   PendingJob,
+  PriorityClass,
   Placement,
   Resources,
   TransitionResult,
@@ -167,6 +168,19 @@ export interface QueueStats {
 export interface PendingRequest {
   queue: string;
   limit: number;
+  /**
+   * Only jobs after this one in scheduling order (a keyset cursor: the last job of an earlier
+   * read, queued or not), so a scheduler can page past jobs it found unplaceable at the
+   * cost of the page alone.
+   */
+  after?: PendingCursor;
+}
+
+/** A position in a queue's scheduling order: priority class, level (higher first), then id. */
+export interface PendingCursor {
+  priority: PriorityClass;
+  priorityLevel: number;
+  id: string;
 }
 
 export interface TaskRoute {

@@ -1,6 +1,6 @@
-import type { Offer, PendingRequest, Store } from '@baton/store';
-import type { AgentCapacity, PendingReason } from '@baton/core';
-import { place, shardOfQueue } from '@baton/core';
+import type { Offer, PendingCursor, PendingRequest, Store } from '@baton/store';
+import type { AgentCapacity, PendingJob, PendingReason } from '@baton/core';
+import { comparePending, place, priorityRank, shardOfQueue } from '@baton/core';
 import type { Logger } from 'pino';
 import type { FleetView } from './fleet-view.js';
 import type { AgentGateway } from './gateway.js';
@@ -23,8 +23,29 @@ export interface SchedulerLoopOptions {
   fleet: FleetView;
 }
 
-/** How many queued jobs beyond a queue's free slots one pass considers. */
+/**
+ * How many queued jobs beyond a queue's free slots one pass considers when its head does not
+ * all place: half from the head (whose blocked GPU jobs hold agents), half from a page further
+ * down that moves on each pass (see {@link Sweep}).
+ */
 const LOOK_PAST = 256;
+const HEAD_PAST = LOOK_PAST / 2;
+const PAGE = LOOK_PAST - HEAD_PAST;
+
+/**
+ * Where a queue's sweep past its head stands. Jobs that fit nowhere (1 000 GPU jobs larger
+ * than any agent) can fill any bounded head, so each pass also reads one page after a cursor;
+ * the cursor moves a page on when the page placed nothing, and wraps at the queue's end. Every
+ * queued job is thus looked at within ⌈backlog / PAGE⌉ passes, each reading a bounded number
+ * of jobs, while the head keeps its reservations. A page that placed something is read again
+ * (its placed jobs are gone), so a queue's runnable jobs are found again at once when room frees.
+ */
+interface Sweep {
+  /** The last job of the previous page; null: the next page follows the head. */
+  after: PendingCursor | null;
+  /** Whether a page placed a job since the cursor last wrapped. */
+  placed: boolean;
+}
 
 /** Lifecycle of the scheduler loop. */
 export type SchedulerState = 'idle' | 'running' | 'stopped';
@@ -60,6 +81,8 @@ export class SchedulerLoop {
   private readonly shardOf = new Map<string, number>();
   /** Why each job the last pass looked at stayed queued. */
   private reasons = new Map<string, PendingReason>();
+  /** Per queue: how far the sweep past the head has read. */
+  private readonly sweeps = new Map<string, Sweep>();
 
   constructor(
     private readonly store: Store,
@@ -159,11 +182,94 @@ export class SchedulerLoop {
     this.lastSweepAt = now;
   }
 
-  /** Whether some queue gave as many jobs as asked: more may wait behind them. */
-  private hitLimit(pending: readonly { queue: string }[], requests: readonly PendingRequest[]): boolean {
+  /** The agents of the whole fleet: this server's (exact) and the others' (as last reported). */
+  async fleetAgents(): Promise<AgentCapacity[]> {
+    const remote = await this.options.fleet.remote();
+    return [...this.gateway.capacity(), ...remote.map((r) => r.capacity)];
+  }
+
+  /** The queues that gave as many jobs as asked: more may wait behind them. */
+  private fullQueues(pending: readonly { queue: string }[], requests: readonly PendingRequest[]): Set<string> {
     const counts = new Map<string, number>();
     for (const job of pending) counts.set(job.queue, (counts.get(job.queue) ?? 0) + 1);
-    return requests.some((r) => (counts.get(r.queue) ?? 0) >= r.limit);
+    return new Set(requests.filter((r) => (counts.get(r.queue) ?? 0) >= r.limit).map((r) => r.queue));
+  }
+
+  /**
+   * Reads past the head of the queues whose head did not all place: the head again with
+   * {@link HEAD_PAST} more jobs, and a page of {@link PAGE} jobs after the queue's sweep cursor
+   * (or, with no cursor, the page right after the head, in the same read). Jobs of the other
+   * queues stay as first read. Returns the jobs, each once, and each swept queue's page.
+   */
+  private async readPastHeads(
+    first: readonly PendingJob[],
+    requests: readonly PendingRequest[],
+    full: ReadonlySet<string>,
+  ): Promise<{ pending: PendingJob[]; pages: Map<string, PendingJob[]> }> {
+    const asked: PendingRequest[] = [];
+    for (const r of requests) {
+      if (!full.has(r.queue)) continue;
+      const after = this.sweeps.get(r.queue)?.after ?? null;
+      if (after === null) asked.push({ queue: r.queue, limit: r.limit + HEAD_PAST + PAGE });
+      else asked.push({ queue: r.queue, limit: r.limit + HEAD_PAST }, { queue: r.queue, limit: PAGE, after });
+    }
+    const read = await this.store.pending(asked);
+    const seen = new Set<string>();
+    const pending: PendingJob[] = first.filter((j) => !full.has(j.queue));
+    const byQueue = new Map<string, PendingJob[]>();
+    for (const job of read) {
+      if (seen.has(job.id)) continue; // the head and the page overlap when the cursor is in the head
+      seen.add(job.id);
+      pending.push(job);
+      let list = byQueue.get(job.queue);
+      if (!list) byQueue.set(job.queue, (list = []));
+      list.push(job);
+    }
+    // A queue's page: the first PAGE jobs after its cursor (the head may hold some of them), or
+    // those read past its head when it had no cursor.
+    const pages = new Map<string, PendingJob[]>();
+    for (const r of requests) {
+      if (!full.has(r.queue)) continue;
+      const jobs = byQueue.get(r.queue) ?? [];
+      const after = this.sweeps.get(r.queue)?.after ?? null;
+      pages.set(
+        r.queue,
+        after === null
+          ? jobs.slice(r.limit + HEAD_PAST)
+          : jobs
+              .filter((j) => compareToCursor(j, after) > 0)
+              .sort(comparePending)
+              .slice(0, PAGE),
+      );
+    }
+    return { pending, pages };
+  }
+
+  /**
+   * Moves each swept queue's cursor: on past a page that placed nothing, back to the head at
+   * the queue's end. Returns true when a sweep should go on at once (another pass).
+   */
+  private advanceSweeps(pages: ReadonlyMap<string, PendingJob[]>, placed: ReadonlySet<string>): boolean {
+    let more = false;
+    for (const [queue, page] of pages) {
+      let sweep = this.sweeps.get(queue);
+      if (!sweep) this.sweeps.set(queue, (sweep = { after: null, placed: false }));
+      if (page.some((j) => placed.has(j.id))) {
+        sweep.placed = true; // read this page again: its placed jobs leave room for the next ones
+        continue;
+      }
+      const last = page[page.length - 1];
+      if (page.length < PAGE || !last) {
+        // The queue's end: start again after the head, at once only if this round placed work.
+        more ||= sweep.placed;
+        sweep.after = null;
+        sweep.placed = false;
+        continue;
+      }
+      sweep.after = { priority: last.priority, priorityLevel: last.priorityLevel, id: last.id };
+      more = true;
+    }
+    return more;
   }
 
   /**
@@ -199,16 +305,20 @@ export class SchedulerLoop {
     if (pending.length === 0) return false;
     // `now` lets placement backfill held agents with jobs whose timeout ends in time.
     let result = place(pending, agents, { now: Date.now() });
-    if (result.pending.size > 0 && this.hitLimit(pending, requests)) {
+    let sweepOn = false;
+    const full = result.pending.size > 0 ? this.fullQueues(pending, requests) : new Set<string>();
+    if (full.size > 0) {
       // Jobs at the head that fit nowhere (a large GPU job) must not hide smaller jobs behind
       // them that fit now: look further down those queues. Only then, so the common case of
       // jobs that all fit reads no more than the free slots.
-      pending = await this.store.pending(requests.map((r) => ({ queue: r.queue, limit: r.limit + LOOK_PAST })));
+      const past = await this.readPastHeads(pending, requests, full);
+      pending = past.pending;
       result = place(pending, agents, { now: Date.now() });
+      sweepOn = this.advanceSweeps(past.pages, new Set(result.placements.map((p) => p.jobId)));
     }
     const { placements, pending: reasons } = result;
     this.reasons = reasons;
-    if (placements.length === 0) return false;
+    if (placements.length === 0) return sweepOn;
     const resources = new Map(pending.map((job) => [job.id, job.resources]));
     const mine: Offer[] = [];
     const offers = new Map<string, Offer[]>();
@@ -227,6 +337,15 @@ export class SchedulerLoop {
     for (const [serverId, list] of offers) await this.store.publish({ type: 'offer', serverId, placements: list });
     const assignments = mine.length > 0 ? await this.gateway.admit(mine) : [];
     if (assignments.length > 0) this.nextExpiryAt = Math.min(this.nextExpiryAt, Date.now() + this.options.leaseMs);
-    return assignments.length > 0 && this.gateway.capacity().some((a) => a.freeSlots > 0);
+    return sweepOn || (assignments.length > 0 && this.gateway.capacity().some((a) => a.freeSlots > 0));
   }
+}
+
+/** Where a job stands against a sweep cursor in scheduling order (negative: before it). */
+function compareToCursor(job: PendingJob, cursor: PendingCursor): number {
+  return (
+    priorityRank(job.priority) - priorityRank(cursor.priority) ||
+    cursor.priorityLevel - job.priorityLevel ||
+    (job.id < cursor.id ? -1 : job.id > cursor.id ? 1 : 0)
+  );
 }

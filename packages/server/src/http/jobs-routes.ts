@@ -100,8 +100,10 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
     const id = jobIdOf(request);
     const job = await store.getJob(id);
     if (!job) throw new BatonError('JOB_NOT_FOUND', `job ${id} not found`, 404);
-    const pendingReason =
-      job.state === 'queued' ? explainPending(job, options.gateway.capacity(), options.scheduler) : null;
+    // The fleet's agents, as the scheduler places onto: with several servers, most are elsewhere.
+    const agents =
+      job.state !== 'queued' ? [] : ((await options.scheduler?.fleetAgents()) ?? options.gateway.capacity());
+    const pendingReason = job.state === 'queued' ? explainPending(job, agents, options.scheduler) : null;
     return { ...jobJson(job, await store.getAttempts(id)), pendingReason };
   });
 

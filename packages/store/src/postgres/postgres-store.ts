@@ -13,7 +13,15 @@ import type {
   Placement,
   TransitionResult,
 } from '@baton/core';
-import { BatonError, ConflictError, JOB_STATES, NotFoundError, ValidationError, newLeaseToken } from '@baton/core';
+import {
+  BatonError,
+  ConflictError,
+  JOB_STATES,
+  NotFoundError,
+  ValidationError,
+  newLeaseToken,
+  priorityRank,
+} from '@baton/core';
 import type {
   EnqueueResult,
   FinalJobState,
@@ -328,12 +336,27 @@ export class PostgresStore implements Store, Coordination {
   }
 
   async pending(requests: PendingRequest[]): Promise<PendingJob[]> {
-    const wanted = requests.filter((r) => r.limit > 0);
-    if (wanted.length === 0) return [];
-    const rows = await this.run<PendingRow>(schedulingSql.pending, [
-      wanted.map((r) => r.queue),
-      wanted.map((r) => Math.trunc(r.limit)),
+    const wanted = requests.filter((r) => r.limit > 0 && !r.after);
+    const paged = requests.filter((r) => r.limit > 0 && r.after);
+    // Heads and keyset pages are two statements, run side by side.
+    const [heads, pages] = await Promise.all([
+      wanted.length === 0
+        ? []
+        : this.run<PendingRow>(schedulingSql.pending, [
+            wanted.map((r) => r.queue),
+            wanted.map((r) => Math.trunc(r.limit)),
+          ]),
+      paged.length === 0
+        ? []
+        : this.run<PendingRow>(schedulingSql.pendingAfter, [
+            paged.map((r) => r.queue),
+            paged.map((r) => Math.trunc(r.limit)),
+            paged.map((r) => priorityRank(r.after!.priority)),
+            paged.map((r) => r.after!.priorityLevel),
+            paged.map((r) => r.after!.id),
+          ]),
     ]);
+    const rows = [...heads, ...pages];
     return rows.map(pendingFromRow);
   }
 

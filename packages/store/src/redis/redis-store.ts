@@ -12,7 +12,14 @@ import type {
   Placement,
   TransitionResult,
 } from '@baton/core';
-import { BatonError, MAX_RETRY_DELAY_MS, SchemaTooNewError, ValidationError, newLeaseToken } from '@baton/core';
+import {
+  BatonError,
+  MAX_RETRY_DELAY_MS,
+  SchemaTooNewError,
+  ValidationError,
+  newLeaseToken,
+  priorityRank,
+} from '@baton/core';
 import type { ChainableCommander } from 'ioredis';
 import { Cluster, Redis } from 'ioredis';
 import type {
@@ -50,6 +57,7 @@ import {
   jobOfHash,
   jobOfNewJob,
   pendingOf,
+  queuedMember,
 } from './job-hash.js';
 import { AFTER_SEP, RedisKeys, SEP } from './keys.js';
 import { getLogs, keptBatch } from './logs.js';
@@ -416,7 +424,15 @@ export class RedisStore implements Store, Coordination {
       this.client,
       'pending',
       [this.keys.queued],
-      [PENDING_FIELDS.length, ...PENDING_FIELDS, ...asked.flatMap(({ queue, limit }) => [queue, limit])],
+      [
+        PENDING_FIELDS.length,
+        ...PENDING_FIELDS,
+        ...asked.flatMap(({ queue, limit, after }) => [
+          queue,
+          limit,
+          after ? queuedMember(queue, priorityRank(after.priority), after.priorityLevel, after.id) : '',
+        ]),
+      ],
     )) as (string | null)[];
     const width = PENDING_FIELDS.length;
     const out: PendingJob[] = [];

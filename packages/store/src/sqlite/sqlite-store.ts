@@ -21,6 +21,7 @@ import {
   NotFoundError,
   ValidationError,
   newLeaseToken,
+  priorityRank,
   retryDelayMs,
 } from '@baton/core';
 import type {
@@ -246,9 +247,22 @@ export class SqliteStore implements Store, Coordination {
 
   async pending(requests: PendingRequest[]): Promise<PendingJob[]> {
     const out: PendingJob[] = [];
-    for (const { queue, limit } of requests) {
+    for (const { queue, limit, after } of requests) {
       if (limit <= 0) continue;
-      for (const row of this.sql.pending.all(queue, limit) as PendingRow[]) out.push(pendingFromRow(row));
+      if (!after) {
+        for (const row of this.sql.pending.all(queue, limit) as PendingRow[]) out.push(pendingFromRow(row));
+        continue;
+      }
+      const rank = priorityRank(after.priority);
+      const level = after.priorityLevel;
+      let left = limit;
+      const take = (rows: PendingRow[]) => {
+        for (const row of rows) out.push(pendingFromRow(row));
+        left -= rows.length;
+      };
+      take(this.sql.pendingAfterInLevel.all(queue, rank, level, after.id, left) as PendingRow[]);
+      if (left > 0) take(this.sql.pendingAfterInClass.all(queue, rank, level, left) as PendingRow[]);
+      if (left > 0) take(this.sql.pendingAfterClass.all(queue, rank, left) as PendingRow[]);
     }
     return out;
   }

@@ -36,6 +36,18 @@ export const SQL = {
   // Params: queue, limit. Served by the partial index jobs_queued, in scheduling order.
   pending: `SELECT id, queue, task, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms FROM jobs
     WHERE state = 'queued' AND queue = ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
+  // Keyset pages after a job (priority rank, level, id), as three ranges of jobs_queued in order:
+  // the rest of its level, the lower levels of its class, the later classes.
+  // Params: queue, rank, level, id, limit
+  pendingAfterInLevel: `SELECT id, queue, task, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms
+    FROM jobs WHERE state = 'queued' AND queue = ? AND priority = ? AND priority_level = ? AND id > ? ORDER BY id LIMIT ?`,
+  // Params: queue, rank, level, limit
+  pendingAfterInClass: `SELECT id, queue, task, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms
+    FROM jobs WHERE state = 'queued' AND queue = ? AND priority = ? AND priority_level < ?
+    ORDER BY priority_level DESC, id LIMIT ?`,
+  // Params: queue, rank, limit
+  pendingAfterClass: `SELECT id, queue, task, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms
+    FROM jobs WHERE state = 'queued' AND queue = ? AND priority > ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
   // Params: @agentId, @leaseToken, @leaseExpiresAt, @gpus (JSON array), @now, @id. Only a still-queued
   // job is assigned. avoid_agent_id stays: it names the agent whose lease last expired.
   assignJob: `UPDATE jobs SET state = 'assigned', agent_id = @agentId, lease_token = @leaseToken,

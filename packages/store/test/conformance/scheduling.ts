@@ -32,6 +32,36 @@ export function schedulingTests(f: () => Fixture): void {
       });
     });
 
+    it('pages after a cursor in scheduling order, across levels and classes, wherever the cursor job is', async () => {
+      const x = f();
+      const low = x.job({ priority: 'low', priorityLevel: 100 });
+      const n1 = x.job();
+      const high = x.job({ priority: 'high', priorityLevel: -5 });
+      const n2 = x.job();
+      const urgent = x.job({ priorityLevel: 10 });
+      const negative = x.job({ priorityLevel: -1 });
+      const high2 = x.job({ priority: 'high', priorityLevel: -5 });
+      const n3 = x.job();
+      await x.store.enqueue([n2, low, high2, negative, urgent, high, n1, n3]);
+      const order = [high, high2, urgent, n1, n2, n3, negative, low];
+      const cursor = (j: (typeof order)[number]) => ({
+        priority: j.priority,
+        priorityLevel: j.priorityLevel,
+        id: j.id,
+      });
+      for (let i = 0; i < order.length; i++) {
+        const page = await x.store.pending([{ queue: x.queue, limit: 3, after: cursor(order[i]!) }]);
+        expect(page.map((p) => p.id)).toEqual(order.slice(i + 1, i + 4).map((j) => j.id));
+      }
+      // The cursor job need not be queued any more: the page starts after its position.
+      await x.store.cancel(n1.id);
+      const page = await x.store.pending([
+        { queue: x.queue, limit: 2, after: cursor(n1) },
+        { queue: x.queue, limit: 1 },
+      ]);
+      expect(page.map((p) => p.id).sort()).toEqual([n2.id, n3.id, high.id].sort());
+    });
+
     it('respects per-queue limits and returns only queued jobs', async () => {
       const x = f();
       const [a, b, c] = await x.enqueue(3);

@@ -42,6 +42,33 @@ ORDER BY r.ord, j.priority, j.priority_level DESC, j.id`,
 );
 
 /**
+ * Keyset pages: the best queued jobs of each queue after a job (its priority rank, level, id),
+ * as three index ranges read in order: the rest of its level, the lower levels of its class,
+ * the later classes. Each is an index range scan under the limit, never a scan of what lies
+ * before the cursor.
+ */
+export const pendingAfter = statement(
+  'pending_after',
+  `
+-- Params: $1 queues, $2 limits, $3 ranks, $4 levels, $5 ids (pairwise)
+SELECT j.id, j.queue, j.task, j.priority, j.priority_level, j.resources, j.constraints, j.avoid_agent_id, j.timeout_ms
+FROM unnest($1::text[], $2::int[], $3::smallint[], $4::int[], $5::text[]) WITH ORDINALITY AS r(queue, lim, rank, lvl, after_id, ord)
+CROSS JOIN LATERAL (
+  SELECT * FROM (
+    (SELECT * FROM jobs WHERE state = 'queued' AND queue = r.queue AND priority = r.rank AND priority_level = r.lvl
+      AND id > r.after_id ORDER BY id LIMIT r.lim)
+    UNION ALL
+    (SELECT * FROM jobs WHERE state = 'queued' AND queue = r.queue AND priority = r.rank AND priority_level < r.lvl
+      ORDER BY priority_level DESC, id LIMIT r.lim)
+    UNION ALL
+    (SELECT * FROM jobs WHERE state = 'queued' AND queue = r.queue AND priority > r.rank
+      ORDER BY priority, priority_level DESC, id LIMIT r.lim)
+  ) page LIMIT r.lim
+) j
+ORDER BY r.ord, j.priority, j.priority_level DESC, j.id`,
+);
+
+/**
  * Assigns a batch of placements (each job at most once: the caller drops repeats). A job is
  * locked with SKIP LOCKED and assigned only while still queued, so two schedulers racing for
  * one job assign it once: the loser skips it, or finds it no longer queued (the lock reads the

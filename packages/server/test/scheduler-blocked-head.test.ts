@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent, demoTasks } from '@baton/agent';
+import type { AnyTaskDefinition } from '@baton/agent';
+import type { GpuDevice } from '@baton/core';
+import type { Harness } from './harness.js';
+import { gateTask, isFinal, startHarness } from './harness.js';
+
+/**
+ * A queue whose head is a thousand jobs that fit nowhere must still run the small jobs behind
+ * them: each pass reads a bounded page, so the scheduler pages past the blocked jobs.
+ */
+const gpus = (n: number): GpuDevice[] =>
+  Array.from({ length: n }, (_, index) => ({
+    index,
+    uuid: `GPU-${index}`,
+    name: 'test',
+    memoryMb: 80_000,
+    healthy: true,
+  }));
+
+describe('jobs that fit nowhere at the head of a queue', () => {
+  let h: Harness | null = null;
+  afterEach(async () => {
+    await h?.close();
+    h = null;
+  });
+
+  const gpuAgent = async (harness: Harness, tasks: AnyTaskDefinition[] = [...demoTasks]) => {
+    const agent = new Agent({ link: harness.server.localLink(), tasks, concurrency: 8, gpus: gpus(2) });
+    harness.agents.push(agent);
+    await agent.start();
+    return agent;
+  };
+
+  it('run the small jobs behind 1 000 jobs needing more GPUs than any agent has', async () => {
+    h = await startHarness({ agents: 0 });
+    const big = await h.post('/api/jobs/bulk', {
+      jobs: Array.from({ length: 1000 }, () => ({ task: 'demo.sleep', resources: { gpus: 4 } })),
+    });
+    expect(big.status).toBe(201);
+    const small = await h.post('/api/jobs/bulk', {
+      jobs: Array.from({ length: 20 }, (_, i) => ({ task: 'demo.echo', payload: i })),
+    });
+    expect(small.status).toBe(201);
+    await gpuAgent(h);
+    for (const { id } of small.body.jobs) {
+      expect((await h.waitFor(id, isFinal, 10_000)).state).toBe('succeeded');
+    }
+    const first = (await h.get(`/api/jobs/${big.body.jobs[0].id}`)).body;
+    expect(first).toMatchObject({ state: 'queued', pendingReason: { code: 'RESOURCES_EXCEED_AGENTS' } });
+  });
+
+  it('run the small jobs behind 1 000 GPU jobs waiting for GPUs held by a running job', async () => {
+    h = await startHarness({ agents: 0 });
+    const gate = gateTask();
+    await gpuAgent(h, [...demoTasks, gate.task]);
+    const holder = await h.post('/api/jobs', { task: 'test.gate', resources: { gpus: 1 } });
+    await h.waitFor(holder.body.id, (j) => j.state === 'running');
+    const big = await h.post('/api/jobs/bulk', {
+      jobs: Array.from({ length: 1000 }, () => ({ task: 'demo.sleep', resources: { gpus: 2 } })),
+    });
+    const small = await h.post('/api/jobs/bulk', {
+      jobs: Array.from({ length: 20 }, (_, i) => ({ task: 'demo.echo', payload: i })),
+    });
+    for (const { id } of small.body.jobs) {
+      expect((await h.waitFor(id, isFinal, 10_000)).state).toBe('succeeded');
+    }
+    // The head GPU job still holds the agent: once the running job ends, it runs next.
+    gate.release();
+    const head = await h.waitFor(big.body.jobs[0].id, (j) => j.state !== 'queued', 10_000);
+    expect(head.state).not.toBe('queued');
+  });
+});
