@@ -51,7 +51,12 @@ export interface Store extends Coordination {
    */
   cancel(id: string): Promise<Job>;
 
-  /** Moves delayed jobs whose time has come to `queued`. */
+  /**
+   * Moves delayed jobs whose time has come to `queued`, and answers when the next one is due.
+   * A call may stop after a batch (1 000 on PostgreSQL and Redis; SQLite moves every due job
+   * in one statement), so one call stays short however many are due: when more are due, its
+   * `nextRunAt` is already due (not after the store's clock), and the caller calls again.
+   */
   promoteDue(): Promise<{ promoted: number; nextRunAt: number | null }>;
   /** The best queued jobs of each queue, in scheduling order. */
   pending(requests: PendingRequest[]): Promise<PendingJob[]>;
@@ -62,7 +67,9 @@ export interface Store extends Coordination {
   assign(placements: Placement[], leaseMs: number): Promise<JobAssignment[]>;
   /**
    * Requeues (or, with attempts exhausted, fails) jobs whose lease ran out: their agent died
-   * or lost touch. Returns what it did and when the next lease runs out.
+   * or lost touch. Returns what it did and when the next lease runs out. Like
+   * {@link promoteDue}, a call handles at most a batch (1 000 on every backend): when more
+   * leases have run out, its `nextExpiryAt` is already due, and the caller calls again.
    */
   expireLeases(): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }>;
 

@@ -100,6 +100,33 @@ export function leaseTests(f: () => Fixture): void {
       expect(await x.store.expireLeases()).toEqual({ requeued: [a.job.id], failed: [], nextExpiryAt: null });
     });
 
+    it('expires a backlog past one batch over calls, each answering a due nextExpiryAt while more are due', async () => {
+      const x = f();
+      const count = 1005; // more than a batch (1 000)
+      const ids = await x.enqueue(count);
+      const assigned = await x.store.assign(
+        ids.map((jobId) => ({ jobId, agentId: 'agent-dead', gpus: [] })),
+        LEASE_MS,
+      );
+      expect(assigned).toHaveLength(count);
+      x.advance(LEASE_MS);
+      const requeued: string[] = [];
+      for (let call = 1; ; call++) {
+        const out = await x.store.expireLeases();
+        expect(out.failed).toEqual([]);
+        expect(out.requeued.length).toBeGreaterThan(0);
+        requeued.push(...out.requeued);
+        if (requeued.length === count) {
+          expect(out.nextExpiryAt).toBeNull();
+          break;
+        }
+        // Stopped after a batch: the answer says more have run out now.
+        expect(out.nextExpiryAt).toBe(x.now);
+        expect(call).toBeLessThan(2);
+      }
+      expect([...requeued].sort()).toEqual([...ids].sort());
+    });
+
     it('renews the lease on start as well', async () => {
       const x = f();
       const a = await x.leased();

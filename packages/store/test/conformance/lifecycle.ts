@@ -272,5 +272,28 @@ export function lifecycleTests(f: () => Fixture): void {
       expect(await x.state(soon!)).toBe('queued');
       expect(await x.state(late!)).toBe('delayed');
     });
+
+    it('promotes a backlog past one batch over calls, each answering a due nextRunAt while more are due', async () => {
+      const x = f();
+      const due = 1005; // more than a batch (1 000) where a backend batches
+      await x.enqueue(due, { runAt: x.now + 10 });
+      const [late] = await x.enqueue(1, { runAt: x.now + 5000 });
+      x.advance(10);
+      let promoted = 0;
+      for (let call = 1; ; call++) {
+        const out = await x.store.promoteDue();
+        expect(out.promoted).toBeGreaterThan(0);
+        promoted += out.promoted;
+        if (promoted === due) {
+          expect(out.nextRunAt).toBe(x.now + 4990);
+          break;
+        }
+        // Stopped after a batch: the answer says more are due now.
+        expect(out.nextRunAt).toBe(x.now);
+        expect(call).toBeLessThan(2);
+      }
+      expect((await x.store.queueStats())[0]?.counts).toMatchObject({ queued: due, delayed: 1 });
+      expect(await x.state(late!)).toBe('delayed');
+    });
   });
 }
