@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { SchemaTooNewError } from '@baton/core';
+import { QUEUE_COUNTS_SQL } from './queue-counts.js';
 
 /** Hash partitions of `jobs`. Part of migration 1's text: never change it, add a migration. */
 const JOB_PARTITIONS = 16;
@@ -154,6 +155,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         expires_at BIGINT NOT NULL
       );
     `,
+  },
+  {
+    version: 4,
+    name: 'job counts per queue and state, kept by triggers; queued jobs by wait',
+    sql: QUEUE_COUNTS_SQL,
   },
 ];
 

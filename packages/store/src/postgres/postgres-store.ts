@@ -74,8 +74,7 @@ const TYPES = {
  * off: every statement reaches jobs by key (ids, a queue's head, a due-time or lease-expiry
  * range) through an index, and the planner, which plans with statistics that lag a burst of
  * inserts (a new schema has none), would otherwise scan whole partitions it thinks are small.
- * queueStats' count, the one statement that must read every job, turns them back on for
- * itself. JIT compilation is off: never worth its milliseconds for statements this short, and
+ * JIT compilation is off: never worth its milliseconds for statements this short, and
  * a disabled plan node's made-up cost would trigger it.
  */
 const PLANNER_SETTINGS = ['plan_cache_mode=force_generic_plan', 'enable_seqscan=off', 'jit=off'];
@@ -289,15 +288,13 @@ export class PostgresStore implements Store, Coordination {
 
   async queueStats(): Promise<QueueStats[]> {
     const now = this.clock();
-    const [routes, counts, oldest] = await Promise.all([
+    const [routes, counts] = await Promise.all([
       this.run<{ queue: string }>(jobsSql.routeQueues, []),
-      // Counting reads every job: a sequential scan is the plan for that.
-      this.transaction(async (client) => {
-        await client.query('SET LOCAL enable_seqscan = on');
-        return this.run<{ queue: string; state: JobState; n: number }>(jobsSql.countByQueueState, [], client);
-      }),
-      this.run<{ queue: string; since: number }>(jobsSql.oldestQueued, []),
+      this.run<{ queue: string; state: JobState; n: number }>(jobsSql.countByQueueState, []),
     ]);
+    const waiting = counts.filter((r) => r.state === 'queued').map((r) => r.queue);
+    const oldest =
+      waiting.length > 0 ? await this.run<{ queue: string; since: number }>(jobsSql.oldestQueued, [waiting]) : [];
     const stats = new Map<string, QueueStats>();
     const entry = (queue: string): QueueStats => {
       let s = stats.get(queue);

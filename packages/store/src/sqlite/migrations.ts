@@ -112,6 +112,39 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     name: 'coordination: schedulers, shard leases, agent reports',
     sql: COORDINATION_SQL,
   },
+  {
+    version: 4,
+    name: 'job counts per queue and state, kept by triggers; queued jobs by wait',
+    sql: `
+      -- queueStats reads these instead of counting every job. Triggers keep them in the
+      -- transaction of every change to a job's state or queue, whichever statement makes it.
+      -- A count that drops to 0 stays as a row (queueStats skips it): one per queue and state.
+      CREATE TABLE queue_counts (
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n     INTEGER NOT NULL,
+        PRIMARY KEY (queue, state)
+      ) WITHOUT ROWID;
+      INSERT INTO queue_counts (queue, state, n) SELECT queue, state, COUNT(*) FROM jobs GROUP BY queue, state;
+      CREATE TRIGGER jobs_counted_insert AFTER INSERT ON jobs BEGIN
+        INSERT INTO queue_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
+          ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER jobs_counted_delete AFTER DELETE ON jobs BEGIN
+        UPDATE queue_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+      END;
+      -- Fires only for statements that set state or queue (never a heartbeat), and only when it changed.
+      CREATE TRIGGER jobs_counted_update AFTER UPDATE OF state, queue ON jobs
+        WHEN OLD.state IS NOT NEW.state OR OLD.queue IS NOT NEW.queue BEGIN
+        UPDATE queue_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+        INSERT INTO queue_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
+          ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+      END;
+      -- Each queue's longest wait by one probe (see oldestQueued in statements.ts): queued jobs
+      -- by the time they became runnable, which is never before they were created.
+      CREATE INDEX jobs_queued_since ON jobs (queue, MAX(run_at, created_at)) WHERE state = 'queued';
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): void {

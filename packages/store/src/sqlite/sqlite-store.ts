@@ -212,8 +212,8 @@ export class SqliteStore implements Store, Coordination {
     for (const r of this.sql.countByQueueState.all() as { queue: string; state: JobState; n: number }[]) {
       entry(r.queue).counts[r.state] = r.n;
     }
-    for (const r of this.sql.oldestQueued.all() as { queue: string; run_at: number }[]) {
-      entry(r.queue).oldestQueuedAgeMs = Math.max(0, now - r.run_at);
+    for (const r of this.sql.oldestQueued.all() as { queue: string; run_at: number | null }[]) {
+      if (r.run_at !== null) entry(r.queue).oldestQueuedAgeMs = Math.max(0, now - r.run_at);
     }
     return [...stats.values()].sort((a, b) => a.queue.localeCompare(b.queue));
   }

@@ -96,9 +96,14 @@ export const SQL = {
   requeueExpired: `UPDATE jobs SET state = 'queued', run_at = @now, error = @error, updated_at = @now,
       avoid_agent_id = agent_id, agent_id = NULL, lease_token = NULL, lease_expires_at = NULL
     WHERE id = @id`,
-  countByQueueState: 'SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state',
-  // A job's wait starts when it became runnable, and never before it was created (runAt may lie in the past).
-  oldestQueued: `SELECT queue, MIN(MAX(run_at, created_at)) AS run_at FROM jobs WHERE state = 'queued' GROUP BY queue`,
+  // The counters the triggers of migration 4 keep: one row per queue and state, never a scan of jobs.
+  countByQueueState: 'SELECT queue, state, n FROM queue_counts WHERE n > 0',
+  // A job's wait starts when it became runnable, and never before it was created (runAt may lie
+  // in the past). One probe of jobs_queued_since per queue with queued jobs; the ORDER BY repeats
+  // the index's expression so SQLite reads it from the index.
+  oldestQueued: `SELECT c.queue, (SELECT MAX(run_at, created_at) FROM jobs
+        WHERE state = 'queued' AND queue = c.queue ORDER BY MAX(run_at, created_at) LIMIT 1) AS run_at
+    FROM queue_counts c WHERE c.state = 'queued' AND c.n > 0`,
   routeQueues: 'SELECT DISTINCT queue FROM task_routes',
   routes: 'SELECT task, queue FROM task_routes ORDER BY task, queue',
   upsertRoute: `INSERT INTO task_routes (task, queue, registered_at) VALUES (?, ?, ?)

@@ -10,6 +10,7 @@ import { historyTests } from './history.js';
 import { leaseTests } from './leases.js';
 import { lifecycleTests } from './lifecycle.js';
 import { logTests } from './logs.js';
+import { queueCountTests } from './queue-counts.js';
 import { releaseTests } from './release.js';
 import { resourceTests } from './resources.js';
 import { retentionTests } from './retention.js';
@@ -47,5 +48,6 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     logTests(f);
     retentionTests(f);
     concurrentLeaseTests(f);
+    queueCountTests(f);
   });
 }

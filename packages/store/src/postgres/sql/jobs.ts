@@ -83,19 +83,31 @@ WHERE id = $2::text AND state NOT IN ('succeeded', 'failed', 'cancelled')
 RETURNING *`,
 );
 
+/**
+ * Job counts per queue and state from the counters migration 4's triggers keep (see
+ * ../queue-counts.ts): the slots of each (queue, state) summed, never a scan of jobs.
+ */
 export const countByQueueState = statement(
   'count_by_queue_state',
   `
 -- Params: none
-SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state`,
+SELECT queue, state, sum(n)::bigint AS n FROM queue_counts GROUP BY queue, state HAVING sum(n) > 0`,
 );
 
-/** A job's wait starts when it became runnable, and never before it was created. */
+/**
+ * Each listed queue's longest wait: a job's wait starts when it became runnable, and never
+ * before it was created. One probe of jobs_queued_since per queue and partition (a Merge Append
+ * under the LIMIT); a queue with no queued job has no row.
+ */
 export const oldestQueued = statement(
   'oldest_queued',
   `
--- Params: none
-SELECT queue, min(GREATEST(run_at, created_at)) AS since FROM jobs WHERE state = 'queued' GROUP BY queue`,
+-- Params: $1 queues
+SELECT q.queue, o.since FROM unnest($1::text[]) AS q(queue)
+CROSS JOIN LATERAL (
+  SELECT GREATEST(run_at, created_at) AS since FROM jobs WHERE state = 'queued' AND queue = q.queue
+  ORDER BY GREATEST(run_at, created_at) LIMIT 1
+) o`,
 );
 
 export const routeQueues = statement(
