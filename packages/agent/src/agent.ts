@@ -10,7 +10,9 @@ import type {
   TransitionResult,
 } from '@baton/core';
 import { BatonError } from '@baton/core';
+import { HandlerSlots } from './handler-slots.js';
 import { JobAbort } from './job-abort.js';
+import { fencePlan } from './lease-fence.js';
 import { isAlreadyApplied, retryDecision } from './outcome-retry.js';
 import type { OutputSource } from './job-output.js';
 import { OutputBuffer } from './job-output.js';
@@ -69,6 +71,8 @@ interface RunningJob {
   progressDirty: boolean;
   /** When the server last confirmed this job's lease (assignment or heartbeat). */
   leaseConfirmedAt: number;
+  /** How long the job's task takes to stop once aborted (see TaskOptions.stopGraceMs). */
+  stopGraceMs: number;
   output: OutputSource;
 }
 
@@ -85,6 +89,13 @@ export class Agent implements ReregisteredInbox {
   private readonly logger: TaskLogger;
   private readonly progressIntervalMs: number;
   private readonly running = new Map<string, RunningJob>();
+  /** Slots and GPUs of handlers still running, lingering ones included. */
+  private readonly handlerSlots: HandlerSlots;
+  /** Jobs that ended while their handler, ignoring its signal, runs on. */
+  private readonly lingeringJobs = new Set<string>();
+  /** Fires when the earliest job's lease fence comes due. */
+  private fenceTimer: NodeJS.Timeout | null = null;
+  private fenceDueAt = Infinity;
   private registration: RegisteredAgent | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private progressTimer: NodeJS.Timeout | null = null;
@@ -110,6 +121,7 @@ export class Agent implements ReregisteredInbox {
         400,
       );
     }
+    this.handlerSlots = new HandlerSlots(this.concurrency);
     this.queues = options.queues ?? [...new Set(options.tasks.map((t) => t.queue))];
     this.logger = options.logger ?? silentLogger;
     this.progressIntervalMs = options.progressIntervalMs ?? 200;
@@ -137,6 +149,15 @@ export class Agent implements ReregisteredInbox {
     return this.running.size;
   }
 
+  /**
+   * Jobs that ended (cancelled, timed out, lease lost) while their handler, ignoring its
+   * AbortSignal, runs on. Their slots stay taken until the handler returns: the agent starts no
+   * more than its slots minus these, and new work waits.
+   */
+  get lingering(): string[] {
+    return [...this.lingeringJobs];
+  }
+
   /** Registers with the server; work arrives from then on. Idempotent. */
   async start(): Promise<void> {
     if (this._state !== 'idle') return;
@@ -160,6 +181,7 @@ export class Agent implements ReregisteredInbox {
       this._state = 'idle'; // start() may be called again, e.g. once the server is up
       throw err;
     }
+    this.warnCrampedLeases();
     if (this.registration.abort) this.abort(this.registration.abort, 'lease lost while disconnected');
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.registration.heartbeatMs);
     this.heartbeatTimer.unref();
@@ -195,6 +217,9 @@ export class Agent implements ReregisteredInbox {
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
+    this.fenceTimer = null;
+    this.fenceDueAt = Infinity;
     if (this.progressTimer) clearTimeout(this.progressTimer);
     if (this.startTimer) clearTimeout(this.startTimer);
     // A heartbeat round still retrying wakes and ends (heartbeats stopped).
@@ -240,6 +265,7 @@ export class Agent implements ReregisteredInbox {
 
   private async run(assignment: JobAssignment): Promise<void> {
     const { job, leaseToken } = assignment;
+    const task = this.tasks.get(job.task);
     const entry: RunningJob = {
       assignment,
       startedAt: 0,
@@ -247,23 +273,54 @@ export class Agent implements ReregisteredInbox {
       progress: undefined,
       progressDirty: false,
       leaseConfirmedAt: Date.now(),
+      stopGraceMs: task?.stopGraceMs ?? task?.abortGraceMs ?? 0,
       output: this.outputs.open(job.id, job.attempts),
     };
     this.running.set(job.id, entry);
-    // The start is reported after a short window, not before running: a job that finishes
-    // within it reports its start with its outcome, one store transition instead of two.
-    entry.startedAt = Date.now();
-    this.unreportedStarts.add(entry);
-    this.scheduleStartReport();
+    this.armFence(entry);
+    let handlerRunning = false;
+    let started = false;
     try {
-      const outcome = await runTask(this.tasks.get(job.task), assignment, entry.abort, {
+      const outcome = await runTask(task, assignment, entry.abort, {
         logger: this.logger,
         progress: (percent) => this.recordProgress(entry, percent),
         output: (stream, data) => {
           if (!entry.abort.signal.aborted) this.outputs.record(entry.output, stream, data);
         },
+        room: async () => {
+          if (this.handlerSlots.taken > 0 && this.lingeringJobs.size > 0) {
+            this.logger.info(
+              { jobId: job.id, lingering: this.lingering },
+              'job waits for slots held by lingering handlers',
+            );
+          }
+          const release = await this.handlerSlots.acquire({ slots: job.resources.slots, gpus: job.gpus }, entry.abort);
+          handlerRunning = true;
+          started = true;
+          // The start is reported after a short window, not before running: a job that finishes
+          // within it reports its start with its outcome, one store transition instead of two.
+          entry.startedAt = Date.now();
+          this.unreportedStarts.add(entry);
+          this.scheduleStartReport();
+          return () => {
+            handlerRunning = false;
+            release();
+            if (this.lingeringJobs.delete(job.id)) {
+              this.logger.info({ jobId: job.id }, 'lingering handler returned; its slots are free again');
+            }
+          };
+        },
       });
-      const startedAt = this.unreportedStarts.delete(entry) ? { startedAt: entry.startedAt } : {};
+      if (handlerRunning) {
+        this.lingeringJobs.add(job.id);
+        this.logger.warn(
+          { jobId: job.id, error: outcome.outcome === 'failed' ? outcome.error.code : undefined },
+          'job ended but its handler ignores its abort signal and runs on; its slots stay taken until it returns',
+        );
+      }
+      // A job that never started (aborted while waiting for room) ends now.
+      const unreported = this.unreportedStarts.delete(entry) || !started;
+      const startedAt = unreported ? { startedAt: started ? entry.startedAt : Date.now() } : {};
       await this.outputs.flush(); // the job's last output lands before its outcome
       // Until the outcome is recorded the job keeps its slot and its heartbeats.
       await this.report(entry, { jobId: job.id, leaseToken, ...outcome, ...startedAt });
@@ -395,6 +452,7 @@ export class Agent implements ReregisteredInbox {
               if (entry) entry.leaseConfirmedAt = sentAt;
             }
           }
+          this.rearmFence();
           return;
         } catch (err) {
           failures++;
@@ -423,22 +481,82 @@ export class Agent implements ReregisteredInbox {
   }
 
   /**
-   * A job whose lease the server has not confirmed for a whole lease period may already run
-   * elsewhere: stop it here, so a cut-off agent never runs a job twice at once.
+   * A job whose lease the server has not confirmed lately may soon run elsewhere: stop it
+   * here, early enough that it is gone before its lease lapses (lease-fence.ts), so a cut-off
+   * agent never runs a job at the same time as its replacement.
    */
   private fenceLostLeases(now: number): void {
-    const leaseMs = this.registration?.leaseMs;
-    if (leaseMs === undefined) return;
     for (const entry of this.running.values()) {
-      if (now - entry.leaseConfirmedAt >= leaseMs && !entry.abort.signal.aborted) {
-        this.logger.warn(
-          { jobId: entry.assignment.job.id },
-          'lease not confirmed for a lease period; stopping the job',
-        );
-        entry.abort.abort(
-          new BatonError('LEASE_LOST', 'lease lost: the server could not be reached', 409, undefined, true),
-        );
-      }
+      if (entry.abort.signal.aborted || now < this.fenceAt(entry)) continue;
+      this.logger.warn(
+        { jobId: entry.assignment.job.id, unconfirmedMs: now - entry.leaseConfirmedAt },
+        'lease not confirmed in time; stopping the job before the lease lapses',
+      );
+      entry.abort.abort(
+        new BatonError('LEASE_LOST', 'lease lost: the server could not be reached', 409, undefined, true),
+      );
+    }
+  }
+
+  /** When a job is stopped unless its lease is confirmed again first. */
+  private fenceAt(entry: RunningJob): number {
+    const r = this.registration;
+    if (!r) return Infinity;
+    return entry.leaseConfirmedAt + fencePlan(r.leaseMs, r.heartbeatMs, entry.stopGraceMs).fenceAfterMs;
+  }
+
+  /** Makes sure the fence timer fires by this job's fence. */
+  private armFence(entry: RunningJob): void {
+    const at = this.fenceAt(entry);
+    if (at < this.fenceDueAt) this.setFenceTimer(at);
+  }
+
+  /** Sets the fence timer for the earliest fence of the jobs still running (after renewals). */
+  private rearmFence(): void {
+    let earliest = Infinity;
+    for (const entry of this.running.values()) {
+      if (!entry.abort.signal.aborted) earliest = Math.min(earliest, this.fenceAt(entry));
+    }
+    this.setFenceTimer(earliest);
+  }
+
+  private setFenceTimer(at: number): void {
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
+    this.fenceTimer = null;
+    this.fenceDueAt = at;
+    if (at === Infinity || this._state === 'stopped') return;
+    this.fenceTimer = setTimeout(
+      () => {
+        this.fenceTimer = null;
+        this.fenceDueAt = Infinity;
+        this.fenceLostLeases(Date.now());
+        this.rearmFence();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.fenceTimer.unref();
+  }
+
+  /**
+   * Says at start-up when the server's lease leaves no room to stop a task's jobs before it
+   * lapses (its stop grace plus a heartbeat): a cut-off agent may then run such a job beside
+   * its replacement for a while.
+   */
+  private warnCrampedLeases(): void {
+    const r = this.registration;
+    if (!r) return;
+    for (const task of this.tasks.values()) {
+      const stopMs = task.stopGraceMs ?? task.abortGraceMs ?? 0;
+      const plan = fencePlan(r.leaseMs, r.heartbeatMs, stopMs);
+      if (!plan.cramped) continue;
+      this.logger.warn(
+        { task: task.name, leaseMs: r.leaseMs, heartbeatMs: r.heartbeatMs, stopGraceMs: stopMs, ...plan },
+        `the server's lease (${r.leaseMs} ms) is too short to stop "${task.name}" jobs ` +
+          `(${stopMs} ms to stop, plus a ${r.heartbeatMs} ms heartbeat) before it lapses: a job whose lease ` +
+          `cannot be confirmed is stopped ${plan.fenceAfterMs} ms after its last confirmation and may run up to ` +
+          `${plan.overrunMs} ms past its lease, beside its retry; give the server a lease of at least ` +
+          `${plan.leaseNeededMs} ms (with this heartbeat)`,
+      );
     }
   }
 

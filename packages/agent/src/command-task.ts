@@ -137,6 +137,8 @@ export function createCommandTask(options: CommandTaskOptions = {}): TaskDefinit
     schema: commandPayloadSchema,
     // The outcome waits until the process group is gone (SIGTERM, grace, SIGKILL, reaping).
     abortGraceMs: killGraceMs + 2000,
+    // The group is gone once SIGKILL lands: the lease fence need not wait for the reaping too.
+    stopGraceMs: killGraceMs,
   });
 }
 

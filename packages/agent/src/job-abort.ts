@@ -7,7 +7,7 @@ export class JobAbort {
   private controller: AbortController | null = null;
   private reason: unknown = undefined;
   private aborted = false;
-  private reject: ((reason: unknown) => void) | null = null;
+  private readonly rejects: ((reason: unknown) => void)[] = [];
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -23,14 +23,14 @@ export class JobAbort {
     this.aborted = true;
     this.reason = reason;
     this.controller?.abort(reason);
-    this.reject?.(reason);
+    for (const reject of this.rejects.splice(0)) reject(reason);
   }
 
   /** A promise that rejects with the reason when the job is aborted (at once if it already was). */
   whenAborted(): Promise<never> {
     return new Promise<never>((_, reject) => {
       if (this.aborted) reject(this.reason);
-      else this.reject = reject;
+      else this.rejects.push(reject);
     });
   }
 }

@@ -17,6 +17,12 @@ export async function runTask(
     logger: TaskLogger;
     progress(percent: number): void;
     output(stream: 'stdout' | 'stderr', data: string): void;
+    /**
+     * Resolves when the handler may start (its slots are free); rejects with the reason when
+     * the job is aborted first. What it gives is called once the handler has returned, which
+     * for a handler that ignores its signal is after the outcome, however long after.
+     */
+    room?(): Promise<() => void>;
   },
 ): Promise<Outcome> {
   if (!task) {
@@ -56,6 +62,8 @@ export async function runTask(
       : abort.whenAborted();
   aborted.catch(() => {}); // only observed through the race below
   try {
+    // The job's time limit runs from its assignment: waiting for room counts too.
+    const release = hooks.room ? await hooks.room() : undefined;
     let log: TaskLogger | undefined;
     const ctx = {
       job: {
@@ -77,7 +85,14 @@ export async function runTask(
         return (log ??= childLogger(hooks.logger, job.id));
       },
     };
-    const result = await Promise.race([task.handler(payload, ctx), aborted]);
+    let handling: Promise<unknown>;
+    try {
+      handling = Promise.resolve(task.handler(payload, ctx));
+    } catch (err) {
+      handling = Promise.reject(err);
+    }
+    if (release) handling.then(release, release);
+    const result = await Promise.race([handling, aborted]);
     // Checked here, before sending: the server would refuse it, and every retry would fail alike.
     const refused = checkResult(result);
     if (refused) return { outcome: 'failed', error: refused };

@@ -37,6 +37,8 @@ export interface TaskDefinition<P = unknown, R = unknown> {
   readonly handler: (payload: P, ctx: TaskContext) => Promise<R>;
   /** See {@link TaskOptions.abortGraceMs}. */
   readonly abortGraceMs?: number;
+  /** See {@link TaskOptions.stopGraceMs}. */
+  readonly stopGraceMs?: number;
 }
 
 /**
@@ -57,6 +59,13 @@ export interface TaskOptions<P> {
    * freed only then. Default 0: the outcome is reported at once.
    */
   abortGraceMs?: number;
+  /**
+   * After `ctx.signal` aborts, how long what the task runs takes at most to be gone (a command:
+   * its kill grace). An agent that cannot confirm a job's lease stops the job this long, plus a
+   * heartbeat, before the lease lapses, so it is gone before the job can run elsewhere.
+   * Default: `abortGraceMs`.
+   */
+  stopGraceMs?: number;
 }
 
 /**
@@ -74,6 +83,7 @@ export function defineTask<P = unknown, R = unknown>(
     schema: options.schema,
     handler,
     ...(options.abortGraceMs !== undefined && { abortGraceMs: options.abortGraceMs }),
+    ...(options.stopGraceMs !== undefined && { stopGraceMs: options.stopGraceMs }),
   };
 }
 
