@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NewJob } from '@baton/core';
 import { DEFAULT_RESOURCES, newJobId } from '@baton/core';
-import { openStore } from '@baton/store';
+import { copyJobs, openStore } from '@baton/store';
 import { startBaton } from './fleet.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-copy-'));
@@ -74,15 +74,25 @@ async function copy(from: string, to: string) {
 }
 
 describe.each(TARGETS)('baton store copy from SQLite to $name', ({ url: target }) => {
-  it('copies unfinished jobs and routes, keeping ids and fields; a second run copies nothing', async () => {
+  it('copies every job and the routes, keeping ids, fields, attempts and idempotency keys; a second run copies nothing', async () => {
     const source = `sqlite:${join(dir, `source-${target.split(':')[0]}.db`)}`;
     const store = await openStore(source);
     const queued = newJob({ idempotencyKey: 'keep-me' });
     const delayed = newJob({ runAt: Date.now() + 3_600_000 });
     const leased = newJob();
-    const done = newJob();
-    await store.enqueue([queued, delayed, leased, done]);
+    const done = newJob({ idempotencyKey: 'done-key' });
+    const retried = newJob({ idempotencyKey: 'retried-key' });
+    const gone = newJob({ idempotencyKey: 'cancelled-key' });
+    await store.enqueue([queued, delayed, leased, done, retried, gone]);
     await store.registerTasks([{ task: 'copy.task', queue: 'copyq' }]);
+    // Two failed attempts: back in the queue with attempts 2.
+    for (const code of ['OOM', 'FLAKY']) {
+      const [a] = await store.assign([{ jobId: retried.id, agentId: `agent-${code}`, gpus: [4, 5] }], 60_000);
+      await store.release([
+        { jobId: retried.id, leaseToken: a!.leaseToken, error: { code, message: code, retryable: true } },
+      ]);
+    }
+    await store.cancel(gone.id);
     const assigned = await store.assign(
       [
         { jobId: leased.id, agentId: 'old-agent', gpus: [0, 1] },
@@ -97,13 +107,36 @@ describe.each(TARGETS)('baton store copy from SQLite to $name', ({ url: target }
     const first = await copy(source, target);
     expect(first.code).toBe(0);
     expect(first.output).toMatch(/delayed: 1 read, 1 copied/);
-    expect(first.output).toMatch(/queued: 1 read, 1 copied/);
+    expect(first.output).toMatch(/queued: 2 read, 2 copied/);
     expect(first.output).toMatch(/assigned: 1 read, 1 copied/);
-    expect(first.output).toMatch(/done: 3 job\(s\) copied, 0 already there, 1 task route\(s\)/);
+    expect(first.output).toMatch(/succeeded: 1 read, 1 copied/);
+    expect(first.output).toMatch(/cancelled: 1 read, 1 copied/);
+    expect(first.output).toMatch(/done: 6 job\(s\) copied, 0 already there, 1 task route\(s\)/);
 
     const copied = await openStore(target);
     try {
-      expect(await copied.getJob(done.id)).toBeNull();
+      // Attempts are kept: a failing job gets no fresh retries from the move.
+      expect(await copied.getJob(retried.id)).toMatchObject({
+        state: 'queued',
+        attempts: 2,
+        maxAttempts: 4,
+        error: { code: 'FLAKY' },
+      });
+      expect((await copied.getAttempts(retried.id)).map((a) => [a.agentId, a.error?.code])).toEqual([
+        ['agent-OOM', 'OOM'],
+        ['agent-FLAKY', 'FLAKY'],
+      ]);
+      // Finished jobs come too, with their outcome, attempts and idempotency keys.
+      expect(await copied.getJob(done.id)).toMatchObject({ state: 'succeeded', result: 1, attempts: 1 });
+      expect(await copied.getJob(gone.id)).toMatchObject({ state: 'cancelled', attempts: 0 });
+      for (const [key, job] of [
+        ['done-key', done],
+        ['retried-key', retried],
+        ['cancelled-key', gone],
+      ] as const) {
+        const [again] = await copied.enqueue([newJob({ idempotencyKey: key })]);
+        expect(again).toMatchObject({ created: false, job: { id: job.id } });
+      }
       expect(await copied.getJob(queued.id)).toMatchObject({
         state: 'queued',
         owner: 'alice',
@@ -115,8 +148,14 @@ describe.each(TARGETS)('baton store copy from SQLite to $name', ({ url: target }
         attempts: 0,
       });
       expect(await copied.getJob(delayed.id)).toMatchObject({ state: 'delayed', runAt: delayed.runAt });
-      // A job the old agents held runs again: stop the old servers before copying.
-      expect(await copied.getJob(leased.id)).toMatchObject({ state: 'queued', attempts: 0, agentId: null });
+      // A job the old agents held runs again, its cut-short attempt counted as a lost lease
+      // would count it: stop the old servers before copying.
+      expect(await copied.getJob(leased.id)).toMatchObject({
+        state: 'queued',
+        attempts: 1,
+        agentId: null,
+        error: { code: 'STORE_COPIED', retryable: true },
+      });
       expect(await copied.taskRoutes()).toEqual([{ task: 'copy.task', queue: 'copyq' }]);
       // The idempotency key still finds the copied job.
       const [again] = await copied.enqueue([newJob({ idempotencyKey: 'keep-me' })]);
@@ -127,7 +166,65 @@ describe.each(TARGETS)('baton store copy from SQLite to $name', ({ url: target }
 
     const second = await copy(source, target);
     expect(second.code).toBe(0);
-    expect(second.output).toMatch(/done: 0 job\(s\) copied, 3 already there/);
+    expect(second.output).toMatch(/done: 0 job\(s\) copied, 6 already there/);
+  });
+});
+
+describe('copyJobs', () => {
+  it('leaves failed, retrying and interrupted jobs as they were, attempts counted', async () => {
+    const from = await openStore('sqlite::memory:');
+    const to = await openStore('sqlite::memory:');
+    try {
+      const failed = newJob({ idempotencyKey: 'failed-key' });
+      const retrying = newJob({ backoffMs: 3_600_000 });
+      const lastTry = newJob({ maxAttempts: 1 });
+      await from.enqueue([failed, retrying, lastTry]);
+      const assigned = await from.assign(
+        [failed, retrying, lastTry].map((j) => ({ jobId: j.id, agentId: 'old', gpus: [0, 1] })),
+        60_000,
+      );
+      const lease = (id: string) => assigned.find((a) => a.job.id === id)!.leaseToken;
+      await from.complete([
+        {
+          jobId: failed.id,
+          leaseToken: lease(failed.id),
+          outcome: 'failed',
+          error: { code: 'BAD', message: 'bad', retryable: false },
+        },
+        {
+          jobId: retrying.id,
+          leaseToken: lease(retrying.id),
+          outcome: 'failed',
+          error: { code: 'AGAIN', message: 'again', retryable: true },
+        },
+      ]);
+      expect(await from.getJob(retrying.id)).toMatchObject({ state: 'delayed', attempts: 1 });
+
+      const result = await copyJobs(from, to);
+      expect(result).toMatchObject({ read: 3, copied: 3, skipped: 0 });
+      expect(await to.getJob(failed.id)).toMatchObject({
+        state: 'failed',
+        attempts: 1,
+        error: { code: 'BAD', retryable: false },
+      });
+      expect((await to.enqueue([newJob({ idempotencyKey: 'failed-key' })]))[0]).toMatchObject({
+        created: false,
+        job: { id: failed.id },
+      });
+      // Waiting out its backoff again, from the copy on.
+      const copiedRetry = await to.getJob(retrying.id);
+      expect(copiedRetry).toMatchObject({ state: 'delayed', attempts: 1, error: { code: 'AGAIN' } });
+      expect(copiedRetry!.runAt).toBeGreaterThan(Date.now() + 1_700_000); // half the backoff at least
+      // Held on its last attempt: the cut-short attempt counts, as a lost lease's would.
+      expect(await to.getJob(lastTry.id)).toMatchObject({
+        state: 'failed',
+        attempts: 1,
+        error: { code: 'STORE_COPIED' },
+      });
+      expect(await copyJobs(from, to)).toMatchObject({ copied: 0, skipped: 3 });
+    } finally {
+      await Promise.all([from.close(), to.close()]);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { copyUnfinishedJobs, openStore } from '@baton/store';
+import { copyJobs, openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { CliError } from './cli-error.js';
 
@@ -14,7 +14,7 @@ export function registerStoreCommand(program: Command): void {
   store
     .command('copy')
     .description(
-      'copy unfinished jobs and task routes to another store (e.g. SQLite to PostgreSQL); stop the old servers first',
+      'copy every job (attempts and idempotency keys kept) and the task routes to another store (e.g. SQLite to PostgreSQL); stop the old servers first',
     )
     .requiredOption('--from <url>', 'the store to copy from (sqlite:…, postgres://…, redis://…)')
     .requiredOption('--to <url>', 'the store to copy to; created and migrated if new')
@@ -29,7 +29,7 @@ export function registerStoreCommand(program: Command): void {
         throw err;
       }
       try {
-        const result = await copyUnfinishedJobs(from, to, {
+        const result = await copyJobs(from, to, {
           onProgress: (p) => process.stdout.write(`${p.state}: ${p.read} read, ${p.copied} copied\n`),
         });
         process.stdout.write(
