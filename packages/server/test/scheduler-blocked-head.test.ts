@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, demoTasks } from '@baton/agent';
 import type { AnyTaskDefinition } from '@baton/agent';
 import type { GpuDevice } from '@baton/core';
+import { openStore } from '@baton/store';
+import type { PendingRequest } from '@baton/store';
+import { createBatonServer } from '@baton/server';
 import type { Harness } from './harness.js';
 import { gateTask, isFinal, startHarness } from './harness.js';
 
@@ -48,6 +51,53 @@ describe('jobs that fit nowhere at the head of a queue', () => {
     }
     const first = (await h.get(`/api/jobs/${big.body.jobs[0].id}`)).body;
     expect(first).toMatchObject({ state: 'queued', pendingReason: { code: 'RESOURCES_EXCEED_AGENTS' } });
+  });
+
+  it('cost a page per wake-up, not a run of passes, once a whole round found nothing to place', async () => {
+    // A store that counts pending reads (the server sees only this wrapper).
+    const real = await openStore('sqlite::memory:');
+    let reads = 0;
+    const store = new Proxy(real, {
+      get(target, property, receiver) {
+        if (property === 'pending') {
+          return (requests: PendingRequest[]) => {
+            reads++;
+            return target.pending(requests);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await real.registerTasks(demoTasks.map((t) => ({ task: t.name, queue: t.queue })));
+    const server = createBatonServer(store, { maxSweepMs: 200 });
+    const url = await server.listen(0);
+    const agent = new Agent({ link: server.localLink(), tasks: [...demoTasks], concurrency: 8, gpus: gpus(2) });
+    await agent.start();
+    const post = (path: string, body: unknown) =>
+      fetch(url + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await post('/api/jobs/bulk', {
+          jobs: Array.from({ length: 1000 }, () => ({ task: 'demo.sleep', resources: { gpus: 4 } })),
+        });
+      }
+      // The first round sweeps ⌈2 000 / 128⌉ pages in a run of passes, then stops; after it, a
+      // wake-up (the 200 ms sweep timer here) reads one head and one page, not another round.
+      await new Promise((r) => setTimeout(r, 2000));
+      reads = 0;
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(reads).toBeGreaterThan(0);
+      expect(reads).toBeLessThanOrEqual(2 * 8);
+    } finally {
+      await agent.stop(1000);
+      await server.close();
+      await real.close();
+    }
   });
 
   it('run the small jobs behind 1 000 GPU jobs waiting for GPUs held by a running job', async () => {

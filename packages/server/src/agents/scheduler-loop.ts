@@ -45,6 +45,11 @@ interface Sweep {
   after: PendingCursor | null;
   /** Whether a page placed a job since the cursor last wrapped. */
   placed: boolean;
+  /**
+   * A whole round placed nothing and no room came back since: the cursor then moves a page per
+   * wake-up instead of in a run of passes, so a backlog nothing fits costs no more than that.
+   */
+  idle: boolean;
 }
 
 /** Lifecycle of the scheduler loop. */
@@ -62,7 +67,10 @@ export class SchedulerLoop {
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
-  private readonly onCapacity = () => this.wake();
+  private readonly onCapacity = () => {
+    this.roomChanged();
+    this.wake();
+  };
   // A dead agent's leases run out about now: sweep at once rather than at the next due time.
   private readonly onAgentLost = () => {
     this.lastSweepAt = 0;
@@ -98,6 +106,7 @@ export class SchedulerLoop {
       if (event.type === 'capacity') {
         if (event.serverId === this.options.serverId) return;
         this.options.fleet.markDirty();
+        this.roomChanged();
       }
       if ('dueAt' in event && event.dueAt !== undefined) this.nextRunAt = Math.min(this.nextRunAt, event.dueAt);
       this.wake();
@@ -182,6 +191,11 @@ export class SchedulerLoop {
     this.lastSweepAt = now;
   }
 
+  /** Room came back (or agents changed): sweeps that found nothing to place may run again. */
+  private roomChanged(): void {
+    for (const sweep of this.sweeps.values()) sweep.idle = false;
+  }
+
   /** The agents of the whole fleet: this server's (exact) and the others' (as last reported). */
   async fleetAgents(): Promise<AgentCapacity[]> {
     const remote = await this.options.fleet.remote();
@@ -253,21 +267,23 @@ export class SchedulerLoop {
     let more = false;
     for (const [queue, page] of pages) {
       let sweep = this.sweeps.get(queue);
-      if (!sweep) this.sweeps.set(queue, (sweep = { after: null, placed: false }));
+      if (!sweep) this.sweeps.set(queue, (sweep = { after: null, placed: false, idle: false }));
       if (page.some((j) => placed.has(j.id))) {
         sweep.placed = true; // read this page again: its placed jobs leave room for the next ones
+        sweep.idle = false;
         continue;
       }
       const last = page[page.length - 1];
       if (page.length < PAGE || !last) {
         // The queue's end: start again after the head, at once only if this round placed work.
         more ||= sweep.placed;
+        sweep.idle = !sweep.placed;
         sweep.after = null;
         sweep.placed = false;
         continue;
       }
       sweep.after = { priority: last.priority, priorityLevel: last.priorityLevel, id: last.id };
-      more = true;
+      more ||= !sweep.idle;
     }
     return more;
   }
