@@ -1,9 +1,38 @@
 import type { Cluster, Redis } from 'ioredis';
+import type { LogChunk } from '@baton/core';
 import type { StoredLogChunk } from '../contract.js';
+import { keptBatch } from '../log-tail.js';
 import type { RedisKeys } from './keys.js';
+import type { RetentionContext } from './retention.js';
 import { callScript } from './scripts.js';
 export { keptBatch } from '../log-tail.js';
 export type { KeptBatch } from '../log-tail.js';
+
+/**
+ * Appends output with one append-logs script call per job (one pipeline), each keeping only the
+ * newest `logTailBytes` of its job; returns the jobs that got output, for their events.
+ */
+export async function appendLogs(
+  ctx: RetentionContext,
+  chunks: readonly LogChunk[],
+  logTailBytes: number,
+  now: number,
+): Promise<string[]> {
+  const byJob = new Map<string, LogChunk[]>();
+  for (const chunk of chunks) {
+    const list = byJob.get(chunk.jobId);
+    if (list) list.push(chunk);
+    else byJob.set(chunk.jobId, [chunk]);
+  }
+  await ctx.perJob([...byJob], 'append-logs', ([jobId, list]) => {
+    const { chunks: kept, budget } = keptBatch(list, logTailBytes);
+    return {
+      keys: [ctx.keys.logs(jobId), ctx.keys.logTail(jobId)],
+      args: [budget, now, ...kept.flatMap((c) => [c.chunk.attempt, c.chunk.stream, c.bytes, c.data])],
+    };
+  });
+  return [...byJob.keys()];
+}
 
 /**
  * A page of at most `limit` chunks after `afterSeq`, read by scripts/get-logs.lua, which

@@ -40,6 +40,7 @@ import { StoreEvents } from '../events.js';
 import type { ListingContext } from './listing.js';
 import { listJobs, queueStats } from './listing.js';
 import { deleteFinished } from './retention.js';
+import type { RetentionContext } from './retention.js';
 import { STATUS, cancelError, transitionResult } from './codes.js';
 import type { RedisStoreConfig } from './config.js';
 import { RedisCoordination } from './coordination.js';
@@ -60,7 +61,7 @@ import {
   queuedMember,
 } from './job-hash.js';
 import { AFTER_SEP, RedisKeys, SEP } from './keys.js';
-import { getLogs, keptBatch } from './logs.js';
+import { appendLogs, getLogs } from './logs.js';
 import { logPageLimit } from '../log-tail.js';
 import type { ScriptName } from './scripts.js';
 import { callScript, defineScripts } from './scripts.js';
@@ -257,6 +258,11 @@ export class RedisStore implements Store, Coordination {
   }
 
   /** One script call per item, as one pipeline (the sweeps that are not batched: deleteFinished). */
+  /** The client, keys and per-job pipeline, for the modules that run batches of scripts. */
+  private get perJobContext(): RetentionContext {
+    return { client: this.client, keys: this.keys, perJob: (items, name, call) => this.perJob(items, name, call) };
+  }
+
   private async perJob<T>(
     items: readonly T[],
     name: ScriptName,
@@ -553,21 +559,8 @@ export class RedisStore implements Store, Coordination {
 
   async appendLogs(chunks: LogChunk[]): Promise<void> {
     if (chunks.length === 0) return;
-    const now = this.clock();
-    const byJob = new Map<string, LogChunk[]>();
-    for (const chunk of chunks) {
-      const list = byJob.get(chunk.jobId);
-      if (list) list.push(chunk);
-      else byJob.set(chunk.jobId, [chunk]);
-    }
-    await this.perJob([...byJob], 'append-logs', ([jobId, list]) => {
-      const { chunks: kept, budget } = keptBatch(list, this.logTailBytes);
-      return {
-        keys: [this.keys.logs(jobId), this.keys.logTail(jobId)],
-        args: [budget, now, ...kept.flatMap((c) => [c.chunk.attempt, c.chunk.stream, c.bytes, c.data])],
-      };
-    });
-    for (const jobId of byJob.keys()) this.emit({ type: 'logs', jobId });
+    const jobs = await appendLogs(this.perJobContext, chunks, this.logTailBytes, this.clock());
+    for (const jobId of jobs) this.emit({ type: 'logs', jobId });
   }
 
   async getLogs(jobId: string, afterSeq = 0, limit?: number): Promise<StoredLogChunk[]> {
@@ -575,12 +568,7 @@ export class RedisStore implements Store, Coordination {
   }
 
   async deleteFinished(finishedBefore: number, limit: number, state?: FinalJobState): Promise<{ deleted: number }> {
-    return deleteFinished(
-      { client: this.client, keys: this.keys, perJob: (items, name, call) => this.perJob(items, name, call) },
-      finishedBefore,
-      limit,
-      state,
-    );
+    return deleteFinished(this.perJobContext, finishedBefore, limit, state);
   }
 
   // Coordination of many servers (coordination.ts).
