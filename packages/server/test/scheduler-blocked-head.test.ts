@@ -117,7 +117,12 @@ describe('jobs that fit nowhere at the head of a queue', () => {
     }
     // The head GPU job still holds the agent: once the running job ends, it runs next.
     gate.release();
-    const head = await h.waitFor(big.body.jobs[0].id, (j) => j.state !== 'queued', 10_000);
-    expect(head.state).not.toBe('queued');
+    const head = await h.waitFor(big.body.jobs[0].id, isFinal, 10_000);
+    expect(head.state).toBe('succeeded');
+    // It ran first of the GPU jobs: the second (2 GPUs on a 2-GPU agent) starts only once
+    // the head's GPUs came back.
+    const second = await h.waitFor(big.body.jobs[1].id, isFinal, 10_000);
+    expect(second.state).toBe('succeeded');
+    expect(Date.parse(second.startedAt)).toBeGreaterThanOrEqual(Date.parse(head.finishedAt));
   });
 });
