@@ -115,8 +115,12 @@ export type TransitionResult =
       state?: JobState;
     };
 
-/** Why a report was refused. `STALE_LEASE`: the job was retried or reassigned meanwhile. */
-export type TransitionRefusal = 'NOT_FOUND' | 'STALE_LEASE' | 'CANCELLED' | 'FINISHED';
+/**
+ * Why a report was refused. `STALE_LEASE`: the job was retried or reassigned meanwhile.
+ * `LEASE_RENEWED`: a conditional release (`leaseExpiresBy`) found the lease renewed since the
+ * caller last saw it (its agent is alive somewhere), so the job was left running.
+ */
+export type TransitionRefusal = 'NOT_FOUND' | 'STALE_LEASE' | 'CANCELLED' | 'FINISHED' | 'LEASE_RENEWED';
 
 /** What an agent may tell the server. Every call is batched: many jobs per call. */
 export interface AgentLink {

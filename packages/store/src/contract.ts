@@ -86,8 +86,16 @@ export interface Store extends Coordination {
    * Ends leased jobs' current attempts now, without waiting for their leases (a GPU failed
    * under them, the agent was declared dead): each goes back to `queued` with no backoff, or
    * to `failed` when its attempts are exhausted. A stale lease token is refused.
+   *
+   * With `leaseExpiresBy` (epoch ms: the lease expiry the caller last saw), the release is
+   * conditional: a job whose lease now ends after it was renewed since (its agent came back,
+   * perhaps on another server) and is left as it is, refused with `LEASE_RENEWED`. The check
+   * is made in the same atomic step as the release, so no renewal can slip in between. The
+   * other refusals come first: an unknown, cancelled, finished or reassigned job is refused as
+   * without it; `LEASE_RENEWED` only ever answers a current lease token. A `leaseExpiresBy`
+   * that is not a finite number is a `ValidationError`. Without it, the release is unconditional.
    */
-  release(items: (LeaseRef & { error: JobError })[]): Promise<TransitionResult[]>;
+  release(items: (LeaseRef & { error: JobError; leaseExpiresBy?: number })[]): Promise<TransitionResult[]>;
 
   /** Appends job output. Only the newest `logTailBytes` of each job are kept. */
   appendLogs(chunks: LogChunk[]): Promise<void>;

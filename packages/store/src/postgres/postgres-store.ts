@@ -37,7 +37,7 @@ import type {
   TaskRoute,
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
-import { decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
+import { checkReleaseItems, decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
 import { PostgresCoordination } from './coordination.js';
 import { planLogs, trimThrough } from './logs.js';
 import { logPageLimit } from '../log-tail.js';
@@ -474,8 +474,8 @@ export class PostgresStore implements Store, Coordination {
     return results;
   }
 
-  async release(items: (LeaseRef & { error: JobError })[]): Promise<TransitionResult[]> {
-    if (items.length === 0) return [];
+  async release(items: (LeaseRef & { error: JobError; leaseExpiresBy?: number })[]): Promise<TransitionResult[]> {
+    if (checkReleaseItems(items) === 0) return [];
     const now = this.clock();
     const { results, actions } = await this.settle(items, now, (item, row) => releaseDecision(item, row, now));
     if (actions.length > 0) this.relay.publish({ type: 'changed' });

@@ -1,6 +1,6 @@
 import type { Completion, JobError, JobState, LeaseRef, TransitionResult } from '@baton/core';
 import { retryDelayMs } from '@baton/core';
-import { refusalFor } from '../shared.js';
+import { leaseOf, refusalFor } from '../shared.js';
 import { toJson } from './rows.js';
 
 /** A reported job as lockForSettle read it; updated as the batch's items are decided. */
@@ -8,6 +8,8 @@ export interface SettleRow {
   id: string;
   state: JobState;
   lease_token: string | null;
+  /** Read under the row lock, so a conditional release's check cannot race a renewal. */
+  lease_expires_at: number | null;
   attempts: number;
   max_attempts: number;
   backoff_ms: number;
@@ -30,7 +32,7 @@ type Decision = Omit<SettleAction, 'jobId'>;
  * Decides each item in order against the locked rows, as if applied one by one: once a job's
  * attempt is settled its lease is gone, so a later item of the same batch is refused.
  */
-export function decideBatch<T extends LeaseRef>(
+export function decideBatch<T extends LeaseRef & { leaseExpiresBy?: number }>(
   items: readonly T[],
   rows: ReadonlyMap<string, SettleRow>,
   decide: (item: T, row: SettleRow) => Decision,
@@ -38,7 +40,7 @@ export function decideBatch<T extends LeaseRef>(
   const actions: SettleAction[] = [];
   const results = items.map((item): TransitionResult => {
     const row = rows.get(item.jobId);
-    const refusal = refusalFor(item, row ? { state: row.state, leaseToken: row.lease_token } : null);
+    const refusal = refusalFor(item, leaseOf(row));
     if (refusal || !row) {
       return refusal ?? { jobId: item.jobId, ok: false, code: 'NOT_FOUND', message: `job ${item.jobId} not found` };
     }

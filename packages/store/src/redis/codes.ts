@@ -1,9 +1,9 @@
 import type { JobState, TransitionResult } from '@baton/core';
 import { ConflictError, NotFoundError } from '@baton/core';
-import { refusalFor } from '../shared.js';
+import { leaseRenewed, refusalFor } from '../shared.js';
 
 /** The status codes the Lua scripts return (see `lease_status` in scripts/lib/job.lua). */
-export const STATUS = { OK: 0, NOT_FOUND: 1, CANCELLED: 2, FINISHED: 3, STALE_LEASE: 4 } as const;
+export const STATUS = { OK: 0, NOT_FOUND: 1, CANCELLED: 2, FINISHED: 3, STALE_LEASE: 4, LEASE_RENEWED: 5 } as const;
 
 /**
  * The one translator of script status codes into what callers see. Refusals go through
@@ -11,6 +11,7 @@ export const STATUS = { OK: 0, NOT_FOUND: 1, CANCELLED: 2, FINISHED: 3, STALE_LE
  */
 export function transitionResult(jobId: string, status: number, state: string): TransitionResult {
   if (status === STATUS.OK) return { jobId, ok: true, state: state as JobState };
+  if (status === STATUS.LEASE_RENEWED) return leaseRenewed(jobId);
   const leaseToken = 'refused';
   const job =
     status === STATUS.NOT_FOUND

@@ -67,6 +67,7 @@ import type { ScriptName } from './scripts.js';
 import { callScript, defineScripts } from './scripts.js';
 import { failFastWhileDown } from './unavailable.js';
 import { registerTasks, taskRoutes } from './routes.js';
+import { checkReleaseItems } from '../shared.js';
 
 /** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
 const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
@@ -547,10 +548,11 @@ export class RedisStore implements Store, Coordination {
     return results;
   }
 
-  async release(items: (LeaseRef & { error: JobError })[]): Promise<TransitionResult[]> {
+  async release(items: (LeaseRef & { error: JobError; leaseExpiresBy?: number })[]): Promise<TransitionResult[]> {
+    checkReleaseItems(items);
     const now = this.clock();
     const replies = await this.batchScript(items, 'release', this.keys.jobIndexes, [now], (item, _, args) => {
-      args.push(item.jobId, item.leaseToken, JSON.stringify(item.error));
+      args.push(item.jobId, item.leaseToken, JSON.stringify(item.error), item.leaseExpiresBy ?? '');
     });
     const results = this.results(items, replies);
     if (results.some((r) => r.ok)) this.emit({ type: 'changed' });

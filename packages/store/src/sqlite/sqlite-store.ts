@@ -40,7 +40,8 @@ import type {
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
 import { SqliteCoordination } from './coordination.js';
-import { decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
+import { checkReleaseItems, decodeCursor, emptyCounts, encodeCursor, leaseOf } from '../shared.js';
+import { refusalFor, retentionArgs } from '../shared.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { appendLogs, getLogs } from './logs.js';
 import { logPageLimit } from '../log-tail.js';
@@ -410,13 +411,14 @@ export class SqliteStore implements Store, Coordination {
     return { jobId, ok: true, state: 'failed' };
   }
 
-  async release(items: (LeaseRef & { error: JobError })[]): Promise<TransitionResult[]> {
+  async release(items: (LeaseRef & { error: JobError; leaseExpiresBy?: number })[]): Promise<TransitionResult[]> {
+    checkReleaseItems(items);
     const now = this.clock();
     const results = this.db.transaction(() =>
       items.map((item): TransitionResult => {
         const { jobId, leaseToken } = item;
         const row = this.row(jobId);
-        const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
+        const refusal = refusalFor(item, leaseOf(row));
         if (refusal || !row) return refusal ?? this.refusal(item);
         const error = toJson(item.error);
         // The error's retryable flag is not consulted: a release is the fleet's fault, not the task's.

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import { cancelTests } from './cancel.js';
 import { concurrentLeaseTests } from './concurrent-leases.js';
+import { conditionalReleaseTests } from './conditional-release.js';
 import { coordinationTests } from './coordination.js';
 import { enqueueTests } from './enqueue.js';
 import { eventTests } from './events.js';
@@ -45,6 +46,7 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     coordinationTests(f);
     resourceTests(f);
     releaseTests(f);
+    conditionalReleaseTests(f);
     logTests(f);
     retentionTests(f);
     concurrentLeaseTests(f);

@@ -66,7 +66,7 @@ export const lockForSettle = statement(
   'lock_for_settle',
   `
 -- Params: $1 job ids (distinct)
-SELECT j.id, j.state, j.lease_token, j.attempts, j.max_attempts, j.backoff_ms
+SELECT j.id, j.state, j.lease_token, j.lease_expires_at, j.attempts, j.max_attempts, j.backoff_ms
 FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE "C") u JOIN jobs j ON j.id = u.id
 ORDER BY u.id COLLATE "C" FOR UPDATE OF j`,
 );

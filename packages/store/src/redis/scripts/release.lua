@@ -2,16 +2,24 @@
 -- of them: back to queued with no backoff, or failed when its attempts are exhausted. The
 -- error's retryable flag is not consulted: a release is the fleet's fault, not the task's.
 -- KEYS[1..8] the job indexes (see lib/job.lua)
--- ARGV[1] now, then 3 per item: job id, lease token, error (JSON)
--- Returns two values per item, flat: status (0 ok, else a refusal code: see lease_status), state.
+-- ARGV[1] now, then 4 per item: job id, lease token, error (JSON), lease expires by ('' for
+--   an unconditional release: else a current lease ending after it was renewed since the
+--   caller saw it, and the job is left as it is)
+-- Returns two values per item, flat: status (0 ok, else a refusal code: see lease_status; 5
+--   LEASE_RENEWED), state.
 --@include lib/job.lua
 
 local now = tonumber(ARGV[1])
 local out = {}
-for i = 2, #ARGV, 3 do
+for i = 2, #ARGV, 4 do
   local job = load_job(ARGV[i])
   local status = lease_status(job, ARGV[i + 1])
   local err = ARGV[i + 2]
+  local by = ARGV[i + 3]
+  -- Only a current lease can be found renewed: every other refusal keeps its code.
+  if status == 0 and by ~= '' and job.lease_expires_at and tonumber(job.lease_expires_at) > tonumber(by) then
+    status = 5
+  end
   if status ~= 0 then
     out[#out + 1] = status
     out[#out + 1] = job and job.state or ''

@@ -183,7 +183,8 @@ local function move(job, state, fields)
   enter(job)
 end
 
--- Status codes, translated by codes.ts: 0 ok, 1 NOT_FOUND, 2 CANCELLED, 3 FINISHED, 4 STALE_LEASE.
+-- Status codes, translated by codes.ts: 0 ok, 1 NOT_FOUND, 2 CANCELLED, 3 FINISHED, 4 STALE_LEASE
+-- (release.lua adds 5 LEASE_RENEWED).
 local function lease_status(job, token)
   if not job then return 1 end
   if job.state == 'cancelled' then return 2 end
