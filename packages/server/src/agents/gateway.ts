@@ -1,26 +1,18 @@
 import { EventEmitter } from 'node:events';
-import type {
-  AgentCapacity,
-  AgentInbox,
-  AgentLink,
-  AgentRegistration,
-  Completion,
-  GpuHealth,
-  JobAssignment,
-  LeaseRef,
-  LogChunk,
-  Placement,
-  RegisteredAgent,
-  TransitionResult,
-} from '@baton/core';
-import { BatonError, ValidationError, checkResult, describeIssues, newAgentId, registrationSchema } from '@baton/core';
+import type { AgentCapacity, AgentInbox, AgentLink, GpuHealth, JobAssignment } from '@baton/core';
+import { ValidationError } from '@baton/core';
 import type { Offer, Store } from '@baton/store';
 import type { Logger } from 'pino';
-import { routesOf } from './agent-routes.js';
-import { AgentSession, declarationOf } from './agent-session.js';
-import { Batcher } from './batcher.js';
+import { admit, dispatch } from './admission.js';
+import type { AgentConnection, ConnectionHost } from './agent-connection.js';
+import { openConnection } from './agent-connection.js';
+import { registerAgent } from './agent-registration.js';
+import { AgentReports } from './agent-reports.js';
+import type { AgentSession } from './agent-session.js';
 import { moveOffUnhealthyGpus } from './gpu-failover.js';
 import { AgentLiveness } from './liveness.js';
+
+export type { AgentConnection } from './agent-connection.js';
 
 export interface GatewayOptions {
   leaseMs: number;
@@ -42,46 +34,24 @@ interface GatewayEvents {
 }
 
 /**
- * One agent's connection, in process or over a WebSocket: the agent protocol's server side
- * for that agent. Every call after `register` acts on the agent's session.
- */
-export interface AgentConnection extends Omit<AgentLink, 'register'> {
-  register(registration: AgentRegistration): Promise<RegisteredAgent>;
-  /** The transport went away; the agent may come back within the reconnect grace. */
-  disconnected(): void;
-  /** Any sign of life from the agent (a WebSocket ping). */
-  seen(): void;
-  /** The agent's id once registered on this connection, for logs. */
-  agentId(): string | null;
-  /** Assignments the transport could not encode for the agent: their jobs fail, their room frees. */
-  undeliverable(failed: { assignment: JobAssignment; reason: string }[]): Promise<void>;
-}
-
-/**
- * The agent gateway: tracks every agent's declared capacity and what its jobs hold, hands
- * assignments to agents, turns their reports into batched store calls, moves jobs off failed
- * GPUs, and declares silent agents dead.
+ * The agent gateway: owns every agent's session on this server and wires the parts that act
+ * on them: registration (`agent-registration.ts`), each connection's calls
+ * (`agent-connection.ts`) and their batched store reports (`agent-reports.ts`), admission of
+ * placements and hand-over of assignments (`admission.ts`), moving jobs off failed GPUs
+ * (`gpu-failover.ts`), and declaring silent agents dead (`liveness.ts`).
  */
 export class AgentGateway extends EventEmitter<GatewayEvents> {
   private readonly sessions = new Map<string, AgentSession>();
-  private readonly starts: Batcher<LeaseRef, TransitionResult>;
-  private readonly heartbeats: Batcher<LeaseRef & { progress?: number }, TransitionResult>;
-  private readonly completions: Batcher<Completion, TransitionResult>;
-  private readonly logWrites: Batcher<LogChunk, null>;
+  private readonly reports: AgentReports;
   private readonly liveness: AgentLiveness;
+  private readonly host: ConnectionHost;
 
   constructor(
     private readonly store: Store,
     readonly options: GatewayOptions,
   ) {
     super();
-    this.starts = new Batcher((items) => store.start(items, options.leaseMs));
-    this.heartbeats = new Batcher((items) => store.heartbeat(items, options.leaseMs));
-    this.completions = new Batcher((items) => store.complete(items));
-    this.logWrites = new Batcher(async (chunks) => {
-      await store.appendLogs(chunks);
-      return chunks.map(() => null);
-    });
+    this.reports = new AgentReports(store, options, () => this.emit('capacity'));
     this.liveness = new AgentLiveness(store, options, {
       sessions: () => this.sessions.values(),
       forget: (session) => {
@@ -91,6 +61,22 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         return true;
       },
     });
+    this.host = {
+      sessions: this.sessions,
+      reports: this.reports,
+      logger: options.logger,
+      register: async (registration, inbox) => {
+        const registered = await registerAgent(
+          { store, sessions: this.sessions, liveness: this.liveness, options },
+          registration,
+          inbox,
+        );
+        this.emit('capacity');
+        return registered;
+      },
+      gpuHealth: (session, changes) => this.gpuHealth(session, changes),
+      disconnected: (session) => this.liveness.disconnected(session),
+    };
   }
 
   /** Starts declaring silent and disconnected agents dead. Idempotent. */
@@ -129,177 +115,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
    * in-process agent cannot fall silent while its server lives, so it is never declared dead.
    */
   connect(inbox: AgentInbox, options: { inProcess?: boolean } = {}): AgentConnection {
-    let session: AgentSession | null = null;
-    const current = (): AgentSession => {
-      if (!session || this.sessions.get(session.id) !== session || session.inbox !== inbox) {
-        throw new ValidationError(
-          'agent is not registered on this connection; register first',
-          undefined,
-          'AGENT_NOT_REGISTERED',
-        );
-      }
-      session.lastSeenAt = Date.now();
-      return session;
-    };
-    return {
-      register: async (registration) => {
-        const result = await this.register(registration, inbox);
-        session = result.session;
-        session.inProcess = options.inProcess ?? false;
-        return result.registered;
-      },
-      started: async (items) => {
-        const s = current();
-        const results = await this.starts.add(items);
-        s.leasesRenewedAt = Date.now();
-        return results;
-      },
-      heartbeat: async (items) => {
-        const s = current();
-        const results = await this.heartbeats.add(items);
-        s.leasesRenewedAt = Date.now();
-        return results;
-      },
-      complete: async (items) => {
-        const s = current();
-        try {
-          return await this.completions.add(items.map(refuseOversizedResult));
-        } finally {
-          for (const item of items) s.release(item.jobId);
-          this.emit('capacity');
-        }
-      },
-      logs: async (chunks) => {
-        const s = current();
-        // Output is kept only for jobs this agent holds: a stray or stale writer changes nothing.
-        await this.logWrites.add(chunks.filter((c) => s.held.has(c.jobId)));
-      },
-      undeliverable: async (failed) => {
-        if (failed.length === 0) return;
-        this.options.logger.warn(
-          { agentId: session?.id, jobs: failed.map((f) => f.assignment.job.id) },
-          'jobs cannot be encoded for their agent: failing them',
-        );
-        try {
-          // Not retryable: the payload is the same on every attempt, and so is the failure.
-          await this.completions.add(
-            failed.map(({ assignment, reason }) => ({
-              jobId: assignment.job.id,
-              leaseToken: assignment.leaseToken,
-              outcome: 'failed' as const,
-              error: {
-                code: 'UNDELIVERABLE',
-                message: `the job's payload cannot be encoded for the agent: ${reason}`,
-                retryable: false,
-              },
-            })),
-          );
-        } finally {
-          for (const { assignment } of failed) session?.release(assignment.job.id);
-          this.emit('capacity');
-        }
-      },
-      gpuHealth: async (gpus) => this.gpuHealth(current(), gpus),
-      drain: async () => {
-        const s = current();
-        s.state = 'draining';
-        this.options.logger.info({ agentId: s.id }, 'agent draining');
-      },
-      unregister: async () => {
-        const s = current();
-        this.sessions.delete(s.id);
-        session = null;
-        this.options.logger.info({ agentId: s.id, name: s.name }, 'agent left');
-      },
-      disconnected: () => {
-        if (!session || session.inbox !== inbox) return;
-        session.inbox = null;
-        session.state = 'disconnected';
-        session.disconnectedAt = Date.now();
-        this.options.logger.warn({ agentId: session.id, name: session.name }, 'agent disconnected');
-        this.liveness.disconnected(session);
-      },
-      agentId: () => session?.id ?? null,
-      seen: () => {
-        if (session && session.inbox === inbox) session.lastSeenAt = Date.now();
-      },
-    };
-  }
-
-  private async register(
-    raw: AgentRegistration,
-    inbox: AgentInbox,
-  ): Promise<{ session: AgentSession; registered: RegisteredAgent }> {
-    const parsed = registrationSchema.safeParse(raw);
-    if (!parsed.success) {
-      const { message, details } = describeIssues(parsed.error, 'registration');
-      throw new ValidationError(message, details, 'INVALID_REGISTRATION');
-    }
-    const registration: AgentRegistration = parsed.data;
-    // Each task on every queue the agent takes, as placement places them (bounded).
-    await this.store.registerTasks(routesOf(registration));
-    const now = Date.now();
-    const resume = registration.resume;
-    const abort: string[] = [];
-    let session = resume ? this.sessions.get(resume.agentId) : undefined;
-    if (session && !session.resumableWith(resume?.secret)) {
-      // Agent ids are public (GET /api/agents): only the secret proves it is the same agent.
-      this.options.logger.warn({ agentId: session.id }, 'resume refused: missing or wrong resume secret');
-      throw new BatonError(
-        'RESUME_REFUSED',
-        `agent ${session.id} has a session here and this resume did not present its secret; register without resume to join as a new agent`,
-        403,
-      );
-    }
-    const id = session?.id ?? resume?.agentId ?? newAgentId();
-    const declaration = declarationOf(registration, id);
-    let resumeSecret: string;
-    if (session) {
-      resumeSecret = resume?.secret ?? session.issueResumeSecret();
-      // The agent came back (or a half-open connection was replaced): same session, new transport.
-      session.declare(declaration);
-      session.inbox = inbox;
-      session.state = 'connected';
-      session.disconnectedAt = null;
-      session.lastSeenAt = now;
-      this.liveness.reconnected(session);
-      session.releaseAll();
-    } else {
-      session = new AgentSession(id, declaration, inbox, now);
-      // A resume reaching a server without its session (restarted, or another of the fleet)
-      // keeps its secret, so the agent can go back to a server that still has the old one.
-      resumeSecret = session.issueResumeSecret(resume?.secret);
-      this.sessions.set(session.id, session);
-    }
-    if (resume && resume.jobs.length > 0) {
-      // Only jobs whose lease is still current stay; the rest run elsewhere by now.
-      await this.liveness.settled(id);
-      const results = await this.store.heartbeat(
-        resume.jobs.map(({ jobId, leaseToken }) => ({ jobId, leaseToken })),
-        this.options.leaseMs,
-      );
-      session.leasesRenewedAt = Date.now();
-      resume.jobs.forEach((job, i) => {
-        // The agent does not say when a resumed job started: its end bound is unknown.
-        if (results[i]?.ok) session.hold(job.jobId, { ...job, endsBy: Infinity });
-        else abort.push(job.jobId);
-      });
-    }
-    this.options.logger.info(
-      { agentId: session.id, name: session.name, resumed: resume !== undefined, kept: session.held.size, abort },
-      'agent registered',
-    );
-    this.emit('capacity');
-    return {
-      session,
-      registered: {
-        agentId: session.id,
-        leaseMs: this.options.leaseMs,
-        heartbeatMs: this.options.heartbeatMs,
-        ...(abort.length > 0 && { abort }),
-        resumeSecret,
-      },
-    };
+    return openConnection(this.host, inbox, options);
   }
 
   /** Unhealthy GPUs leave capacity; the jobs on them go back to the queue and their agent stops them. */
@@ -320,73 +136,20 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   }
 
   /**
-   * Admits placements for this server's agents — from its own scheduler or offered by another
-   * server's — as far as each agent still has room (checked here, where the agents' use is
-   * known exactly), assigns them in the store and hands them over. A placement that no longer
-   * fits is dropped: its job stays queued for the next pass.
+   * Admits placements for this server's agents as far as each still has room, assigns them in
+   * the store and hands them over (see admission.ts).
    */
   async admit(offers: readonly Offer[]): Promise<JobAssignment[]> {
-    const accepted: Placement[] = [];
-    // Each agent's room is worked out once per batch, then taken from as offers are accepted.
-    const room = new Map<AgentSession, AgentCapacity & { freeGpus: number[] }>();
-    for (const offer of offers) {
-      const session = this.sessions.get(offer.agentId);
-      if (!session?.schedulable) continue;
-      let free = room.get(session);
-      if (!free) {
-        const c = session.capacity();
-        room.set(session, (free = { ...c, freeGpus: [...c.freeGpus] }));
-      }
-      const r = offer.resources;
-      if (free.freeSlots < r.slots || free.freeCpu < r.cpu || free.freeMemoryMb < r.memoryMb) continue;
-      // The GPUs offered, if still free; otherwise any free ones (the offer may be stale).
-      const gpus =
-        r.gpus === 0
-          ? []
-          : offer.gpus.every((i) => free.freeGpus.includes(i))
-            ? offer.gpus
-            : free.freeGpus.slice(0, r.gpus);
-      if (gpus.length < r.gpus) continue;
-      free.freeSlots -= r.slots;
-      free.freeCpu -= r.cpu;
-      free.freeMemoryMb -= r.memoryMb;
-      if (gpus.length > 0) free.freeGpus = free.freeGpus.filter((i) => !gpus.includes(i));
-      // Held at once, so an admission running meanwhile sees the room as taken.
-      session.hold(offer.jobId, { leaseToken: '', resources: r, gpus, endsBy: Infinity });
-      accepted.push({ jobId: offer.jobId, agentId: offer.agentId, gpus });
-    }
-    if (accepted.length === 0) return [];
-    let assignments: JobAssignment[] = [];
-    try {
-      assignments = await this.store.assign(accepted, this.options.leaseMs);
-    } finally {
-      for (const p of accepted) this.sessions.get(p.agentId)?.release(p.jobId);
-    }
+    const { assignments, accepted } = await admit(this.store, this.sessions, offers, this.options.leaseMs);
+    if (accepted === 0) return [];
     this.dispatch(assignments);
-    if (assignments.length < accepted.length) this.emit('capacity'); // room held for jobs others took
+    if (assignments.length < accepted) this.emit('capacity'); // room held for jobs others took
     return assignments;
   }
 
   /** Hands assignments to their agents. An assignment for a departed agent is left to lease expiry. */
   dispatch(assignments: JobAssignment[]): void {
-    const now = Date.now();
-    const byAgent = new Map<AgentSession, JobAssignment[]>();
-    for (const a of assignments) {
-      const session = this.sessions.get(a.job.agentId);
-      if (!session?.inbox) continue;
-      session.leasesRenewedAt = now;
-      session.hold(a.job.id, {
-        leaseToken: a.leaseToken,
-        resources: a.job.resources,
-        gpus: a.job.gpus,
-        endsBy: a.job.timeoutMs === null ? Infinity : now + a.job.timeoutMs,
-      });
-      let list = byAgent.get(session);
-      if (!list) byAgent.set(session, (list = []));
-      list.push(a);
-    }
-    for (const [session, list] of byAgent) session.inbox?.deliver(list);
-    if (byAgent.size > 0) this.emit('usage');
+    if (dispatch(this.sessions, assignments)) this.emit('usage');
   }
 
   /** Tells the agent holding a job to stop it. */
@@ -394,13 +157,4 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     if (agentId === null) return;
     this.sessions.get(agentId)?.inbox?.abort([jobId], reason);
   }
-}
-
-/** A result the store may not keep (too large, not JSON) fails its job instead of being stored. */
-function refuseOversizedResult(item: Completion): Completion {
-  if (item.outcome !== 'succeeded') return item;
-  const error = checkResult(item.result);
-  if (!error) return item;
-  const { result: _result, ...rest } = item;
-  return { ...rest, outcome: 'failed', error };
 }

@@ -1,0 +1,97 @@
+import type { Completion, JobAssignment, LeaseRef, LogChunk, TransitionResult } from '@baton/core';
+import { checkResult } from '@baton/core';
+import type { Store } from '@baton/store';
+import type { Logger } from 'pino';
+import type { AgentSession } from './agent-session.js';
+import { Batcher } from './batcher.js';
+
+/**
+ * Agents' reports (starts, heartbeats, outcomes, output) as batched store calls: reports of
+ * every agent made in one turn of the event loop become one store transaction per kind.
+ */
+export class AgentReports {
+  private readonly starts: Batcher<LeaseRef, TransitionResult>;
+  private readonly heartbeats: Batcher<LeaseRef & { progress?: number }, TransitionResult>;
+  private readonly completions: Batcher<Completion, TransitionResult>;
+  private readonly logWrites: Batcher<LogChunk, null>;
+
+  constructor(
+    store: Store,
+    private readonly options: { leaseMs: number; logger: Logger },
+    /** Room on an agent came back. */
+    private readonly freed: () => void,
+  ) {
+    this.starts = new Batcher((items) => store.start(items, options.leaseMs));
+    this.heartbeats = new Batcher((items) => store.heartbeat(items, options.leaseMs));
+    this.completions = new Batcher((items) => store.complete(items));
+    this.logWrites = new Batcher(async (chunks) => {
+      await store.appendLogs(chunks);
+      return chunks.map(() => null);
+    });
+  }
+
+  async started(session: AgentSession, items: LeaseRef[]): Promise<TransitionResult[]> {
+    const results = await this.starts.add(items);
+    session.leasesRenewedAt = Date.now();
+    return results;
+  }
+
+  async heartbeat(session: AgentSession, items: (LeaseRef & { progress?: number })[]): Promise<TransitionResult[]> {
+    const results = await this.heartbeats.add(items);
+    session.leasesRenewedAt = Date.now();
+    return results;
+  }
+
+  async complete(session: AgentSession, items: Completion[]): Promise<TransitionResult[]> {
+    try {
+      return await this.completions.add(items.map(refuseOversizedResult));
+    } finally {
+      for (const item of items) session.release(item.jobId);
+      this.freed();
+    }
+  }
+
+  async logs(session: AgentSession, chunks: LogChunk[]): Promise<void> {
+    // Output is kept only for jobs this agent holds: a stray or stale writer changes nothing.
+    await this.logWrites.add(chunks.filter((c) => session.held.has(c.jobId)));
+  }
+
+  /** Assignments the transport could not encode for the agent: their jobs fail, their room frees. */
+  async undeliverable(
+    session: AgentSession | null,
+    failed: { assignment: JobAssignment; reason: string }[],
+  ): Promise<void> {
+    if (failed.length === 0) return;
+    this.options.logger.warn(
+      { agentId: session?.id, jobs: failed.map((f) => f.assignment.job.id) },
+      'jobs cannot be encoded for their agent: failing them',
+    );
+    try {
+      // Not retryable: the payload is the same on every attempt, and so is the failure.
+      await this.completions.add(
+        failed.map(({ assignment, reason }) => ({
+          jobId: assignment.job.id,
+          leaseToken: assignment.leaseToken,
+          outcome: 'failed' as const,
+          error: {
+            code: 'UNDELIVERABLE',
+            message: `the job's payload cannot be encoded for the agent: ${reason}`,
+            retryable: false,
+          },
+        })),
+      );
+    } finally {
+      for (const { assignment } of failed) session?.release(assignment.job.id);
+      this.freed();
+    }
+  }
+}
+
+/** A result the store may not keep (too large, not JSON) fails its job instead of being stored. */
+function refuseOversizedResult(item: Completion): Completion {
+  if (item.outcome !== 'succeeded') return item;
+  const error = checkResult(item.result);
+  if (!error) return item;
+  const { result: _result, ...rest } = item;
+  return { ...rest, outcome: 'failed', error };
+}
