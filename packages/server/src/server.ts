@@ -65,6 +65,10 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   });
   // One id per server process: it names the server's agent report and its scheduler.
   const serverId = `server-${randomBytes(6).toString('hex')}`;
+  // The other servers' agents, as their reports say: the scheduler places onto them, and every
+  // server (one without a scheduler too) explains a pending job against the whole fleet.
+  const fleet = new FleetView(store, serverId);
+  const fleetAgents = async () => [...gateway.capacity(), ...(await fleet.remote()).map((r) => r.capacity)];
   const shards = resolved.scheduler
     ? new ShardKeeper(store, { schedulerId: serverId, leaseMs: resolved.shardLeaseMs, logger })
     : null;
@@ -75,7 +79,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
         logger,
         serverId,
         shards,
-        fleet: new FleetView(store, serverId),
+        fleet,
       })
     : null;
   const reporter = new AgentReporter(store, gateway, {
@@ -108,8 +112,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   registerJobsRoutes(app, {
     store,
     routes,
-    gateway,
     scheduler,
+    fleetAgents,
     maxPayloadBytes: resolved.maxPayloadBytes,
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });

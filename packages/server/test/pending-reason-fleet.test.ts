@@ -60,10 +60,10 @@ describe.each(BACKENDS)('pendingReason with two servers on $name', ({ url, clean
     cleanup();
   });
 
-  const start = async () => {
+  const start = async (options: { scheduler?: boolean } = {}) => {
     const store = await openStore(url);
     stores.push(store);
-    const server = createBatonServer(store, { maxSweepMs: 200 });
+    const server = createBatonServer(store, { maxSweepMs: 200, ...options });
     servers.push(server);
     return { server, url: await server.listen(0) };
   };
@@ -76,6 +76,15 @@ describe.each(BACKENDS)('pendingReason with two servers on $name', ({ url, clean
         body: JSON.stringify(body),
       })
     ).json() as Promise<any>;
+  const until = async <T>(check: () => Promise<T | undefined | false>): Promise<T> => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   const reasonOf = async (base: string, id: string) => {
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -120,5 +129,32 @@ describe.each(BACKENDS)('pendingReason with two servers on $name', ({ url, clean
       expect(throughA.code).toBe(i % 2 === 0 ? 'RESOURCES_EXCEED_AGENTS' : 'NO_AGENT_WITH_TAGS');
       expect(throughB).toEqual(throughA);
     }
+  });
+
+  it('is about the fleet through a server started without a scheduler and without agents', async () => {
+    const a = await start();
+    const b = await start({ scheduler: false });
+    expect(b.server.scheduler).toBeNull();
+    const agent = new Agent({ link: a.server.localLink(), tasks: [...demoTasks], queues: QUEUES, gpus: gpus(2) });
+    agents.push(agent);
+    await agent.start();
+    await until(async () => JSON.stringify(await get(b.url, '/api/agents')).includes(agent.id!));
+    const tooLarge = await post(b.url, '/api/jobs', { task: 'demo.sleep', queue: QUEUES[0], resources: { gpus: 4 } });
+    const wrongTags = await post(b.url, '/api/jobs', {
+      task: 'demo.sleep',
+      queue: QUEUES[0],
+      constraints: { tags: ['zone:b'] },
+    });
+    expect((await reasonOf(b.url, tooLarge.id)).code).toBe('RESOURCES_EXCEED_AGENTS');
+    expect((await reasonOf(b.url, wrongTags.id)).code).toBe('NO_AGENT_WITH_TAGS');
+    // With the agent gone from the fleet, the same server says so: it reads the reports anew.
+    await agent.stop(1000);
+    agents.splice(0);
+    await until(async () => !JSON.stringify(await get(b.url, '/api/agents')).includes(agent.id!));
+    const alone = await until(async () => {
+      const reason = await reasonOf(b.url, tooLarge.id);
+      return reason.code === 'RESOURCES_EXCEED_AGENTS' ? undefined : reason;
+    });
+    expect(alone.code).toBe('NO_AGENT_FOR_QUEUE');
   });
 });

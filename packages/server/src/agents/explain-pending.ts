@@ -5,8 +5,8 @@ import type { SchedulerLoop } from './scheduler-loop.js';
 /**
  * Why a queued job is still waiting. The last scheduling pass's answer when it looked at the
  * job; otherwise the job is placed alone against the fleet as it is now (`agents`: this
- * server's and the ones other servers report, see {@link SchedulerLoop.fleetAgents}: with
- * several servers the job's agents are often elsewhere), which tells apart
+ * server's and the ones other servers report, on every server, with a scheduler or without:
+ * with several servers the job's agents are often elsewhere), which tells apart
  * "nothing could ever run it" from "room is taken" — and, when it would fit alone, that jobs
  * ahead of it come first.
  */

@@ -196,12 +196,6 @@ export class SchedulerLoop {
     for (const sweep of this.sweeps.values()) sweep.idle = false;
   }
 
-  /** The agents of the whole fleet: this server's (exact) and the others' (as last reported). */
-  async fleetAgents(): Promise<AgentCapacity[]> {
-    const remote = await this.options.fleet.remote();
-    return [...this.gateway.capacity(), ...remote.map((r) => r.capacity)];
-  }
-
   /** The queues that gave as many jobs as asked: more may wait behind them. */
   private fullQueues(pending: readonly { queue: string }[], requests: readonly PendingRequest[]): Set<string> {
     const counts = new Map<string, number>();

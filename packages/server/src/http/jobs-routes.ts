@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
-import type { NewJob } from '@baton/core';
+import type { AgentCapacity, NewJob } from '@baton/core';
 import {
   BatonError,
   DEFAULT_OWNER,
@@ -13,7 +13,6 @@ import {
 import type { Store } from '@baton/store';
 import { jobFromSubmission } from '../submission.js';
 import type { TaskRoutes } from '../task-routes.js';
-import type { AgentGateway } from '../agents/gateway.js';
 import type { SchedulerLoop } from '../agents/scheduler-loop.js';
 import { explainPending } from '../agents/explain-pending.js';
 import { jobIdOf } from './job-id.js';
@@ -25,8 +24,12 @@ export interface JobsRoutesOptions {
   routes: TaskRoutes;
   maxPayloadBytes: number;
   maxBulkBodyBytes: number;
-  gateway: AgentGateway;
   scheduler: SchedulerLoop | null;
+  /**
+   * The whole fleet's agents: this server's and those the others report. Every server has it,
+   * with a scheduler or without: a job's agents are often on another server.
+   */
+  fleetAgents: () => Promise<AgentCapacity[]>;
 }
 
 /** The submitting user. Until accounts exist it is taken from `X-Baton-User` (default `local`). */
@@ -101,8 +104,7 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
     const job = await store.getJob(id);
     if (!job) throw new BatonError('JOB_NOT_FOUND', `job ${id} not found`, 404);
     // The fleet's agents, as the scheduler places onto: with several servers, most are elsewhere.
-    const agents =
-      job.state !== 'queued' ? [] : ((await options.scheduler?.fleetAgents()) ?? options.gateway.capacity());
+    const agents = job.state !== 'queued' ? [] : await options.fleetAgents();
     const pendingReason = job.state === 'queued' ? explainPending(job, agents, options.scheduler) : null;
     return { ...jobJson(job, await store.getAttempts(id)), pendingReason };
   });
