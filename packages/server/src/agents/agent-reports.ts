@@ -32,23 +32,30 @@ export class AgentReports {
 
   async started(session: AgentSession, items: LeaseRef[]): Promise<TransitionResult[]> {
     const results = await this.starts.add(items);
-    session.leasesRenewedAt = Date.now();
+    this.renewed(session, results);
     return results;
   }
 
   async heartbeat(session: AgentSession, items: (LeaseRef & { progress?: number })[]): Promise<TransitionResult[]> {
     const results = await this.heartbeats.add(items);
-    session.leasesRenewedAt = Date.now();
+    this.renewed(session, results);
     return results;
   }
 
+  /**
+   * Records outcomes. A job's room is freed once the store answered for it, recorded or
+   * refused (its lease is gone either way); when the store call fails the job keeps its room,
+   * as it keeps its slot on the agent, which sends the outcome again (outcome-retry.ts) — freeing
+   * it here would let placement give the agent more than it runs. Should the agent give up,
+   * the job's lease lapses and {@link AgentSession.releaseLapsed} frees it.
+   */
   async complete(session: AgentSession, items: Completion[]): Promise<TransitionResult[]> {
-    try {
-      return await this.completions.add(items.map(refuseOversizedResult));
-    } finally {
-      for (const item of items) session.release(item.jobId);
-      this.freed();
-    }
+    const results = await this.record(
+      session,
+      items.map(refuseOversizedResult),
+      items.map((i) => i.jobId),
+    );
+    return results;
   }
 
   async logs(session: AgentSession, chunks: LogChunk[]): Promise<void> {
@@ -66,24 +73,49 @@ export class AgentReports {
       { agentId: session?.id, jobs: failed.map((f) => f.assignment.job.id) },
       'jobs cannot be encoded for their agent: failing them',
     );
+    // Not retryable: the payload is the same on every attempt, and so is the failure.
+    await this.record(
+      session,
+      failed.map(({ assignment, reason }) => ({
+        jobId: assignment.job.id,
+        leaseToken: assignment.leaseToken,
+        outcome: 'failed' as const,
+        error: {
+          code: 'UNDELIVERABLE',
+          message: `the job's payload cannot be encoded for the agent: ${reason}`,
+          retryable: false,
+        },
+      })),
+      failed.map((f) => f.assignment.job.id),
+    );
+  }
+
+  /**
+   * Sends outcomes to the store; frees the jobs' room once it answered, and marks them
+   * unrecorded when it could not (see {@link complete}).
+   */
+  private async record(
+    session: AgentSession | null,
+    outcomes: Completion[],
+    jobIds: string[],
+  ): Promise<TransitionResult[]> {
+    let results: TransitionResult[];
     try {
-      // Not retryable: the payload is the same on every attempt, and so is the failure.
-      await this.completions.add(
-        failed.map(({ assignment, reason }) => ({
-          jobId: assignment.job.id,
-          leaseToken: assignment.leaseToken,
-          outcome: 'failed' as const,
-          error: {
-            code: 'UNDELIVERABLE',
-            message: `the job's payload cannot be encoded for the agent: ${reason}`,
-            retryable: false,
-          },
-        })),
-      );
-    } finally {
-      for (const { assignment } of failed) session?.release(assignment.job.id);
-      this.freed();
+      results = await this.completions.add(outcomes);
+    } catch (err) {
+      session?.outcomeUnrecorded(jobIds);
+      throw err;
     }
+    for (const jobId of jobIds) session?.release(jobId);
+    this.freed();
+    return results;
+  }
+
+  /** The store answered start or heartbeat reports: leases it renewed count from now. */
+  private renewed(session: AgentSession, results: readonly TransitionResult[]): void {
+    const now = Date.now();
+    session.leasesRenewedAt = now;
+    if (session.renewed(results, now)) this.freed();
   }
 }
 

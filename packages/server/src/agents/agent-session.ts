@@ -1,5 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AgentCapacity, AgentInbox, AgentRegistration, CapacityRelease, GpuDevice, Resources } from '@baton/core';
+import type {
+  AgentCapacity,
+  AgentInbox,
+  AgentRegistration,
+  CapacityRelease,
+  GpuDevice,
+  Resources,
+  TransitionResult,
+} from '@baton/core';
 import { DEFAULT_POOL } from '@baton/core';
 import { queuesOf } from './agent-routes.js';
 
@@ -10,6 +18,13 @@ export interface HeldJob {
   gpus: number[];
   /** When the job ends at the latest (assignment + its timeout), or Infinity without one. */
   endsBy: number;
+  /** When the store last renewed the job's lease for this server (assign, start, heartbeat, resume). */
+  renewedAt?: number;
+  /**
+   * The job's outcome came in but the store could not record it (an outage): the agent sends it
+   * again and the job keeps its room until the store answers, or its lease lapses.
+   */
+  unrecorded?: boolean;
 }
 
 /**
@@ -104,7 +119,7 @@ export class AgentSession {
 
   hold(jobId: string, job: HeldJob): void {
     if (this.held.has(jobId)) return;
-    this.held.set(jobId, job);
+    this.held.set(jobId, { ...job, renewedAt: job.renewedAt ?? Date.now() });
     this.usedSlots += job.resources.slots;
     this.usedCpu += job.resources.cpu;
     this.usedMemoryMb += job.resources.memoryMb;
@@ -123,6 +138,43 @@ export class AgentSession {
     for (const index of job.gpus) if (this.gpuHolders.get(index) === jobId) this.gpuHolders.delete(index);
     if (Number.isFinite(job.endsBy)) this.bounded--;
     return true;
+  }
+
+  /**
+   * The store answered reports on these jobs at `at`: a renewed lease is noted; a refused one
+   * for a job whose outcome is unrecorded frees its room (its lease is gone, so is the job
+   * here). Returns whether any room came back.
+   */
+  renewed(results: readonly TransitionResult[], at: number): boolean {
+    let freed = false;
+    for (const result of results) {
+      const job = this.held.get(result.jobId);
+      if (!job) continue;
+      if (result.ok) job.renewedAt = at;
+      else if (job.unrecorded) freed = this.release(result.jobId) || freed;
+    }
+    return freed;
+  }
+
+  /** These jobs' outcomes could not be recorded: they keep their room until recorded or lapsed. */
+  outcomeUnrecorded(jobIds: readonly string[]): void {
+    for (const jobId of jobIds) {
+      const job = this.held.get(jobId);
+      if (job) job.unrecorded = true;
+    }
+  }
+
+  /**
+   * Frees jobs whose outcome could not be recorded and whose lease has lapsed since (no renewal
+   * for `leaseMs`): the agent gave up reporting, the store runs them again. Returns their ids.
+   */
+  releaseLapsed(now: number, leaseMs: number): string[] {
+    const lapsed: string[] = [];
+    for (const [jobId, job] of this.held) {
+      if (job.unrecorded && now >= (job.renewedAt ?? 0) + leaseMs) lapsed.push(jobId);
+    }
+    for (const jobId of lapsed) this.release(jobId);
+    return lapsed;
   }
 
   releaseAll(): void {

@@ -60,6 +60,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         this.emit('agentLost', session.id);
         return true;
       },
+      freed: () => this.emit('capacity'),
     });
     this.host = {
       sessions: this.sessions,

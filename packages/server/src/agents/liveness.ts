@@ -19,6 +19,8 @@ export interface LivenessHost {
   sessions(): Iterable<AgentSession>;
   /** Forgets `session` if it is still its agent's session here; says whether it did. */
   forget(session: AgentSession): boolean;
+  /** Room on an agent came back. */
+  freed(): void;
 }
 
 /**
@@ -98,7 +100,9 @@ export class AgentLiveness {
 
   private checkSilence(now: number): void {
     const timeout = this.options.agentTimeoutMs;
+    let freed = false;
     for (const session of this.host.sessions()) {
+      freed = this.releaseLapsedOutcomes(session, now) || freed;
       // A closed connection is the grace's to judge.
       if (session.inProcess || session.disconnectedAt !== null) continue;
       if (now - session.lastSeenAt < timeout) continue;
@@ -111,6 +115,22 @@ export class AgentLiveness {
       session.inbox = null;
       session.releaseAll();
     }
+    if (freed) this.host.freed();
+  }
+
+  /**
+   * A job whose outcome the store could not record keeps its room until the agent's retry is
+   * answered; should the agent give up (its lease ran out first), the job's lease lapses in the
+   * store and it runs again elsewhere: its room here comes back then.
+   */
+  private releaseLapsedOutcomes(session: AgentSession, now: number): boolean {
+    const lapsed = session.releaseLapsed(now, this.options.leaseMs);
+    if (lapsed.length === 0) return false;
+    this.options.logger.warn(
+      { agentId: session.id, jobs: lapsed },
+      'outcomes never recorded and their leases lapsed: their room on the agent is free again',
+    );
+    return true;
   }
 
   private graceOver(session: AgentSession): void {
