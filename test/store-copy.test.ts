@@ -85,6 +85,10 @@ describe.each(TARGETS)('baton store copy from SQLite to $name', ({ url: target }
     const gone = newJob({ idempotencyKey: 'cancelled-key' });
     await store.enqueue([queued, delayed, leased, done, retried, gone]);
     await store.registerTasks([{ task: 'copy.task', queue: 'copyq' }]);
+    // An expiring route keeps the time it has left; an expired one stays behind.
+    await store.registerTasks([{ task: 'copy.task', queue: 'expiring' }], 3_600_000);
+    await store.registerTasks([{ task: 'copy.task', queue: 'expired' }], 1);
+    const expiresAt = (await store.taskRoutes()).find((r) => r.queue === 'expiring')!.expiresAt!;
     // Two failed attempts: back in the queue with attempts 2.
     for (const code of ['OOM', 'FLAKY']) {
       const [a] = await store.assign([{ jobId: retried.id, agentId: `agent-${code}`, gpus: [4, 5] }], 60_000);
@@ -111,7 +115,7 @@ describe.each(TARGETS)('baton store copy from SQLite to $name', ({ url: target }
     expect(first.output).toMatch(/assigned: 1 read, 1 copied/);
     expect(first.output).toMatch(/succeeded: 1 read, 1 copied/);
     expect(first.output).toMatch(/cancelled: 1 read, 1 copied/);
-    expect(first.output).toMatch(/done: 6 job\(s\) copied, 0 already there, 1 task route\(s\)/);
+    expect(first.output).toMatch(/done: 6 job\(s\) copied, 0 already there, 2 task route\(s\)/);
 
     const copied = await openStore(target);
     try {
@@ -156,7 +160,13 @@ describe.each(TARGETS)('baton store copy from SQLite to $name', ({ url: target }
         agentId: null,
         error: { code: 'STORE_COPIED', retryable: true },
       });
-      expect(await copied.taskRoutes()).toEqual([{ task: 'copy.task', queue: 'copyq' }]);
+      expect(await copied.taskRoutes()).toEqual([
+        { task: 'copy.task', queue: 'copyq', expiresAt: null },
+        { task: 'copy.task', queue: 'expiring', expiresAt: expect.any(Number) },
+      ]);
+      const kept = (await copied.taskRoutes()).find((r) => r.queue === 'expiring')!.expiresAt!;
+      // The same expiry, give or take the copy's rounding and the two stores' clocks.
+      expect(Math.abs(kept - expiresAt)).toBeLessThan(5_000);
       // The idempotency key still finds the copied job.
       const [again] = await copied.enqueue([newJob({ idempotencyKey: 'keep-me' })]);
       expect(again).toMatchObject({ created: false, job: { id: queued.id } });

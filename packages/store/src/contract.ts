@@ -133,11 +133,21 @@ export interface Store extends Coordination {
   deleteFinished(finishedBefore: number, limit: number, state?: FinalJobState): Promise<{ deleted: number }>;
 
   /**
-   * Records which tasks are served on which queues (agents announce them on register), and
-   * announces a `routes` event when `tasks` is not empty, so servers caching routes re-read them.
+   * Records which tasks are served on which queues (agents announce them on register). With
+   * `ttlMs`, each route is live until the store's clock plus `ttlMs` (its server refreshes the
+   * routes of its connected agents, so those of an agent gone with its server lapse); without
+   * it, live forever. Registering a live route again extends it, never shortens it (a forever
+   * route stays forever). Announces a `routes` event only when some route became live that was
+   * not (new, or expired and back), so servers refreshing their agents' routes every few
+   * seconds do not make every server re-read routes. A `ttlMs` that is not a positive integer
+   * is a `ValidationError`, and nothing is registered.
    */
-  registerTasks(tasks: TaskRoute[]): Promise<void>;
-  taskRoutes(): Promise<TaskRoute[]>;
+  registerTasks(tasks: TaskRoute[], ttlMs?: number): Promise<void>;
+  /**
+   * The live routes (expiry null or after the store's clock), by task then queue. Expired
+   * routes are deleted lazily, a bounded number per call, so they do not pile up.
+   */
+  taskRoutes(): Promise<StoredTaskRoute[]>;
 
   /** Wake-ups for schedulers and event streams. Returns an unsubscribe function. */
   subscribe(listener: (event: StoreEvent) => void): () => void;
@@ -203,6 +213,11 @@ export interface TaskRoute {
   queue: string;
 }
 
+/** A registered route: live until `expiresAt` (epoch ms, store clock), or forever when null. */
+export interface StoredTaskRoute extends TaskRoute {
+  expiresAt: number | null;
+}
+
 /**
  * What a store announces. Backends deliver them across processes (NOTIFY, pub/sub).
  * `dueAt` is present exactly when the change made jobs `delayed` (an enqueue with a future
@@ -223,7 +238,7 @@ export type StoreEvent =
   | { type: 'offer'; serverId: string; placements: Offer[] }
   /** Server `serverId` reported new free capacity of its agents (see `putAgents`). */
   | { type: 'capacity'; serverId: string }
-  /** Task routes were registered: a cache of `taskRoutes()` is out of date. */
+  /** A task route became live (new, or expired and back): a cache of `taskRoutes()` is out of date. */
   | { type: 'routes' };
 
 export interface StoreOptions {

@@ -1,5 +1,5 @@
 import type { Completion, Job, JobAttempt, JobAssignment, JobError, JobState, NewJob } from '@baton/core';
-import type { Store } from './contract.js';
+import type { Store, TaskRoute } from './contract.js';
 
 /** Unfinished states, copied first (the work still to do). */
 export const UNFINISHED_COPIED_STATES: readonly JobState[] = ['delayed', 'queued', 'assigned', 'running'];
@@ -47,6 +47,28 @@ function replayedError(attempt: JobAttempt | undefined): JobError {
 }
 
 /**
+ * Copies the live task routes, each with its expiry: a forever route stays forever, one that
+ * expires keeps the time it has left (as of `now`; one with none left is skipped). Answers how
+ * many it copied.
+ */
+async function copyRoutes(from: Store, to: Store, now: number): Promise<number> {
+  const byTtl = new Map<number | undefined, TaskRoute[]>();
+  for (const { task, queue, expiresAt } of await from.taskRoutes()) {
+    const ttl = expiresAt === null ? undefined : Math.ceil(expiresAt - now);
+    if (ttl !== undefined && ttl <= 0) continue;
+    const same = byTtl.get(ttl);
+    if (same) same.push({ task, queue });
+    else byTtl.set(ttl, [{ task, queue }]);
+  }
+  let copied = 0;
+  for (const [ttl, routes] of byTtl) {
+    await to.registerTasks(routes, ttl);
+    copied += routes.length;
+  }
+  return copied;
+}
+
+/**
  * Copies every job (unfinished ones first, then finished ones) and the task routes from one
  * store to another, so a deployment can move from SQLite to PostgreSQL or Redis. Jobs keep
  * their ids, owners, priorities, resources, retry policy, idempotency keys (finished jobs' too,
@@ -83,9 +105,7 @@ async function copyJobsIn(
   const batch = options.batch ?? 500;
   const now = options.now ?? Date.now();
   const result: CopyResult = { read: 0, copied: 0, skipped: 0, routes: 0 };
-  const routes = await from.taskRoutes();
-  await to.registerTasks(routes);
-  result.routes = routes.length;
+  result.routes = await copyRoutes(from, to, now);
   for (const state of states) {
     const progress: CopyProgress = { state, read: 0, copied: 0 };
     let cursor: string | undefined;

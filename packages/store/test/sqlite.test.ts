@@ -70,7 +70,7 @@ describe('SQLite specifics', () => {
       expect(before[1]).toMatchObject({ state: 'queued', payload: { keep: 1 }, priority: 'low', timeoutMs: 500 });
       expect(await second.getAttempts(done!.job.id)).toEqual(attemptsBefore);
       expect(attemptsBefore).toHaveLength(1);
-      expect(await second.taskRoutes()).toEqual([{ task: 't', queue: 'q' }]);
+      expect(await second.taskRoutes()).toEqual([{ task: 't', queue: 'q', expiresAt: null }]);
       // The idempotency key survives too.
       const [again] = await second.enqueue([newJob({ idempotencyKey: 'k' })]);
       expect(again).toMatchObject({ created: false, job: { id: keyed!.job.id } });

@@ -161,6 +161,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     name: 'job counts per queue and state, kept by triggers; queued jobs by wait',
     sql: QUEUE_COUNTS_SQL,
   },
+  {
+    version: 5,
+    name: 'task routes expire',
+    // Routes registered before were forever: null keeps them so.
+    sql: 'ALTER TABLE task_routes ADD COLUMN expires_at BIGINT',
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

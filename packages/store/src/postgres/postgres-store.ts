@@ -34,6 +34,7 @@ import type {
   StoredLogChunk,
   StoreEvent,
   StoreOptions,
+  StoredTaskRoute,
   TaskRoute,
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
@@ -50,6 +51,9 @@ import { completionDecision, decideBatch, releaseDecision, settleColumns } from 
 import * as jobsSql from './sql/jobs.js';
 import * as leasesSql from './sql/leases.js';
 import * as logsSql from './sql/logs.js';
+import * as routesSql from './sql/routes.js';
+import { liveRoutes, registerRoutes } from './routes.js';
+import { routeExpiry } from '../routes.js';
 import * as schedulingSql from './sql/scheduling.js';
 import type { Statement } from './sql/statement.js';
 import type { PostgresUrl } from './url.js';
@@ -290,7 +294,7 @@ export class PostgresStore implements Store, Coordination {
   async queueStats(): Promise<QueueStats[]> {
     const now = this.clock();
     const [routes, counts] = await Promise.all([
-      this.run<{ queue: string }>(jobsSql.routeQueues, []),
+      this.run<{ queue: string }>(routesSql.liveRouteQueues, [now]),
       this.run<{ queue: string; state: JobState; n: number }>(jobsSql.countByQueueState, []),
     ]);
     const waiting = counts.filter((r) => r.state === 'queued').map((r) => r.queue);
@@ -582,16 +586,12 @@ export class PostgresStore implements Store, Coordination {
     return this.coordination.publish(event);
   }
 
-  async registerTasks(tasks: TaskRoute[]): Promise<void> {
-    const unique = [...new Map(tasks.map((t) => [`${t.task}\u0000${t.queue}`, t])).values()];
-    if (unique.length === 0) return;
-    await this.run(jobsSql.upsertRoutes, [unique.map((t) => t.task), unique.map((t) => t.queue), this.clock()]);
-    this.relay.publish({ type: 'routes' });
+  async registerTasks(tasks: TaskRoute[], ttlMs?: number): Promise<void> {
+    const now = this.clock();
+    if (await registerRoutes(this.pool, tasks, routeExpiry(ttlMs, now), now)) this.relay.publish({ type: 'routes' });
   }
 
-  async taskRoutes(): Promise<TaskRoute[]> {
-    return this.run<TaskRoute>(jobsSql.routes, []);
-  }
+  taskRoutes = (): Promise<StoredTaskRoute[]> => liveRoutes(this.pool, this.clock());
 }
 
 function knownState(state: JobState): JobState {

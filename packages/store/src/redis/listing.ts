@@ -7,6 +7,7 @@ import { decodeCursor, emptyCounts, encodeCursor } from '../shared.js';
 import { hashOf, idOfMember, jobOfHash } from './job-hash.js';
 import type { RedisKeys } from './keys.js';
 import { AFTER_SEP, SEP } from './keys.js';
+import { routeLive } from './routes.js';
 
 type Client = Redis | Cluster;
 
@@ -69,7 +70,7 @@ export async function queueStats(ctx: ListingContext): Promise<QueueStats[]> {
   const k = ctx.keys;
   const [counts, routes] = await ctx.batch((p) => {
     p.hgetall(k.counts);
-    p.hkeys(k.routes);
+    p.hgetall(k.routes);
   });
   const stats = new Map<string, QueueStats>();
   const entry = (queue: string): QueueStats => {
@@ -77,7 +78,9 @@ export async function queueStats(ctx: ListingContext): Promise<QueueStats[]> {
     if (!s) stats.set(queue, (s = { queue, counts: emptyCounts(), oldestQueuedAgeMs: null }));
     return s;
   };
-  for (const field of routes as string[]) entry(field.slice(field.indexOf(SEP) + 1));
+  for (const [field, value] of Object.entries(hashOf(routes))) {
+    if (routeLive(value, now)) entry(field.slice(field.indexOf(SEP) + 1));
+  }
   for (const [field, n] of Object.entries(hashOf(counts))) {
     const at = field.lastIndexOf(SEP);
     const state = field.slice(at + 1) as keyof QueueStats['counts'];

@@ -33,6 +33,7 @@ import type {
   StoredLogChunk,
   StoreEvent,
   StoreOptions,
+  StoredTaskRoute,
   TaskRoute,
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
@@ -68,6 +69,7 @@ import { callScript, defineScripts } from './scripts.js';
 import { failFastWhileDown } from './unavailable.js';
 import { registerTasks, taskRoutes } from './routes.js';
 import { checkReleaseItems } from '../shared.js';
+import { routeExpiry } from '../routes.js';
 
 /** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
 const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
@@ -587,15 +589,12 @@ export class RedisStore implements Store, Coordination {
     return this.sent(event);
   }
 
-  async registerTasks(tasks: TaskRoute[]): Promise<void> {
-    if (tasks.length === 0) return;
-    await registerTasks(this.client, this.keys, tasks, this.clock());
-    this.emit({ type: 'routes' });
+  async registerTasks(tasks: TaskRoute[], ttlMs?: number): Promise<void> {
+    const now = this.clock();
+    if (await registerTasks(this.client, this.keys, tasks, routeExpiry(ttlMs, now), now)) this.emit({ type: 'routes' });
   }
 
-  taskRoutes(): Promise<TaskRoute[]> {
-    return taskRoutes(this.client, this.keys);
-  }
+  taskRoutes = (): Promise<StoredTaskRoute[]> => taskRoutes(this.client, this.keys, this.clock());
 }
 
 export type { JobHash };

@@ -1,30 +1,53 @@
-// Task routes for the Redis store: registerTasks, taskRoutes.
+// Task routes for the Redis store: registerTasks, taskRoutes (scripts register-routes.lua and
+// task-routes.lua, one key, so Redis Cluster keeps a call in one slot).
 import type { Cluster, Redis } from 'ioredis';
-import type { TaskRoute } from '../contract.js';
+import type { StoredTaskRoute, TaskRoute } from '../contract.js';
+import { ROUTE_SWEEP, sortRoutes, uniqueRoutes } from '../routes.js';
 import type { RedisKeys } from './keys.js';
 import { SEP } from './keys.js';
+import { callScript } from './scripts.js';
 
-/** Records routes in `{p}:routes` (field `<task>\0<queue>`, value the registration time). */
+/** `{p}:routes` values: forever, or live until the ms after the prefix. */
+const FOREVER = 'inf';
+const EXPIRES = 'exp:';
+
+/** Whether a `{p}:routes` value is live at `now` (a value of neither form predates expiry: forever). */
+export function routeLive(value: string, now: number): boolean {
+  return !value.startsWith(EXPIRES) || Number(value.slice(EXPIRES.length)) > now;
+}
+
+/**
+ * Records routes in `{p}:routes` (field `<task>\0<queue>`, value `inf` or `exp:<ms>`), live
+ * until `expiresAt` (null: forever), and answers whether some route became live that was not.
+ */
 export async function registerTasks(
   client: Redis | Cluster,
   keys: RedisKeys,
   tasks: TaskRoute[],
+  expiresAt: number | null,
   now: number,
-): Promise<void> {
-  await client.hset(keys.routes, ...tasks.flatMap((t) => [`${t.task}${SEP}${t.queue}`, String(now)]));
+): Promise<boolean> {
+  const routes = uniqueRoutes(tasks);
+  if (routes.length === 0) return false;
+  const value = expiresAt === null ? FOREVER : `${EXPIRES}${expiresAt}`;
+  const fields = routes.map((t) => `${t.task}${SEP}${t.queue}`);
+  const revived = await callScript(client, 'register-routes', [keys.routes], [now, value, ...fields]);
+  return Number(revived) > 0;
 }
 
-/** Every route, by task then queue. */
-export async function taskRoutes(client: Redis | Cluster, keys: RedisKeys): Promise<TaskRoute[]> {
-  const fields = await client.hkeys(keys.routes);
-  const routes = fields.map((f) => {
-    const at = f.indexOf(SEP);
-    return { task: f.slice(0, at), queue: f.slice(at + 1) };
-  });
-  const key = (r: TaskRoute) => [r.task, r.queue] as const;
-  return routes.sort((a, b) => {
-    const [at, aq] = key(a);
-    const [bt, bq] = key(b);
-    return at < bt ? -1 : at > bt ? 1 : aq < bq ? -1 : aq > bq ? 1 : 0;
-  });
+/** The live routes, by task then queue. */
+export async function taskRoutes(client: Redis | Cluster, keys: RedisKeys, now: number): Promise<StoredTaskRoute[]> {
+  const flat = (await callScript(client, 'task-routes', [keys.routes], [now, ROUTE_SWEEP])) as string[];
+  const routes: StoredTaskRoute[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const field = flat[i]!;
+    const at = field.indexOf(SEP);
+    const expiry = flat[i + 1]!;
+    routes.push({
+      task: field.slice(0, at),
+      queue: field.slice(at + 1),
+      expiresAt: expiry === '' ? null : Number(expiry),
+    });
+  }
+  return sortRoutes(routes);
 }

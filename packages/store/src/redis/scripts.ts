@@ -24,6 +24,8 @@ export const SCRIPT_NAMES = [
   'claim-shards',
   'remove-scheduler',
   'put-agents',
+  'register-routes',
+  'task-routes',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

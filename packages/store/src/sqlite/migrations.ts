@@ -145,6 +145,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX jobs_queued_since ON jobs (queue, MAX(run_at, created_at)) WHERE state = 'queued';
     `,
   },
+  {
+    version: 5,
+    name: 'task routes expire',
+    // Routes registered before were forever: null keeps them so.
+    sql: 'ALTER TABLE task_routes ADD COLUMN expires_at INTEGER',
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): void {

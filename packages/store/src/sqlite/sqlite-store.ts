@@ -35,6 +35,7 @@ import type {
   StoredLogChunk,
   StoreEvent,
   StoreOptions,
+  StoredTaskRoute,
   TaskRoute,
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
@@ -44,6 +45,8 @@ import { checkReleaseItems, decodeCursor, emptyCounts, encodeCursor, leaseOf } f
 import { refusalFor, retentionArgs } from '../shared.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { appendLogs, getLogs } from './logs.js';
+import { liveRoutes, registerRoutes } from './routes.js';
+import { routeExpiry } from '../routes.js';
 import { logPageLimit } from '../log-tail.js';
 import { migrate } from './migrations.js';
 import type { AssignedRow, AttemptRow, JobRow, PendingRow } from './rows.js';
@@ -209,7 +212,7 @@ export class SqliteStore implements Store, Coordination {
       if (!s) stats.set(queue, (s = { queue, counts: emptyCounts(), oldestQueuedAgeMs: null }));
       return s;
     };
-    for (const r of this.sql.routeQueues.all() as { queue: string }[]) entry(r.queue);
+    for (const r of this.sql.routeQueues.all(now) as { queue: string }[]) entry(r.queue);
     for (const r of this.sql.countByQueueState.all() as { queue: string; state: JobState; n: number }[]) {
       entry(r.queue).counts[r.state] = r.n;
     }
@@ -523,16 +526,13 @@ export class SqliteStore implements Store, Coordination {
     this.events.emit(event);
   }
 
-  async registerTasks(tasks: TaskRoute[]): Promise<void> {
+  async registerTasks(tasks: TaskRoute[], ttlMs?: number): Promise<void> {
     const now = this.clock();
-    this.db.transaction(() => {
-      for (const t of tasks) this.sql.upsertRoute.run(t.task, t.queue, now);
-    })();
-    if (tasks.length > 0) this.events.emit({ type: 'routes' });
+    if (registerRoutes(this.db, this.sql, tasks, routeExpiry(ttlMs, now), now)) this.events.emit({ type: 'routes' });
   }
 
-  async taskRoutes(): Promise<TaskRoute[]> {
-    return this.sql.routes.all() as TaskRoute[];
+  async taskRoutes(): Promise<StoredTaskRoute[]> {
+    return liveRoutes(this.sql, this.clock());
   }
 }
 

@@ -104,10 +104,23 @@ export const SQL = {
   oldestQueued: `SELECT c.queue, (SELECT MAX(run_at, created_at) FROM jobs
         WHERE state = 'queued' AND queue = c.queue ORDER BY MAX(run_at, created_at) LIMIT 1) AS run_at
     FROM queue_counts c WHERE c.state = 'queued' AND c.n > 0`,
-  routeQueues: 'SELECT DISTINCT queue FROM task_routes',
-  routes: 'SELECT task, queue FROM task_routes ORDER BY task, queue',
-  upsertRoute: `INSERT INTO task_routes (task, queue, registered_at) VALUES (?, ?, ?)
-    ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
+  // Task routes (see routes.ts): live while expires_at is null (forever) or after now. The
+  // table holds task × queue pairs, a few hundred at most, so scans are fine. Params: now
+  routeQueues: 'SELECT DISTINCT queue FROM task_routes WHERE expires_at IS NULL OR expires_at > ?',
+  // Params: now
+  liveRoutes: `SELECT task, queue, expires_at AS expiresAt FROM task_routes
+    WHERE expires_at IS NULL OR expires_at > ? ORDER BY task, queue`,
+  // Params: task, queue
+  routeExpiry: 'SELECT expires_at FROM task_routes WHERE task = ? AND queue = ?',
+  // Params: @task, @queue, @now, @expiresAt (null: forever). Extends, never shortens: the later
+  // expiry wins and forever beats both (an expired row is older than any new expiry).
+  upsertRoute: `INSERT INTO task_routes (task, queue, registered_at, expires_at) VALUES (@task, @queue, @now, @expiresAt)
+    ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at,
+      expires_at = CASE WHEN task_routes.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL
+        ELSE MAX(task_routes.expires_at, excluded.expires_at) END`,
+  // Params: now, limit. Expired routes, a bounded batch.
+  sweepRoutes: `DELETE FROM task_routes WHERE (task, queue) IN
+    (SELECT task, queue FROM task_routes WHERE expires_at <= ? LIMIT ?)`,
 
   // Retention (deleteFinished). Params: @before, @limit. Final jobs in creation (id)
   // order, each state through its own partial index: no index by finish time, which would cost

@@ -173,9 +173,9 @@ export function historyTests(f: () => Fixture): void {
       const mine = (await x.store.taskRoutes()).filter((r) => r.task.startsWith(task));
       const key = (r: { task: string; queue: string }) => `${r.task} ${r.queue}`;
       expect(mine.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))).toEqual([
-        { task, queue: x.queue },
-        { task, queue: x.otherQueue('gpu') },
-        { task: `${task}-other`, queue: x.queue },
+        { task, queue: x.queue, expiresAt: null },
+        { task, queue: x.otherQueue('gpu'), expiresAt: null },
+        { task: `${task}-other`, queue: x.queue, expiresAt: null },
       ]);
     });
   });

@@ -15,6 +15,7 @@ import { queueCountTests } from './queue-counts.js';
 import { releaseTests } from './release.js';
 import { resourceTests } from './resources.js';
 import { retentionTests } from './retention.js';
+import { routeExpiryTests } from './route-expiry.js';
 import { schedulingTests } from './scheduling.js';
 
 export type { NewTestDatabase, OpenStore, TestDatabase } from './fixture.js';
@@ -42,6 +43,7 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     leaseTests(f);
     cancelTests(f);
     historyTests(f);
+    routeExpiryTests(f);
     eventTests(f);
     coordinationTests(f);
     resourceTests(f);

@@ -1,6 +1,6 @@
 import { statement } from './statement.js';
 
-/** Creating, reading, listing and cancelling jobs; queue statistics and task routes. */
+/** Creating, reading, listing and cancelling jobs; queue statistics (task routes: ./routes.ts). */
 
 /**
  * Inserts a batch of jobs in one statement. A keyed job is inserted only if its
@@ -108,29 +108,6 @@ CROSS JOIN LATERAL (
   SELECT GREATEST(run_at, created_at) AS since FROM jobs WHERE state = 'queued' AND queue = q.queue
   ORDER BY GREATEST(run_at, created_at) LIMIT 1
 ) o`,
-);
-
-export const routeQueues = statement(
-  'route_queues',
-  `
--- Params: none
-SELECT DISTINCT queue FROM task_routes`,
-);
-
-export const routes = statement(
-  'routes',
-  `
--- Params: none
-SELECT task, queue FROM task_routes ORDER BY task, queue`,
-);
-
-export const upsertRoutes = statement(
-  'upsert_routes',
-  `
--- Params: $1 tasks, $2 queues (pairwise, no pair twice), $3 now
-INSERT INTO task_routes (task, queue, registered_at)
-SELECT task, queue, $3::bigint FROM unnest($1::text[], $2::text[]) AS r(task, queue)
-ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at`,
 );
 
 /**

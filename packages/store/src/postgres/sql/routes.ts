@@ -1,0 +1,55 @@
+import { statement } from './statement.js';
+
+/**
+ * Task routes (`task_routes`, `expires_at` since migration 5): live while `expires_at` is null
+ * (forever) or after now. The table holds task × queue pairs, a few hundred at most, so it is
+ * scanned rather than indexed by expiry.
+ */
+
+export const liveRouteQueues = statement(
+  'live_route_queues',
+  `
+-- Params: $1 now
+SELECT DISTINCT queue FROM task_routes WHERE expires_at IS NULL OR expires_at > $1::bigint`,
+);
+
+export const liveRoutes = statement(
+  'live_routes',
+  `
+-- Params: $1 now
+SELECT task, queue, expires_at FROM task_routes WHERE expires_at IS NULL OR expires_at > $1::bigint
+ORDER BY task, queue`,
+);
+
+/**
+ * Registers routes live until $3 (null: forever), extending and never shortening one already
+ * there (the later expiry wins, forever beats both; an expired row's expiry is older than any
+ * new one), and deletes a bounded batch of other expired routes. Answers how many of the
+ * routes were not live before (absent or expired), read from the statement's snapshot: a
+ * route another server registers at the same moment may be counted by both, never by neither.
+ */
+export const registerRoutes = statement(
+  'register_routes',
+  `
+-- Params: $1 tasks, $2 queues (pairwise, no pair twice), $3 expiry (null: forever), $4 now, $5 sweep limit
+WITH r AS (SELECT task, queue FROM unnest($1::text[], $2::text[]) AS r(task, queue)),
+before AS (
+  SELECT t.task, t.queue, t.expires_at FROM task_routes t JOIN r ON t.task = r.task AND t.queue = r.queue
+),
+registered AS (
+  INSERT INTO task_routes (task, queue, registered_at, expires_at)
+  SELECT task, queue, $4::bigint, $3::bigint FROM r
+  ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at,
+    expires_at = CASE WHEN task_routes.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL
+      ELSE GREATEST(task_routes.expires_at, excluded.expires_at) END
+),
+swept AS (
+  DELETE FROM task_routes WHERE (task, queue) IN (
+    SELECT x.task, x.queue FROM task_routes x
+    WHERE x.expires_at <= $4::bigint AND NOT EXISTS (SELECT 1 FROM r WHERE r.task = x.task AND r.queue = x.queue)
+    LIMIT $5::int
+  )
+)
+SELECT count(*)::int AS revived FROM r LEFT JOIN before b ON b.task = r.task AND b.queue = r.queue
+WHERE b.task IS NULL OR b.expires_at <= $4::bigint`,
+);
