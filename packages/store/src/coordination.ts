@@ -31,6 +31,16 @@ export interface Coordination {
   agentReports(): Promise<AgentReport[]>;
   /** Delivers `event` to every store on this database (every server), this one included. */
   publish(event: StoreEvent): Promise<void>;
+  /**
+   * Called by a server as it starts. Where only one server can serve a database (a SQLite
+   * file: servers on one file would never run jobs), claims it for this process until
+   * `close()`, and throws a `BatonError` with code `STORE_IN_USE` (HTTP 409) naming the holder
+   * when another live process holds it. The claim dies with its process, so a server killed
+   * with `kill -9` never blocks its restart. Calling it again on the same store does nothing.
+   * Other tools on the same file (`baton store copy`) do not claim and keep working. On
+   * PostgreSQL and Redis, which many servers share, and on `sqlite::memory:`, it does nothing.
+   */
+  claimServer(serverId: string): Promise<void>;
 }
 
 export interface ShardLease {

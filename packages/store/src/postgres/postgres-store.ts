@@ -558,33 +558,19 @@ export class PostgresStore implements Store, Coordination {
     return { deleted: row?.deleted ?? 0 };
   }
 
-  heartbeatScheduler(id: string, ttlMs: number): Promise<string[]> {
-    return this.coordination.heartbeatScheduler(id, ttlMs);
-  }
-
-  removeScheduler(id: string): Promise<void> {
-    return this.coordination.removeScheduler(id);
-  }
-
-  claimShards(owner: string, shards: number[], leaseMs: number): Promise<number[]> {
-    return this.coordination.claimShards(owner, shards, leaseMs);
-  }
-
-  shardLeases(): Promise<ShardLease[]> {
-    return this.coordination.shardLeases();
-  }
-
-  putAgents(serverId: string, report: unknown, ttlMs: number): Promise<void> {
-    return this.coordination.putAgents(serverId, report, ttlMs);
-  }
-
-  agentReports(): Promise<AgentReport[]> {
-    return this.coordination.agentReports();
-  }
-
-  publish(event: StoreEvent): Promise<void> {
-    return this.coordination.publish(event);
-  }
+  // Coordination of many servers (coordination.ts).
+  heartbeatScheduler = (id: string, ttlMs: number): Promise<string[]> =>
+    this.coordination.heartbeatScheduler(id, ttlMs);
+  removeScheduler = (id: string): Promise<void> => this.coordination.removeScheduler(id);
+  claimShards = (owner: string, shards: number[], leaseMs: number): Promise<number[]> =>
+    this.coordination.claimShards(owner, shards, leaseMs);
+  shardLeases = (): Promise<ShardLease[]> => this.coordination.shardLeases();
+  putAgents = (serverId: string, report: unknown, ttlMs: number): Promise<void> =>
+    this.coordination.putAgents(serverId, report, ttlMs);
+  agentReports = (): Promise<AgentReport[]> => this.coordination.agentReports();
+  publish = (event: StoreEvent): Promise<void> => this.coordination.publish(event);
+  /** Many servers share a PostgreSQL database: nothing to claim. */
+  claimServer = async (): Promise<void> => {};
 
   async registerTasks(tasks: TaskRoute[], ttlMs?: number): Promise<void> {
     const now = this.clock();

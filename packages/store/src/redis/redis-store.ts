@@ -585,9 +585,9 @@ export class RedisStore implements Store, Coordination {
   putAgents = (serverId: string, report: unknown, ttlMs: number): Promise<void> =>
     this.coordination.putAgents(serverId, report, ttlMs);
   agentReports = (): Promise<AgentReport[]> => this.coordination.agentReports();
-  publish(event: StoreEvent): Promise<void> {
-    return this.sent(event);
-  }
+  publish = (event: StoreEvent): Promise<void> => this.sent(event);
+  /** Many servers share a Redis: nothing to claim. */
+  claimServer = async (): Promise<void> => {};
 
   async registerTasks(tasks: TaskRoute[], ttlMs?: number): Promise<void> {
     const now = this.clock();

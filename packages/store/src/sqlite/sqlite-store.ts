@@ -46,6 +46,7 @@ import { refusalFor, retentionArgs } from '../shared.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { appendLogs, getLogs } from './logs.js';
 import { liveRoutes, registerRoutes } from './routes.js';
+import { ServerClaim } from './server-claim.js';
 import { routeExpiry } from '../routes.js';
 import { logPageLimit } from '../log-tail.js';
 import { migrate } from './migrations.js';
@@ -90,6 +91,7 @@ export class SqliteStore implements Store, Coordination {
   private statements: Statements | null = null;
   private closed = false;
   private checkpoints: BackgroundCheckpoints | null = null;
+  private claim: ServerClaim | null = null;
   /** Jobs deleteFinished removed since the WAL was last truncated. */
   private deletedSinceTruncate = 0;
 
@@ -135,6 +137,8 @@ export class SqliteStore implements Store, Coordination {
     this.closed = true;
     await this.checkpoints?.stop();
     this.db.close();
+    // Last: another server may take the file once this one is done with it.
+    this.claim?.release();
   }
 
   async ping(): Promise<void> {
@@ -524,6 +528,11 @@ export class SqliteStore implements Store, Coordination {
 
   async publish(event: StoreEvent): Promise<void> {
     this.events.emit(event);
+  }
+
+  /** One server per file (see server-claim.ts); a store in memory is its process's alone. */
+  async claimServer(serverId: string): Promise<void> {
+    if (this.path !== ':memory:' && !this.closed) this.claim ??= ServerClaim.take(this.path, serverId);
   }
 
   async registerTasks(tasks: TaskRoute[], ttlMs?: number): Promise<void> {

@@ -121,4 +121,18 @@ export function coordinationTests(f: () => Fixture): void {
       }
     });
   });
+
+  describe('server claim', () => {
+    it('lets a server claim its store, again and again; many servers share PostgreSQL and Redis', async () => {
+      const x = f();
+      await x.store.claimServer(id('server-a'));
+      await x.store.claimServer(id('server-a'));
+      if (x.store.backend !== 'sqlite') {
+        // SQLite's refusal of a second server is tested with two processes (sqlite-server-claim.test.ts).
+        await (await x.openWith({})).claimServer(id('server-b'));
+      }
+      const [jobId] = await x.enqueue(1);
+      expect(await x.state(jobId!)).toBe('queued');
+    });
+  });
 }
