@@ -6,6 +6,7 @@ import type {
   HeldJob,
   JobAssignment,
   LeaseRef,
+  LingeringReport,
   RegisteredAgent,
   TransitionResult,
 } from '@baton/core';
@@ -13,6 +14,7 @@ import { BatonError } from '@baton/core';
 import { HandlerSlots } from './handler-slots.js';
 import { JobAbort } from './job-abort.js';
 import { fencePlan } from './lease-fence.js';
+import { LingeringHandlers } from './lingering-handlers.js';
 import { isAlreadyApplied, retryDecision } from './outcome-retry.js';
 import type { OutputSource } from './job-output.js';
 import { OutputBuffer } from './job-output.js';
@@ -22,8 +24,11 @@ import type { AnyTaskDefinition, TaskDefinition, TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
 
 export interface AgentOptions {
-  /** How this agent reaches the server. */
-  link: AgentLink;
+  /**
+   * How this agent reaches the server. A link with `lingering` (both of Baton's) also tells it
+   * which handlers linger, so the server does not place work here that would only wait.
+   */
+  link: AgentLink & Partial<LingeringReport>;
   tasks: readonly AnyTaskDefinition[];
   /** Jobs run at once. Default 4. */
   concurrency?: number;
@@ -82,7 +87,7 @@ interface RunningJob {
  * honours its concurrency by the slots it registered.
  */
 export class Agent implements ReregisteredInbox {
-  private readonly link: AgentLink;
+  private readonly link: AgentLink & Partial<LingeringReport>;
   private readonly tasks: Map<string, TaskDefinition<unknown, unknown>>;
   private readonly concurrency: number;
   private readonly queues: string[];
@@ -91,8 +96,8 @@ export class Agent implements ReregisteredInbox {
   private readonly running = new Map<string, RunningJob>();
   /** Slots and GPUs of handlers still running, lingering ones included. */
   private readonly handlerSlots: HandlerSlots;
-  /** Jobs that ended while their handler, ignoring its signal, runs on. */
-  private readonly lingeringJobs = new Set<string>();
+  /** Jobs that ended while their handler, ignoring its signal, runs on; reported to the server. */
+  private readonly lingeringJobs: LingeringHandlers;
   /** Fires when the earliest job's lease fence comes due. */
   private fenceTimer: NodeJS.Timeout | null = null;
   private fenceDueAt = Infinity;
@@ -122,6 +127,11 @@ export class Agent implements ReregisteredInbox {
       );
     }
     this.handlerSlots = new HandlerSlots(this.concurrency);
+    this.lingeringJobs = new LingeringHandlers(
+      this.link,
+      options.logger ?? silentLogger,
+      () => this.registration !== null && this._state !== 'idle' && this._state !== 'stopped',
+    );
     this.queues = options.queues ?? [...new Set(options.tasks.map((t) => t.queue))];
     this.logger = options.logger ?? silentLogger;
     this.progressIntervalMs = options.progressIntervalMs ?? 200;
@@ -155,7 +165,7 @@ export class Agent implements ReregisteredInbox {
    * more than its slots minus these, and new work waits.
    */
   get lingering(): string[] {
-    return [...this.lingeringJobs];
+    return this.lingeringJobs.ids();
   }
 
   /** Registers with the server; work arrives from then on. Idempotent. */
@@ -246,6 +256,8 @@ export class Agent implements ReregisteredInbox {
   /** The link registered this agent again after a lost connection, perhaps under a new id. */
   reregistered(registered: RegisteredAgent): void {
     this.registration = registered;
+    // The server may be another, or restarted: it knows nothing of what lingers here.
+    this.lingeringJobs.retry(true);
   }
 
   held(): HeldJob[] {
@@ -312,7 +324,14 @@ export class Agent implements ReregisteredInbox {
         },
       });
       if (handlerRunning) {
-        this.lingeringJobs.add(job.id);
+        const since = Date.now();
+        // Told before the outcome frees the job's room on the server.
+        this.lingeringJobs.add({
+          jobId: job.id,
+          slots: Math.min(job.resources.slots, this.concurrency), // as handler-slots counts it
+          gpus: job.gpus,
+          since,
+        });
         this.logger.warn(
           { jobId: job.id, error: outcome.outcome === 'failed' ? outcome.error.code : undefined },
           'job ended but its handler ignores its abort signal and runs on; its slots stay taken until it returns',
@@ -432,6 +451,7 @@ export class Agent implements ReregisteredInbox {
    */
   private async heartbeat(onlyProgress = false): Promise<void> {
     if (!onlyProgress) this.fenceLostLeases(Date.now());
+    if (!onlyProgress) this.lingeringJobs.retry();
     if (!onlyProgress && this.heartbeatRetrying) return;
     const round = [...this.running.values()].filter((r) => !onlyProgress || r.progressDirty);
     if (round.length === 0) return;

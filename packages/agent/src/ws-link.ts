@@ -6,6 +6,8 @@ import type {
   Completion,
   GpuHealth,
   LeaseRef,
+  LingeringJob,
+  LingeringReport,
   LogChunk,
   RegisteredAgent,
   TransitionResult,
@@ -51,7 +53,7 @@ export type WsLinkState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'clo
  * made meanwhile wait and are sent once registered again. An inbox with `reregistered` hears
  * of each re-registration (a new id after `RESUME_REFUSED`).
  */
-export class WsLink implements AgentLink {
+export class WsLink implements AgentLink, LingeringReport {
   private ws: WebSocket | null = null;
   private _state: WsLinkState = 'idle';
   private registration: AgentRegistration | null = null;
@@ -116,6 +118,10 @@ export class WsLink implements AgentLink {
 
   async gpuHealth(gpus: GpuHealth[]): Promise<void> {
     await this.call({ t: 'gpuHealth', gpus });
+  }
+
+  async lingering(jobs: LingeringJob[]): Promise<void> {
+    await this.call({ t: 'lingering', jobs });
   }
 
   async drain(): Promise<void> {

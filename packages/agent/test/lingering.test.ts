@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentLink } from '@baton/core';
+import { Agent } from '../src/agent.js';
 import { defineTask } from '../src/task.js';
 import type { Harness } from '../../server/test/harness.js';
 import { isFinal, startHarness } from '../../server/test/harness.js';
@@ -10,6 +12,7 @@ describe('a handler that ignores its abort signal', () => {
     h = null;
   });
 
+  // A link that cannot report lingering handlers (a custom one): the server does not know of them.
   it('keeps its slot after a cancel until it returns: the agent starts nothing else meanwhile', async () => {
     h = await startHarness({ agents: 0 });
     let letGo: () => void = () => {};
@@ -29,7 +32,11 @@ describe('a handler that ignores its abort signal', () => {
       { task: 'test.stubborn', queue: 'default' },
       { task: 'test.next', queue: 'default' },
     ]);
-    const agent = await h.addAgent({ concurrency: 1, tasks: [stubborn, next] });
+    const { lingering: _lingering, ...unreporting } = h.server.localLink();
+    const link: AgentLink = unreporting;
+    const agent = new Agent({ link, tasks: [stubborn, next], concurrency: 1 });
+    h.agents.push(agent);
+    await agent.start();
 
     const first = await h.post('/api/jobs', { task: 'test.stubborn' });
     await h.waitFor(first.body.id, (j) => j.state === 'running');
@@ -47,6 +54,33 @@ describe('a handler that ignores its abort signal', () => {
     letGo();
     expect(await h.waitFor(second.body.id, isFinal)).toMatchObject({ state: 'succeeded', result: 'ran', attempts: 1 });
     expect(started).toEqual([first.body.id, second.body.id]);
+    expect(agent.lingering).toEqual([]);
+  });
+
+  it('reported to the server keeps its slot there too: new work stays queued until it returns', async () => {
+    h = await startHarness({ agents: 0 });
+    let letGo: () => void = () => {};
+    const returned = new Promise<void>((resolve) => (letGo = resolve));
+    const stubborn = defineTask('test.stubborn', async () => {
+      await returned;
+      return 'late';
+    });
+    await h.store.registerTasks([{ task: 'test.stubborn', queue: 'default' }]);
+    const agent = await h.addAgent({ concurrency: 1, tasks: [stubborn] });
+
+    const first = await h.post('/api/jobs', { task: 'test.stubborn' });
+    await h.waitFor(first.body.id, (j) => j.state === 'running');
+    expect((await h.post(`/api/jobs/${first.body.id}/cancel`)).status).toBe(200);
+    await h.waitFor(first.body.id, (j) => j.state === 'cancelled');
+    const second = await h.post('/api/jobs', { task: 'demo.echo', payload: 2 });
+    const waiting = await h.waitFor(second.body.id, (j) => j.pendingReason !== null);
+    expect(waiting.pendingReason.code).toBe('WAITING_FOR_CAPACITY');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await h.get(`/api/jobs/${second.body.id}`)).body.state).toBe('queued');
+    expect(agent.lingering).toEqual([first.body.id]);
+
+    letGo();
+    expect(await h.waitFor(second.body.id, isFinal)).toMatchObject({ state: 'succeeded', result: 2 });
     expect(agent.lingering).toEqual([]);
   });
 });

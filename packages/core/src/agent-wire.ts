@@ -55,6 +55,31 @@ export const INVALID_MESSAGE_WINDOW_MS = 60_000;
 /** WebSocket close code for an agent the server cut off (protocol abuse): 1008, policy violation. */
 export const AGENT_POLICY_CLOSE = 1008;
 
+/**
+ * A job whose handler ignored its AbortSignal and runs on after the job ended (cancelled,
+ * timed out, lease lost): its slots and GPUs stay taken on the agent until the handler returns.
+ */
+export interface LingeringJob {
+  jobId: string;
+  slots: number;
+  gpus: number[];
+  /** When the job ended and its handler ran on (epoch ms). */
+  since: number;
+}
+
+/** Most lingering jobs one report lists (an agent with more reports the oldest). */
+export const MAX_LINGERING_JOBS = MAX_ITEMS_PER_MESSAGE;
+
+/**
+ * What a link tells the server beyond `AgentLink`: which of the agent's handlers linger,
+ * so the server counts their room as taken and does not place work the agent cannot start.
+ * Both of Baton's links have it; an agent on a link without it runs as before, unreported.
+ */
+export interface LingeringReport {
+  /** Every lingering job of the agent now (this list replaces the last one); empty when none. */
+  lingering(jobs: LingeringJob[]): Promise<void>;
+}
+
 export type AgentRequest =
   | { t: 'register'; id: number; protocol: number; registration: AgentRegistration }
   | { t: 'started'; id: number; items: LeaseRef[] }
@@ -62,6 +87,7 @@ export type AgentRequest =
   | { t: 'complete'; id: number; items: Completion[] }
   | { t: 'logs'; id: number; chunks: LogChunk[] }
   | { t: 'gpuHealth'; id: number; gpus: GpuHealth[] }
+  | { t: 'lingering'; id: number; jobs: LingeringJob[] }
   | { t: 'drain'; id: number }
   | { t: 'unregister'; id: number };
 
@@ -311,6 +337,20 @@ export const agentRequestSchema = z.discriminatedUnion('t', [
     gpus: z
       .array(z.strictObject({ index, healthy: z.boolean(), reason: z.string().max(1000).optional() }))
       .max(MAX_ITEMS_PER_MESSAGE),
+  }),
+  z.strictObject({
+    t: z.literal('lingering'),
+    id,
+    jobs: z
+      .array(
+        z.strictObject({
+          jobId,
+          slots: z.number().int().min(1).max(100_000),
+          gpus: z.array(index).max(1024),
+          since: z.number().int().min(0),
+        }),
+      )
+      .max(MAX_LINGERING_JOBS),
   }),
   z.strictObject({ t: z.literal('drain'), id }),
   z.strictObject({ t: z.literal('unregister'), id }),

@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import type { AgentLink } from '@baton/core';
+import type { AgentLink, LingeringReport } from '@baton/core';
 import type { Store } from '@baton/store';
 import { agentSocket } from './agents/agent-socket.js';
 import { eventsSocket } from './http/events-socket.js';
@@ -35,7 +35,7 @@ export interface BatonServer {
   /** This server's id among the servers sharing its store. */
   readonly serverId: string;
   /** A link for an agent in this process. */
-  localLink(): AgentLink;
+  localLink(): AgentLink & LingeringReport;
   /** Listens and returns the base URL. */
   listen(port: number, host?: string): Promise<string>;
   /** Stops scheduling and serving. The store stays open: its owner closes it. Idempotent. */

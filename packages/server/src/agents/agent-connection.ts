@@ -1,4 +1,13 @@
-import type { AgentInbox, AgentLink, AgentRegistration, GpuHealth, JobAssignment, RegisteredAgent } from '@baton/core';
+import type {
+  AgentInbox,
+  AgentLink,
+  AgentRegistration,
+  GpuHealth,
+  JobAssignment,
+  LingeringJob,
+  LingeringReport,
+  RegisteredAgent,
+} from '@baton/core';
 import { ValidationError } from '@baton/core';
 import type { Logger } from 'pino';
 import type { AgentReports } from './agent-reports.js';
@@ -8,7 +17,7 @@ import type { AgentSession } from './agent-session.js';
  * One agent's connection, in process or over a WebSocket: the agent protocol's server side
  * for that agent. Every call after `register` acts on the agent's session.
  */
-export interface AgentConnection extends Omit<AgentLink, 'register'> {
+export interface AgentConnection extends Omit<AgentLink, 'register'>, LingeringReport {
   register(registration: AgentRegistration): Promise<RegisteredAgent>;
   /** The transport went away; the agent may come back within the reconnect grace. */
   disconnected(): void;
@@ -30,6 +39,7 @@ export interface ConnectionHost {
     inbox: AgentInbox,
   ): Promise<{ session: AgentSession; registered: RegisteredAgent }>;
   gpuHealth(session: AgentSession, changes: GpuHealth[]): Promise<void>;
+  lingering(session: AgentSession, jobs: LingeringJob[]): void;
   /** The session's transport closed: its reconnect grace starts. */
   disconnected(session: AgentSession): void;
 }
@@ -70,6 +80,7 @@ export function openConnection(
     logs: async (chunks) => host.reports.logs(current(), chunks),
     undeliverable: (failed) => host.reports.undeliverable(session, failed),
     gpuHealth: async (gpus) => host.gpuHealth(current(), gpus),
+    lingering: async (jobs) => host.lingering(current(), jobs),
     drain: async () => {
       const s = current();
       s.state = 'draining';

@@ -29,6 +29,8 @@ export function agentJson(s: AgentSession): Record<string, unknown> {
       jobId: s.gpuHolder(g.index) ?? null,
     })),
     jobs: [...s.held.keys()],
+    // Jobs that ended while their handler runs on: their slots and GPUs stay taken until it returns.
+    lingering: s.lingering.map((j) => ({ jobId: j.jobId, slots: j.slots, gpus: j.gpus, since: iso(j.since) })),
     connectedAt: iso(s.connectedAt),
     lastSeenAt: iso(s.lastSeenAt),
     disconnectedAt: iso(s.disconnectedAt),

@@ -5,10 +5,11 @@ import type {
   AgentRegistration,
   CapacityRelease,
   GpuDevice,
+  LingeringJob,
   Resources,
   TransitionResult,
 } from '@baton/core';
-import { DEFAULT_POOL } from '@baton/core';
+import { DEFAULT_POOL, ValidationError } from '@baton/core';
 import { queuesOf } from './agent-routes.js';
 
 /** What a job holds on its agent while it runs. */
@@ -79,6 +80,12 @@ export class AgentSession {
   private resumeDigest: Buffer = Buffer.alloc(32);
   /** Held jobs with a known end bound; releases are listed only when some have one. */
   private bounded = 0;
+  /**
+   * Jobs that ended while their handler, ignoring its abort signal, runs on, as the agent last
+   * reported them (agent-wire's `lingering`): their room stays taken on the agent until the
+   * handler returns, so it is counted here as used.
+   */
+  private lingeringJobs = new Map<string, LingeringJob>();
 
   constructor(
     readonly id: string,
@@ -181,13 +188,62 @@ export class AgentSession {
     for (const jobId of [...this.held.keys()]) this.release(jobId);
   }
 
-  /** The job holding a GPU, if any. */
-  gpuHolder(index: number): string | undefined {
-    return this.gpuHolders.get(index);
+  /**
+   * Takes the agent's report of its lingering jobs (the whole set, replacing the last one).
+   * An agent cannot keep more room than it declared: a report claiming more slots than it has,
+   * a GPU it does not have, or one GPU twice is refused (`INVALID_LINGERING`).
+   */
+  setLingering(jobs: readonly LingeringJob[]): void {
+    const byId = new Map<string, LingeringJob>();
+    const gpus = new Set<number>();
+    let slots = 0;
+    for (const job of jobs) {
+      if (byId.has(job.jobId)) throw invalidLingering(`job ${job.jobId} is listed twice`);
+      slots += job.slots;
+      for (const index of job.gpus) {
+        if (!this.gpus.has(index))
+          throw invalidLingering(`job ${job.jobId} names GPU ${index}, which the agent does not have`);
+        if (gpus.has(index)) throw invalidLingering(`GPU ${index} is named by two lingering jobs`);
+        gpus.add(index);
+      }
+      byId.set(job.jobId, { jobId: job.jobId, slots: job.slots, gpus: [...job.gpus], since: job.since });
+    }
+    if (slots > this.declaration.slots) {
+      throw invalidLingering(`lingering jobs hold ${slots} slots; the agent has ${this.declaration.slots}`);
+    }
+    this.lingeringJobs = byId;
   }
 
+  /** The lingering jobs the agent reported, oldest first. */
+  get lingering(): LingeringJob[] {
+    return [...this.lingeringJobs.values()].sort((a, b) => a.since - b.since);
+  }
+
+  /**
+   * What lingering jobs keep: those the server still holds (their outcome not yet in) are
+   * counted once, as held.
+   */
+  private lingeringUse(): { slots: number; gpus: Map<number, string> } {
+    let slots = 0;
+    const gpus = new Map<number, string>();
+    for (const job of this.lingeringJobs.values()) {
+      if (this.held.has(job.jobId)) continue;
+      slots += job.slots;
+      for (const index of job.gpus) gpus.set(index, job.jobId);
+    }
+    return { slots, gpus };
+  }
+
+  /** The job holding a GPU, if any: a held one, else a lingering one. */
+  gpuHolder(index: number): string | undefined {
+    const held = this.gpuHolders.get(index);
+    if (held !== undefined || this.lingeringJobs.size === 0) return held;
+    return this.lingeringUse().gpus.get(index);
+  }
+
+  /** Slots taken: by held jobs, and by lingering ones. */
   get slotsUsed(): number {
-    return this.usedSlots;
+    return this.usedSlots + (this.lingeringJobs.size === 0 ? 0 : this.lingeringUse().slots);
   }
 
   healthyGpus(): GpuState[] {
@@ -202,17 +258,20 @@ export class AgentSession {
   capacity(): AgentCapacity {
     const d = this.declaration;
     const healthy = this.healthyGpus();
+    const lingering = this.lingeringJobs.size === 0 ? null : this.lingeringUse();
     return {
       id: this.id,
       pool: d.pool,
       queues: d.queues,
       tasks: d.tasks,
       tags: d.tags,
-      freeSlots: d.slots - this.usedSlots,
+      // Held and lingering jobs may together claim more than the agent has, briefly (work
+      // admitted before the agent reported a handler lingering): that work waits on the agent.
+      freeSlots: Math.max(0, d.slots - this.usedSlots - (lingering?.slots ?? 0)),
       freeCpu: d.cpu - this.usedCpu,
       freeMemoryMb: d.memoryMb - this.usedMemoryMb,
       freeGpus: healthy
-        .filter((g) => !this.gpuHolders.has(g.index))
+        .filter((g) => !this.gpuHolders.has(g.index) && !lingering?.gpus.has(g.index))
         .map((g) => g.index)
         .sort((a, b) => a - b),
       gpuCount: healthy.length,
@@ -246,6 +305,10 @@ export function declarationOf(r: AgentRegistration, id: string): AgentDeclaratio
     memoryMb: r.memoryMb ?? Infinity,
     gpus: (r.gpus ?? []).map((g) => ({ ...g })),
   };
+}
+
+function invalidLingering(why: string): ValidationError {
+  return new ValidationError(`lingering report refused: ${why}`, undefined, 'INVALID_LINGERING');
 }
 
 function digest(secret: string): Buffer {

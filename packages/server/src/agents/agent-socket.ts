@@ -174,6 +174,8 @@ function dispatch(connection: AgentConnection, request: AgentRequest): Promise<u
       return connection.logs(request.chunks);
     case 'gpuHealth':
       return connection.gpuHealth(request.gpus);
+    case 'lingering':
+      return connection.lingering(request.jobs);
     case 'drain':
       return connection.drain();
     case 'unregister':

@@ -6,6 +6,7 @@ import {
   MAX_FRAME_VALUES,
   MAX_INVALID_MESSAGES,
   MAX_ITEMS_PER_MESSAGE,
+  MAX_LINGERING_JOBS,
   MAX_RESUMED_JOBS,
 } from '@baton/core';
 import type { FrameShape } from '@baton/core';
@@ -15,6 +16,7 @@ const LIST_LIMITS: [path: string[], max: number][] = [
   [['items'], MAX_ITEMS_PER_MESSAGE],
   [['chunks'], MAX_ITEMS_PER_MESSAGE],
   [['gpus'], MAX_ITEMS_PER_MESSAGE],
+  [['jobs'], MAX_LINGERING_JOBS],
   [['registration', 'queues'], MAX_AGENT_QUEUES],
   [['registration', 'tasks'], MAX_AGENT_TASKS],
   [['registration', 'tags'], 100],

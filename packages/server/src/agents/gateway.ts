@@ -1,5 +1,13 @@
 import { EventEmitter } from 'node:events';
-import type { AgentCapacity, AgentInbox, AgentLink, GpuHealth, JobAssignment } from '@baton/core';
+import type {
+  AgentCapacity,
+  AgentInbox,
+  AgentLink,
+  GpuHealth,
+  JobAssignment,
+  LingeringJob,
+  LingeringReport,
+} from '@baton/core';
 import { ValidationError } from '@baton/core';
 import type { Offer, Store } from '@baton/store';
 import type { Logger } from 'pino';
@@ -76,6 +84,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
         return registered;
       },
       gpuHealth: (session, changes) => this.gpuHealth(session, changes),
+      lingering: (session, jobs) => this.lingering(session, jobs),
       disconnected: (session) => this.liveness.disconnected(session),
     };
   }
@@ -90,7 +99,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   }
 
   /** A link for an agent running in this process (`baton dev`). */
-  localLink(): AgentLink {
+  localLink(): AgentLink & LingeringReport {
     let connection: AgentConnection | null = null;
     const open = (): AgentConnection => {
       if (!connection) throw new ValidationError('agent is not registered', undefined, 'AGENT_NOT_REGISTERED');
@@ -106,6 +115,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       complete: (items) => open().complete(items),
       logs: (chunks) => open().logs(chunks),
       gpuHealth: (gpus) => open().gpuHealth(gpus),
+      lingering: (jobs) => open().lingering(jobs),
       drain: () => open().drain(),
       unregister: () => open().unregister(),
     };
@@ -122,6 +132,23 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   /** Unhealthy GPUs leave capacity; the jobs on them go back to the queue and their agent stops them. */
   private async gpuHealth(session: AgentSession, changes: GpuHealth[]): Promise<void> {
     await moveOffUnhealthyGpus(this.store, this.options.logger, session, changes);
+    this.emit('capacity');
+  }
+
+  /**
+   * The agent's handlers that run on after their jobs ended: their room counts as taken until
+   * they return, so placement does not give the agent work that would only wait there.
+   */
+  private lingering(session: AgentSession, jobs: LingeringJob[]): void {
+    const before = session.lingering.length;
+    session.setLingering(jobs);
+    if (jobs.length > 0 || before > 0) {
+      this.options.logger.info(
+        { agentId: session.id, lingering: jobs.map((j) => j.jobId) },
+        'agent handlers lingering',
+      );
+    }
+    // Room came back (a handler returned) or was taken: both change what others are told.
     this.emit('capacity');
   }
 
