@@ -1,5 +1,4 @@
-import type { Job, JobError } from '@baton/core';
-import { LEASED_STATES } from '@baton/core';
+import type { JobError } from '@baton/core';
 import type { Store } from '@baton/store';
 import type { Logger } from 'pino';
 import type { AgentSession } from './agent-session.js';
@@ -37,8 +36,8 @@ export interface LivenessHost {
  * A job is released only while its lease is still the one this server last renewed. An agent
  * that reconnected to another server within the grace has had its leases renewed there (on
  * resume and every heartbeat since), with the same lease tokens, so the token check in
- * `store.release` alone would not stop this server from moving a job that still runs: its
- * lease expiry is compared instead (see {@link releasable}).
+ * `store.release` alone would not stop this server from moving a job that still runs: the
+ * release is conditional on the lease expiry this server set (see `releaseJobs`).
  */
 export class AgentLiveness {
   private silenceTimer: NodeJS.Timeout | null = null;
@@ -152,51 +151,33 @@ export class AgentLiveness {
     this.releasing.set(session.id, done);
   }
 
+  /**
+   * Releases the lost agent's jobs whose lease is still the one this server last renewed. Every
+   * renewal sets a lease to end `leaseMs` after the renewing server's now, so a lease ending
+   * later than `leasesRenewedAt + leaseMs` was renewed since by another server, where the agent
+   * is back: the store refuses that job (`LEASE_RENEWED`) in the same atomic step as the
+   * release, and it stays. This assumes the servers' clocks agree to well within a heartbeat,
+   * as lease expiry itself does. A job no longer leased to the agent is refused as well.
+   */
   private async releaseJobs(session: AgentSession, leased: [string, { leaseToken: string }][]): Promise<void> {
     const { leaseMs, reconnectGraceMs, logger } = this.options;
-    const jobs = await Promise.all(leased.map(([jobId]) => this.store.getJob(jobId)));
-    const release: { jobId: string; leaseToken: string; error: JobError }[] = [];
-    const renewedElsewhere: string[] = [];
-    leased.forEach(([jobId, { leaseToken }], i) => {
-      const verdict = releasable(jobs[i] ?? null, session.id, session.leasesRenewedAt, leaseMs);
-      if (verdict === 'renewed-elsewhere') renewedElsewhere.push(jobId);
-      if (verdict !== 'release') return;
-      release.push({
-        jobId,
-        leaseToken,
-        error: {
-          code: 'AGENT_LOST',
-          message: `agent ${session.name} (${session.id}) closed its connection and was not back within ${reconnectGraceMs} ms; the job runs again elsewhere`,
-          retryable: true,
-        },
-      });
-    });
-    const results = release.length > 0 ? await this.store.release(release) : [];
+    const leaseExpiresBy = session.leasesRenewedAt + leaseMs;
+    const error: JobError = {
+      code: 'AGENT_LOST',
+      message: `agent ${session.name} (${session.id}) closed its connection and was not back within ${reconnectGraceMs} ms; the job runs again elsewhere`,
+      retryable: true,
+    };
+    const results =
+      leased.length === 0
+        ? []
+        : await this.store.release(
+            leased.map(([jobId, { leaseToken }]) => ({ jobId, leaseToken, error, leaseExpiresBy })),
+          );
     const released = results.filter((r) => r.ok).map((r) => r.jobId);
+    const renewedElsewhere = results.filter((r) => !r.ok && r.code === 'LEASE_RENEWED').map((r) => r.jobId);
     logger.warn(
       { agentId: session.id, name: session.name, released, renewedElsewhere },
       `agent not back ${reconnectGraceMs} ms after its connection closed: declared lost; released ${released.length} job(s) to run again elsewhere`,
     );
   }
-}
-
-/**
- * Whether this server may release `job` of agent `agentId`, whose leases it last renewed at
- * `renewedAt` (its clock, once the store had answered). Every renewal sets the lease to end
- * `leaseMs` after the renewing server's now, so a lease ending later than `renewedAt + leaseMs`
- * was renewed since by another server, where the agent is back: that job stays, and runs out
- * its lease if the agent is gone after all. This assumes the servers' clocks agree to well
- * within a heartbeat, as lease expiry itself does. A job no longer leased to the agent has
- * nothing to release.
- */
-export function releasable(
-  job: Job | null,
-  agentId: string,
-  renewedAt: number,
-  leaseMs: number,
-): 'release' | 'renewed-elsewhere' | 'not-leased' {
-  if (!job || !LEASED_STATES.has(job.state) || job.agentId !== agentId || job.leaseExpiresAt === null) {
-    return 'not-leased';
-  }
-  return job.leaseExpiresAt <= renewedAt + leaseMs ? 'release' : 'renewed-elsewhere';
 }
