@@ -19,6 +19,7 @@ export interface ServeOptions {
   heartbeatMs?: number;
   agentTimeoutMs?: number;
   reconnectGraceMs?: number;
+  routeTtl?: number;
   shardLeaseMs?: number;
   maxPayloadBytes?: number;
   retainSucceeded?: number;
@@ -51,6 +52,11 @@ export function withServeOptions(command: Command, defaults: { store: string; po
       '--reconnect-grace-ms <ms>',
       'an agent whose connection closed and is not back this long after is lost: its jobs run elsewhere at once (default 3000, or --agent-timeout-ms if shorter)',
       intOption('--reconnect-grace-ms', 0),
+    )
+    .option(
+      '--route-ttl <duration>',
+      "how long an agent's task routes stay live unrenewed: a task whose last agent left is refused this long after (90s, 15m, plain ms; default 5m)",
+      routeTtlOption,
     )
     .option(
       '--shard-lease-ms <ms>',
@@ -87,6 +93,13 @@ export function withServeOptions(command: Command, defaults: { store: string; po
         throw new CliError('give --agent-token or --agent-token-file, not both', 2);
       }
     });
+}
+
+/** `--route-ttl`: a duration of at least 100 ms (a route that lives for nothing is no route). */
+function routeTtlOption(value: string): number {
+  const ms = durationOption('--route-ttl')(value);
+  if (ms < 100) throw new CliError(`--route-ttl must be at least 100ms, got "${value}"`, 2);
+  return ms;
 }
 
 export interface Serving {
@@ -134,6 +147,7 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
       ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
       ...(options.agentTimeoutMs !== undefined && { agentTimeoutMs: options.agentTimeoutMs }),
       ...(options.reconnectGraceMs !== undefined && { reconnectGraceMs: options.reconnectGraceMs }),
+      ...(options.routeTtl !== undefined && { routeTtlMs: options.routeTtl }),
       ...(options.shardLeaseMs !== undefined && { shardLeaseMs: options.shardLeaseMs }),
       ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
       retention: {

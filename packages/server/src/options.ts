@@ -28,6 +28,14 @@ export interface ServerOptions {
    */
   reconnectGraceMs?: number;
   /**
+   * How long an agent's task routes stay live in the store without renewal. Its server renews
+   * them while it has the agent's session; once the agent left (or was lost, or went with its
+   * server) they lapse within this, and submissions of a task no agent serves any more are
+   * refused again (`UNKNOWN_TASK`). Long enough that an agent restarting in a rolling deploy does
+   * not make submissions fail meanwhile. [300 000: 5 minutes]
+   */
+  routeTtlMs?: number;
+  /**
    * The secret remote agents present to connect (`baton agent --token`). Null: remote agents
    * are refused. [null]
    */
@@ -56,6 +64,9 @@ export interface ServerTlsOptions {
 }
 
 export type ResolvedServerOptions = Required<Omit<ServerOptions, 'retention'>> & { retention: RetentionOptions };
+
+/** How long an agent's task routes stay live without renewal (see `routeTtlMs`). */
+export const DEFAULT_ROUTE_TTL_MS = 5 * 60_000;
 
 /** How long an agent whose connection closed may take to come back and keep its jobs. */
 export const DEFAULT_RECONNECT_GRACE_MS = 3000;
@@ -110,6 +121,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     leaseMs,
     agentTimeoutMs,
     reconnectGraceMs,
+    routeTtlMs: positiveInt('routeTtlMs', options.routeTtlMs ?? DEFAULT_ROUTE_TTL_MS, 100),
     tls,
     shardLeaseMs: positiveInt('shardLeaseMs', options.shardLeaseMs ?? 5000, 250),
     agentToken,

@@ -61,6 +61,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     heartbeatMs: resolved.heartbeatMs,
     agentTimeoutMs: resolved.agentTimeoutMs,
     reconnectGraceMs: resolved.reconnectGraceMs,
+    routeTtlMs: resolved.routeTtlMs,
     logger,
   });
   // One id per server process: it names the server's agent report and its scheduler.

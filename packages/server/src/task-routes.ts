@@ -1,4 +1,4 @@
-import type { Store, TaskRoute } from '@baton/store';
+import type { Store, StoredTaskRoute, TaskRoute } from '@baton/store';
 import { ValidationError, DEFAULT_QUEUE } from '@baton/core';
 
 /** The built-in command task (agents started with --allow-commands serve it). */
@@ -12,9 +12,16 @@ const COMMAND_TASK = 'command';
  * servers can be lost). Concurrent misses share one read. So a client sending random task
  * names costs at most one store read per `minReloadMs`, and a task an agent has just
  * registered is found at once on its server and within about `minReloadMs` elsewhere.
+ *
+ * Routes expire (an agent's server renews them while it has the agent; see route-keeper.ts):
+ * once the earliest expiry among the cached routes has passed, the store is read again before
+ * answering, so a task whose last agent left is refused again (`UNKNOWN_TASK`) within about
+ * the route TTL. Expiry is the store's clock; servers' clocks are taken to agree with it.
  */
 export class TaskRoutes {
   private routes = new Map<string, Set<string>>();
+  /** When the first cached route expires (Infinity: none does). */
+  private expiresAt = Infinity;
   /** When the last read began (-Infinity: never). */
   private loadedAt = -Infinity;
   /** A `routes` event came since the last read began. */
@@ -42,7 +49,8 @@ export class TaskRoutes {
 
   /** The queue a job of `task` goes to, checking that some agent serves the pair. */
   async resolveQueue(task: string, queue: string | undefined): Promise<string> {
-    if (this.clock() - this.loadedAt > this.ttlMs) await this.reload();
+    const now = this.clock();
+    if (now - this.loadedAt > this.ttlMs || now >= this.expiresAt) await this.reload();
     let queues = this.routes.get(task);
     if (!queues || (queue !== undefined && !queues.has(queue))) {
       await this.reloadOnMiss();
@@ -104,7 +112,7 @@ export class TaskRoutes {
   private async load(): Promise<void> {
     this.loadedAt = this.clock();
     this.stale = false;
-    let found: TaskRoute[];
+    let found: StoredTaskRoute[];
     try {
       found = await this.store.taskRoutes();
     } catch (err) {
@@ -113,11 +121,14 @@ export class TaskRoutes {
     }
     this.failure = null;
     const routes = new Map<string, Set<string>>();
-    for (const { task, queue } of found) {
+    let expiresAt = Infinity;
+    for (const { task, queue, expiresAt: expiry } of found) {
+      if (expiry !== null) expiresAt = Math.min(expiresAt, expiry);
       let set = routes.get(task);
       if (!set) routes.set(task, (set = new Set()));
       set.add(queue);
     }
     this.routes = routes;
+    this.expiresAt = expiresAt;
   }
 }

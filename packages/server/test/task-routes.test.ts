@@ -96,6 +96,35 @@ describe('task routes cache', () => {
     expect(reads).toBe(2);
     routes.close();
   });
+
+  it('treats a cached route past its expiry as gone: reads the store again once it has passed', async () => {
+    const real = await openStore('sqlite::memory:');
+    opened.push(real);
+    await real.registerTasks([{ task: 'brief', queue: 'default' }], 300);
+    await real.registerTasks([{ task: 'kept', queue: 'default' }]);
+    const { store, reads } = counting(real);
+    // Neither the cache's own period nor misses would read again within the test.
+    const routes = new TaskRoutes(store, 60_000, 60_000);
+    expect(await routes.resolveQueue('brief', undefined)).toBe('default');
+    expect(await routes.resolveQueue('kept', undefined)).toBe('default');
+    expect(reads()).toBe(1);
+
+    const deadline = Date.now() + 5000;
+    let refusal: { code?: string } | undefined;
+    while (!refusal) {
+      refusal = await routes.resolveQueue('brief', undefined).then(
+        () => undefined,
+        (err: { code?: string }) => err,
+      );
+      if (Date.now() > deadline) throw new Error('the expired route was still answered');
+      if (!refusal) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(refusal.code).toBe('UNKNOWN_TASK');
+    expect(reads()).toBe(2); // one read when the expiry passed, none before
+    expect(await routes.resolveQueue('kept', undefined)).toBe('default');
+    expect(reads()).toBe(2);
+    routes.close();
+  });
 });
 
 describe('POST /api/jobs with unknown task names', () => {

@@ -11,7 +11,7 @@ export interface RegistrationHost {
   readonly store: Store;
   readonly sessions: Map<string, AgentSession>;
   readonly liveness: AgentLiveness;
-  readonly options: { leaseMs: number; heartbeatMs: number; logger: Logger };
+  readonly options: { leaseMs: number; heartbeatMs: number; routeTtlMs: number; logger: Logger };
 }
 
 /**
@@ -26,8 +26,9 @@ export async function registerAgent(
 ): Promise<{ session: AgentSession; registered: RegisteredAgent }> {
   const registration = validRegistration(raw);
   const { store, sessions, liveness, options } = host;
-  // Each task on every queue the agent takes, as placement places them (bounded).
-  await store.registerTasks(routesOf(registration));
+  // Each task on every queue the agent takes, as placement places them (bounded). They live
+  // for the route TTL, renewed while the server has the agent's session (route-keeper.ts).
+  await store.registerTasks(routesOf(registration), options.routeTtlMs);
   const now = Date.now();
   const resume = registration.resume;
   const abort: string[] = [];

@@ -19,6 +19,7 @@ import { AgentReports } from './agent-reports.js';
 import type { AgentSession } from './agent-session.js';
 import { moveOffUnhealthyGpus } from './gpu-failover.js';
 import { AgentLiveness } from './liveness.js';
+import { RouteKeeper } from './route-keeper.js';
 
 export type { AgentConnection } from './agent-connection.js';
 
@@ -29,6 +30,8 @@ export interface GatewayOptions {
   agentTimeoutMs: number;
   /** An agent whose connection closed and is not back this long after is lost: its jobs are released. */
   reconnectGraceMs: number;
+  /** How long an agent's task routes stay live in the store unless renewed (see route-keeper.ts). */
+  routeTtlMs: number;
   logger: Logger;
 }
 
@@ -52,6 +55,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   private readonly sessions = new Map<string, AgentSession>();
   private readonly reports: AgentReports;
   private readonly liveness: AgentLiveness;
+  private readonly routeKeeper: RouteKeeper;
   private readonly host: ConnectionHost;
 
   constructor(
@@ -70,6 +74,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       },
       freed: () => this.emit('capacity'),
     });
+    this.routeKeeper = new RouteKeeper(store, options, () => this.sessions.values());
     this.host = {
       sessions: this.sessions,
       reports: this.reports,
@@ -89,13 +94,15 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     };
   }
 
-  /** Starts declaring silent and disconnected agents dead. Idempotent. */
+  /** Starts declaring silent and disconnected agents dead, and renewing agents' routes. Idempotent. */
   start(): void {
     this.liveness.start();
+    this.routeKeeper.start();
   }
 
   stop(): void {
     this.liveness.stop();
+    this.routeKeeper.stop();
   }
 
   /** A link for an agent running in this process (`baton dev`). */
