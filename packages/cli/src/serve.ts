@@ -179,6 +179,8 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
         const code = (err as { code?: string }).code;
         if (code === 'EADDRINUSE')
           throw new CliError(`port ${options.port} is already in use; pass --port with another one`);
+        // Another live server holds this SQLite file: one server per file.
+        if (err instanceof BatonError && code === 'STORE_IN_USE') throw new CliError(`${err.message} (${code})`);
         throw err;
       }
     },

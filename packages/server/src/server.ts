@@ -132,6 +132,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     serverId,
     localLink: () => gateway.localLink(),
     async listen(port, host = '127.0.0.1') {
+      // Before anything runs: a second server on one SQLite file is refused (STORE_IN_USE).
+      await store.claimServer(serverId);
       gateway.start();
       reporter.start();
       await shards?.start();
