@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentLink } from '@baton/core';
-import { Agent } from '../src/agent.js';
+import { Agent } from '@baton/agent';
 import { defineTask } from '../src/task.js';
 import type { Harness } from '../../server/test/harness.js';
 import { isFinal, startHarness } from '../../server/test/harness.js';
