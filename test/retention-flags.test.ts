@@ -32,6 +32,7 @@ describe('retention flags', () => {
     expect((await p.exited).code).toBe(2);
     expect(p.output()).toContain(`${flag} must be a duration like 90s, 15m, 12h, 7d or plain milliseconds`);
     expect(p.output()).toContain(`got "${value}"`);
+    expect(p.output()).toContain('(0 keeps forever)');
   });
 
   it('baton dev starts with every retention flag given', async () => {
@@ -47,5 +48,19 @@ describe('retention flags', () => {
     ]);
     started.push({ kill: () => p.child.kill('SIGKILL') });
     expect(p.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe('--route-ttl', () => {
+  it.each([
+    ['server', '7x', '--route-ttl must be a duration like 90s, 15m, 12h, 7d or plain milliseconds, got "7x"'],
+    ['dev', '0', '--route-ttl must be at least 100ms, got "0"'],
+    ['server', '99ms', '--route-ttl must be at least 100ms, got "99ms"'],
+  ])('baton %s refuses --route-ttl %s: exit 2, and no word of keeping forever', async (command, value, message) => {
+    const p = startBaton([command, '--port', '0', '--store', 'sqlite::memory:', '--route-ttl', value]);
+    started.push({ kill: () => p.kill() });
+    expect((await p.exited).code).toBe(2);
+    expect(p.output()).toContain(message);
+    expect(p.output()).not.toContain('forever');
   });
 });

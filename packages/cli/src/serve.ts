@@ -75,17 +75,17 @@ export function withServeOptions(command: Command, defaults: { store: string; po
     .option(
       '--retain-succeeded <duration>',
       'delete succeeded jobs this long after they finished: 90s, 15m, 12h, 7d, plain ms; 0 keeps forever (default 7d)',
-      durationOption('--retain-succeeded'),
+      durationOption('--retain-succeeded', 'keeps forever'),
     )
     .option(
       '--retain-failed <duration>',
       'delete failed jobs this long after they finished; 0 keeps forever (default 30d)',
-      durationOption('--retain-failed'),
+      durationOption('--retain-failed', 'keeps forever'),
     )
     .option(
       '--retain-cancelled <duration>',
       'delete cancelled jobs this long after they finished; 0 keeps forever (default 7d)',
-      durationOption('--retain-cancelled'),
+      durationOption('--retain-cancelled', 'keeps forever'),
     )
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'warn')
     .hook('preAction', (self) => {
