@@ -136,8 +136,10 @@ export interface Store extends Coordination {
    * Records which tasks are served on which queues (agents announce them on register). With
    * `ttlMs`, each route is live until the store's clock plus `ttlMs` (its server refreshes the
    * routes of its connected agents, so those of an agent gone with its server lapse); without
-   * it, live forever. Registering a live route again extends it, never shortens it (a forever
-   * route stays forever). Announces a `routes` event only when some route became live that was
+   * it, live forever. The newest registration decides between forever and expiring: one
+   * without `ttlMs` makes the route forever, one with it makes a forever route expire at now +
+   * `ttlMs` (servers register with a ttl, so the forever routes of agents that left lapse) and
+   * extends an expiring one, never shortening it (the later expiry wins). Announces a `routes` event only when some route became live that was
    * not (new, or expired and back), so servers refreshing their agents' routes every few
    * seconds do not make every server re-read routes. A `ttlMs` that is not a positive integer
    * is a `ValidationError`, and nothing is registered.

@@ -1,6 +1,13 @@
 import { ValidationError } from '@baton/core';
 import type { StoredTaskRoute, TaskRoute } from './contract.js';
 
+/**
+ * How long a route written before routes expired (no expiry in SQL, a registration time in
+ * Redis) stays live: long enough for live agents, which re-register every few minutes, to
+ * renew it; those of agents that left go.
+ */
+export const ROUTES_FROM_BEFORE_MS = 3_600_000;
+
 /** Expired routes one registerTasks (SQLite, PostgreSQL) or taskRoutes (Redis) call deletes at most. */
 export const ROUTE_SWEEP = 1000;
 

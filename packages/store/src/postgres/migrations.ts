@@ -164,8 +164,13 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   {
     version: 5,
     name: 'task routes expire',
-    // Routes registered before were forever: null keeps them so.
-    sql: 'ALTER TABLE task_routes ADD COLUMN expires_at BIGINT',
+    // Routes registered before had no expiry. Kept forever, those of agents that left before
+    // the upgrade would never go; an hour (ROUTES_FROM_BEFORE_MS) gives the live agents (which
+    // re-register every few minutes, with a ttl) time to renew theirs, and the others lapse.
+    sql: `
+      ALTER TABLE task_routes ADD COLUMN expires_at BIGINT;
+      UPDATE task_routes SET expires_at = (extract(epoch from now()) * 1000)::bigint + 3600000;
+    `,
   },
 ];
 

@@ -2,7 +2,7 @@
 // task-routes.lua, one key, so Redis Cluster keeps a call in one slot).
 import type { Cluster, Redis } from 'ioredis';
 import type { StoredTaskRoute, TaskRoute } from '../contract.js';
-import { ROUTE_SWEEP, sortRoutes, uniqueRoutes } from '../routes.js';
+import { ROUTE_SWEEP, ROUTES_FROM_BEFORE_MS, sortRoutes, uniqueRoutes } from '../routes.js';
 import type { RedisKeys } from './keys.js';
 import { SEP } from './keys.js';
 import { callScript } from './scripts.js';
@@ -11,9 +11,21 @@ import { callScript } from './scripts.js';
 const FOREVER = 'inf';
 const EXPIRES = 'exp:';
 
-/** Whether a `{p}:routes` value is live at `now` (a value of neither form predates expiry: forever). */
+/**
+ * A `{p}:routes` value's expiry, null for forever. Any value of neither form is a registration
+ * time written before routes expired: it lives {@link ROUTES_FROM_BEFORE_MS} after it (as in
+ * scripts/lib/routes.lua).
+ */
+function routeExpiresAt(value: string): number | null {
+  if (value === FOREVER) return null;
+  if (value.startsWith(EXPIRES)) return Number(value.slice(EXPIRES.length));
+  return (Number(value) || 0) + ROUTES_FROM_BEFORE_MS;
+}
+
+/** Whether a `{p}:routes` value is live at `now`. */
 export function routeLive(value: string, now: number): boolean {
-  return !value.startsWith(EXPIRES) || Number(value.slice(EXPIRES.length)) > now;
+  const expiresAt = routeExpiresAt(value);
+  return expiresAt === null || expiresAt > now;
 }
 
 /**

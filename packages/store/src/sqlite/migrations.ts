@@ -1,12 +1,21 @@
 import type Database from 'better-sqlite3';
 import { SchemaTooNewError } from '@baton/core';
+import { ROUTES_FROM_BEFORE_MS } from '../routes.js';
 import { COORDINATION_SQL } from './coordination.js';
+
+/** A schema change, then (optionally) a data change that needs the store's clock. */
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  data?: (db: Database.Database, now: number) => void;
+}
 
 /**
  * Append-only, numbered migrations. Never edit one that has shipped: add the next number.
  * Each runs in a transaction with its version record.
  */
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'jobs, attempts, task routes',
@@ -148,8 +157,13 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
   {
     version: 5,
     name: 'task routes expire',
-    // Routes registered before were forever: null keeps them so.
     sql: 'ALTER TABLE task_routes ADD COLUMN expires_at INTEGER',
+    // Routes registered before had no expiry. Kept forever, those of agents that left before
+    // the upgrade would never go; an hour gives the live agents (which re-register every few
+    // minutes, with a ttl) time to renew theirs, and the others lapse.
+    data: (db, now) => {
+      db.prepare('UPDATE task_routes SET expires_at = ? WHERE expires_at IS NULL').run(now + ROUTES_FROM_BEFORE_MS);
+    },
   },
 ];
 
@@ -165,6 +179,7 @@ export function migrate(db: Database.Database, now: number): void {
     if (m.version <= current) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.data?.(db, now);
       record.run(m.version, m.name, now);
     })();
   }

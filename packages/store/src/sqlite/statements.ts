@@ -112,11 +112,13 @@ export const SQL = {
     WHERE expires_at IS NULL OR expires_at > ? ORDER BY task, queue`,
   // Params: task, queue
   routeExpiry: 'SELECT expires_at FROM task_routes WHERE task = ? AND queue = ?',
-  // Params: @task, @queue, @now, @expiresAt (null: forever). Extends, never shortens: the later
-  // expiry wins and forever beats both (an expired row is older than any new expiry).
+  // Params: @task, @queue, @now, @expiresAt (null: forever). The newest registration decides
+  // between forever and expiring (a forever route registered with a ttl expires, so routes of
+  // agents that left lapse); between two expiries the later wins (an expired row is older
+  // than any new expiry), so a registration never shortens a route's life.
   upsertRoute: `INSERT INTO task_routes (task, queue, registered_at, expires_at) VALUES (@task, @queue, @now, @expiresAt)
     ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at,
-      expires_at = CASE WHEN task_routes.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL
+      expires_at = CASE WHEN excluded.expires_at IS NULL OR task_routes.expires_at IS NULL THEN excluded.expires_at
         ELSE MAX(task_routes.expires_at, excluded.expires_at) END`,
   // Params: now, limit. Expired routes, a bounded batch.
   sweepRoutes: `DELETE FROM task_routes WHERE (task, queue) IN

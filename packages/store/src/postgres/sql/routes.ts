@@ -22,11 +22,13 @@ ORDER BY task, queue`,
 );
 
 /**
- * Registers routes live until $3 (null: forever), extending and never shortening one already
- * there (the later expiry wins, forever beats both; an expired row's expiry is older than any
- * new one), and deletes a bounded batch of other expired routes. Answers how many of the
- * routes were not live before (absent or expired), read from the statement's snapshot: a
- * route another server registers at the same moment may be counted by both, never by neither.
+ * Registers routes live until $3 (null: forever). The newest registration decides between
+ * forever and expiring (a forever route registered with a ttl expires, so routes of agents
+ * that left lapse); between two expiries the later wins (an expired row's expiry is older than
+ * any new one), so a registration never shortens a route's life. Deletes a bounded batch of
+ * other expired routes. Answers how many of the routes were not live before (absent or
+ * expired), read from the statement's snapshot: a route another server registers at the same
+ * moment may be counted by both, never by neither.
  */
 export const registerRoutes = statement(
   'register_routes',
@@ -40,7 +42,7 @@ registered AS (
   INSERT INTO task_routes (task, queue, registered_at, expires_at)
   SELECT task, queue, $4::bigint, $3::bigint FROM r
   ON CONFLICT (task, queue) DO UPDATE SET registered_at = excluded.registered_at,
-    expires_at = CASE WHEN task_routes.expires_at IS NULL OR excluded.expires_at IS NULL THEN NULL
+    expires_at = CASE WHEN excluded.expires_at IS NULL OR task_routes.expires_at IS NULL THEN excluded.expires_at
       ELSE GREATEST(task_routes.expires_at, excluded.expires_at) END
 ),
 swept AS (
