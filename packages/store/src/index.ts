@@ -1,6 +1,6 @@
 export type * from './contract.js';
 export { openStore, DEFAULT_STORE_URL } from './open.js';
-export { DEFAULT_LOG_PAGE, MAX_LOG_PAGE } from './log-tail.js';
+export { DEFAULT_LOG_PAGE, MAX_LOG_PAGE } from './rules/log-rules.js';
 export { SqliteStore } from './sqlite/sqlite-store.js';
 export { PostgresStore } from './postgres/postgres-store.js';
 export { StoreEvents } from './events.js';
@@ -8,4 +8,4 @@ export { RedisStore } from './redis/redis-store.js';
 export { copyJobs, copyUnfinishedJobs, COPIED_STATES, UNFINISHED_COPIED_STATES } from './copy.js';
 export type { CopyOptions, CopyProgress, CopyResult } from './copy.js';
 export type * from './coordination.js';
-export { FINAL_JOB_STATES } from './shared.js';
+export { FINAL_JOB_STATES } from './rules/retention-rules.js';

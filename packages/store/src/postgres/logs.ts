@@ -1,5 +1,5 @@
 import type { LogChunk } from '@baton/core';
-import { keptBatch } from '../log-tail.js';
+import { keptBatch } from '../rules/log-rules.js';
 
 /**
  * Job output in PostgreSQL: each job keeps the newest `tailBytes` bytes (UTF-8) of its chunks.

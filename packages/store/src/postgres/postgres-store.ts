@@ -14,15 +14,7 @@ import type {
   Placement,
   TransitionResult,
 } from '@baton/core';
-import {
-  BatonError,
-  ConflictError,
-  JOB_STATES,
-  NotFoundError,
-  ValidationError,
-  newLeaseToken,
-  priorityRank,
-} from '@baton/core';
+import { BatonError, ConflictError, NotFoundError, newLeaseToken, priorityRank } from '@baton/core';
 import type {
   EnqueueResult,
   FinalJobState,
@@ -38,10 +30,16 @@ import type {
   TaskRoute,
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
-import { checkReleaseItems, decodeCursor, emptyCounts, encodeCursor, refusalFor, retentionArgs } from '../shared.js';
+import { checkReleaseItems, refusalOfUnchanged } from '../rules/lease-rules.js';
+import { retentionArgs } from '../rules/retention-rules.js';
+import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
+import { enqueuedEvent, firstOfEachKey, idempotencyKeyOf, resendFreedKeys } from '../rules/enqueue-rules.js';
+import { earliestRetry } from '../rules/attempt-rules.js';
+import { askedPending } from '../rules/scheduling-rules.js';
+import { storeSettings } from '../rules/options.js';
 import { PostgresCoordination } from './coordination.js';
 import { planLogs, trimThrough } from './logs.js';
-import { logPageLimit } from '../log-tail.js';
+import { logPageLimit } from '../rules/log-rules.js';
 import { ident, migrate } from './migrations.js';
 import { EventRelay } from './notifications.js';
 import type { AssignedRow, AttemptRow, JobRow, PendingRow } from './rows.js';
@@ -53,14 +51,11 @@ import * as leasesSql from './sql/leases.js';
 import * as logsSql from './sql/logs.js';
 import * as routesSql from './sql/routes.js';
 import { liveRoutes, registerRoutes } from './routes.js';
-import { routeExpiry } from '../routes.js';
+import { routeExpiry } from '../rules/route-rules.js';
 import * as schedulingSql from './sql/scheduling.js';
 import type { Statement } from './sql/statement.js';
 import type { PostgresUrl } from './url.js';
 import { redact } from './url.js';
-
-/** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
-const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
 
 /** bigint (epoch ms, counts) as a number: every value Baton stores is a safe integer. */
 const INT8_OID = 20;
@@ -115,13 +110,7 @@ export class PostgresStore implements Store, Coordination {
     private readonly url: PostgresUrl,
     options: StoreOptions = {},
   ) {
-    const logTailBytes = options.logTailBytes ?? DEFAULT_LOG_TAIL_BYTES;
-    if (!Number.isSafeInteger(logTailBytes) || logTailBytes < 1) {
-      throw new ValidationError(`logTailBytes must be a positive integer, not ${logTailBytes}`);
-    }
-    this.logTailBytes = logTailBytes;
-    this.clock = options.clock ?? Date.now;
-    this.random = options.random ?? Math.random;
+    ({ clock: this.clock, random: this.random, logTailBytes: this.logTailBytes } = storeSettings(options));
     const config: pg.ClientConfig = {
       connectionString: url.connectionString,
       // Unqualified names in every statement resolve to the store's schema.
@@ -208,57 +197,33 @@ export class PostgresStore implements Store, Coordination {
     if (jobs.length === 0) return [];
     const now = this.clock();
     // Only the first job of each (owner, key) in the batch is sent; repeats take its answer.
-    const sent: NewJob[] = [];
-    const slots: { index: number; repeat: boolean }[] = [];
-    const firstByKey = new Map<string, number>();
-    for (const job of jobs) {
-      const key = job.idempotencyKey === null ? null : `${job.owner}\u0000${job.idempotencyKey}`;
-      const first = key === null ? undefined : firstByKey.get(key);
-      if (first !== undefined) {
-        slots.push({ index: first, repeat: true });
-        continue;
-      }
-      if (key !== null) firstByKey.set(key, sent.length);
-      slots.push({ index: sent.length, repeat: false });
-      sent.push(job);
-    }
+    const { sent, answer } = firstOfEachKey(jobs);
     const inserted = new Map<string, JobRow>();
     const existing = new Map<string, JobRow>();
-    // A key whose job deleteFinished removed between the claim and the read is free again:
-    // those jobs are sent once more (a retention race, so a few rounds always suffice).
-    for (let todo = sent, round = 0; todo.length > 0 && round < 5; round++) {
+    await resendFreedKeys(sent, async (todo) => {
       for (const row of await this.run<JobRow>(jobsSql.enqueue, [...enqueueColumns(todo), now])) {
         inserted.set(row.id, row);
       }
       const taken = todo.filter((j) => !inserted.has(j.id));
-      if (taken.length === 0) break;
+      if (taken.length === 0) return [];
       const rows = await this.run<JobRow>(jobsSql.getByIdempotencyKeys, [
         taken.map((j) => j.owner),
         taken.map((j) => j.idempotencyKey),
       ]);
-      for (const row of rows) existing.set(`${row.owner}\u0000${row.idempotency_key ?? ''}`, row);
-      todo = taken.filter((j) => !existing.has(`${j.owner}\u0000${j.idempotencyKey ?? ''}`));
-    }
+      for (const row of rows)
+        existing.set(idempotencyKeyOf({ owner: row.owner, idempotencyKey: row.idempotency_key ?? '' })!, row);
+      return taken.filter((j) => !existing.has(idempotencyKeyOf(j)!));
+    });
     const answers = sent.map((job): EnqueueResult => {
       const row = inserted.get(job.id);
       if (row) return { job: jobFromRow(row), created: true };
-      const found = existing.get(`${job.owner}\u0000${job.idempotencyKey ?? ''}`);
+      const found = existing.get(idempotencyKeyOf(job)!);
       if (!found) throw new Error(`job ${job.id} was neither created nor found by its idempotency key`);
       return { job: jobFromRow(found), created: false };
     });
-    const queues = new Set<string>();
-    let dueAt = Infinity;
-    for (const row of inserted.values()) {
-      queues.add(row.queue);
-      if (row.state === 'delayed') dueAt = Math.min(dueAt, row.run_at);
-    }
-    if (queues.size > 0) {
-      this.relay.publish({ type: 'enqueued', queues: [...queues], ...(dueAt < Infinity && { dueAt }) });
-    }
-    return slots.map(({ index, repeat }) => {
-      const answer = answers[index]!;
-      return repeat ? { job: answer.job, created: false } : answer;
-    });
+    const event = enqueuedEvent(createdJobs(inserted.values()));
+    if (event) this.relay.publish(event);
+    return answer(answers);
   }
 
   async getJob(id: string): Promise<Job | null> {
@@ -271,24 +236,23 @@ export class PostgresStore implements Store, Coordination {
   }
 
   async listJobs(query: JobListQuery): Promise<JobPage> {
+    const q = listFilter(query);
     const where: string[] = [];
     const values: unknown[] = [];
     const param = (value: unknown): string => {
       values.push(value);
       return `$${values.length}`;
     };
-    // The state is written as a literal so the planner can use that state's partial index.
-    if (query.state) where.push(`state = '${knownState(query.state)}'`);
-    if (query.queue) where.push(`queue = ${param(query.queue)}`);
-    if (query.owner) where.push(`owner = ${param(query.owner)}`);
-    if (query.cursor) where.push(`id < ${param(decodeCursor(query.cursor))}`);
-    const limit = Math.max(0, Math.trunc(query.limit));
+    // The state (checked by listFilter) is written as a literal so the planner can use that
+    // state's partial index.
+    if (q.state) where.push(`state = '${q.state}'`);
+    if (q.queue) where.push(`queue = ${param(q.queue)}`);
+    if (q.owner) where.push(`owner = ${param(q.owner)}`);
+    if (q.before) where.push(`id < ${param(q.before)}`);
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY id DESC LIMIT ${param(limit + 1)}`;
+      ORDER BY id DESC LIMIT ${param(q.limit + 1)}`;
     const rows = (await this.pool.query<JobRow>(sql, values)).rows;
-    const page = rows.slice(0, limit).map(jobFromRow);
-    const last = page[page.length - 1];
-    return { jobs: page, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+    return pageOf(rows.map(jobFromRow), q.limit);
   }
 
   async queueStats(): Promise<QueueStats[]> {
@@ -300,16 +264,11 @@ export class PostgresStore implements Store, Coordination {
     const waiting = counts.filter((r) => r.state === 'queued').map((r) => r.queue);
     const oldest =
       waiting.length > 0 ? await this.run<{ queue: string; since: number }>(jobsSql.oldestQueued, [waiting]) : [];
-    const stats = new Map<string, QueueStats>();
-    const entry = (queue: string): QueueStats => {
-      let s = stats.get(queue);
-      if (!s) stats.set(queue, (s = { queue, counts: emptyCounts(), oldestQueuedAgeMs: null }));
-      return s;
-    };
-    for (const r of routes) entry(r.queue);
-    for (const r of counts) entry(r.queue).counts[r.state] = r.n;
-    for (const r of oldest) entry(r.queue).oldestQueuedAgeMs = Math.max(0, now - r.since);
-    return [...stats.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+    const tally = new QueueStatsTally(now);
+    for (const r of routes) tally.queue(r.queue);
+    for (const r of counts) tally.count(r.queue, r.state, r.n);
+    for (const r of oldest) tally.waitingSince(r.queue, r.since);
+    return tally.result();
   }
 
   async cancel(id: string): Promise<Job> {
@@ -338,21 +297,19 @@ export class PostgresStore implements Store, Coordination {
   }
 
   async pending(requests: PendingRequest[]): Promise<PendingJob[]> {
-    const wanted = requests.filter((r) => r.limit > 0 && !r.after);
-    const paged = requests.filter((r) => r.limit > 0 && r.after);
+    const asked = askedPending(requests);
+    const wanted = asked.filter((r) => !r.after);
+    const paged = asked.filter((r) => r.after);
     // Heads and keyset pages are two statements, run side by side.
     const [heads, pages] = await Promise.all([
       wanted.length === 0
         ? []
-        : this.run<PendingRow>(schedulingSql.pending, [
-            wanted.map((r) => r.queue),
-            wanted.map((r) => Math.trunc(r.limit)),
-          ]),
+        : this.run<PendingRow>(schedulingSql.pending, [wanted.map((r) => r.queue), wanted.map((r) => r.limit)]),
       paged.length === 0
         ? []
         : this.run<PendingRow>(schedulingSql.pendingAfter, [
             paged.map((r) => r.queue),
-            paged.map((r) => Math.trunc(r.limit)),
+            paged.map((r) => r.limit),
             paged.map((r) => priorityRank(r.after!.priority)),
             paged.map((r) => r.after!.priorityLevel),
             paged.map((r) => r.after!.id),
@@ -407,15 +364,7 @@ export class PostgresStore implements Store, Coordination {
     return rows.map((row) => {
       const item = items[row.ord - 1]!;
       if (row.new_state) return { jobId: item.jobId, ok: true, state: row.new_state };
-      const job = row.cur_state ? { state: row.cur_state, leaseToken: row.cur_lease_token } : null;
-      return (
-        refusalFor(item, job) ?? {
-          jobId: item.jobId,
-          ok: false,
-          code: 'STALE_LEASE',
-          message: `lease on job ${item.jobId} changed`,
-        }
-      );
+      return refusalOfUnchanged(item, row.cur_state ? { state: row.cur_state, leaseToken: row.cur_lease_token } : null);
     });
   }
 
@@ -471,8 +420,7 @@ export class PostgresStore implements Store, Coordination {
       completionDecision(item, row, now, this.random),
     );
     if (actions.length > 0) {
-      const retryAt = actions.filter((a) => a.state === 'delayed').map((a) => a.runAt!);
-      const dueAt = retryAt.length > 0 ? Math.min(...retryAt) : undefined;
+      const dueAt = earliestRetry(actions);
       this.relay.publish({ type: 'changed', ...(dueAt !== undefined && { dueAt }) });
     }
     return results;
@@ -580,7 +528,7 @@ export class PostgresStore implements Store, Coordination {
   taskRoutes = (): Promise<StoredTaskRoute[]> => liveRoutes(this.pool, this.clock());
 }
 
-function knownState(state: JobState): JobState {
-  if (!JOB_STATES.includes(state)) throw new ValidationError(`unknown job state "${state}"`);
-  return state;
+/** The rows an enqueue inserted, as its event needs them. */
+function* createdJobs(rows: Iterable<JobRow>): Iterable<{ queue: string; state: JobState; runAt: number }> {
+  for (const r of rows) yield { queue: r.queue, state: r.state as JobState, runAt: r.run_at };
 }

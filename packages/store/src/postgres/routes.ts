@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { StoredTaskRoute, TaskRoute } from '../contract.js';
-import { ROUTE_SWEEP, uniqueRoutes } from '../routes.js';
+import { ROUTE_SWEEP, uniqueRoutes } from '../rules/route-rules.js';
 import * as routesSql from './sql/routes.js';
 
 /**

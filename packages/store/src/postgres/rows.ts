@@ -11,7 +11,7 @@ import type {
   Resources,
 } from '@baton/core';
 import { PRIORITY_CLASSES, priorityRank } from '@baton/core';
-import { withDefaultResources } from '../shared.js';
+import { withDefaultResources } from '../rules/resources.js';
 
 /**
  * A `jobs` row as `pg` returns it: bigint columns parsed to numbers (see the pool's type

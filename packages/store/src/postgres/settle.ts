@@ -1,6 +1,6 @@
 import type { Completion, JobError, JobState, LeaseRef, TransitionResult } from '@baton/core';
-import { retryDelayMs } from '@baton/core';
-import { leaseOf, refusalFor } from '../shared.js';
+import { completionEnd, releaseEnd } from '../rules/attempt-rules.js';
+import { leaseOf, refusalFor } from '../rules/lease-rules.js';
 import { toJson } from './rows.js';
 
 /** A reported job as lockForSettle read it; updated as the batch's items are decided. */
@@ -53,33 +53,19 @@ export function decideBatch<T extends LeaseRef & { leaseExpiresBy?: number }>(
   return { results, actions };
 }
 
-/**
- * A completion: success ends the job; a retryable failure with attempts left goes back to
- * `delayed` with backoff (or `queued` when the backoff is zero); any other failure ends it.
- */
+/** A completion's decision (see completionEnd), with what the settle statement writes. */
 export function completionDecision(item: Completion, row: SettleRow, now: number, random: () => number): Decision {
   const reportedStart = item.startedAt ?? null;
-  if (item.outcome === 'succeeded') {
-    return { state: 'succeeded', runAt: null, result: toJson(item.result), error: null, reportedStart };
-  }
-  const error = toJson(item.error);
-  if (item.error.retryable && row.attempts < row.max_attempts) {
-    const delay = retryDelayMs(row.backoff_ms, row.attempts, random);
-    return { state: delay > 0 ? 'delayed' : 'queued', runAt: now + delay, result: null, error, reportedStart };
-  }
-  return { state: 'failed', runAt: null, result: null, error, reportedStart };
+  const budget = { attempts: row.attempts, maxAttempts: row.max_attempts, backoffMs: row.backoff_ms };
+  const end = completionEnd(item, budget, now, random);
+  if (item.outcome === 'succeeded') return { ...end, result: toJson(item.result), error: null, reportedStart };
+  return { ...end, result: null, error: toJson(item.error), reportedStart };
 }
 
-/**
- * A release: back to `queued` now while attempts are left, else `failed`. The error's
- * retryable flag is not consulted: a release is the fleet's fault, not the task's.
- */
+/** A release's decision (see releaseEnd), with what the settle statement writes. */
 export function releaseDecision(item: { error: JobError }, row: SettleRow, now: number): Decision {
-  const error = toJson(item.error);
-  if (row.attempts < row.max_attempts) {
-    return { state: 'queued', runAt: now, result: null, error, reportedStart: null };
-  }
-  return { state: 'failed', runAt: null, result: null, error, reportedStart: null };
+  const end = releaseEnd({ attempts: row.attempts, maxAttempts: row.max_attempts }, now);
+  return { ...end, result: null, error: toJson(item.error), reportedStart: null };
 }
 
 /** The settle statement's parameter arrays ($1–$6). */

@@ -1,6 +1,6 @@
 import type { JobState, TransitionResult } from '@baton/core';
 import { ConflictError, NotFoundError } from '@baton/core';
-import { leaseRenewed, refusalFor } from '../shared.js';
+import { leaseRenewed, refusalFor } from '../rules/lease-rules.js';
 
 /** The status codes the Lua scripts return (see `lease_status` in scripts/lib/job.lua). */
 export const STATUS = { OK: 0, NOT_FOUND: 1, CANCELLED: 2, FINISHED: 3, STALE_LEASE: 4, LEASE_RENEWED: 5 } as const;

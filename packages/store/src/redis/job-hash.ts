@@ -1,7 +1,7 @@
 import type { AssignedJob, Job, JobAttempt, JobError, JobState, NewJob, PendingJob, Resources } from '@baton/core';
 import { FINAL_STATES, PRIORITY_CLASSES, priorityRank } from '@baton/core';
 import { SEP } from './keys.js';
-import { withDefaultResources } from '../shared.js';
+import { withDefaultResources } from '../rules/resources.js';
 
 /**
  * A job as its Redis hash holds it: every value a string, a null field absent. JSON fields

@@ -1,9 +1,8 @@
 // Read-side queries of the Redis store: job listings and queue statistics.
-import type { Job } from '@baton/core';
-import { JOB_STATES, ValidationError } from '@baton/core';
+import type { Job, JobState } from '@baton/core';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { JobListQuery, JobPage, QueueStats } from '../contract.js';
-import { decodeCursor, emptyCounts, encodeCursor } from '../shared.js';
+import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
 import { hashOf, idOfMember, jobOfHash } from './job-hash.js';
 import type { RedisKeys } from './keys.js';
 import { AFTER_SEP, SEP } from './keys.js';
@@ -22,22 +21,22 @@ export interface ListingContext {
 /** `listJobs`: pages through the narrowest index the query names, newest first. */
 export async function listJobs(ctx: ListingContext, query: JobListQuery): Promise<JobPage> {
   const k = ctx.keys;
-  if (query.state && !JOB_STATES.includes(query.state)) throw new ValidationError(`unknown job state "${query.state}"`);
-  const after = query.cursor ? decodeCursor(query.cursor) : null;
+  const q = listFilter(query);
+  const after = q.before;
   // The narrowest index the query names; other filters are checked on the jobs read.
   const [index, name] =
-    query.queue && query.state
-      ? [k.byQueueState, `${query.queue}${SEP}${query.state}${SEP}`]
-      : query.queue
-        ? [k.byQueue, `${query.queue}${SEP}`]
-        : query.state
-          ? [k.byState, `${query.state}${SEP}`]
-          : query.owner
-            ? [k.byOwner, `${query.owner}${SEP}`]
+    q.queue && q.state
+      ? [k.byQueueState, `${q.queue}${SEP}${q.state}${SEP}`]
+      : q.queue
+        ? [k.byQueue, `${q.queue}${SEP}`]
+        : q.state
+          ? [k.byState, `${q.state}${SEP}`]
+          : q.owner
+            ? [k.byOwner, `${q.owner}${SEP}`]
             : [k.all, ''];
   const min = name === '' ? '-' : `[${name}`;
   let max = after ? `(${name}${after}` : name === '' ? '+' : `(${name.slice(0, -1)}${AFTER_SEP}`;
-  const wanted = query.limit + 1;
+  const wanted = q.limit + 1;
   const jobs: Job[] = [];
   const step = Math.max(wanted, 100);
   while (jobs.length < wanted) {
@@ -50,18 +49,16 @@ export async function listJobs(ctx: ListingContext, query: JobListQuery): Promis
       const h = hashOf(reply);
       if (h.id === undefined) continue;
       const job = jobOfHash(h);
-      if (query.owner && job.owner !== query.owner) continue;
-      if (query.state && job.state !== query.state) continue;
-      if (query.queue && job.queue !== query.queue) continue;
+      if (q.owner && job.owner !== q.owner) continue;
+      if (q.state && job.state !== q.state) continue;
+      if (q.queue && job.queue !== q.queue) continue;
       jobs.push(job);
       if (jobs.length === wanted) break;
     }
     if (members.length < step) break;
     max = `(${members[members.length - 1]!}`;
   }
-  const page = jobs.slice(0, query.limit);
-  const last = page[page.length - 1];
-  return { jobs: page, nextCursor: jobs.length > query.limit && last ? encodeCursor(last.id) : null };
+  return pageOf(jobs, q.limit);
 }
 
 /** `queueStats`: counts per queue and state from the counts hash, and each queue's oldest wait. */
@@ -72,21 +69,15 @@ export async function queueStats(ctx: ListingContext): Promise<QueueStats[]> {
     p.hgetall(k.counts);
     p.hgetall(k.routes);
   });
-  const stats = new Map<string, QueueStats>();
-  const entry = (queue: string): QueueStats => {
-    let s = stats.get(queue);
-    if (!s) stats.set(queue, (s = { queue, counts: emptyCounts(), oldestQueuedAgeMs: null }));
-    return s;
-  };
+  const tally = new QueueStatsTally(now);
   for (const [field, value] of Object.entries(hashOf(routes))) {
-    if (routeLive(value, now)) entry(field.slice(field.indexOf(SEP) + 1));
+    if (routeLive(value, now)) tally.queue(field.slice(field.indexOf(SEP) + 1));
   }
   for (const [field, n] of Object.entries(hashOf(counts))) {
     const at = field.lastIndexOf(SEP);
-    const state = field.slice(at + 1) as keyof QueueStats['counts'];
-    entry(field.slice(0, at)).counts[state] = Number(n);
+    tally.count(field.slice(0, at), field.slice(at + 1) as JobState, Number(n));
   }
-  const waiting = [...stats.values()].filter((s) => s.counts.queued > 0);
+  const waiting = tally.waiting();
   if (waiting.length > 0) {
     const oldest = await ctx.batch((p) => {
       for (const s of waiting) p.zrangebylex(k.waiting, `[${s.queue}${SEP}`, `(${s.queue}${AFTER_SEP}`, 'LIMIT', 0, 1);
@@ -94,9 +85,8 @@ export async function queueStats(ctx: ListingContext): Promise<QueueStats[]> {
     waiting.forEach((s, i) => {
       const member = (oldest[i] as string[])[0];
       if (!member) return;
-      const since = Number(member.slice(s.queue.length + 1, member.lastIndexOf(SEP)));
-      s.oldestQueuedAgeMs = Math.max(0, now - since);
+      tally.waitingSince(s.queue, Number(member.slice(s.queue.length + 1, member.lastIndexOf(SEP))));
     });
   }
-  return [...stats.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  return tally.result();
 }

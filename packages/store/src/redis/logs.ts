@@ -1,12 +1,12 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { LogChunk } from '@baton/core';
 import type { StoredLogChunk } from '../contract.js';
-import { keptBatch } from '../log-tail.js';
+import { keptBatch } from '../rules/log-rules.js';
 import type { RedisKeys } from './keys.js';
 import type { RetentionContext } from './retention.js';
 import { callScript } from './scripts.js';
-export { keptBatch } from '../log-tail.js';
-export type { KeptBatch } from '../log-tail.js';
+export { keptBatch } from '../rules/log-rules.js';
+export type { KeptBatch } from '../rules/log-rules.js';
 
 /**
  * Appends output with one append-logs script call per job (one pipeline), each keeping only the

@@ -12,14 +12,7 @@ import type {
   Placement,
   TransitionResult,
 } from '@baton/core';
-import {
-  BatonError,
-  MAX_RETRY_DELAY_MS,
-  SchemaTooNewError,
-  ValidationError,
-  newLeaseToken,
-  priorityRank,
-} from '@baton/core';
+import { BatonError, MAX_RETRY_DELAY_MS, SchemaTooNewError, newLeaseToken, priorityRank } from '@baton/core';
 import type { ChainableCommander } from 'ioredis';
 import { Cluster, Redis } from 'ioredis';
 import type {
@@ -63,16 +56,17 @@ import {
 } from './job-hash.js';
 import { AFTER_SEP, RedisKeys, SEP } from './keys.js';
 import { appendLogs, getLogs } from './logs.js';
-import { logPageLimit } from '../log-tail.js';
+import { logPageLimit } from '../rules/log-rules.js';
 import type { ScriptName } from './scripts.js';
 import { callScript, defineScripts } from './scripts.js';
 import { failFastWhileDown } from './unavailable.js';
 import { registerTasks, taskRoutes } from './routes.js';
-import { checkReleaseItems } from '../shared.js';
-import { routeExpiry } from '../routes.js';
+import { checkReleaseItems } from '../rules/lease-rules.js';
+import { enqueuedEvent, initialState, resendFreedKeys } from '../rules/enqueue-rules.js';
+import { askedPending } from '../rules/scheduling-rules.js';
+import { storeSettings } from '../rules/options.js';
+import { routeExpiry } from '../rules/route-rules.js';
 
-/** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
-const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
 /**
  * The key layout this code writes; a store marked with a newer one is refused. 2 added
  * `{p}:finished` (final jobs by finish time, for retention); a version 1 store is upgraded
@@ -114,13 +108,7 @@ export class RedisStore implements Store, Coordination {
     private readonly config: RedisStoreConfig,
     options: StoreOptions = {},
   ) {
-    const logTailBytes = options.logTailBytes ?? DEFAULT_LOG_TAIL_BYTES;
-    if (!Number.isSafeInteger(logTailBytes) || logTailBytes < 1) {
-      throw new ValidationError(`logTailBytes must be a positive integer, not ${logTailBytes}`);
-    }
-    this.logTailBytes = logTailBytes;
-    this.clock = options.clock ?? Date.now;
-    this.random = options.random ?? Math.random;
+    ({ clock: this.clock, random: this.random, logTailBytes: this.logTailBytes } = storeSettings(options));
     this.keys = new RedisKeys(config.prefix);
     this.client = this.connectClient();
     this.coordination = new RedisCoordination(this.client, this.keys, this.clock);
@@ -312,7 +300,7 @@ export class RedisStore implements Store, Coordination {
     const now = this.clock();
     const k = this.keys;
     const rows = jobs.map(enqueueRow);
-    const states = jobs.map((job) => (job.runAt > now ? 'delayed' : 'queued'));
+    const states = jobs.map((job) => initialState(job, now));
     const enqueueKeys = [...k.jobIndexes, k.idempotency, k.byQueue, k.byOwner, k.all, k.queues];
     const head = [ENQUEUE_FIELDS.length, ...ENQUEUE_FIELDS];
     const send = async (indexes: number[]): Promise<[number, string][]> => {
@@ -331,33 +319,33 @@ export class RedisStore implements Store, Coordination {
     // Jobs an idempotency key already named are read back (a second round trip, only for them).
     // One that deleteFinished removed in between has freed its key: that job is sent again.
     const existing = new Map<string, Job>();
-    for (let round = 0; round < 5; round++) {
-      const wanted = [...new Set(replies.flatMap((r) => (r[0] === 0 && r[1] && !existing.has(r[1]) ? [r[1]] : [])))];
-      if (wanted.length === 0) break;
-      const found = await this.batch((p) => {
-        for (const id of wanted) p.hgetall(k.job(id));
-      });
-      const gone = new Set<string>();
-      wanted.forEach((id, n) => {
-        const h = hashOf(found[n]);
-        if (h.id === undefined) gone.add(id);
-        else existing.set(id, jobOfHash(h));
-      });
-      if (gone.size === 0) break;
-      const again = replies.flatMap((r, j) => (r[0] === 0 && gone.has(r[1]) ? [j] : []));
-      const more = await send(again);
-      again.forEach((j, n) => (replies[j] = more[n]!));
-    }
-    const queues = new Set<string>();
-    let dueAt = Infinity;
+    const named = (j: number): boolean => replies[j]![0] === 0;
+    await resendFreedKeys(
+      replies.flatMap((r, j) => (named(j) ? [j] : [])),
+      async (todo) => {
+        const wanted = [...new Set(todo.map((j) => replies[j]![1]).filter((id) => id && !existing.has(id)))];
+        const found = await this.batch((p) => {
+          for (const id of wanted) p.hgetall(k.job(id));
+        });
+        const gone = new Set<string>();
+        wanted.forEach((id, n) => {
+          const h = hashOf(found[n]);
+          if (h.id === undefined) gone.add(id);
+          else existing.set(id, jobOfHash(h));
+        });
+        const again = todo.filter((j) => gone.has(replies[j]![1]));
+        if (again.length === 0) return [];
+        const more = await send(again);
+        again.forEach((j, n) => (replies[j] = more[n]!));
+        return again.filter(named);
+      },
+    );
     const results = replies.map((reply, i): EnqueueResult => {
       if (reply[0] === 0) return { job: existing.get(reply[1])!, created: false };
-      const job = jobs[i]!;
-      queues.add(job.queue);
-      if (states[i] === 'delayed') dueAt = Math.min(dueAt, job.runAt);
-      return { job: jobOfNewJob(job, states[i]!, rows[i]![PAYLOAD_AT]!), created: true };
+      return { job: jobOfNewJob(jobs[i]!, states[i]!, rows[i]![PAYLOAD_AT]!), created: true };
     });
-    if (queues.size > 0) this.emit({ type: 'enqueued', queues: [...queues], ...(dueAt < Infinity && { dueAt }) });
+    const event = enqueuedEvent(createdJobs(results));
+    if (event) this.emit(event);
     return results;
   }
 
@@ -427,7 +415,7 @@ export class RedisStore implements Store, Coordination {
   }
 
   async pending(requests: PendingRequest[]): Promise<PendingJob[]> {
-    const asked = requests.filter((r) => r.limit > 0);
+    const asked = askedPending(requests);
     if (asked.length === 0) return [];
     const values = (await callScript(
       this.client,
@@ -595,6 +583,11 @@ export class RedisStore implements Store, Coordination {
   }
 
   taskRoutes = (): Promise<StoredTaskRoute[]> => taskRoutes(this.client, this.keys, this.clock());
+}
+
+/** The jobs an enqueue created, for its event. */
+function* createdJobs(results: readonly EnqueueResult[]): Iterable<Job> {
+  for (const r of results) if (r.created) yield r.job;
 }
 
 export type { JobHash };

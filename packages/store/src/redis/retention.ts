@@ -1,6 +1,6 @@
 // Retention for the Redis store: deleteFinished.
 import type { Cluster, Redis } from 'ioredis';
-import { retentionArgs } from '../shared.js';
+import { retentionArgs } from '../rules/retention-rules.js';
 import type { FinalJobState } from '../contract.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptName } from './scripts.js';

@@ -2,7 +2,7 @@
 // task-routes.lua, one key, so Redis Cluster keeps a call in one slot).
 import type { Cluster, Redis } from 'ioredis';
 import type { StoredTaskRoute, TaskRoute } from '../contract.js';
-import { ROUTE_SWEEP, ROUTES_FROM_BEFORE_MS, sortRoutes, uniqueRoutes } from '../routes.js';
+import { ROUTE_SWEEP, ROUTES_FROM_BEFORE_MS, sortRoutes, uniqueRoutes } from '../rules/route-rules.js';
 import type { RedisKeys } from './keys.js';
 import { SEP } from './keys.js';
 import { callScript } from './scripts.js';

@@ -1,6 +1,6 @@
 import type { LogChunk } from '@baton/core';
 import type { StoredLogChunk } from '../contract.js';
-import { keptBatch } from '../log-tail.js';
+import { keptBatch } from '../rules/log-rules.js';
 import type { Statements } from './statements.js';
 
 /**

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { SchemaTooNewError } from '@baton/core';
-import { ROUTES_FROM_BEFORE_MS } from '../routes.js';
+import { ROUTES_FROM_BEFORE_MS } from '../rules/route-rules.js';
 import { COORDINATION_SQL } from './coordination.js';
 
 /** A schema change, then (optionally) a data change that needs the store's clock. */

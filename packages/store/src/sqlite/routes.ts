@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { StoredTaskRoute, TaskRoute } from '../contract.js';
-import { ROUTE_SWEEP, uniqueRoutes } from '../routes.js';
+import { ROUTE_SWEEP, uniqueRoutes } from '../rules/route-rules.js';
 import type { Statements } from './statements.js';
 
 /**

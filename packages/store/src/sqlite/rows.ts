@@ -11,7 +11,7 @@ import type {
   Resources,
 } from '@baton/core';
 import { DEFAULT_RESOURCES, PRIORITY_CLASSES, priorityRank } from '@baton/core';
-import { withDefaultResources } from '../shared.js';
+import { withDefaultResources } from '../rules/resources.js';
 
 /** A `jobs` row as better-sqlite3 returns it. */
 export interface JobRow {

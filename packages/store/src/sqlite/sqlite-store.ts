@@ -13,17 +13,7 @@ import type {
   Placement,
   TransitionResult,
 } from '@baton/core';
-import {
-  ConflictError,
-  FINAL_STATES,
-  JOB_STATES,
-  LEASED_STATES,
-  NotFoundError,
-  ValidationError,
-  newLeaseToken,
-  priorityRank,
-  retryDelayMs,
-} from '@baton/core';
+import { ConflictError, FINAL_STATES, LEASED_STATES, NotFoundError, newLeaseToken, priorityRank } from '@baton/core';
 import type {
   EnqueueResult,
   FinalJobState,
@@ -41,14 +31,19 @@ import type {
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
 import { SqliteCoordination } from './coordination.js';
-import { checkReleaseItems, decodeCursor, emptyCounts, encodeCursor, leaseOf } from '../shared.js';
-import { refusalFor, retentionArgs } from '../shared.js';
+import { checkReleaseItems, leaseOf, refusalFor, refusalOfUnchanged } from '../rules/lease-rules.js';
+import { retentionArgs } from '../rules/retention-rules.js';
+import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
+import { enqueuedEvent, initialState } from '../rules/enqueue-rules.js';
+import { completionEnd, leaseExpiredError, releaseEnd } from '../rules/attempt-rules.js';
+import { askedPending } from '../rules/scheduling-rules.js';
+import { storeSettings } from '../rules/options.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { appendLogs, getLogs } from './logs.js';
 import { liveRoutes, registerRoutes } from './routes.js';
 import { ServerClaim } from './server-claim.js';
-import { routeExpiry } from '../routes.js';
-import { logPageLimit } from '../log-tail.js';
+import { routeExpiry } from '../rules/route-rules.js';
+import { logPageLimit } from '../rules/log-rules.js';
 import { migrate } from './migrations.js';
 import type { AssignedRow, AttemptRow, JobRow, PendingRow } from './rows.js';
 import {
@@ -62,9 +57,6 @@ import {
 } from './rows.js';
 import type { Statements } from './statements.js';
 import { SQL } from './statements.js';
-
-/** Output kept per job when StoreOptions.logTailBytes is not given: 256 KiB. */
-export const DEFAULT_LOG_TAIL_BYTES = 256 * 1024;
 
 /**
  * Jobs deleteFinished removes before the WAL is truncated: a deletion that large leaves a WAL
@@ -100,14 +92,8 @@ export class SqliteStore implements Store, Coordination {
     private readonly path: string,
     options: StoreOptions = {},
   ) {
-    const logTailBytes = options.logTailBytes ?? DEFAULT_LOG_TAIL_BYTES;
-    if (!Number.isSafeInteger(logTailBytes) || logTailBytes < 1) {
-      throw new ValidationError(`logTailBytes must be a positive integer, not ${logTailBytes}`);
-    }
-    this.logTailBytes = logTailBytes;
+    ({ clock: this.clock, random: this.random, logTailBytes: this.logTailBytes } = storeSettings(options));
     this.db = new Database(path);
-    this.clock = options.clock ?? Date.now;
-    this.random = options.random ?? Math.random;
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a process crash (kill -9); only an OS crash can lose the last commits.
     this.db.pragma('synchronous = NORMAL');
@@ -160,24 +146,20 @@ export class SqliteStore implements Store, Coordination {
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     const now = this.clock();
-    const queues = new Set<string>();
-    let dueAt = Infinity;
+    // One transaction: a key is looked up and claimed with no other writer in between, so a
+    // repeat (in the batch or from before) is found here and there is nothing to send again.
     const results = this.db.transaction(() =>
       jobs.map((job): EnqueueResult => {
         if (job.idempotencyKey !== null) {
           const existing = this.sql.getByIdempotencyKey.get(job.owner, job.idempotencyKey) as JobRow | undefined;
           if (existing) return { job: jobFromRow(existing), created: false };
         }
-        const state: JobState = job.runAt > now ? 'delayed' : 'queued';
-        if (state === 'delayed') dueAt = Math.min(dueAt, job.runAt);
-        const row = this.sql.insertJob.get(rowFromNewJob(job, state)) as JobRow;
-        queues.add(job.queue);
+        const row = this.sql.insertJob.get(rowFromNewJob(job, initialState(job, now))) as JobRow;
         return { job: jobFromRow(row), created: true };
       }),
     )();
-    if (queues.size > 0) {
-      this.events.emit({ type: 'enqueued', queues: [...queues], ...(dueAt < Infinity && { dueAt }) });
-    }
+    const event = enqueuedEvent(createdJobs(results));
+    if (event) this.events.emit(event);
     return results;
   }
 
@@ -191,39 +173,33 @@ export class SqliteStore implements Store, Coordination {
   }
 
   async listJobs(query: JobListQuery): Promise<JobPage> {
+    const q = listFilter(query);
     const filters: [string, unknown][] = [];
-    if (query.state) filters.push([stateFilter(query.state), undefined]);
-    if (query.queue) filters.push(['queue = ?', query.queue]);
-    if (query.owner) filters.push(['owner = ?', query.owner]);
-    if (query.cursor) filters.push(['id < ?', decodeCursor(query.cursor)]);
+    if (q.state) filters.push([stateFilter(q.state), undefined]);
+    if (q.queue) filters.push(['queue = ?', q.queue]);
+    if (q.owner) filters.push(['owner = ?', q.owner]);
+    if (q.before) filters.push(['id < ?', q.before]);
     const where = filters.map(([clause]) => clause);
     const params = filters.flatMap(([, value]) => (value === undefined ? [] : [value]));
     // Leased jobs are few (at most the fleet's slots) but SQLite cannot tell: without the hint
     // it would walk the whole table backwards to find them.
-    const hint = query.state && LEASED_STATES.has(query.state) && !query.queue ? 'INDEXED BY jobs_leased' : '';
+    const hint = q.state && LEASED_STATES.has(q.state) && !q.queue ? 'INDEXED BY jobs_leased' : '';
     const sql = `SELECT * FROM jobs ${hint} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, query.limit + 1) as JobRow[];
-    const page = rows.slice(0, query.limit).map(jobFromRow);
-    const last = page[page.length - 1];
-    return { jobs: page, nextCursor: rows.length > query.limit && last ? encodeCursor(last.id) : null };
+    const rows = this.db.prepare(sql).all(...params, q.limit + 1) as JobRow[];
+    return pageOf(rows.map(jobFromRow), q.limit);
   }
 
   async queueStats(): Promise<QueueStats[]> {
     const now = this.clock();
-    const stats = new Map<string, QueueStats>();
-    const entry = (queue: string): QueueStats => {
-      let s = stats.get(queue);
-      if (!s) stats.set(queue, (s = { queue, counts: emptyCounts(), oldestQueuedAgeMs: null }));
-      return s;
-    };
-    for (const r of this.sql.routeQueues.all(now) as { queue: string }[]) entry(r.queue);
+    const tally = new QueueStatsTally(now);
+    for (const r of this.sql.routeQueues.all(now) as { queue: string }[]) tally.queue(r.queue);
     for (const r of this.sql.countByQueueState.all() as { queue: string; state: JobState; n: number }[]) {
-      entry(r.queue).counts[r.state] = r.n;
+      tally.count(r.queue, r.state, r.n);
     }
     for (const r of this.sql.oldestQueued.all() as { queue: string; run_at: number | null }[]) {
-      if (r.run_at !== null) entry(r.queue).oldestQueuedAgeMs = Math.max(0, now - r.run_at);
+      if (r.run_at !== null) tally.waitingSince(r.queue, r.run_at);
     }
-    return [...stats.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+    return tally.result();
   }
 
   async cancel(id: string): Promise<Job> {
@@ -255,8 +231,7 @@ export class SqliteStore implements Store, Coordination {
 
   async pending(requests: PendingRequest[]): Promise<PendingJob[]> {
     const out: PendingJob[] = [];
-    for (const { queue, limit, after } of requests) {
-      if (limit <= 0) continue;
+    for (const { queue, limit, after } of askedPending(requests)) {
       if (!after) {
         for (const row of this.sql.pending.all(queue, limit) as PendingRow[]) out.push(pendingFromRow(row));
         continue;
@@ -303,11 +278,7 @@ export class SqliteStore implements Store, Coordination {
       const failed: string[] = [];
       const expired = this.sql.expiredLeases.all(now) as JobRow[];
       for (const row of expired) {
-        const error = toJson({
-          code: 'LEASE_EXPIRED',
-          message: `agent ${row.agent_id ?? '?'} stopped renewing its lease`,
-          retryable: true,
-        });
+        const error = toJson(leaseExpiredError(row.agent_id));
         if (row.attempts < row.max_attempts) {
           this.sql.finishAttempt.run({
             outcome: 'lease_expired',
@@ -334,15 +305,7 @@ export class SqliteStore implements Store, Coordination {
   /** Why a lease-checked change to `item` matched no row. */
   private refusal(item: LeaseRef): TransitionResult {
     const row = this.sql.getLease.get(item.jobId) as { state: JobState; lease_token: string | null } | undefined;
-    const job = row ? { state: row.state, leaseToken: row.lease_token } : null;
-    return (
-      refusalFor(item, job) ?? {
-        jobId: item.jobId,
-        ok: false,
-        code: 'STALE_LEASE',
-        message: `lease on job ${item.jobId} changed`,
-      }
-    );
+    return refusalOfUnchanged(item, row ? { state: row.state, leaseToken: row.lease_token } : null);
   }
 
   async start(items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]> {
@@ -406,14 +369,15 @@ export class SqliteStore implements Store, Coordination {
     const refusal = refusalFor(item, row ? { state: row.state as JobState, leaseToken: row.lease_token } : null);
     if (refusal || !row) return refusal ?? this.refusal(item);
     const error = toJson(item.error);
-    if (item.error.retryable && row.attempts < row.max_attempts) {
+    const budget = { attempts: row.attempts, maxAttempts: row.max_attempts, backoffMs: row.backoff_ms };
+    const end = completionEnd(item, budget, now, this.random);
+    if (end.runAt !== null) {
       this.sql.finishAttempt.run({ outcome: 'failed', error, now, id: jobId, leaseToken, startedAt });
-      const delay = retryDelayMs(row.backoff_ms, row.attempts, this.random);
-      const state: JobState = delay > 0 ? 'delayed' : 'queued';
-      this.sql.requeueJob.run(state, now + delay, error, now, jobId);
-      if (delay > 0) retries.dueAt = Math.min(retries.dueAt, now + delay);
-      return { jobId, ok: true, state };
+      this.sql.requeueJob.run(end.state, end.runAt, error, now, jobId);
+      if (end.state === 'delayed') retries.dueAt = Math.min(retries.dueAt, end.runAt);
+      return { jobId, ok: true, state: end.state };
     }
+    // The final attempt is recorded by the job row (see getAttempts).
     this.sql.failJob.run({ error, now, id: jobId, startedAt });
     return { jobId, ok: true, state: 'failed' };
   }
@@ -428,11 +392,11 @@ export class SqliteStore implements Store, Coordination {
         const refusal = refusalFor(item, leaseOf(row));
         if (refusal || !row) return refusal ?? this.refusal(item);
         const error = toJson(item.error);
-        // The error's retryable flag is not consulted: a release is the fleet's fault, not the task's.
-        if (row.attempts < row.max_attempts) {
+        const end = releaseEnd({ attempts: row.attempts, maxAttempts: row.max_attempts }, now);
+        if (end.runAt !== null) {
           this.sql.finishAttempt.run({ outcome: 'failed', error, now, id: jobId, leaseToken, startedAt: null });
-          this.sql.requeueJob.run('queued', now, error, now, jobId);
-          return { jobId, ok: true, state: 'queued' };
+          this.sql.requeueJob.run(end.state, end.runAt, error, now, jobId);
+          return { jobId, ok: true, state: end.state };
         }
         // The final attempt is recorded by the job row (see getAttempts).
         this.sql.failJob.run({ error, now, id: jobId, startedAt: null });
@@ -550,6 +514,10 @@ export class SqliteStore implements Store, Coordination {
  * index of that state (it cannot match a partial index against a bound parameter).
  */
 function stateFilter(state: JobState): string {
-  if (!JOB_STATES.includes(state)) throw new ValidationError(`unknown job state "${state}"`);
   return LEASED_STATES.has(state) ? `state IN ('assigned', 'running') AND state = '${state}'` : `state = '${state}'`;
+}
+
+/** The jobs an enqueue created, for its event. */
+function* createdJobs(results: readonly EnqueueResult[]): Iterable<Job> {
+  for (const r of results) if (r.created) yield r.job;
 }

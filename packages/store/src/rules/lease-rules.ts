@@ -1,11 +1,7 @@
-import type { JobState, LeaseRef, Resources, TransitionResult } from '@baton/core';
-import { DEFAULT_RESOURCES, FINAL_STATES, JOB_STATES, LEASED_STATES, ValidationError } from '@baton/core';
-import type { FinalJobState } from './contract.js';
+import type { JobState, LeaseRef, TransitionResult } from '@baton/core';
+import { FINAL_STATES, LEASED_STATES, ValidationError } from '@baton/core';
 
-/** The final states, in the order retention sweeps them. */
-export const FINAL_JOB_STATES: readonly FinalJobState[] = ['succeeded', 'failed', 'cancelled'];
-
-/** Logic every backend shares, so all of them refuse and page the same way. */
+/** Lease checks every backend shares, so all of them refuse a report the same way. */
 
 /**
  * Why a report under `item`'s lease must be refused, or null when the lease is current. With
@@ -34,6 +30,25 @@ export function refusalFor(
     code: 'STALE_LEASE',
     message: `lease on job ${jobId} is no longer valid (the job was retried or reassigned)`,
   };
+}
+
+/**
+ * Why a lease-checked change matched no row, read after the fact: {@link refusalFor}, or, when
+ * the job as read now holds the lease after all (it changed between the write and the read),
+ * a stale lease all the same: the change was not made.
+ */
+export function refusalOfUnchanged(
+  item: LeaseRef,
+  job: { state: JobState; leaseToken: string | null } | null,
+): TransitionResult {
+  return (
+    refusalFor(item, job) ?? {
+      jobId: item.jobId,
+      ok: false,
+      code: 'STALE_LEASE',
+      message: `lease on job ${item.jobId} changed`,
+    }
+  );
 }
 
 /** What {@link refusalFor} needs of a stored job row (SQLite, PostgreSQL), or null when there is none. */
@@ -65,50 +80,4 @@ export function checkReleaseItems(items: readonly { jobId: string; leaseExpiresB
     }
   }
   return items.length;
-}
-
-export function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(id))
-    throw new ValidationError('cursor is not one this API returned', undefined, 'INVALID_CURSOR');
-  return id;
-}
-
-export function emptyCounts(): Record<JobState, number> {
-  return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-}
-
-/**
- * Checks deleteFinished's arguments (see the contract). `before`: the cut-off as an integer
- * with the same meaning (finished_at < before), within the safe range; `limit`: 0 when the
- * call deletes nothing.
- */
-export function retentionArgs(
-  finishedBefore: number,
-  limit: number,
-  state?: string,
-): { before: number; limit: number; state: FinalJobState | undefined } {
-  if (state !== undefined && !(FINAL_JOB_STATES as readonly string[]).includes(state)) {
-    throw new ValidationError(`state must be one of ${FINAL_JOB_STATES.join(', ')}, not ${state}`);
-  }
-  if (!Number.isFinite(finishedBefore)) {
-    throw new ValidationError(`finishedBefore must be a finite number of epoch ms, not ${finishedBefore}`);
-  }
-  if (!Number.isSafeInteger(limit)) throw new ValidationError(`limit must be an integer, not ${limit}`);
-  const before = Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.ceil(finishedBefore)));
-  return { before, limit: Math.max(0, limit), state: state as FinalJobState | undefined };
-}
-
-/** Stored resources with every field present (rows from before resources had cpu, memory, GPUs). */
-export function withDefaultResources(r: Partial<Resources>): Resources {
-  return {
-    slots: r.slots ?? DEFAULT_RESOURCES.slots,
-    cpu: r.cpu ?? DEFAULT_RESOURCES.cpu,
-    memoryMb: r.memoryMb ?? DEFAULT_RESOURCES.memoryMb,
-    gpus: r.gpus ?? DEFAULT_RESOURCES.gpus,
-  };
 }

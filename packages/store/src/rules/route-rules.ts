@@ -1,5 +1,5 @@
 import { ValidationError } from '@baton/core';
-import type { StoredTaskRoute, TaskRoute } from './contract.js';
+import type { StoredTaskRoute, TaskRoute } from '../contract.js';
 
 /**
  * How long a route written before routes expired (no expiry in SQL, a registration time in
