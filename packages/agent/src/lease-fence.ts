@@ -1,3 +1,6 @@
+import type { RegisteredAgent } from '@baton/core';
+import type { AnyTaskDefinition, TaskLogger } from './task.js';
+
 /**
  * When an agent stops a job whose lease it cannot confirm (self-fencing). A job must be gone
  * before the server may requeue it, which is its last confirmation plus the lease: so it is
@@ -31,4 +34,29 @@ export function fencePlan(leaseMs: number, heartbeatMs: number, stopMs: number):
     overrunMs: Math.max(0, fenceAfterMs + stopMs - leaseMs),
     leaseNeededMs: floor + stopMs + heartbeatMs,
   };
+}
+
+/**
+ * Says at start-up when the server's lease leaves no room to stop a task's jobs before it
+ * lapses (its stop grace plus a heartbeat): a cut-off agent may then run such a job beside
+ * its replacement for a while.
+ */
+export function warnCrampedLeases(
+  tasks: Iterable<AnyTaskDefinition>,
+  { leaseMs, heartbeatMs }: Pick<RegisteredAgent, 'leaseMs' | 'heartbeatMs'>,
+  logger: TaskLogger,
+): void {
+  for (const task of tasks) {
+    const stopMs = task.stopGraceMs ?? task.abortGraceMs ?? 0;
+    const plan = fencePlan(leaseMs, heartbeatMs, stopMs);
+    if (!plan.cramped) continue;
+    logger.warn(
+      { task: task.name, leaseMs, heartbeatMs, stopGraceMs: stopMs, ...plan },
+      `the server's lease (${leaseMs} ms) is too short to stop "${task.name}" jobs ` +
+        `(${stopMs} ms to stop, plus a ${heartbeatMs} ms heartbeat) before it lapses: a job whose lease ` +
+        `cannot be confirmed is stopped ${plan.fenceAfterMs} ms after its last confirmation and may run up to ` +
+        `${plan.overrunMs} ms past its lease, beside its retry; give the server a lease of at least ` +
+        `${plan.leaseNeededMs} ms (with this heartbeat)`,
+    );
+  }
 }
