@@ -1,10 +1,9 @@
+// The adapters are not exported here: openStore loads only the one a URL names (see open.ts).
+// Tests and tools that need a class import its subpath: @baton/store/sqlite, /postgres, /redis.
 export type * from './contract.js';
 export { openStore, DEFAULT_STORE_URL } from './open.js';
 export { DEFAULT_LOG_PAGE, MAX_LOG_PAGE } from './rules/log-rules.js';
-export { SqliteStore } from './sqlite/sqlite-store.js';
-export { PostgresStore } from './postgres/postgres-store.js';
 export { StoreEvents } from './events.js';
-export { RedisStore } from './redis/redis-store.js';
 export { copyJobs, copyUnfinishedJobs, COPIED_STATES, UNFINISHED_COPIED_STATES } from './copy.js';
 export type { CopyOptions, CopyProgress, CopyResult } from './copy.js';
 export type * from './coordination.js';

@@ -1,10 +1,7 @@
 import { ValidationError } from '@baton/core';
 import type { Store, StoreOptions } from './contract.js';
-import { SqliteStore } from './sqlite/sqlite-store.js';
-import { PostgresStore } from './postgres/postgres-store.js';
 import { parsePostgresUrl } from './postgres/url.js';
 import { parseRedisUrl } from './redis/config.js';
-import { RedisStore } from './redis/redis-store.js';
 import { isPostgresUnavailable } from './postgres/unavailable.js';
 import { isRedisUnavailable } from './redis/unavailable.js';
 import { isSqliteUnavailable } from './sqlite/unavailable.js';
@@ -25,9 +22,12 @@ const UNAVAILABLE: Record<Store['backend'], UnavailableClassifier> = {
  * or `redis://…`. Every call of the returned store reports its driver's connection-level
  * errors as `StoreUnavailableError` (`STORE_UNAVAILABLE`, 503, retryable), the same on every
  * backend. The caller owns the store and must `close()` it.
+ *
+ * Only the chosen backend's adapter, and so its driver, is loaded (a dynamic import): a
+ * Redis-only server never loads better-sqlite3's native module, nor a SQLite one pg or ioredis.
  */
 export async function openStore(url: string, options: StoreOptions = {}): Promise<Store> {
-  const adapter = createStore(url, options);
+  const adapter = await createStore(url, options);
   const store = guardStore(adapter, UNAVAILABLE[adapter.backend]);
   try {
     await store.init();
@@ -38,7 +38,8 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   return store;
 }
 
-function createStore(url: string, options: StoreOptions): Store {
+/** The URL is checked before any adapter loads, so a bad one costs no driver. */
+async function createStore(url: string, options: StoreOptions): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path === '')
@@ -47,10 +48,19 @@ function createStore(url: string, options: StoreOptions): Store {
         undefined,
         'INVALID_STORE_URL',
       );
+    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
     return new SqliteStore(path === ':memory:' ? ':memory:' : path, options);
   }
-  if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore(parsePostgresUrl(url), options);
-  if (/^rediss?(\+cluster)?:\/\//i.test(url)) return new RedisStore(parseRedisUrl(url), options);
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    const config = parsePostgresUrl(url);
+    const { PostgresStore } = await import('./postgres/postgres-store.js');
+    return new PostgresStore(config, options);
+  }
+  if (/^rediss?(\+cluster)?:\/\//i.test(url)) {
+    const config = parseRedisUrl(url);
+    const { RedisStore } = await import('./redis/redis-store.js');
+    return new RedisStore(config, options);
+  }
   const scheme = /^([a-z0-9+]+):/i.exec(url)?.[1];
   throw new ValidationError(
     scheme

@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BatonError, DEFAULT_RESOURCES, SchemaTooNewError, ValidationError, newJobId } from '@baton/core';
 import type { NewJob } from '@baton/core';
 import { openStore } from '@baton/store';
-import type { PostgresStore, Store, StoreEvent } from '@baton/store';
+import type { Store, StoreEvent } from '@baton/store';
+import type { PostgresStore } from '@baton/store/postgres';
 import { defineStoreConformance } from './conformance.js';
 
 /** The test server; BATON_TEST_PG_URL points elsewhere. */
