@@ -1,5 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,13 +47,20 @@ interface Run {
 async function run(
   payload: unknown,
   job: Partial<AssignedJob> = {},
-  { abort = new JobAbort(), task = commandTask }: { abort?: JobAbort; task?: AnyTaskDefinition } = {},
+  {
+    abort = new JobAbort(),
+    task = commandTask,
+    onOutput,
+  }: { abort?: JobAbort; task?: AnyTaskDefinition; onOutput?: (chunk: Run['output'][number]) => void } = {},
 ): Promise<Run> {
   const output: Run['output'] = [];
   const outcome = await runTask(task, assignment(payload, job), abort, {
     logger: silentLogger,
     progress() {},
-    output: (stream, data) => output.push({ stream, data }),
+    output: (stream, data) => {
+      output.push({ stream, data });
+      onOutput?.({ stream, data });
+    },
   });
   return { outcome, output };
 }
@@ -138,14 +145,26 @@ describe('command task', () => {
   });
 
   it('streams stdout and stderr to ctx.output in order', async () => {
+    // The command writes the rest only once the test has seen its first line (or gives up after
+    // 15 s), so "as it arrives" holds however slowly the pipes are read.
+    const seen = join(dir, 'stream-seen');
     const script = [
+      "import { existsSync } from 'node:fs';",
+      'const until = Date.now() + 15000;',
       'for (let i = 0; i < 5; i++) {',
       '  process.stdout.write(`out ${i}\\n`);',
       '  process.stderr.write(`err ${i}\\n`);',
+      '  while (i === 0 && !existsSync(process.env.SEEN) && Date.now() < until) {',
+      '    await new Promise((r) => setTimeout(r, 10));',
+      '  }',
       '  await new Promise((r) => setTimeout(r, 20));',
       '}',
     ].join('\n');
-    const { outcome, output } = await run({ argv: [node, '--input-type=module', '-e', script] });
+    const { outcome, output } = await run(
+      { argv: [node, '--input-type=module', '-e', script], env: { SEEN: seen } },
+      {},
+      { onOutput: ({ stream }) => void (stream === 'stdout' && writeFileSync(seen, '')) },
+    );
     resultOf(outcome);
     expect(text(output, 'stdout')).toBe('out 0\nout 1\nout 2\nout 3\nout 4\n');
     expect(text(output, 'stderr')).toBe('err 0\nerr 1\nerr 2\nerr 3\nerr 4\n');
@@ -267,7 +286,8 @@ describe('command task', () => {
 
   it('kills the whole process group, grandchildren included, when the job times out', async () => {
     const pidFile = join(dir, 'timeout.pid');
-    const pending = run({ argv: ['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`] }, { timeoutMs: 500 });
+    // Time enough for the shell to start and write its child's pid first, however loaded.
+    const pending = run({ argv: ['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`] }, { timeoutMs: 2000 });
     const grandchild = await readPid(pidFile);
     const error = errorOf((await pending).outcome);
     expect(error.code).toBe('TIMEOUT');

@@ -146,7 +146,8 @@ describe('an agent cut off from its server', () => {
   });
 
   it('stops a JavaScript job while its lease still holds', async () => {
-    const link = new CuttableLink({ leaseMs: 2_000, heartbeatMs: 300 });
+    // The fence leaves a heartbeat (600 ms) before the lease lapses: room for late timers.
+    const link = new CuttableLink({ leaseMs: 3_000, heartbeatMs: 600 });
     const aborts: { at: number; code: unknown; leaseEndsAt: number }[] = [];
     const task = defineTask('test.obedient', async (_p: unknown, ctx) => {
       await new Promise((_, reject) =>
@@ -163,7 +164,7 @@ describe('an agent cut off from its server', () => {
     agent = new Agent({ link, tasks: [task], concurrency: 1, startReportDelayMs: 1 });
     await agent.start();
     link.deliver(assignment('test.obedient'));
-    await new Promise((r) => setTimeout(r, 700)); // a few confirmed heartbeats
+    await new Promise((r) => setTimeout(r, 1_300)); // a couple of confirmed heartbeats
     link.cut();
     await until(() => link.completions.length === 1, 'the outcome');
     const [abort] = aborts;
@@ -177,7 +178,8 @@ describe('an agent cut off from its server', () => {
   });
 
   it("stops a command, its process gone, while the job's lease still holds", async () => {
-    const link = new CuttableLink({ leaseMs: 2_500, heartbeatMs: 400 });
+    // Fenced 600 + 800 ms before the lease lapses: the kill grace to stop it, then a heartbeat's room.
+    const link = new CuttableLink({ leaseMs: 4_000, heartbeatMs: 800 });
     // The command ignores SIGTERM, so only the kill grace's SIGKILL ends it.
     const command = createCommandTask({ killGraceMs: 600 });
     agent = new Agent({ link, tasks: [command], concurrency: 1, startReportDelayMs: 1, outputFlushMs: 10 });

@@ -65,7 +65,8 @@ describe('WsLink request timeouts', () => {
     const link = new WsLink({
       serverUrl: server.url,
       token: 't'.repeat(32),
-      requestTimeoutMs: 400,
+      // Time for at least one reconnect and registration however loaded the machine.
+      requestTimeoutMs: 2000,
       reconnectMaxMs: 20,
     });
     cleanup.push(async () => link.close());

@@ -8,15 +8,21 @@ describe('agent runtime', () => {
   afterEach(() => h?.close());
 
   it('keeps a job longer than its lease alive by heartbeats', async () => {
-    h = await startHarness({ leaseMs: 300, heartbeatMs: 60 });
-    const res = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 1200 } });
+    // Heartbeats at the usual fifth of the lease: a job is fenced only after 1.2 s without a
+    // confirmed heartbeat, so a loaded machine's late timers do not cost the lease.
+    const leaseMs = 1500;
+    h = await startHarness({ leaseMs });
+    const res = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 5000 } });
     const job = await h.waitFor(res.body.id, isFinal);
-    expect(job).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(job).toMatchObject({ state: 'succeeded', attempts: 1, result: { sleptMs: 5000 } });
+    // It did run more than three leases long, in one attempt.
+    expect(Date.parse(job.finishedAt) - Date.parse(job.startedAt)).toBeGreaterThan(3 * leaseMs);
   });
 
   it('reports progress while running', async () => {
     h = await startHarness();
-    const res = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 1500 } });
+    // Part-way for over two seconds (progress shows within 0.5 s), however slowly it is polled.
+    const res = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 2500 } });
     // Seen part-way (the wait is the check), then the job ends at 100.
     await h.waitFor(res.body.id, (j) => j.state === 'running' && j.progress > 0 && j.progress < 100);
     expect(await h.waitFor(res.body.id, isFinal)).toMatchObject({ state: 'succeeded', progress: 100 });
@@ -25,7 +31,8 @@ describe('agent runtime', () => {
   it('drains on stop: running jobs finish, no new work is taken', async () => {
     h = await startHarness({ agents: 0 });
     const agent = await h.addAgent({ concurrency: 1 });
-    const a = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 300 } });
+    // Long enough to be still running when b is queued and the drain begins, however slowly.
+    const a = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 2000 } });
     await h.waitFor(a.body.id, (j) => j.state === 'running');
     const b = await h.post('/api/jobs', { task: 'demo.sleep', payload: { ms: 1 } });
     await agent.stop(5000);
@@ -36,7 +43,9 @@ describe('agent runtime', () => {
   });
 
   it('aborts jobs still running when the drain grace runs out; they run again elsewhere', async () => {
-    h = await startHarness({ agents: 0, leaseMs: 400, heartbeatMs: 80 });
+    // A lease a stalled machine cannot outrun: the job must end by the drain (AGENT_STOPPING),
+    // not by its lease fence (LEASE_LOST).
+    h = await startHarness({ agents: 0, leaseMs: 2000 });
     const gate = gateTask();
     const first = await h.addAgent({ concurrency: 1, tasks: [gate.task] });
     const res = await h.post('/api/jobs', { task: 'test.gate' });
@@ -69,7 +78,8 @@ describe('agent runtime', () => {
     let peak = 0;
     const track = defineTask('test.track', async () => {
       peak = Math.max(peak, ++running);
-      await new Promise((r) => setTimeout(r, 20));
+      // Long enough that jobs handed over together overlap even when their starts straggle.
+      await new Promise((r) => setTimeout(r, 100));
       running--;
     });
     await h.addAgent({ concurrency: 3, tasks: [track] });
