@@ -1,0 +1,102 @@
+import type { Job, JobAttempt, JobState, NewJob } from '@baton/core';
+import { ConflictError, FINAL_STATES, LEASED_STATES, NotFoundError } from '@baton/core';
+import type { EnqueueResult, JobListQuery, JobPage, QueueStats } from '../contract.js';
+import { enqueuedEvent, initialState } from '../rules/enqueue-rules.js';
+import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
+import type { SqliteContext } from './context.js';
+import type { AttemptRow, JobRow } from './rows.js';
+import { attemptFromRow, jobFromRow, rowFromNewJob } from './rows.js';
+
+/** Jobs in SQLite: enqueue, reads, listings, queue statistics and cancel. */
+
+export function jobRow(ctx: SqliteContext, id: string): JobRow | undefined {
+  return ctx.sql.getJob.get(id) as JobRow | undefined;
+}
+
+export function enqueue(ctx: SqliteContext, jobs: NewJob[]): EnqueueResult[] {
+  const now = ctx.clock();
+  const { sql } = ctx;
+  // One transaction: a key is looked up and claimed with no other writer in between, so a
+  // repeat (in the batch or from before) is found here and there is nothing to send again.
+  const results = ctx.db.transaction(() =>
+    jobs.map((job): EnqueueResult => {
+      if (job.idempotencyKey !== null) {
+        const existing = sql.getByIdempotencyKey.get(job.owner, job.idempotencyKey) as JobRow | undefined;
+        if (existing) return { job: jobFromRow(existing), created: false };
+      }
+      const row = sql.insertJob.get(rowFromNewJob(job, initialState(job, now))) as JobRow;
+      return { job: jobFromRow(row), created: true };
+    }),
+  )();
+  const event = enqueuedEvent(createdJobs(results));
+  if (event) ctx.events.emit(event);
+  return results;
+}
+
+/** The jobs an enqueue created, for its event. */
+function* createdJobs(results: readonly EnqueueResult[]): Iterable<Job> {
+  for (const r of results) if (r.created) yield r.job;
+}
+
+export function getJob(ctx: SqliteContext, id: string): Job | null {
+  const row = jobRow(ctx, id);
+  return row ? jobFromRow(row) : null;
+}
+
+export function getAttempts(ctx: SqliteContext, id: string): JobAttempt[] {
+  return (ctx.sql.getAttempts.all({ id }) as AttemptRow[]).map(attemptFromRow);
+}
+
+export function listJobs(ctx: SqliteContext, query: JobListQuery): JobPage {
+  const q = listFilter(query);
+  const filters: [string, unknown][] = [];
+  if (q.state) filters.push([stateFilter(q.state), undefined]);
+  if (q.queue) filters.push(['queue = ?', q.queue]);
+  if (q.owner) filters.push(['owner = ?', q.owner]);
+  if (q.before) filters.push(['id < ?', q.before]);
+  const where = filters.map(([clause]) => clause);
+  const params = filters.flatMap(([, value]) => (value === undefined ? [] : [value]));
+  // Leased jobs are few (at most the fleet's slots) but SQLite cannot tell: without the hint
+  // it would walk the whole table backwards to find them.
+  const hint = q.state && LEASED_STATES.has(q.state) && !q.queue ? 'INDEXED BY jobs_leased' : '';
+  const sql = `SELECT * FROM jobs ${hint} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+  const rows = ctx.db.prepare(sql).all(...params, q.limit + 1) as JobRow[];
+  return pageOf(rows.map(jobFromRow), q.limit);
+}
+
+/**
+ * The state condition of a job listing (the state checked by listFilter), written as a literal
+ * so SQLite can use the partial index of that state (it cannot match a partial index against a
+ * bound parameter).
+ */
+function stateFilter(state: JobState): string {
+  return LEASED_STATES.has(state) ? `state IN ('assigned', 'running') AND state = '${state}'` : `state = '${state}'`;
+}
+
+export function queueStats(ctx: SqliteContext): QueueStats[] {
+  const now = ctx.clock();
+  const tally = new QueueStatsTally(now);
+  for (const r of ctx.sql.routeQueues.all(now) as { queue: string }[]) tally.queue(r.queue);
+  for (const r of ctx.sql.countByQueueState.all() as { queue: string; state: JobState; n: number }[]) {
+    tally.count(r.queue, r.state, r.n);
+  }
+  for (const r of ctx.sql.oldestQueued.all() as { queue: string; run_at: number | null }[]) {
+    if (r.run_at !== null) tally.waitingSince(r.queue, r.run_at);
+  }
+  return tally.result();
+}
+
+export function cancel(ctx: SqliteContext, id: string): Job {
+  const now = ctx.clock();
+  const { job, agentId } = ctx.db.transaction(() => {
+    const row = jobRow(ctx, id);
+    if (!row) throw new NotFoundError(`job ${id} not found`, 'JOB_NOT_FOUND');
+    if (FINAL_STATES.has(row.state as JobState)) {
+      throw new ConflictError(`job ${id} is already ${row.state}`, 'JOB_FINISHED', { state: row.state });
+    }
+    // A leased job's attempt ends with the job: its record is the job row (see getAttempts).
+    return { job: jobFromRow(ctx.sql.cancelJob.get({ now, id }) as JobRow), agentId: row.agent_id };
+  })();
+  ctx.events.emit({ type: 'cancelled', jobId: id, agentId });
+  return job;
+}
