@@ -1,0 +1,103 @@
+import type { Completion, JobError, JobState, LeaseRef, TransitionResult } from '@baton/core';
+import { earliestRetry } from '../rules/attempt-rules.js';
+import { checkReleaseItems, refusalOfUnchanged } from '../rules/lease-rules.js';
+import type { PostgresContext } from './context.js';
+import type { SettleAction, SettleRow } from './settle.js';
+import { completionDecision, decideBatch, releaseDecision, settleColumns } from './settle.js';
+import * as leasesSql from './sql/leases.js';
+
+/**
+ * Lease-checked transitions in PostgreSQL: start and heartbeat, one statement each for a
+ * batch; complete and release, one transaction that locks, decides (settle.ts) and applies.
+ */
+
+/** A batch result of a lease-checked statement: the transition's new state, or the job as found. */
+interface LeaseCheckedRow {
+  ord: number;
+  new_state: JobState | null;
+  cur_state: JobState | null;
+  cur_lease_token: string | null;
+}
+
+/** Each item's answer: the new state, or why its lease was refused. */
+function leaseChecked(items: readonly LeaseRef[], rows: LeaseCheckedRow[]): TransitionResult[] {
+  return rows.map((row) => {
+    const item = items[row.ord - 1]!;
+    if (row.new_state) return { jobId: item.jobId, ok: true, state: row.new_state };
+    return refusalOfUnchanged(item, row.cur_state ? { state: row.cur_state, leaseToken: row.cur_lease_token } : null);
+  });
+}
+
+export async function start(ctx: PostgresContext, items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]> {
+  if (items.length === 0) return [];
+  const now = ctx.clock();
+  const rows = await ctx.run<LeaseCheckedRow>(leasesSql.start, [
+    items.map((i) => i.jobId),
+    items.map((i) => i.leaseToken),
+    now + leaseMs,
+    now,
+  ]);
+  return leaseChecked(items, rows);
+}
+
+export async function heartbeat(
+  ctx: PostgresContext,
+  items: (LeaseRef & { progress?: number })[],
+  leaseMs: number,
+): Promise<TransitionResult[]> {
+  if (items.length === 0) return [];
+  const now = ctx.clock();
+  const rows = await ctx.run<LeaseCheckedRow>(leasesSql.heartbeat, [
+    items.map((i) => i.jobId),
+    items.map((i) => i.leaseToken),
+    items.map((i) => i.progress ?? null),
+    now + leaseMs,
+    now,
+  ]);
+  return leaseChecked(items, rows);
+}
+
+/**
+ * complete and release: one transaction that locks the reported jobs, decides each item
+ * in order, and applies every outcome in one statement.
+ */
+async function settle<T extends LeaseRef>(
+  ctx: PostgresContext,
+  items: readonly T[],
+  now: number,
+  decide: (item: T, row: SettleRow) => Omit<SettleAction, 'jobId'>,
+): Promise<{ results: TransitionResult[]; actions: SettleAction[] }> {
+  return ctx.transaction(async (client) => {
+    const ids = [...new Set(items.map((i) => i.jobId))];
+    const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
+    const decided = decideBatch(items, new Map(locked.map((r) => [r.id, r])), decide);
+    if (decided.actions.length > 0) {
+      await ctx.run(leasesSql.settle, [...settleColumns(decided.actions), now], client);
+    }
+    return decided;
+  });
+}
+
+export async function complete(ctx: PostgresContext, items: Completion[]): Promise<TransitionResult[]> {
+  if (items.length === 0) return [];
+  const now = ctx.clock();
+  const { results, actions } = await settle(ctx, items, now, (item, row) =>
+    completionDecision(item, row, now, ctx.random),
+  );
+  if (actions.length > 0) {
+    const dueAt = earliestRetry(actions);
+    ctx.relay.publish({ type: 'changed', ...(dueAt !== undefined && { dueAt }) });
+  }
+  return results;
+}
+
+export async function release(
+  ctx: PostgresContext,
+  items: (LeaseRef & { error: JobError; leaseExpiresBy?: number })[],
+): Promise<TransitionResult[]> {
+  if (checkReleaseItems(items) === 0) return [];
+  const now = ctx.clock();
+  const { results, actions } = await settle(ctx, items, now, (item, row) => releaseDecision(item, row, now));
+  if (actions.length > 0) ctx.relay.publish({ type: 'changed' });
+  return results;
+}

@@ -1,0 +1,87 @@
+import type { JobAssignment, JobState, PendingJob, Placement } from '@baton/core';
+import { newLeaseToken, priorityRank } from '@baton/core';
+import type { PendingRequest } from '../contract.js';
+import { askedPending } from '../rules/scheduling-rules.js';
+import type { PostgresContext } from './context.js';
+import type { AssignedRow, PendingRow } from './rows.js';
+import { assignedFromRow, gpusLiteral, pendingFromRow } from './rows.js';
+import * as schedulingSql from './sql/scheduling.js';
+
+/** Scheduling in PostgreSQL: due delayed jobs, queue heads, assignment and expired leases, a statement each. */
+
+export async function promoteDue(ctx: PostgresContext): Promise<{ promoted: number; nextRunAt: number | null }> {
+  const now = ctx.clock();
+  const [row] = await ctx.run<{ promoted: number; next_run_at: number | null }>(schedulingSql.promoteDue, [
+    now,
+    schedulingSql.SWEEP_BATCH,
+  ]);
+  const promoted = row?.promoted ?? 0;
+  // Other schedulers sharing the store learn of the new work too.
+  if (promoted > 0) ctx.relay.publish({ type: 'changed' });
+  return { promoted, nextRunAt: row?.next_run_at ?? null };
+}
+
+export async function pending(ctx: PostgresContext, requests: PendingRequest[]): Promise<PendingJob[]> {
+  const asked = askedPending(requests);
+  const wanted = asked.filter((r) => !r.after);
+  const paged = asked.filter((r) => r.after);
+  // Heads and keyset pages are two statements, run side by side.
+  const [heads, pages] = await Promise.all([
+    wanted.length === 0
+      ? []
+      : ctx.run<PendingRow>(schedulingSql.pending, [wanted.map((r) => r.queue), wanted.map((r) => r.limit)]),
+    paged.length === 0
+      ? []
+      : ctx.run<PendingRow>(schedulingSql.pendingAfter, [
+          paged.map((r) => r.queue),
+          paged.map((r) => r.limit),
+          paged.map((r) => priorityRank(r.after!.priority)),
+          paged.map((r) => r.after!.priorityLevel),
+          paged.map((r) => r.after!.id),
+        ]),
+  ]);
+  const rows = [...heads, ...pages];
+  return rows.map(pendingFromRow);
+}
+
+export async function assign(ctx: PostgresContext, placements: Placement[], leaseMs: number): Promise<JobAssignment[]> {
+  const now = ctx.clock();
+  // A job placed twice in one batch goes to its first placement.
+  const seen = new Set<string>();
+  const batch = placements.filter((p) => !seen.has(p.jobId) && seen.add(p.jobId));
+  if (batch.length === 0) return [];
+  const tokens = batch.map(() => newLeaseToken());
+  const rows = await ctx.run<AssignedRow>(schedulingSql.assign, [
+    batch.map((p) => p.jobId),
+    batch.map((p) => p.agentId),
+    tokens,
+    batch.map((p) => gpusLiteral(p.gpus)),
+    batch.map((_, i) => i),
+    now + leaseMs,
+    now,
+  ]);
+  return rows
+    .sort((a, b) => a.ord - b.ord)
+    .map((row) => {
+      const placement = batch[row.ord]!;
+      return {
+        job: assignedFromRow(row, placement.agentId, [...placement.gpus]),
+        leaseToken: tokens[row.ord]!,
+      };
+    });
+}
+
+export async function expireLeases(
+  ctx: PostgresContext,
+): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }> {
+  const now = ctx.clock();
+  const [row] = await ctx.run<{ ended: [string, JobState][]; next_expiry_at: number | null }>(
+    schedulingSql.expireLeases,
+    [now, schedulingSql.SWEEP_BATCH],
+  );
+  const ended = row?.ended ?? [];
+  const requeued = ended.filter(([, state]) => state === 'queued').map(([id]) => id);
+  const failed = ended.filter(([, state]) => state === 'failed').map(([id]) => id);
+  if (ended.length > 0) ctx.relay.publish({ type: 'changed' });
+  return { requeued, failed, nextExpiryAt: row?.next_expiry_at ?? null };
+}
