@@ -1,22 +1,14 @@
 // Read-side queries of the Redis store: job listings and queue statistics.
 import type { Job, JobState } from '@baton/core';
-import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { JobListQuery, JobPage, QueueStats } from '../contract.js';
 import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
 import { hashOf, idOfMember, jobOfHash } from './job-hash.js';
-import type { RedisKeys } from './keys.js';
+import type { RedisContext } from './context.js';
 import { AFTER_SEP, SEP } from './keys.js';
 import { routeLive } from './routes.js';
 
-type Client = Redis | Cluster;
-
-export interface ListingContext {
-  client: Client;
-  keys: RedisKeys;
-  clock: () => number;
-  /** Runs the commands `build` queues in one pipeline and returns their replies. */
-  batch(build: (p: ChainableCommander) => void): Promise<unknown[]>;
-}
+/** What the read-side queries use of the store's context. */
+export type ListingContext = Pick<RedisContext, 'client' | 'keys' | 'clock' | 'batch'>;
 
 /** `listJobs`: pages through the narrowest index the query names, newest first. */
 export async function listJobs(ctx: ListingContext, query: JobListQuery): Promise<JobPage> {

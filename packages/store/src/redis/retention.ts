@@ -1,23 +1,13 @@
 // Retention for the Redis store: deleteFinished.
-import type { Cluster, Redis } from 'ioredis';
 import { retentionArgs } from '../rules/retention-rules.js';
 import type { FinalJobState } from '../contract.js';
-import type { RedisKeys } from './keys.js';
-import type { ScriptName } from './scripts.js';
+import type { RedisContext } from './context.js';
 
 /** Candidates read per round. */
 const DELETE_BATCH = 1000;
 
-export interface RetentionContext {
-  client: Redis | Cluster;
-  keys: RedisKeys;
-  /** One script call per item, in one pipeline; the replies in order. */
-  perJob<T>(
-    items: readonly T[],
-    name: ScriptName,
-    call: (item: T) => { keys: string[]; args: (string | number)[] },
-  ): Promise<unknown[]>;
-}
+/** What retention (and log appends) use of the store's context: one script call per job, in one pipeline. */
+export type RetentionContext = Pick<RedisContext, 'client' | 'keys' | 'perJob'>;
 
 /**
  * Reads the oldest candidates from `{p}:finished`, then deletes each with one script call that
