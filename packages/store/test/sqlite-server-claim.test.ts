@@ -24,9 +24,14 @@ async function claimingProcess(file: string): Promise<ChildProcess> {
     const { openStore } = await import(process.env.STORE_DIST);
     const store = await openStore('sqlite:' + process.env.DB);
     await store.claimServer('child-server');
-    process.stdout.write('claimed\\n');
+    // Nothing keeps the store reachable once this module has run: a garbage collection then
+    // must not end the claim.
+    setTimeout(() => {
+      globalThis.gc();
+      process.stdout.write('claimed\\n');
+    }, 500);
     setInterval(() => {}, 60_000);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
     env: { ...process.env, STORE_DIST, DB: file },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -17,8 +17,15 @@ import { errorCode } from '../unavailable.js';
  * Nothing else locks the sidecar, so tools that open the database itself (`baton store copy`)
  * are unaffected.
  */
+/** Every claim this process holds, so none is garbage-collected (and unlocked) while held. */
+const HELD = new Set<ServerClaim>();
+
 export class ServerClaim {
-  private constructor(private readonly db: Database.Database) {}
+  private constructor(private readonly db: Database.Database) {
+    // Reachable until released: a collected connection closes, and the lock would go with it
+    // while its server (which may hold the store only through closures) still runs.
+    HELD.add(this);
+  }
 
   /** Claims the database at `path` for this process; throws `STORE_IN_USE` when another holds it. */
   static take(path: string, serverId: string): ServerClaim {
@@ -52,6 +59,7 @@ export class ServerClaim {
 
   /** Gives the claim up (closing rolls the held transaction back, which releases the lock). */
   release(): void {
+    HELD.delete(this);
     if (this.db.open) this.db.close();
   }
 }
