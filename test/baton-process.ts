@@ -14,7 +14,16 @@ export interface BatonProcess {
 
 /** Starts `baton dev ARGS` on a free port and resolves once it prints its URL. */
 export function startBatonDev(args: string[], timeoutMs = 20_000): Promise<BatonProcess> {
-  const child = spawn(process.execPath, [BIN, 'dev', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return startBatonListening('dev', args, timeoutMs);
+}
+
+/** Starts `baton COMMAND ARGS` (dev or server) on a free port; resolves once it prints its URL. */
+export function startBatonListening(
+  command: 'dev' | 'server',
+  args: string[],
+  timeoutMs = 20_000,
+): Promise<BatonProcess> {
+  const child = spawn(process.execPath, [BIN, command, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
@@ -24,7 +33,7 @@ export function startBatonDev(args: string[], timeoutMs = 20_000): Promise<Baton
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`baton dev did not start in ${timeoutMs} ms:\n${out}`));
+      reject(new Error(`baton ${command} did not start in ${timeoutMs} ms:\n${out}`));
     }, timeoutMs);
     const onData = () => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
@@ -36,7 +45,7 @@ export function startBatonDev(args: string[], timeoutMs = 20_000): Promise<Baton
     child.stdout?.on('data', onData);
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`baton dev exited (${code ?? signal}) before listening:\n${out}`));
+      reject(new Error(`baton ${command} exited (${code ?? signal}) before listening:\n${out}`));
     });
   });
 }

@@ -1,12 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BatonProcess } from './baton-process.js';
-import { getJson } from './baton-process.js';
+import { getJson, startBatonListening } from './baton-process.js';
 
 /**
  * One server per SQLite file: servers sharing a file would each schedule on their own and never
@@ -21,35 +20,6 @@ const run = (args: string[]) =>
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
 
-/** Starts `baton server ARGS` on a free port and resolves once it prints its URL. */
-function startBatonServer(args: string[], timeoutMs = 20_000): Promise<BatonProcess> {
-  const child = spawn(process.execPath, [BIN, 'server', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`baton server did not start in ${timeoutMs} ms:\n${out}`));
-    }, timeoutMs);
-    const onData = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (!m?.[1]) return;
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      resolve({ child, url: m[1], output: () => out, exited });
-    };
-    child.stdout?.on('data', onData);
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`baton server exited (${code ?? signal}) before listening:\n${out}`));
-    });
-  });
-}
-
 describe('one server per SQLite file', () => {
   const cleanup: (() => Promise<unknown> | void)[] = [];
   afterEach(async () => {
@@ -60,7 +30,7 @@ describe('one server per SQLite file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'baton-one-server-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const store = `sqlite:${join(dir, 'baton.db')}`;
-    const first = await startBatonServer(['--store', store]);
+    const first = await startBatonListening('server', ['--store', store]);
     cleanup.push(async () => {
       first.child.kill('SIGINT');
       await first.exited;
