@@ -52,6 +52,8 @@ swept AS (
     LIMIT $5::int
   )
 )
-SELECT count(*)::int AS revived FROM r LEFT JOIN before b ON b.task = r.task AND b.queue = r.queue
-WHERE b.task IS NULL OR b.expires_at <= $4::bigint`,
+-- Pairs are unique and \`before\` holds at most one row per pair, so the routes that were not
+-- live are all of them less those that were: a count, not a join of two unindexed CTEs (which
+-- went quadratic, minutes for a renewal of 55 000 routes).
+SELECT ((SELECT count(*) FROM r) - (SELECT count(*) FROM before b WHERE b.expires_at IS NULL OR b.expires_at > $4::bigint))::int AS revived`,
 );
