@@ -36,6 +36,17 @@ export interface ServerOptions {
    */
   routeTtlMs?: number;
   /**
+   * The built-in admin's token: a request with `Authorization: Bearer <adminToken>` acts as the
+   * admin `admin` (not a stored user), so a new fleet can create its users. At least 16
+   * characters. Null: only the store's users' tokens authenticate. [null]
+   */
+  adminToken?: string | null;
+  /**
+   * Serve the API without authentication: every request acts as an admin, and `X-Baton-User`
+   * names the owner (default `local`). For a laptop or a trusted test only. [false]
+   */
+  insecureNoAuth?: boolean;
+  /**
    * The secret remote agents present to connect (`baton agent --token`). Null: remote agents
    * are refused. [null]
    */
@@ -113,6 +124,10 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
       400,
     );
   }
+  const adminToken = options.adminToken ?? null;
+  if (adminToken !== null && adminToken.length < MIN_AGENT_TOKEN_LENGTH) {
+    throw new BatonError('INVALID_OPTION', `the admin token must be at least ${MIN_AGENT_TOKEN_LENGTH} characters`, 400);
+  }
   const tls = options.tls ?? null;
   if (tls !== null && (tls.cert.length === 0 || tls.key.length === 0)) {
     throw new BatonError('INVALID_OPTION', 'tls needs both a certificate and a private key', 400);
@@ -125,6 +140,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tls,
     shardLeaseMs: positiveInt('shardLeaseMs', options.shardLeaseMs ?? 5000, 250),
     agentToken,
+    adminToken,
+    insecureNoAuth: options.insecureNoAuth ?? false,
     heartbeatMs,
     maxPayloadBytes: positiveInt('maxPayloadBytes', options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 1),
     maxBulkBodyBytes: positiveInt('maxBulkBodyBytes', options.maxBulkBodyBytes ?? 32 * 1024 * 1024, 1024),

@@ -14,6 +14,7 @@ import type {
   Resources,
   TransitionResult,
 } from '@baton/core';
+import type { Accounts } from './accounts.js';
 import type { Coordination } from './coordination.js';
 
 /** The states a job ends in; retention deletes jobs in these only. */
@@ -25,7 +26,7 @@ export type FinalJobState = 'succeeded' | 'failed' | 'cancelled';
  * backend implements it. Time comes from the store's clock (see {@link StoreOptions}) so the
  * conformance suite can drive delays and lease expiry without sleeping.
  */
-export interface Store extends Coordination {
+export interface Store extends Coordination, Accounts {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
 
   /** Creates or migrates the schema. Refuses a schema newer than this code knows. */
@@ -63,6 +64,12 @@ export interface Store extends Coordination {
   /**
    * Hands queued jobs to agents under a new lease, counting an attempt. A job that is no
    * longer queued is skipped, so a stale placement can never assign a job twice.
+   *
+   * Quotas: a placement that would take its job's owner over `maxRunningJobs` (jobs assigned
+   * or running) or `maxGpus` (their GPUs) of the owner's quota (their own, else the default;
+   * see {@link Accounts.getQuota}) is skipped too, checked atomically with the assignment, so
+   * schedulers on many servers together never overshoot a quota. Placements are taken in the
+   * order given: an earlier one of the same owner counts against a later one.
    */
   assign(placements: Placement[], leaseMs: number): Promise<JobAssignment[]>;
   /**

@@ -7,4 +7,6 @@ export { StoreEvents } from './events.js';
 export { copyJobs, copyUnfinishedJobs, COPIED_STATES, UNFINISHED_COPIED_STATES } from './copy.js';
 export type { CopyOptions, CopyProgress, CopyResult } from './copy.js';
 export type * from './coordination.js';
+export type * from './accounts.js';
+export { NO_QUOTA } from './accounts.js';
 export { FINAL_JOB_STATES } from './rules/retention-rules.js';

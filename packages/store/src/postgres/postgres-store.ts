@@ -27,6 +27,7 @@ import type {
   TaskRoute,
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
+import { accountsPending } from '../rules/accounts-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { guardErrors } from './checked-out.js';
@@ -157,4 +158,18 @@ export class PostgresStore implements Store, Coordination {
   }
 
   taskRoutes = (): Promise<StoredTaskRoute[]> => liveRoutes(this.pool, this.ctx.clock());
+
+  // Accounts, tokens, quotas (being built).
+  private readonly accounts = accountsPending('postgres');
+  createUser = this.accounts.createUser;
+  getUser = this.accounts.getUser;
+  listUsers = this.accounts.listUsers;
+  deleteUser = this.accounts.deleteUser;
+  createToken = this.accounts.createToken;
+  getToken = this.accounts.getToken;
+  listTokens = this.accounts.listTokens;
+  deleteToken = this.accounts.deleteToken;
+  getQuota = this.accounts.getQuota;
+  setQuota = this.accounts.setQuota;
+  ownerUsage = this.accounts.ownerUsage;
 }

@@ -30,6 +30,7 @@ import type {
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { logPageLimit } from '../rules/log-rules.js';
+import { accountsPending } from '../rules/accounts-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import type { RedisStoreConfig } from './config.js';
@@ -191,6 +192,20 @@ export class RedisStore implements Store, Coordination {
   }
 
   taskRoutes = (): Promise<StoredTaskRoute[]> => taskRoutes(this.client, this.keys, this.ctx.clock());
+
+  // Accounts, tokens, quotas (being built).
+  private readonly accounts = accountsPending('redis');
+  createUser = this.accounts.createUser;
+  getUser = this.accounts.getUser;
+  listUsers = this.accounts.listUsers;
+  deleteUser = this.accounts.deleteUser;
+  createToken = this.accounts.createToken;
+  getToken = this.accounts.getToken;
+  listTokens = this.accounts.listTokens;
+  deleteToken = this.accounts.deleteToken;
+  getQuota = this.accounts.getQuota;
+  setQuota = this.accounts.setQuota;
+  ownerUsage = this.accounts.ownerUsage;
 }
 
 export type { JobHash };

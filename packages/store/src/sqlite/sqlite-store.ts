@@ -28,6 +28,7 @@ import type {
 } from '../contract.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
+import { accountsPending } from '../rules/accounts-pending.js';
 import { logPageLimit } from '../rules/log-rules.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
@@ -196,4 +197,18 @@ export class SqliteStore implements Store, Coordination {
   }
 
   taskRoutes = async (): Promise<StoredTaskRoute[]> => liveRoutes(this.ctx.sql, this.clock());
+
+  // Accounts, tokens, quotas (being built).
+  private readonly accounts = accountsPending('sqlite');
+  createUser = this.accounts.createUser;
+  getUser = this.accounts.getUser;
+  listUsers = this.accounts.listUsers;
+  deleteUser = this.accounts.deleteUser;
+  createToken = this.accounts.createToken;
+  getToken = this.accounts.getToken;
+  listTokens = this.accounts.listTokens;
+  deleteToken = this.accounts.deleteToken;
+  getQuota = this.accounts.getQuota;
+  setQuota = this.accounts.setQuota;
+  ownerUsage = this.accounts.ownerUsage;
 }
