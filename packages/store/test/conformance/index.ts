@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe } from 'vitest';
+import { accountTests } from './accounts.js';
 import { cancelTests } from './cancel.js';
 import { concurrentLeaseTests } from './concurrent-leases.js';
 import { conditionalReleaseTests } from './conditional-release.js';
@@ -12,6 +13,7 @@ import { leaseTests } from './leases.js';
 import { lifecycleTests } from './lifecycle.js';
 import { logTests } from './logs.js';
 import { queueCountTests } from './queue-counts.js';
+import { quotaAssignTests } from './quota-assign.js';
 import { releaseTests } from './release.js';
 import { resourceTests } from './resources.js';
 import { retentionTests } from './retention.js';
@@ -53,5 +55,7 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     retentionTests(f);
     concurrentLeaseTests(f);
     queueCountTests(f);
+    accountTests(f);
+    quotaAssignTests(f);
   });
 }
