@@ -238,6 +238,58 @@ describe('copyJobs', () => {
   });
 });
 
+describe('copyJobs: accounts', () => {
+  it('copies users, tokens and quotas, leaving those the target has alone', async () => {
+    const from = await openStore('sqlite::memory:');
+    const to = await openStore('sqlite::memory:');
+    try {
+      await from.createUser({ name: 'alice', role: 'admin', weight: 2 });
+      await from.createUser({ name: 'bob', role: 'user', weight: 1 });
+      await from.createToken({ id: 'ta1', user: 'alice', hash: 'hash-a1' });
+      await from.createToken({ id: 'ta2', user: 'alice', hash: 'hash-a2' });
+      await from.createToken({ id: 'tb1', user: 'bob', hash: 'hash-b1' });
+      const fallback = { maxRunningJobs: 1, maxGpus: null, maxQueuedJobs: 100, submitRatePerSec: null };
+      const alices = { maxRunningJobs: null, maxGpus: 4, maxQueuedJobs: null, submitRatePerSec: 2 };
+      // Bob's two finished jobs are replayed in the target in one assign: over the default quota,
+      // had it been copied first.
+      const jobs = [newJob({ owner: 'bob' }), newJob({ owner: 'bob' })];
+      await from.enqueue(jobs);
+      const assigned = await from.assign(
+        jobs.map((j) => ({ jobId: j.id, agentId: 'old', gpus: [0, 1] })),
+        60_000,
+      );
+      await from.complete(assigned.map((a) => ({ ...a, jobId: a.job.id, outcome: 'succeeded', result: 1 })));
+      await from.setQuota(null, fallback);
+      await from.setQuota('alice', alices);
+      // The target has a bob, with a token of the same id, already.
+      await to.createUser({ name: 'bob', role: 'admin', weight: 3 });
+      await to.createToken({ id: 'tb1', user: 'bob', hash: 'hash-kept' });
+
+      expect(await copyJobs(from, to)).toMatchObject({ copied: 2, users: 1, tokens: 2, quotas: 2 });
+      expect(await Promise.all(jobs.map((j) => to.getJob(j.id)))).toEqual([
+        expect.objectContaining({ state: 'succeeded' }),
+        expect.objectContaining({ state: 'succeeded' }),
+      ]);
+      expect(await to.listUsers()).toEqual([
+        expect.objectContaining({ name: 'alice', role: 'admin', weight: 2 }),
+        expect.objectContaining({ name: 'bob', role: 'admin', weight: 3 }),
+      ]);
+      expect((await to.listTokens('alice')).map((t) => [t.id, t.hash])).toEqual([
+        ['ta1', 'hash-a1'],
+        ['ta2', 'hash-a2'],
+      ]);
+      expect(await to.getToken('tb1')).toMatchObject({ user: 'bob', hash: 'hash-kept' });
+      expect(await to.getQuota(null)).toEqual(fallback);
+      expect(await to.getQuota('alice')).toEqual(alices);
+      expect(await to.getQuota('bob')).toBeNull();
+
+      expect(await copyJobs(from, to)).toMatchObject({ copied: 0, users: 0, tokens: 0, quotas: 0 });
+    } finally {
+      await Promise.all([from.close(), to.close()]);
+    }
+  });
+});
+
 describe('baton store copy errors', () => {
   it('refuses the same store twice (exit 2) and names a store it cannot open (exit 1)', async () => {
     const same = await copy('sqlite::memory:', 'sqlite::memory:');

@@ -1,4 +1,7 @@
 import type { Completion, Job, JobAttempt, JobAssignment, JobError, JobState, NewJob } from '@baton/core';
+import { BatonError } from '@baton/core';
+import type { Quota } from './accounts.js';
+import { NO_QUOTA } from './accounts.js';
 import type { Store, TaskRoute } from './contract.js';
 
 /** Unfinished states, copied first (the work still to do). */
@@ -20,6 +23,12 @@ export interface CopyResult {
   copied: number;
   skipped: number;
   routes: number;
+  /** Users created in the target (those already there are left as they are). */
+  users: number;
+  /** Tokens created in the target (those already there are left as they are). */
+  tokens: number;
+  /** Quotas set in the target: the default and users' own, where the target had none. */
+  quotas: number;
 }
 
 export interface CopyOptions {
@@ -68,9 +77,61 @@ async function copyRoutes(from: Store, to: Store, now: number): Promise<number> 
   return copied;
 }
 
+/** Whether a call failed only because what it would create is there already. */
+function alreadyThere(err: unknown, code: string): boolean {
+  return err instanceof BatonError && err.code === code;
+}
+
+/**
+ * Copies the users and their tokens (the hash as it is: the secret never leaves the client, so
+ * the same tokens work on the target), skipping those the target has already. Before the jobs,
+ * so a server started on the target knows every owner at once.
+ */
+async function copyUsers(from: Store, to: Store, result: CopyResult): Promise<void> {
+  for (const user of await from.listUsers()) {
+    try {
+      await to.createUser({ name: user.name, role: user.role, weight: user.weight });
+      result.users++;
+    } catch (err) {
+      if (!alreadyThere(err, 'USER_EXISTS')) throw err;
+    }
+    for (const token of await from.listTokens(user.name)) {
+      try {
+        await to.createToken({ id: token.id, user: token.user, hash: token.hash });
+        result.tokens++;
+      } catch (err) {
+        if (!alreadyThere(err, 'TOKEN_EXISTS')) throw err;
+      }
+    }
+  }
+}
+
+const isNoQuota = (q: Quota) =>
+  q.maxRunningJobs === null && q.maxGpus === null && q.maxQueuedJobs === null && q.submitRatePerSec === null;
+
+/**
+ * Copies the default quota and the users' own, each only where the target has none (a quota
+ * set there already wins). After the jobs: replaying their attempts assigns them in the target,
+ * which a quota could refuse.
+ */
+async function copyQuotas(from: Store, to: Store, result: CopyResult): Promise<void> {
+  const fallback = await from.getQuota(null);
+  if (fallback && !isNoQuota(fallback) && isNoQuota((await to.getQuota(null)) ?? NO_QUOTA)) {
+    await to.setQuota(null, fallback);
+    result.quotas++;
+  }
+  for (const user of await from.listUsers()) {
+    const own = await from.getQuota(user.name);
+    if (own === null || (await to.getQuota(user.name)) !== null) continue;
+    await to.setQuota(user.name, own);
+    result.quotas++;
+  }
+}
+
 /**
  * Copies every job (unfinished ones first, then finished ones) and the task routes from one
- * store to another, so a deployment can move from SQLite to PostgreSQL or Redis. Jobs keep
+ * store to another, with the users, their tokens and quotas (see {@link copyUsers} and
+ * {@link copyQuotas}), so a deployment can move from SQLite to PostgreSQL or Redis. Jobs keep
  * their ids, owners, priorities, resources, retry policy, idempotency keys (finished jobs' too,
  * so a client retrying a submission after the move finds its job instead of creating another)
  * and attempts (so a failing job gets no fresh retries). Jobs already in the target (by id) are
@@ -104,7 +165,8 @@ async function copyJobsIn(
 ): Promise<CopyResult> {
   const batch = options.batch ?? 500;
   const now = options.now ?? Date.now();
-  const result: CopyResult = { read: 0, copied: 0, skipped: 0, routes: 0 };
+  const result: CopyResult = { read: 0, copied: 0, skipped: 0, routes: 0, users: 0, tokens: 0, quotas: 0 };
+  await copyUsers(from, to, result);
   result.routes = await copyRoutes(from, to, now);
   for (const state of states) {
     const progress: CopyProgress = { state, read: 0, copied: 0 };
@@ -128,6 +190,7 @@ async function copyJobsIn(
     result.read += progress.read;
     result.copied += progress.copied;
   }
+  await copyQuotas(from, to, result);
   return result;
 }
 

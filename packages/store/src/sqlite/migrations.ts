@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { SchemaTooNewError } from '@baton/core';
 import { ROUTES_FROM_BEFORE_MS } from '../rules/route-rules.js';
+import { ACCOUNTS_SQL } from './accounts-schema.js';
 import { COORDINATION_SQL } from './coordination.js';
 
 /** A schema change, then (optionally) a data change that needs the store's clock. */
@@ -164,6 +165,11 @@ export const MIGRATIONS: readonly Migration[] = [
     data: (db, now) => {
       db.prepare('UPDATE task_routes SET expires_at = ? WHERE expires_at IS NULL').run(now + ROUTES_FROM_BEFORE_MS);
     },
+  },
+  {
+    version: 6,
+    name: 'users, tokens, quotas; job counts and GPUs per owner, kept by triggers',
+    sql: ACCOUNTS_SQL,
   },
 ];
 

@@ -4,6 +4,7 @@ import type { PendingRequest } from '../contract.js';
 import { leaseExpiredError } from '../rules/attempt-rules.js';
 import { askedPending } from '../rules/scheduling-rules.js';
 import type { SqliteContext } from './context.js';
+import { quotaTally } from './quotas.js';
 import type { AssignedRow, JobRow, PendingRow } from './rows.js';
 import { assignedFromRow, gpusToJson, pendingFromRow, toJson } from './rows.js';
 
@@ -48,7 +49,20 @@ export function assign(ctx: SqliteContext, placements: Placement[], leaseMs: num
   const now = ctx.clock();
   return ctx.db.transaction(() => {
     const out: JobAssignment[] = [];
+    // Quotas are checked in this transaction, so no other call's assignment comes between the
+    // check and the assignment.
+    const quotas = quotaTally(ctx.sql);
     for (const { jobId, agentId, gpus } of placements) {
+      let counted: { owner: string; gpus: number } | null = null;
+      if (quotas) {
+        const queued = ctx.sql.queuedJobOwner.get(jobId) as { owner: string; gpus: number } | undefined;
+        // Not queued: skipped below like any stale placement.
+        if (queued) {
+          // Over its owner's quota: skipped like a stale placement; a later one may still fit.
+          if (!quotas.take(queued.owner, queued.gpus)) continue;
+          counted = queued;
+        }
+      }
       const leaseToken = newLeaseToken();
       const row = ctx.sql.assignJob.get({
         agentId,
@@ -59,7 +73,10 @@ export function assign(ctx: SqliteContext, placements: Placement[], leaseMs: num
         id: jobId,
       }) as AssignedRow | undefined;
       // No row: the job is no longer queued (taken, cancelled, or placed twice in this batch).
-      if (!row) continue;
+      if (!row) {
+        if (counted) quotas?.undo(counted.owner, counted.gpus);
+        continue;
+      }
       out.push({ job: assignedFromRow(row, agentId, [...gpus]), leaseToken });
     }
     return out;

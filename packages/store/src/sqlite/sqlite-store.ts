@@ -26,12 +26,13 @@ import type {
   StoredTaskRoute,
   TaskRoute,
 } from '../contract.js';
+import type { Accounts } from '../accounts.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
-import { accountsPending } from '../rules/accounts-pending.js';
 import { logPageLimit } from '../rules/log-rules.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
+import { SqliteAccounts } from './accounts.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import type { SqliteContext } from './context.js';
 import { SqliteCoordination } from './coordination.js';
@@ -53,7 +54,7 @@ export { WAL_TRUNCATE_AFTER_DELETES } from './retention.js';
  * synchronous, so each contract call is one transaction that no other caller interleaves
  * with; the async signature is the contract's, for the networked backends. This class opens
  * the database and wires the domain modules (jobs, scheduling, leases, logs, retention,
- * routes, coordination), which hold the logic.
+ * routes, coordination, accounts), which hold the logic.
  */
 export class SqliteStore implements Store, Coordination {
   readonly backend = 'sqlite' as const;
@@ -65,6 +66,7 @@ export class SqliteStore implements Store, Coordination {
   private context: SqliteContext | null = null;
   private coordination: SqliteCoordination | null = null;
   private retention: SqliteRetention | null = null;
+  private accounts: SqliteAccounts | null = null;
   private closed = false;
   private checkpoints: BackgroundCheckpoints | null = null;
   private claim: ServerClaim | null = null;
@@ -100,6 +102,7 @@ export class SqliteStore implements Store, Coordination {
     ) as Statements;
     this.context = { db: this.db, sql, clock: this.clock, random: this.random, events: this.events };
     this.retention = new SqliteRetention(this.context, this.path, this.checkpoints);
+    this.accounts = new SqliteAccounts(this.context);
   }
 
   async close(): Promise<void> {
@@ -198,17 +201,21 @@ export class SqliteStore implements Store, Coordination {
 
   taskRoutes = async (): Promise<StoredTaskRoute[]> => liveRoutes(this.ctx.sql, this.clock());
 
-  // Accounts, tokens, quotas (being built).
-  private readonly accounts = accountsPending('sqlite');
-  createUser = this.accounts.createUser;
-  getUser = this.accounts.getUser;
-  listUsers = this.accounts.listUsers;
-  deleteUser = this.accounts.deleteUser;
-  createToken = this.accounts.createToken;
-  getToken = this.accounts.getToken;
-  listTokens = this.accounts.listTokens;
-  deleteToken = this.accounts.deleteToken;
-  getQuota = this.accounts.getQuota;
-  setQuota = this.accounts.setQuota;
-  ownerUsage = this.accounts.ownerUsage;
+  // Accounts, tokens, quotas (accounts.ts).
+  private get acc(): SqliteAccounts {
+    if (!this.accounts) throw new Error('store used before init()');
+    return this.accounts;
+  }
+
+  createUser: Accounts['createUser'] = (user) => this.acc.createUser(user);
+  getUser: Accounts['getUser'] = (name) => this.acc.getUser(name);
+  listUsers: Accounts['listUsers'] = () => this.acc.listUsers();
+  deleteUser: Accounts['deleteUser'] = (name) => this.acc.deleteUser(name);
+  createToken: Accounts['createToken'] = (token) => this.acc.createToken(token);
+  getToken: Accounts['getToken'] = (id) => this.acc.getToken(id);
+  listTokens: Accounts['listTokens'] = (user) => this.acc.listTokens(user);
+  deleteToken: Accounts['deleteToken'] = (id) => this.acc.deleteToken(id);
+  getQuota: Accounts['getQuota'] = (user) => this.acc.getQuota(user);
+  setQuota: Accounts['setQuota'] = (user, quota) => this.acc.setQuota(user, quota);
+  ownerUsage: Accounts['ownerUsage'] = (owner) => this.acc.ownerUsage(owner);
 }

@@ -165,6 +165,22 @@ export const SQL = {
   dropLogs: 'DELETE FROM job_logs WHERE job_id = ? AND seq <= ?',
   // Params: jobId, afterSeq
   getLogs: 'SELECT seq, attempt, stream, data, at FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+
+  // Quotas (migration 6; see quotas.ts). Whether any quota limits placement at all, so that
+  // assign skips the quota check while none does (the common case); a few rows at most.
+  quotaLimitsPlacement: `SELECT EXISTS (SELECT 1 FROM quotas
+    WHERE max_running_jobs IS NOT NULL OR max_gpus IS NOT NULL) AS limited`,
+  // Params: kind ('default' with user '', or 'user'), user
+  quotaOf: `SELECT max_running_jobs, max_gpus, max_queued_jobs, submit_rate_per_sec FROM quotas
+    WHERE kind = ? AND user = ?`,
+  // Params: owner. Jobs assigned or running, and their GPUs, from the triggers' counts.
+  ownerLeased: `SELECT COALESCE(SUM(n), 0) AS jobs, COALESCE(SUM(gpus), 0) AS gpus FROM owner_counts
+    WHERE owner = ? AND state IN ('assigned', 'running')`,
+  // Params: owner
+  ownerCounts: 'SELECT queue, state, n, gpus FROM owner_counts WHERE owner = ? AND n > 0',
+  // Params: id. Whose a queued job is and the GPUs it asks for, before assign checks the quota.
+  queuedJobOwner: `SELECT owner, COALESCE(json_extract(resources, '$.gpus'), 0) AS gpus FROM jobs
+    WHERE id = ? AND state = 'queued'`,
 } as const;
 
 /** The statements of {@link SQL}, prepared. */
