@@ -53,15 +53,12 @@ export function assign(ctx: SqliteContext, placements: Placement[], leaseMs: num
     // check and the assignment.
     const quotas = quotaTally(ctx.sql);
     for (const { jobId, agentId, gpus } of placements) {
-      let counted: { owner: string; gpus: number } | null = null;
       if (quotas) {
         const queued = ctx.sql.queuedJobOwner.get(jobId) as { owner: string; gpus: number } | undefined;
-        // Not queued: skipped below like any stale placement.
-        if (queued) {
-          // Over its owner's quota: skipped like a stale placement; a later one may still fit.
-          if (!quotas.take(queued.owner, queued.gpus)) continue;
-          counted = queued;
-        }
+        // Not queued: skipped below like any stale placement. Queued: the update below, in the
+        // same transaction, assigns it, so what take() counts is assigned.
+        // Over its owner's quota: skipped like a stale placement; a later one may still fit.
+        if (queued && !quotas.take(queued.owner, queued.gpus)) continue;
       }
       const leaseToken = newLeaseToken();
       const row = ctx.sql.assignJob.get({
@@ -73,10 +70,7 @@ export function assign(ctx: SqliteContext, placements: Placement[], leaseMs: num
         id: jobId,
       }) as AssignedRow | undefined;
       // No row: the job is no longer queued (taken, cancelled, or placed twice in this batch).
-      if (!row) {
-        if (counted) quotas?.undo(counted.owner, counted.gpus);
-        continue;
-      }
+      if (!row) continue;
       out.push({ job: assignedFromRow(row, agentId, [...gpus]), leaseToken });
     }
     return out;
