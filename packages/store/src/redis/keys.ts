@@ -88,6 +88,36 @@ export class RedisKeys {
   get agentExpiry(): string {
     return `${this.base}agentexpiry`;
   }
+  /** Users: hash name -> JSON {role, weight, createdAt}. */
+  get users(): string {
+    return `${this.base}users`;
+  }
+  /** API tokens: hash id -> JSON {user, hash, createdAt} (the secret's SHA-256, never the secret). */
+  get tokens(): string {
+    return `${this.base}tokens`;
+  }
+  /** One user's token ids: zset id by createdAt (listTokens, deleteUser). */
+  userTokens(user: string): string {
+    return `${this.base}usertokens:${user}`;
+  }
+  /**
+   * Quotas: hash user -> JSON Quota, DEFAULT_QUOTA -> the default. Empty (so absent) while
+   * no quota is set, which assign.lua checks with one EXISTS.
+   */
+  get quotas(): string {
+    return `${this.base}quotas`;
+  }
+  /**
+   * One owner's job counts (scripts/lib/owners.lua): hash "<queue>\0<state>" -> jobs,
+   * "leased" -> jobs assigned or running, "gpus" -> their resources.gpus. Absent with no jobs.
+   */
+  owner(owner: string): string {
+    return `${this.base}owner:${owner}`;
+  }
+  /** Held by the one server upgrading the key layout (schema.ts) while the others wait. */
+  get upgradeLock(): string {
+    return `${this.base}upgrading`;
+  }
   /** The pub/sub channel of the store's events. */
   get channel(): string {
     return `${this.base}events`;
@@ -118,3 +148,8 @@ export class RedisKeys {
 export const SEP = '\0';
 /** The first character after SEP: a range "[name\0" … "(name\x01" holds exactly one name's members. */
 export const AFTER_SEP = '\x01';
+/** The field of `{p}:quotas` holding the default quota: no user name contains SEP. */
+export const DEFAULT_QUOTA = `${SEP}default`;
+/** Fields of an owner's counts hash besides "<queue>\0<state>" (scripts/lib/owners.lua). */
+export const OWNER_LEASED = 'leased';
+export const OWNER_GPUS = 'gpus';

@@ -28,11 +28,12 @@ import type {
   StoredTaskRoute,
   TaskRoute,
 } from '../contract.js';
+import type { Accounts } from '../accounts.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { logPageLimit } from '../rules/log-rules.js';
-import { accountsPending } from '../rules/accounts-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
+import { redisAccounts } from './accounts.js';
 import type { RedisStoreConfig } from './config.js';
 import { connectClient } from './connection.js';
 import type { RedisContext } from './context.js';
@@ -60,7 +61,7 @@ type Client = Redis | Cluster;
  * the store's clock, passed to the scripts, never from Redis. Events go to local listeners at
  * once and to other processes by PUBLISH on the prefix's channel (pubsub.ts). This class
  * connects and wires the domain modules (jobs, listing, scheduling, leases, logs, retention,
- * routes, coordination), which hold the logic.
+ * routes, coordination, accounts), which hold the logic.
  */
 export class RedisStore implements Store, Coordination {
   readonly backend = 'redis' as const;
@@ -69,6 +70,7 @@ export class RedisStore implements Store, Coordination {
   private readonly events: RedisEvents;
   private readonly ctx: RedisContext;
   private readonly coordination: RedisCoordination;
+  private readonly accounts: Accounts;
   private subscriber: Client | null = null;
   private opened = false;
   private closed = false;
@@ -84,6 +86,7 @@ export class RedisStore implements Store, Coordination {
     this.events = new RedisEvents(this.client, this.keys.channel);
     this.ctx = redisContext(this.client, this.keys, settings, (event) => this.events.emit(event));
     this.coordination = new RedisCoordination(this.client, this.keys, settings.clock);
+    this.accounts = redisAccounts(this.ctx);
   }
 
   async init(): Promise<void> {
@@ -193,19 +196,18 @@ export class RedisStore implements Store, Coordination {
 
   taskRoutes = (): Promise<StoredTaskRoute[]> => taskRoutes(this.client, this.keys, this.ctx.clock());
 
-  // Accounts, tokens, quotas (being built).
-  private readonly accounts = accountsPending('redis');
-  createUser = this.accounts.createUser;
-  getUser = this.accounts.getUser;
-  listUsers = this.accounts.listUsers;
-  deleteUser = this.accounts.deleteUser;
-  createToken = this.accounts.createToken;
-  getToken = this.accounts.getToken;
-  listTokens = this.accounts.listTokens;
-  deleteToken = this.accounts.deleteToken;
-  getQuota = this.accounts.getQuota;
-  setQuota = this.accounts.setQuota;
-  ownerUsage = this.accounts.ownerUsage;
+  // Accounts, tokens, quotas (accounts.ts); built in the constructor, once the context is.
+  createUser: Accounts['createUser'] = (user) => this.accounts.createUser(user);
+  getUser: Accounts['getUser'] = (name) => this.accounts.getUser(name);
+  listUsers: Accounts['listUsers'] = () => this.accounts.listUsers();
+  deleteUser: Accounts['deleteUser'] = (name) => this.accounts.deleteUser(name);
+  createToken: Accounts['createToken'] = (token) => this.accounts.createToken(token);
+  getToken: Accounts['getToken'] = (id) => this.accounts.getToken(id);
+  listTokens: Accounts['listTokens'] = (user) => this.accounts.listTokens(user);
+  deleteToken: Accounts['deleteToken'] = (id) => this.accounts.deleteToken(id);
+  getQuota: Accounts['getQuota'] = (user) => this.accounts.getQuota(user);
+  setQuota: Accounts['setQuota'] = (user, quota) => this.accounts.setQuota(user, quota);
+  ownerUsage: Accounts['ownerUsage'] = (owner) => this.accounts.ownerUsage(owner);
 }
 
 export type { JobHash };

@@ -70,7 +70,7 @@ export async function assign(ctx: RedisContext, placements: Placement[], leaseMs
   const replies = (await ctx.batchScript(
     placements,
     'assign',
-    ctx.keys.jobIndexes,
+    [...ctx.keys.jobIndexes, ctx.keys.quotas],
     [now, now + leaseMs],
     (pl, i, args) => {
       args.push(pl.jobId, pl.agentId, tokens[i]!, JSON.stringify(pl.gpus));

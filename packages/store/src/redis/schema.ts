@@ -1,30 +1,63 @@
 import { SchemaTooNewError } from '@baton/core';
 import type { RedisContext } from './context.js';
-import { idOfMember } from './job-hash.js';
-import { AFTER_SEP, SEP } from './keys.js';
+import { idOfMember, resourcesOf } from './job-hash.js';
+import { AFTER_SEP, OWNER_GPUS, OWNER_LEASED, SEP } from './keys.js';
 
 /**
  * The key layout this code writes; a store marked with a newer one is refused. 2 added
- * `{p}:finished` (final jobs by finish time, for retention); a version 1 store is upgraded
- * at init by indexing its final jobs.
+ * `{p}:finished` (final jobs by finish time, for retention); 3 added each owner's job counts,
+ * `{p}:owner:<owner>` (scripts/lib/owners.lua), with users, tokens and quotas. An older store
+ * is upgraded at init: a version 1 store's final jobs are indexed, then its owners counted.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
-/** Final jobs indexed per round trip when upgrading. */
+/** Jobs read per round trip when upgrading. */
 const DELETE_BATCH = 1000;
+/** How long the upgrade lock lives unless renewed (it is, every page). */
+const UPGRADE_LOCK_MS = 30_000;
+/** How often a server waiting on another's upgrade looks again. */
+const UPGRADE_POLL_MS = 100;
 
 /** Marks a new store with the layout, refuses a newer one, upgrades an older one. */
 export async function openLayout(ctx: RedisContext): Promise<void> {
   await ctx.client.set(ctx.keys.schema, String(SCHEMA_VERSION), 'NX');
   const found = Number(await ctx.client.get(ctx.keys.schema));
   if (found > SCHEMA_VERSION) throw new SchemaTooNewError(found, SCHEMA_VERSION);
-  if (found < 2) await indexFinished(ctx);
+  if (found < SCHEMA_VERSION) await upgrade(ctx);
 }
 
 /**
- * Upgrades a version 1 store: puts its final jobs in `{p}:finished`, in pages (never one long
- * script), then marks the layout 2. Idempotent, so servers starting together may both run it.
- * Jobs that a version 1 server finishes after this are not indexed: upgrade every server.
+ * Upgrades an older store. Counting owners is not idempotent against jobs moving meanwhile (a
+ * server done upgrading would move jobs while another still counts), so one server upgrades,
+ * holding `{p}:upgrading`, and the others wait until the layout is marked new. A holder that
+ * died lets its lock lapse and another server starts over: every step writes absolute values.
+ * Jobs that older servers move during or after the upgrade are not counted: upgrade every
+ * server together.
+ */
+async function upgrade(ctx: RedisContext): Promise<void> {
+  const k = ctx.keys;
+  const current = async (): Promise<number> => Number(await ctx.client.get(k.schema));
+  for (;;) {
+    if (await ctx.client.set(k.upgradeLock, '1', 'PX', UPGRADE_LOCK_MS, 'NX')) {
+      try {
+        const found = await current();
+        if (found >= SCHEMA_VERSION) return;
+        if (found < 2) await indexFinished(ctx);
+        await countOwners(ctx);
+        await ctx.client.set(k.schema, String(SCHEMA_VERSION));
+        return;
+      } finally {
+        await ctx.client.del(k.upgradeLock);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, UPGRADE_POLL_MS));
+    if ((await current()) >= SCHEMA_VERSION) return;
+  }
+}
+
+/**
+ * Indexes a version 1 store's final jobs in `{p}:finished`, in pages (never one long script).
+ * Idempotent.
  */
 async function indexFinished(ctx: RedisContext): Promise<void> {
   const k = ctx.keys;
@@ -44,5 +77,49 @@ async function indexFinished(ctx: RedisContext): Promise<void> {
       min = `(${members[members.length - 1]!}`;
     }
   }
-  await ctx.client.set(k.schema, String(SCHEMA_VERSION));
+}
+
+/**
+ * Counts a version 1 or 2 store's jobs per owner (scripts/lib/owners.lua's fields), reading
+ * every job from `{p}:all` in pages and renewing the upgrade lock each page, then writes each
+ * owner's hash whole (DEL and HSET in one MULTI), so a rerun after a crash writes the same.
+ */
+async function countOwners(ctx: RedisContext): Promise<void> {
+  const k = ctx.keys;
+  const owners = new Map<string, Map<string, number>>();
+  const add = (owner: string, field: string, n: number): void => {
+    let fields = owners.get(owner);
+    if (!fields) owners.set(owner, (fields = new Map()));
+    fields.set(field, (fields.get(field) ?? 0) + n);
+  };
+  let min = '-';
+  for (;;) {
+    const ids = await ctx.client.zrangebylex(k.all, min, '+', 'LIMIT', 0, DELETE_BATCH);
+    if (ids.length === 0) break;
+    const jobs = (await ctx.batch((p) => {
+      for (const id of ids) p.hmget(k.job(id), 'owner', 'queue', 'state', 'resources');
+    })) as (string | null)[][];
+    for (const [owner, queue, state, resources] of jobs) {
+      if (owner == null || queue == null || state == null) continue;
+      add(owner, `${queue}${SEP}${state}`, 1);
+      if (state === 'assigned' || state === 'running') {
+        add(owner, OWNER_LEASED, 1);
+        add(owner, OWNER_GPUS, resourcesOf(resources ?? undefined).gpus);
+      }
+    }
+    await ctx.client.pexpire(k.upgradeLock, UPGRADE_LOCK_MS);
+    if (ids.length < DELETE_BATCH) break;
+    min = `(${ids[ids.length - 1]!}`;
+  }
+  const entries = [...owners];
+  for (let from = 0; from < entries.length; from += DELETE_BATCH) {
+    const multi = ctx.client.multi();
+    for (const [owner, fields] of entries.slice(from, from + DELETE_BATCH)) {
+      multi.del(k.owner(owner));
+      // Zero fields are left out, as the scripts delete them (an owner without leased GPUs).
+      const flat = [...fields].flatMap(([field, n]) => (n === 0 ? [] : [field, String(n)]));
+      if (flat.length > 0) multi.hset(k.owner(owner), ...flat);
+    }
+    await multi.exec();
+  }
 }

@@ -26,6 +26,10 @@ export const SCRIPT_NAMES = [
   'put-agents',
   'register-routes',
   'task-routes',
+  'create-token',
+  'delete-token',
+  'delete-user',
+  'set-quota',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

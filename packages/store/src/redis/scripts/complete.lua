@@ -11,10 +11,12 @@
 local now = tonumber(ARGV[1])
 local max_delay = tonumber(ARGV[2])
 local out = {}
--- What any outcome reads or may delete: see finish_attempt, fail_job and requeue in lib/job.lua.
+-- What any outcome reads or may delete: see finish_attempt, fail_job and requeue in lib/job.lua
+-- (owner and resources: the owner's counts, lib/owners.lua).
 local FIELDS = {
   'id', 'queue', 'state', 'lease_token', 'attempts', 'max_attempts', 'backoff_ms', 'agent_id',
   'assigned_at', 'started_at', 'created_at', 'run_at', 'error', 'lease_expires_at', 'qmember',
+  'owner', 'resources',
 }
 
 local function complete(id, token, outcome, value, retryable, reported, random)

@@ -17,9 +17,12 @@
 -- final state to delete, or '' for any
 -- Returns 1 when the job was deleted, 0 when it is gone, not final, or too young, 2 when it is
 -- in another final state (kept, and left in {p}:finished). A stale entry of {p}:finished is
--- removed (or re-scored), so a caller's next read moves on.
+-- removed (or re-scored), so a caller's next read moves on. The owner's counts
+-- (lib/owners.lua) lose the job too.
 
 local NUL = '\0'
+local BASE = string.sub(KEYS[5], 1, #KEYS[5] - #'finished')
+--@include lib/owners.lua
 local STATES = { 'delayed', 'queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled' }
 local id = ARGV[1]
 
@@ -53,6 +56,8 @@ end
 -- Counts stay exact; a queue left with no job leaves the counts (and the queue set), as it
 -- would on a backend that counts rows.
 redis.call('HINCRBY', KEYS[6], queue .. NUL .. state, -1)
+owner_moved({ id = id, owner = owner, queue = queue }, state, nil)
+flush_owners()
 local names = {}
 for i, s in ipairs(STATES) do names[i] = queue .. NUL .. s end
 local left = 0

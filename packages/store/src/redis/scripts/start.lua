@@ -6,7 +6,7 @@
 --@include lib/job.lua
 
 local now, expiry = ARGV[1], ARGV[2]
-local FIELDS = { 'id', 'queue', 'state', 'lease_token' }
+local FIELDS = { 'id', 'queue', 'state', 'lease_token', 'owner' }
 local out = {}
 for i = 3, #ARGV, 2 do
   local job = load_fields(ARGV[i], FIELDS)

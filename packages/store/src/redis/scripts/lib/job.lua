@@ -17,12 +17,15 @@
 -- one variadic ZADD/ZREM per index and one HINCRBY per counter for the whole batch, the last
 -- change of each member winning. Every script of a batch is one atomic call, so each job's
 -- transition is atomic too.
+-- Each move also keeps its owner's counts (lib/owners.lua): a job read for a transition needs
+-- its owner, and its resources when it enters or leaves a leased state.
 -- Numbers are written with int() so epoch milliseconds never turn into "1.8e+12".
 
 local NUL = '\0'
 local QUEUED, WAITING, DELAYED, LEASED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local COUNTS, BYSTATE, BYQUEUESTATE, FINISHED = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local BASE = string.sub(KEYS[1], 1, #KEYS[1] - #'queued')
+--@include lib/owners.lua
 
 local function int(n)
   return string.format('%d', n)
@@ -83,6 +86,7 @@ local function flush()
     if delta ~= 0 then redis.call('HINCRBY', COUNTS, field, delta) end
   end
   zsets, zset_order, counters, counter_order = {}, {}, {}, {}
+  flush_owners()
 end
 
 local function load_job(id)
@@ -176,11 +180,13 @@ end
 
 -- Moves the job to `state`, writing `fields` and the state in the same HSET.
 local function move(job, state, fields)
-  if job.state then leave(job) end
+  local from = job.state
+  if from then leave(job) end
   fields.state = state
   if state == 'queued' then fields.wmember = wait_member(job, fields.run_at or job.run_at) end
   save(job, fields)
   enter(job)
+  owner_moved(job, from, state)
 end
 
 -- Status codes, translated by codes.ts: 0 ok, 1 NOT_FOUND, 2 CANCELLED, 3 FINISHED, 4 STALE_LEASE
