@@ -298,10 +298,17 @@ describe('Redis specifics', () => {
     try {
       const [r] = await store.enqueue([newJob({ idempotencyKey: 'k' })]);
       await store.appendLogs([{ jobId: r!.job.id, attempt: 1, stream: 'stdout', data: 'x' }]);
+      // Accounts too: users, tokens and each user's token index, quotas, owner counts.
+      await store.createUser({ name: 'o', role: 'user', weight: 1 });
+      await store.createToken({ id: `tok-${prefix}`, user: 'o', hash: 'h' });
+      await store.setQuota('o', { maxRunningJobs: 5, maxGpus: null, maxQueuedJobs: null, submitRatePerSec: null });
+      await store.assign([{ jobId: r!.job.id, agentId: 'a', gpus: [] }], 60_000);
       const redis = new Redis({ host: HOST, port: PORT });
       try {
         const keys = await redis.keys(`*${prefix}*`);
-        expect(keys.length).toBeGreaterThan(0);
+        for (const key of ['users', 'tokens', 'usertokens:o', 'quotas', 'owner:o']) {
+          expect(keys).toContain(`{${prefix}}:${key}`);
+        }
         for (const key of keys) expect(key.startsWith(`{${prefix}}:`), key).toBe(true);
       } finally {
         await redis.quit();
