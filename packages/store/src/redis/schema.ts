@@ -12,7 +12,7 @@ import { AFTER_SEP, OWNER_GPUS, OWNER_LEASED, SEP } from './keys.js';
 export const SCHEMA_VERSION = 3;
 const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
 /** Jobs read per round trip when upgrading. */
-const DELETE_BATCH = 1000;
+const UPGRADE_PAGE = 1000;
 /** How long the upgrade lock lives unless renewed (it is, every page). */
 const UPGRADE_LOCK_MS = 30_000;
 /** How often a server waiting on another's upgrade looks again. */
@@ -65,7 +65,7 @@ async function indexFinished(ctx: RedisContext): Promise<void> {
     let min = `[${state}${SEP}`;
     const max = `(${state}${AFTER_SEP}`;
     for (;;) {
-      const members = await ctx.client.zrangebylex(k.byState, min, max, 'LIMIT', 0, DELETE_BATCH);
+      const members = await ctx.client.zrangebylex(k.byState, min, max, 'LIMIT', 0, UPGRADE_PAGE);
       if (members.length === 0) break;
       const ids = members.map(idOfMember);
       const times = await ctx.batch((p) => {
@@ -73,7 +73,7 @@ async function indexFinished(ctx: RedisContext): Promise<void> {
       });
       const entries = ids.flatMap((id, i) => (times[i] == null ? [] : [String(times[i]), id]));
       if (entries.length > 0) await ctx.client.zadd(k.finished, ...entries);
-      if (members.length < DELETE_BATCH) break;
+      if (members.length < UPGRADE_PAGE) break;
       min = `(${members[members.length - 1]!}`;
     }
   }
@@ -94,7 +94,7 @@ async function countOwners(ctx: RedisContext): Promise<void> {
   };
   let min = '-';
   for (;;) {
-    const ids = await ctx.client.zrangebylex(k.all, min, '+', 'LIMIT', 0, DELETE_BATCH);
+    const ids = await ctx.client.zrangebylex(k.all, min, '+', 'LIMIT', 0, UPGRADE_PAGE);
     if (ids.length === 0) break;
     const jobs = (await ctx.batch((p) => {
       for (const id of ids) p.hmget(k.job(id), 'owner', 'queue', 'state', 'resources');
@@ -108,13 +108,13 @@ async function countOwners(ctx: RedisContext): Promise<void> {
       }
     }
     await ctx.client.pexpire(k.upgradeLock, UPGRADE_LOCK_MS);
-    if (ids.length < DELETE_BATCH) break;
+    if (ids.length < UPGRADE_PAGE) break;
     min = `(${ids[ids.length - 1]!}`;
   }
   const entries = [...owners];
-  for (let from = 0; from < entries.length; from += DELETE_BATCH) {
+  for (let from = 0; from < entries.length; from += UPGRADE_PAGE) {
     const multi = ctx.client.multi();
-    for (const [owner, fields] of entries.slice(from, from + DELETE_BATCH)) {
+    for (const [owner, fields] of entries.slice(from, from + UPGRADE_PAGE)) {
       multi.del(k.owner(owner));
       // Zero fields are left out, as the scripts delete them (an owner without leased GPUs).
       const flat = [...fields].flatMap(([field, n]) => (n === 0 ? [] : [field, String(n)]));
