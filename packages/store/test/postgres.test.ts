@@ -223,6 +223,48 @@ describe('PostgreSQL specifics', () => {
     }
   });
 
+  it('keeps every owner within quota when four stores assign overlapping batches of several owners at once', async () => {
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(URL)));
+    try {
+      const queue = queueName();
+      const tag = randomBytes(4).toString('hex');
+      const [a, b, c] = ['a', 'b', 'c'].map((o) => `quota-${o}-${tag}`);
+      const gpus = (n: number) => ({ resources: { ...DEFAULT_RESOURCES, gpus: n } });
+      await stores[0]!.createUser({ name: a!, role: 'user', weight: 1 });
+      await stores[0]!.createUser({ name: b!, role: 'user', weight: 1 });
+      const none = { maxRunningJobs: null, maxGpus: null, maxQueuedJobs: null, submitRatePerSec: null };
+      await stores[0]!.setQuota(a!, { ...none, maxRunningJobs: 7 });
+      await stores[0]!.setQuota(b!, { ...none, maxGpus: 10 });
+      // c has no account: unlimited, as the default is never set here.
+      const jobs = [
+        ...Array.from({ length: 30 }, () => newJob(queue, { owner: a! })),
+        ...Array.from({ length: 30 }, () => newJob(queue, { owner: b!, ...gpus(2) })),
+        ...Array.from({ length: 30 }, () => newJob(queue, { owner: c! })),
+      ];
+      const ids = (await stores[0]!.enqueue(jobs)).map((r) => r.job.id);
+      // Each store places every job, in its own order: owners interleave differently in each batch.
+      const orders = [ids, [...ids].reverse(), ids.filter((_, i) => i % 2 === 0), ids.filter((_, i) => i % 2 === 1)];
+      const results = await Promise.all(
+        stores.map((s, i) =>
+          s.assign(
+            orders[i]!.map((jobId) => ({ jobId, agentId: `agent-${i}`, gpus: [] })),
+            60_000,
+          ),
+        ),
+      );
+      const assigned = results.flat();
+      expect(new Set(assigned.map((x) => x.job.id)).size).toBe(assigned.length);
+      const byOwner = (o: string) => assigned.filter((x) => x.job.owner === o).length;
+      expect([byOwner(a!), byOwner(b!), byOwner(c!)]).toEqual([7, 5, 30]);
+      expect(await stores[1]!.ownerUsage(b!)).toMatchObject({ leasedJobs: 5, leasedGpus: 10, waitingJobs: 25 });
+      // The other tests of this schema assign without quotas again.
+      await stores[0]!.deleteUser(a!);
+      await stores[0]!.deleteUser(b!);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it('keeps idempotency keys unique across partitions, also between concurrent stores', async () => {
     const one = await openStore(URL);
     const two = await openStore(URL);

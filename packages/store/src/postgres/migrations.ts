@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { SchemaTooNewError } from '@baton/core';
+import { OWNER_COUNTS_SQL } from './owner-counts.js';
 import { QUEUE_COUNTS_SQL } from './queue-counts.js';
 
 /** Hash partitions of `jobs`. Part of migration 1's text: never change it, add a migration. */
@@ -170,6 +171,48 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     sql: `
       ALTER TABLE task_routes ADD COLUMN expires_at BIGINT;
       UPDATE task_routes SET expires_at = (extract(epoch from now()) * 1000)::bigint + 3600000;
+    `,
+  },
+  {
+    version: 6,
+    name: 'users, tokens, quotas; job counts per owner, kept by triggers',
+    sql: `
+      CREATE TABLE users (
+        name       TEXT COLLATE "C" PRIMARY KEY,
+        role       TEXT NOT NULL,
+        weight     DOUBLE PRECISION NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      -- Only the SHA-256 of a token's secret; deleting a user deletes their tokens in the same
+      -- statement, so a token never outlives its user. seq orders tokens created in one ms.
+      CREATE TABLE tokens (
+        id         TEXT COLLATE "C" PRIMARY KEY,
+        user_name  TEXT COLLATE "C" NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        hash       TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        seq        BIGINT GENERATED ALWAYS AS IDENTITY
+      );
+      CREATE INDEX tokens_by_user ON tokens (user_name, created_at, seq);
+      -- A user's own quota; a null limit is no limit.
+      CREATE TABLE quotas (
+        user_name           TEXT COLLATE "C" PRIMARY KEY REFERENCES users (name) ON DELETE CASCADE,
+        max_running_jobs    BIGINT,
+        max_gpus            BIGINT,
+        max_queued_jobs     BIGINT,
+        submit_rate_per_sec DOUBLE PRECISION
+      );
+      -- Whether assign must check quotas at all: one probe of this index (see sql/quotas.ts).
+      CREATE INDEX quotas_limiting_assign ON quotas (user_name)
+        WHERE max_running_jobs IS NOT NULL OR max_gpus IS NOT NULL;
+      -- The default quota: one row at most, none until it is set (no limits).
+      CREATE TABLE default_quota (
+        only_row            BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
+        max_running_jobs    BIGINT,
+        max_gpus            BIGINT,
+        max_queued_jobs     BIGINT,
+        submit_rate_per_sec DOUBLE PRECISION
+      );
+      ${OWNER_COUNTS_SQL}
     `,
   },
 ];

@@ -26,14 +26,15 @@ import type {
   StoredTaskRoute,
   TaskRoute,
 } from '../contract.js';
+import type { Accounts } from '../accounts.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
-import { accountsPending } from '../rules/accounts-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { guardErrors } from './checked-out.js';
 import { clientConfig, connectError } from './connection.js';
 import type { PostgresContext } from './context.js';
 import { postgresContext } from './context.js';
+import { postgresAccounts } from './accounts.js';
 import { PostgresCoordination } from './coordination.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
@@ -51,7 +52,7 @@ import type { PostgresUrl } from './url.js';
  * batch size; claims use `FOR UPDATE SKIP LOCKED`. Events travel to other stores on the same
  * schema by NOTIFY (see {@link EventRelay}). Every time comes from the store's clock. This
  * class connects and wires the domain modules (jobs, scheduling, leases, logs, retention,
- * routes, coordination), which hold the logic and the SQL (sql/).
+ * routes, coordination, accounts), which hold the logic and the SQL (sql/).
  */
 export class PostgresStore implements Store, Coordination {
   readonly backend = 'postgres' as const;
@@ -73,6 +74,7 @@ export class PostgresStore implements Store, Coordination {
     this.relay = new EventRelay(this.pool, config, url.schema);
     this.coordination = new PostgresCoordination(this.pool, this.relay, settings.clock);
     this.ctx = postgresContext(this.pool, this.relay, settings);
+    this.accounts = postgresAccounts(this.ctx);
   }
 
   async init(): Promise<void> {
@@ -159,17 +161,17 @@ export class PostgresStore implements Store, Coordination {
 
   taskRoutes = (): Promise<StoredTaskRoute[]> => liveRoutes(this.pool, this.ctx.clock());
 
-  // Accounts, tokens, quotas (being built).
-  private readonly accounts = accountsPending('postgres');
-  createUser = this.accounts.createUser;
-  getUser = this.accounts.getUser;
-  listUsers = this.accounts.listUsers;
-  deleteUser = this.accounts.deleteUser;
-  createToken = this.accounts.createToken;
-  getToken = this.accounts.getToken;
-  listTokens = this.accounts.listTokens;
-  deleteToken = this.accounts.deleteToken;
-  getQuota = this.accounts.getQuota;
-  setQuota = this.accounts.setQuota;
-  ownerUsage = this.accounts.ownerUsage;
+  // Accounts, tokens, quotas (accounts.ts; the quota check of assign in quotas.ts).
+  private readonly accounts: Accounts;
+  createUser: Accounts['createUser'] = (user) => this.accounts.createUser(user);
+  getUser: Accounts['getUser'] = (name) => this.accounts.getUser(name);
+  listUsers: Accounts['listUsers'] = () => this.accounts.listUsers();
+  deleteUser: Accounts['deleteUser'] = (name) => this.accounts.deleteUser(name);
+  createToken: Accounts['createToken'] = (token) => this.accounts.createToken(token);
+  getToken: Accounts['getToken'] = (id) => this.accounts.getToken(id);
+  listTokens: Accounts['listTokens'] = (user) => this.accounts.listTokens(user);
+  deleteToken: Accounts['deleteToken'] = (id) => this.accounts.deleteToken(id);
+  getQuota: Accounts['getQuota'] = (user) => this.accounts.getQuota(user);
+  setQuota: Accounts['setQuota'] = (user, quota) => this.accounts.setQuota(user, quota);
+  ownerUsage: Accounts['ownerUsage'] = (owner) => this.accounts.ownerUsage(owner);
 }

@@ -1,8 +1,10 @@
+import type pg from 'pg';
 import type { JobAssignment, JobState, PendingJob, Placement } from '@baton/core';
 import { newLeaseToken, priorityRank } from '@baton/core';
 import type { PendingRequest } from '../contract.js';
 import { askedPending } from '../rules/scheduling-rules.js';
 import type { PostgresContext } from './context.js';
+import { assignWithinQuotas } from './quotas.js';
 import type { AssignedRow, PendingRow } from './rows.js';
 import { assignedFromRow, gpusLiteral, pendingFromRow } from './rows.js';
 import * as schedulingSql from './sql/scheduling.js';
@@ -51,16 +53,36 @@ export async function assign(ctx: PostgresContext, placements: Placement[], leas
   const batch = placements.filter((p) => !seen.has(p.jobId) && seen.add(p.jobId));
   if (batch.length === 0) return [];
   const tokens = batch.map(() => newLeaseToken());
-  const rows = await ctx.run<AssignedRow>(schedulingSql.assign, [
-    batch.map((p) => p.jobId),
-    batch.map((p) => p.agentId),
-    tokens,
-    batch.map((p) => gpusLiteral(p.gpus)),
+  const run = async (ords: number[], quotaGate: boolean, client?: pg.ClientBase): Promise<AssignRow[]> =>
+    ctx.run<AssignRow>(
+      schedulingSql.assign,
+      [
+        ords.map((i) => batch[i]!.jobId),
+        ords.map((i) => batch[i]!.agentId),
+        ords.map((i) => tokens[i]!),
+        ords.map((i) => gpusLiteral(batch[i]!.gpus)),
+        ords,
+        now + leaseMs,
+        now,
+        quotaGate,
+      ],
+      client,
+    );
+  // Without quotas, one statement as always; with some, the statement assigns nothing and says so.
+  const answer = await run(
     batch.map((_, i) => i),
-    now + leaseMs,
-    now,
-  ]);
+    true,
+  );
+  let rows: AssignedRow[] = answer;
+  if (answer[0]?.limited) {
+    rows = await assignWithinQuotas(
+      ctx,
+      batch.map((p) => p.jobId),
+      (ords, client) => run(ords, false, client),
+    );
+  }
   return rows
+    .filter((row) => row.id !== null) // the answer of an assignment of nothing
     .sort((a, b) => a.ord - b.ord)
     .map((row) => {
       const placement = batch[row.ord]!;
@@ -70,6 +92,9 @@ export async function assign(ctx: PostgresContext, placements: Placement[], leas
       };
     });
 }
+
+/** A row of the assign statement: an assigned job, or (id null) the answer of one that assigned none. */
+type AssignRow = AssignedRow & { limited: boolean };
 
 export async function expireLeases(
   ctx: PostgresContext,

@@ -1,3 +1,4 @@
+import { ASSIGN_LIMITED } from './quotas.js';
 import { statement } from './statement.js';
 
 /** Moving jobs toward agents: promotion of due jobs, pending work, assignment, lease expiry. */
@@ -75,25 +76,38 @@ ORDER BY r.ord, j.priority, j.priority_level DESC, j.id`,
  * row's newest version). Each job is found by one index probe in the one partition its id
  * hashes to (see ./statement.ts on locking jobs by id). avoid_agent_id stays: it names the
  * agent whose lease last expired.
+ *
+ * Quotas: with $8 true, the statement first asks whether any quota limits assignment
+ * (ASSIGN_LIMITED); if one does, it assigns nothing and answers one row with \`limited\` true,
+ * and the caller assigns under the owners' quota locks instead (../quotas.ts), calling this
+ * again with $8 false. Otherwise every row has \`limited\` false; one row of nulls (id null)
+ * stands for an assignment of nothing.
  */
 export const assign = statement(
   'assign',
   `
 -- Params: $1 job ids, $2 agent ids, $3 lease tokens, $4 GPU indices (array literals), $5 ordinals,
--- $6 lease expiry, $7 now
-WITH p AS (
+-- $6 lease expiry, $7 now, $8 whether to stop when a quota limits assignment
+WITH gate AS (
+  SELECT $8::boolean AND ${ASSIGN_LIMITED} AS limited
+),
+p AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
     AS p(id, agent_id, lease_token, gpus, ord)
+  WHERE NOT (SELECT limited FROM gate)
 ),
 locked AS (
   SELECT p.*, j.state FROM p JOIN jobs j ON j.id = p.id FOR UPDATE OF j SKIP LOCKED
+),
+assigned AS (
+  UPDATE jobs j SET state = 'assigned', agent_id = p.agent_id, lease_token = p.lease_token,
+    lease_expires_at = $6::bigint, gpus = p.gpus::int[], attempts = j.attempts + 1, progress = NULL,
+    started_at = NULL, assigned_at = $7::bigint, updated_at = $7::bigint
+  FROM locked p
+  WHERE j.id = ANY($1::text[]) AND j.id = p.id AND p.state = 'queued'
+  RETURNING p.ord, j.id, j.queue, j.task, j.owner, j.payload, j.attempts, j.max_attempts, j.timeout_ms, j.resources
 )
-UPDATE jobs j SET state = 'assigned', agent_id = p.agent_id, lease_token = p.lease_token,
-  lease_expires_at = $6::bigint, gpus = p.gpus::int[], attempts = j.attempts + 1, progress = NULL,
-  started_at = NULL, assigned_at = $7::bigint, updated_at = $7::bigint
-FROM locked p
-WHERE j.id = ANY($1::text[]) AND j.id = p.id AND p.state = 'queued'
-RETURNING p.ord, j.id, j.queue, j.task, j.owner, j.payload, j.attempts, j.max_attempts, j.timeout_ms, j.resources`,
+SELECT gate.limited, a.* FROM gate LEFT JOIN assigned a ON true`,
 );
 
 /**
