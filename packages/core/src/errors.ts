@@ -78,3 +78,15 @@ export class NonRetryableError extends Error {
     this.name = 'NonRetryableError';
   }
 }
+
+/**
+ * Too many requests of some kind (failed logins, submissions over a rate or quota): 429, with
+ * how long to wait, which the API sends as `Retry-After` (whole seconds, at least 1).
+ */
+export class RetryLaterError extends BatonError {
+  readonly retryAfterS: number;
+  constructor(code: string, message: string, retryAfterMs: number, details?: unknown) {
+    super(code, message, 429, details, true);
+    this.retryAfterS = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  }
+}

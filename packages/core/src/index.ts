@@ -12,3 +12,4 @@ export * from './shards.js';
 export * from './command-env.js';
 export * from './json-depth.js';
 export * from './frame-shape.js';
+export * from './account-schemas.js';

@@ -117,6 +117,7 @@ export const bulkSubmissionSchema = z.strictObject({
 export const listJobsQuerySchema = z.strictObject({
   state: z.enum(JOB_STATES).optional(),
   queue: queueNameSchema.optional(),
+  owner: ownerSchema.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
   cursor: identifierOf('cursor', 200).optional(),
 });

@@ -126,7 +126,11 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   }
   const adminToken = options.adminToken ?? null;
   if (adminToken !== null && adminToken.length < MIN_AGENT_TOKEN_LENGTH) {
-    throw new BatonError('INVALID_OPTION', `the admin token must be at least ${MIN_AGENT_TOKEN_LENGTH} characters`, 400);
+    throw new BatonError(
+      'INVALID_OPTION',
+      `the admin token must be at least ${MIN_AGENT_TOKEN_LENGTH} characters`,
+      400,
+    );
   }
   const tls = options.tls ?? null;
   if (tls !== null && (tls.cert.length === 0 || tls.key.length === 0)) {

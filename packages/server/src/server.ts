@@ -6,6 +6,12 @@ import { pino } from 'pino';
 import type { AgentLink, LingeringReport } from '@baton/core';
 import type { Store } from '@baton/store';
 import { agentSocket } from './agents/agent-socket.js';
+import { Authenticator } from './auth/authenticator.js';
+import { installAuthentication } from './http/authentication.js';
+import { registerQuotaRoutes } from './http/quota-routes.js';
+import { registerUsersRoutes } from './http/users-routes.js';
+import { QuotaBook } from './quota/quota-book.js';
+import { SubmitLimits } from './quota/submit-limits.js';
 import { eventsSocket } from './http/events-socket.js';
 import { routeUpgrades } from './http/upgrades.js';
 import { AgentGateway } from './agents/gateway.js';
@@ -34,6 +40,8 @@ export interface BatonServer {
   readonly retention: RetentionSweeper;
   /** This server's id among the servers sharing its store. */
   readonly serverId: string;
+  /** Decides who each API request acts as (see auth/authenticator.ts). */
+  readonly auth: Authenticator;
   /** A link for an agent in this process. */
   localLink(): AgentLink & LingeringReport;
   /** Listens and returns the base URL. */
@@ -106,11 +114,19 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     }
   });
 
+  const auth = new Authenticator(store, {
+    adminToken: resolved.adminToken,
+    insecureNoAuth: resolved.insecureNoAuth,
+  });
+  const quotas = new QuotaBook(store);
+
   // The API speaks JSON only: a text/plain body is refused with 415 rather than half-read.
   app.removeContentTypeParser('text/plain');
   installJsonBodyParser(app);
   installErrorHandling(app);
+  installAuthentication(app, auth);
   registerJobsRoutes(app, {
+    limits: new SubmitLimits(store, quotas),
     store,
     routes,
     scheduler,
@@ -119,6 +135,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });
   registerSystemRoutes(app, { store, scheduler });
+  registerUsersRoutes(app, { store, auth, quotas });
+  registerQuotaRoutes(app, { store, quotas });
   registerAgentsRoutes(app, { gateway, store, serverId, shards });
   let detachAgentSocket: (() => void) | null = null;
 
@@ -130,6 +148,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     scheduler,
     retention,
     serverId,
+    auth,
     localLink: () => gateway.localLink(),
     async listen(port, host = '127.0.0.1') {
       // Before anything runs: a second server on one SQLite file is refused (STORE_IN_USE).
@@ -141,7 +160,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       retention.start();
       detachAgentSocket ??= routeUpgrades(app.server, [
         agentSocket(gateway, { agentToken: resolved.agentToken, logger }),
-        eventsSocket(store),
+        eventsSocket(store, auth),
       ]);
       await app.listen({ port, host });
       const address = app.server.address();

@@ -28,7 +28,12 @@ async function start(): Promise<{ url: string; store: Store; server: BatonServer
   });
   const store = await openStore('sqlite::memory:');
   await store.registerTasks(demoTasks.map((t) => ({ task: t.name, queue: t.queue })));
-  const server = createBatonServer(store, { agentToken: TEST_AGENT_TOKEN, maxSweepMs: 200, logger: pino(stream) });
+  const server = createBatonServer(store, {
+    insecureNoAuth: true,
+    agentToken: TEST_AGENT_TOKEN,
+    maxSweepMs: 200,
+    logger: pino(stream),
+  });
   return { url: await server.listen(0), store, server, logs };
 }
 

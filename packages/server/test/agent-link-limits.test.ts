@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, WsLink, defineTask, demoTasks } from '@baton/agent';
 import { MAX_FRAME_MESSAGES, MAX_ITEMS_PER_MESSAGE, MAX_LOG_CHUNK_CHARS, MAX_RESULT_BYTES } from '@baton/core';
 import type { Harness } from './harness.js';
-import { isFinal, startHarness } from './harness.js';
+import { ADMIN, isFinal, startHarness } from './harness.js';
 import { TEST_AGENT_TOKEN } from './agent-wire-client.js';
 import { nested } from './agent-poison-fixture.js';
 
@@ -38,7 +38,7 @@ describe('what an agent buffers and sends', () => {
     const { body } = await h.post('/api/jobs', { task, payload });
     return h.waitFor(body.id, isFinal);
   };
-  const logsOf = async (id: string) => (await fetch(`${h.url}/api/jobs/${id}/logs`)).text();
+  const logsOf = async (id: string) => (await fetch(`${h.url}/api/jobs/${id}/logs`, { headers: ADMIN })).text();
 
   it('keeps at most maxOutputBytesPerJob of a job waiting, and marks what it dropped', async () => {
     h = await startHarness({ agents: 0 });

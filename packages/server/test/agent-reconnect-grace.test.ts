@@ -63,6 +63,7 @@ describe('reconnect grace', () => {
     });
     const s = store ?? (await openFleetStore());
     const server = createBatonServer(s, {
+      insecureNoAuth: true,
       agentToken: TEST_AGENT_TOKEN,
       maxSweepMs: 200,
       logger: pino({ level: 'info' }, stream),

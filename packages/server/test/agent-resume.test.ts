@@ -98,7 +98,12 @@ describe('agent resume: only the same agent may take its session back', () => {
     // Short shard leases: the other server soon schedules the shards of the one that stops.
     h = await startHarness({ agents: 0, agentToken: TEST_AGENT_TOKEN, shardLeaseMs: 500 });
     // A second server of the same fleet (same store), where the agent fails over to.
-    const other = createBatonServer(h.store, { agentToken: TEST_AGENT_TOKEN, maxSweepMs: 200, shardLeaseMs: 500 });
+    const other = createBatonServer(h.store, {
+      insecureNoAuth: true,
+      agentToken: TEST_AGENT_TOKEN,
+      maxSweepMs: 200,
+      shardLeaseMs: 500,
+    });
     const otherUrl = await other.listen(0);
     const link = new WsLink({ serverUrl: [h.url, otherUrl], token: TEST_AGENT_TOKEN, reconnectMaxMs: 100 });
     const agent = new Agent({ link, tasks: demoTasks });

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from './harness.js';
-import { startHarness } from './harness.js';
+import { ADMIN, startHarness } from './harness.js';
 
 /**
  * Seeded hostile requests against every endpoint: wrong methods, content types, odd headers,
@@ -375,7 +375,9 @@ function rawRequest(rng: Rng, id: string): Buffer {
 }
 
 function generate(rng: Rng, known: string[], cursors: string[]): FuzzRequest {
-  const headers: Record<string, string> = {};
+  // Mostly as the admin, so requests reach the routes; some with no token (401, which never
+  // slows the address down as bad tokens would).
+  const headers: Record<string, string> = rng.chance(0.93) ? { ...ADMIN } : {};
   oddHeaders(rng, headers);
   const id = jobId(rng, known);
   if (rng.chance(0.03)) return { method: 'RAW', path: '(raw)', headers, raw: rawRequest(rng, id) };
@@ -420,9 +422,44 @@ function generate(rng: Rng, known: string[], cursors: string[]): FuzzRequest {
     const q = logsQuery(rng);
     follow = q.follow;
     path = `/api/jobs/${id}/logs${q.query}`;
+  } else if (route < 17) {
+    // Accounts and quotas: names, token ids and quota bodies of every odd shape.
+    const name = rng.pick(['fuzz', 'a b', '', 'x'.repeat(101), '%00', 'ü', 'admin', 'fuzz.user:1']);
+    const which = rng.int(5);
+    if (which === 0) {
+      method ||= 'POST';
+      path = '/api/users';
+      withBody(
+        rng.chance(0.5)
+          ? JSON.stringify({
+              name,
+              role: rng.pick(['user', 'admin', 'root', 1]),
+              weight: rng.pick([1, 0, -1, 1e9, 'x']),
+            })
+          : JSON.stringify(anyValue(rng)),
+      );
+    } else if (which === 1) {
+      method ||= rng.pick(['POST', 'GET']);
+      path = `/api/users/${encodeURIComponent(name)}/tokens`;
+    } else if (which === 2) {
+      method ||= 'DELETE';
+      path = `/api/tokens/${rng.pick(['0123456789abcdef', 'zz', '', 'x'.repeat(300)])}`;
+    } else {
+      method ||= rng.pick(['PUT', 'GET']);
+      path = which === 3 ? `/api/users/${encodeURIComponent(name)}/quota` : '/api/quota/default';
+      withBody(
+        JSON.stringify(
+          rng.chance(0.5)
+            ? { maxGpus: rng.pick([1, -1, 0.5, null, 'x']), submitRatePerSec: rng.pick([1000, 0, null]) }
+            : anyValue(rng),
+        ),
+      );
+    }
   } else {
     method ||= 'GET';
     path = rng.pick([
+      '/api/me',
+      '/api/users',
       '/api/queues',
       '/api/tasks',
       '/api/agents',
@@ -571,6 +608,7 @@ describe(`API fuzz (seed ${SEED}, ${REQUESTS} requests)`, () => {
     expect(statuses.get(201) ?? 0).toBeGreaterThan(50);
     expect(statuses.get(400) ?? 0).toBeGreaterThan(200);
     expect(statuses.get(404) ?? 0).toBeGreaterThan(20);
+    expect(statuses.get(401) ?? 0).toBeGreaterThan(20);
 
     // Still serving: health, readiness, a listing and a plain submission.
     expect((await h.get('/healthz')).status).toBe(200);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TIME_MS } from '@baton/core';
 import type { Harness } from './harness.js';
-import { startHarness } from './harness.js';
+import { ADMIN, startHarness } from './harness.js';
 
 describe('API input validation: a clear 4xx and nothing stored', () => {
   let h: Harness;
@@ -36,7 +36,7 @@ describe('API input validation: a clear 4xx and nothing stored', () => {
     await expectRejected('', 400, 'INVALID_JSON', /empty/);
     const res = await fetch(`${h.url}/api/jobs`, {
       method: 'POST',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', ...ADMIN },
       body: 'hi',
     });
     expect(res.status).toBe(415);

@@ -59,6 +59,7 @@ describe('a completion the store cannot record', () => {
     await real.registerTasks([{ task: TASK, queue: 'default' }]);
     const flaky = flakyStore(real, failing);
     const server: BatonServer = createBatonServer(flaky.store, {
+      insecureNoAuth: true,
       leaseMs,
       heartbeatMs: 100,
       maxSweepMs: 50,

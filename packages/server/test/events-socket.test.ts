@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Harness } from './harness.js';
-import { isFinal, startHarness } from './harness.js';
+import { ADMIN, isFinal, startHarness } from './harness.js';
 
 describe('GET /api/events (WebSocket)', () => {
   let h: Harness;
@@ -12,7 +12,7 @@ describe('GET /api/events (WebSocket)', () => {
 
   const connect = (query: string) =>
     new Promise<{ ws: WebSocket; events: Record<string, unknown>[] }>((resolve, reject) => {
-      const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/events${query}`);
+      const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/events${query}`, { headers: ADMIN });
       const events: Record<string, unknown>[] = [];
       ws.on('message', (data) => events.push(JSON.parse(String(data)) as Record<string, unknown>));
       ws.once('open', () => resolve({ ws, events }));

@@ -14,6 +14,11 @@ export type HarnessBackend = 'sqlite' | 'postgres' | 'redis';
 /** How its agents reach the server: in process (`server.localLink()`) or over WebSocket (`WsLink`). */
 export type HarnessLink = 'local' | 'ws';
 
+/** The built-in admin token harness servers take (unless a test sets its own or turns auth off). */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+/** Headers of a request as the harness's admin. */
+export const ADMIN = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+
 /** The test PostgreSQL server; BATON_TEST_PG_URL points elsewhere. */
 const PG_SERVER = process.env.BATON_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
 const REDIS_HOST = '127.0.0.1';
@@ -69,8 +74,15 @@ export interface Harness {
   server: BatonServer;
   agents: Agent[];
   addAgent(options?: { concurrency?: number; tasks?: AnyTaskDefinition[] }): Promise<Agent>;
+  /** As the admin, unless `headers` carry their own `authorization`. */
   post(path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
-  get(path: string): Promise<{ status: number; body: any }>;
+  get(path: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  /** Any method, with exactly the headers given (no admin token unless given). */
+  request(
+    method: string,
+    path: string,
+    options?: { body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   /** Polls a job until `done(job)` holds. */
   waitFor(id: string, done: (job: any) => boolean, timeoutMs?: number): Promise<any>;
   close(): Promise<void>;
@@ -88,6 +100,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const { store, drop } = await freshStore(backend);
   const server = createBatonServer(store, {
     maxSweepMs: 200,
+    adminToken: TEST_ADMIN_TOKEN,
     ...(link === 'ws' && { agentToken: TEST_AGENT_TOKEN }),
     ...serverOptions,
   });
@@ -109,17 +122,25 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   const parse = async (r: Response) => {
     const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null };
+    let body: any = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = text;
+    }
+    return { status: r.status, body, headers: r.headers };
   };
-  const post: Harness['post'] = async (path, body, headers = {}) =>
+  const request: Harness['request'] = async (method, path, o = {}) =>
     parse(
       await fetch(url + path, {
-        method: 'POST',
-        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        method,
+        headers: o.body === undefined ? o.headers : { 'content-type': 'application/json', ...o.headers },
+        body: o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body),
       }),
     );
-  const get: Harness['get'] = async (path) => parse(await fetch(url + path));
+  const post: Harness['post'] = async (path, body, headers = {}) =>
+    request('POST', path, { body, headers: { ...ADMIN, ...headers } });
+  const get: Harness['get'] = async (path, headers = {}) => request('GET', path, { headers: { ...ADMIN, ...headers } });
   const waitFor: Harness['waitFor'] = async (id, done, timeoutMs = 15_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -138,6 +159,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     addAgent,
     post,
     get,
+    request,
     waitFor,
     async close() {
       try {

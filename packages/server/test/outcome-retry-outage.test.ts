@@ -72,6 +72,7 @@ describe.each(backends)('outcomes reported while a %s store restarts', (_name, s
     cleanup.push(() => store.close());
     await store.registerTasks([{ task: TASK, queue: 'default' }]);
     const server: BatonServer = createBatonServer(store, {
+      insecureNoAuth: true,
       leaseMs: LEASE_MS,
       heartbeatMs: 500,
       maxSweepMs: 100,

@@ -63,7 +63,7 @@ describe.each(BACKENDS)('pendingReason with two servers on $name', ({ url, clean
   const start = async (options: { scheduler?: boolean } = {}) => {
     const store = await openStore(url);
     stores.push(store);
-    const server = createBatonServer(store, { maxSweepMs: 200, ...options });
+    const server = createBatonServer(store, { insecureNoAuth: true, maxSweepMs: 200, ...options });
     servers.push(server);
     return { server, url: await server.listen(0) };
   };

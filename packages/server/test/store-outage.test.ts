@@ -56,7 +56,7 @@ describe.each(backends)('the API on a %s store that goes down', (_name, start) =
     db = await start();
     store = await openStore(db.storeUrl(`outage_${randomBytes(4).toString('hex')}`));
     await store.registerTasks([{ task: TASK, queue: 'default' }]);
-    server = createBatonServer(store, { maxSweepMs: 100 });
+    server = createBatonServer(store, { insecureNoAuth: true, maxSweepMs: 100 });
     url = await server.listen(0);
   }, 60_000);
   afterAll(async () => {

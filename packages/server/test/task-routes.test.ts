@@ -139,7 +139,7 @@ describe('POST /api/jobs with unknown task names', () => {
     try {
       await real.registerTasks([{ task: 'known', queue: 'default' }]);
       const { store, reads } = counting(real);
-      server = createBatonServer(store, { maxSweepMs: 200 });
+      server = createBatonServer(store, { insecureNoAuth: true, maxSweepMs: 200 });
       const url = await server.listen(0);
       const submit = async (task: string) => {
         const r = await fetch(`${url}/api/jobs`, {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { BatonError } from '@baton/core';
+import { BatonError, RetryLaterError } from '@baton/core';
 
 /**
  * Seconds a client is told to wait (`Retry-After`) when the store is unavailable: long enough
@@ -40,6 +40,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       request.log.warn({ err: err.cause ?? err }, 'store unavailable');
       reply.header('retry-after', String(STORE_RETRY_AFTER_S));
     }
+    if (err instanceof RetryLaterError) reply.header('retry-after', String(err.retryAfterS));
     if (err instanceof BatonError) {
       return reply
         .status(err.httpStatus)

@@ -1,16 +1,18 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { AgentCapacity, NewJob } from '@baton/core';
+import type { Job, JobState } from '@baton/core';
 import {
   BatonError,
-  DEFAULT_OWNER,
+  JOB_STATES,
   PayloadTooLargeError,
   ValidationError,
   bulkSubmissionSchema,
   describeIssues,
   listJobsQuerySchema,
-  ownerSchema,
 } from '@baton/core';
 import type { Store } from '@baton/store';
+import { isAdmin, mayActOn } from '../auth/principal.js';
+import type { SubmitLimits } from '../quota/submit-limits.js';
 import { jobFromSubmission } from '../submission.js';
 import type { TaskRoutes } from '../task-routes.js';
 import type { SchedulerLoop } from '../agents/scheduler-loop.js';
@@ -30,16 +32,19 @@ export interface JobsRoutesOptions {
    * with a scheduler or without: a job's agents are often on another server.
    */
   fleetAgents: () => Promise<AgentCapacity[]>;
+  /** Submit-side quotas (rate, jobs waiting), checked before anything is stored. */
+  limits: SubmitLimits;
 }
 
-/** The submitting user. Until accounts exist it is taken from `X-Baton-User` (default `local`). */
-function ownerOf(request: FastifyRequest): string {
-  const header = request.headers['x-baton-user'];
-  if (header === undefined) return DEFAULT_OWNER;
-  const parsed = ownerSchema.safeParse(header);
-  if (!parsed.success)
-    throw new ValidationError(`X-Baton-User: ${describeIssues(parsed.error).message}`, undefined, 'INVALID_USER');
-  return parsed.data;
+/**
+ * A job the request may see: an admin's any, a user's only their own. Another user's job is
+ * answered exactly like one that does not exist, so its existence is not revealed.
+ */
+async function visibleJob(store: Store, request: FastifyRequest, id: string): Promise<Job> {
+  const job = await store.getJob(id);
+  if (!job || !mayActOn(request.principal, job.owner))
+    throw new BatonError('JOB_NOT_FOUND', `job ${id} not found`, 404);
+  return job;
 }
 
 /**
@@ -64,11 +69,12 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
   const single = { bodyLimit: singleBodyLimit, errorHandler: namingBodyLimit(singleBodyLimit, maxPayloadBytes) };
   app.post('/api/jobs', single, async (request, reply) => {
     const job = await jobFromSubmission(request.body, {
-      owner: ownerOf(request),
+      owner: request.owner,
       routes,
       maxPayloadBytes,
       now: Date.now(),
     });
+    await options.limits.admit(request.owner, 1);
     const [result] = await store.enqueue([job]);
     if (!result) throw new BatonError('INTERNAL', 'store returned no result', 500);
     return reply
@@ -86,13 +92,14 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
       const { message, details } = describeIssues(parsed.error);
       throw new ValidationError(message, details);
     }
-    const owner = ownerOf(request);
+    const owner = request.owner;
     const now = Date.now();
     const jobs: NewJob[] = [];
     // Validate all before storing any: a bad job anywhere means nothing is written.
     for (const [i, body] of parsed.data.jobs.entries()) {
       jobs.push(await jobFromSubmission(body, { owner, routes, maxPayloadBytes, now, path: `jobs.${i}` }));
     }
+    await options.limits.admit(owner, jobs.length);
     const results = await store.enqueue(jobs);
     return reply
       .status(201)
@@ -101,8 +108,7 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
 
   app.get<{ Params: { id: string } }>('/api/jobs/:id', async (request) => {
     const id = jobIdOf(request);
-    const job = await store.getJob(id);
-    if (!job) throw new BatonError('JOB_NOT_FOUND', `job ${id} not found`, 404);
+    const job = await visibleJob(store, request, id);
     // The fleet's agents, as the scheduler places onto: with several servers, most are elsewhere.
     const agents = job.state !== 'queued' ? [] : await options.fleetAgents();
     const pendingReason = job.state === 'queued' ? explainPending(job, agents, options.scheduler) : null;
@@ -113,23 +119,46 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
     const parsed = listJobsQuerySchema.safeParse(request.query);
     if (!parsed.success)
       throw new ValidationError(describeIssues(parsed.error).message, describeIssues(parsed.error).details);
-    const page = await store.listJobs(parsed.data);
+    const query = parsed.data;
+    if (!isAdmin(request.principal)) {
+      if (query.owner !== undefined && query.owner !== request.principal.name)
+        throw new BatonError('FORBIDDEN', 'a user lists only their own jobs (owner must be left out or be you)', 403);
+      query.owner = request.principal.name;
+    }
+    const page = await store.listJobs(query);
     return { jobs: page.jobs.map((j) => jobJson(j)), nextCursor: page.nextCursor };
   });
 
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', async (request) => {
-    const job = await store.cancel(jobIdOf(request));
-    return jobJson(job);
+    const id = jobIdOf(request);
+    await visibleJob(store, request, id);
+    return jobJson(await store.cancel(id));
   });
 
-  app.get('/api/queues', async () => {
+  // An admin sees every job's counts; a user the same queues with their own jobs' counts.
+  // `oldestQueuedAgeMs` is the queue's (how long its longest waiter has waited), for everyone.
+  app.get('/api/queues', async (request) => {
     const stats = await store.queueStats();
+    if (isAdmin(request.principal)) {
+      return {
+        queues: stats.map((s) => ({ name: s.queue, counts: s.counts, oldestQueuedAgeMs: s.oldestQueuedAgeMs })),
+      };
+    }
+    const own = new Map((await store.ownerUsage(request.principal.name)).queues.map((q) => [q.queue, q.counts]));
     return {
-      queues: stats.map((s) => ({ name: s.queue, counts: s.counts, oldestQueuedAgeMs: s.oldestQueuedAgeMs })),
+      queues: stats.map((s) => ({
+        name: s.queue,
+        counts: own.get(s.queue) ?? zeroCounts(),
+        oldestQueuedAgeMs: s.oldestQueuedAgeMs,
+      })),
     };
   });
 
   app.get('/api/tasks', async () => ({ tasks: await routes.list() }));
 
   registerLogsRoutes(app, { store });
+}
+
+function zeroCounts(): Record<JobState, number> {
+  return Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
 }

@@ -1,0 +1,48 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BatonError } from '@baton/core';
+import type { Authenticator } from '../auth/authenticator.js';
+import { actingFor } from '../auth/authenticator.js';
+import type { Principal } from '../auth/principal.js';
+import { isAdmin } from '../auth/principal.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the request acts as (set for every `/api/*` request). */
+    principal: Principal;
+    /** The owner of what it submits: the principal, or the user an admin acts for (`X-Baton-User`). */
+    owner: string;
+  }
+}
+
+/**
+ * Every `/api/*` request is authenticated before its body is read: no token, a bad one, or an
+ * address that sent too many bad ones is refused here (401, 429). `/healthz` and `/readyz`
+ * stay open for probes. An unknown `/api` path is a 401 too, so routes cannot be mapped
+ * without a token.
+ */
+export function installAuthentication(app: FastifyInstance, auth: Authenticator): void {
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('owner', '');
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/api/') && request.url !== '/api') return;
+    const principal = await auth.authenticate(request.headers, request.ip);
+    const actingAs = actingFor(request.headers);
+    if (actingAs !== undefined && actingAs !== principal.name && !isAdmin(principal)) {
+      throw new BatonError('FORBIDDEN', 'only an admin may act for another user (X-Baton-User)', 403);
+    }
+    request.principal = principal;
+    request.owner = actingAs ?? principal.name;
+  });
+}
+
+/** Refuses (403) a request that is not an admin's. */
+export function requireAdmin(request: FastifyRequest): void {
+  if (!isAdmin(request.principal)) throw new BatonError('FORBIDDEN', 'this needs an admin token', 403);
+}
+
+/** Refuses (403) a request that is neither an admin's nor user `name`'s own. */
+export function requireSelfOrAdmin(request: FastifyRequest, name: string): void {
+  if (!isAdmin(request.principal) && request.principal.name !== name) {
+    throw new BatonError('FORBIDDEN', `only ${name} or an admin may do this`, 403);
+  }
+}

@@ -1,0 +1,47 @@
+import type { Quota, Store } from '@baton/store';
+import { NO_QUOTA } from '@baton/store';
+
+export interface EffectiveQuota {
+  quota: Quota;
+  /** Whether it is the user's own quota or the default. */
+  source: 'user' | 'default';
+}
+
+/**
+ * Each owner's quota as submissions check it: the owner's own, else the default. Read from the
+ * store at most once per `cacheMs` per owner, so a busy submitter costs no store reads; a
+ * quota changed on another server applies here within that, on this server at once.
+ */
+export class QuotaBook {
+  private readonly cache = new Map<string, { value: EffectiveQuota; at: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly cacheMs = 2000,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async effective(owner: string): Promise<EffectiveQuota> {
+    const now = this.clock();
+    const hit = this.cache.get(owner);
+    if (hit && now - hit.at < this.cacheMs) return hit.value;
+    const own = await this.store.getQuota(owner);
+    const value: EffectiveQuota = own
+      ? { quota: own, source: 'user' }
+      : { quota: (await this.store.getQuota(null)) ?? NO_QUOTA, source: 'default' };
+    this.cache.delete(owner);
+    this.cache.set(owner, { value, at: now });
+    // Bounded: owners are many only when users are; the stalest entry goes first.
+    if (this.cache.size > 10_000) {
+      const stalest = this.cache.keys().next().value;
+      if (stalest !== undefined) this.cache.delete(stalest);
+    }
+    return value;
+  }
+
+  /** A quota changed here: `owner`'s, or with no owner the default (which every owner may have). */
+  forget(owner?: string): void {
+    if (owner === undefined) this.cache.clear();
+    else this.cache.delete(owner);
+  }
+}
