@@ -10,6 +10,8 @@ import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
 import { registerLogsRoutes } from '../dist/http/logs-routes.js';
+// Brings the request's `principal` (declared with the API's authentication) into view.
+import type {} from '../dist/http/authentication.js';
 import { installErrorHandling } from '../dist/http/errors.js';
 import type { ThrowawayServer } from '../../store/test/throwaway-servers.js';
 import { throwawayRedis } from '../../store/test/throwaway-servers.js';
