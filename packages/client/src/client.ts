@@ -1,5 +1,17 @@
 import { FINAL_STATES, MAX_BULK_JOBS } from '@baton/core';
+import type {
+  CreatedToken,
+  NewUser,
+  Quota,
+  QuotaPatch,
+  TokenView,
+  UserQuotaView,
+  UserView,
+  WhoAmI,
+} from './account-types.js';
 import { BatonApiError } from './errors.js';
+import type { Credentials } from './http.js';
+import { apiErrorOf, checkToken, parseBody, requestHeaders } from './http.js';
 import type { Outcome, ResolvedRetry } from './retry.js';
 import { outcomeOf, resolveRetry, retryDelayMs, retryable } from './retry.js';
 import type {
@@ -25,13 +37,15 @@ import type {
  */
 export class BatonClient<Tasks extends Record<string, unknown> = Record<string, unknown>> {
   readonly baseUrl: string;
-  private readonly user: string | undefined;
+  /** Kept off the instance's enumerable fields, so that logging a client cannot print the token. */
+  readonly #credentials: Credentials;
   private readonly requestTimeoutMs: number;
   private readonly retry: ResolvedRetry;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? process.env.BATON_SERVER ?? 'http://127.0.0.1:7070').replace(/\/+$/, '');
-    this.user = options.user;
+    if (options.token !== undefined) checkToken(options.token);
+    this.#credentials = { token: options.token, user: options.user };
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.retry = resolveRetry(options.retry);
   }
@@ -167,7 +181,8 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       }
       if (!response.ok || !response.body) {
         const text = await response.text().catch(() => '');
-        throw this.failure(response, text, 'GET', path);
+        const retryAfter = response.headers.get('retry-after');
+        throw apiErrorOf(this.baseUrl, { status: response.status, text, retryAfter }, 'GET', path);
       }
       const decoder = new TextDecoder();
       const reader = response.body.getReader();
@@ -239,13 +254,71 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     }
   }
 
+  /** Creates a user (admin). `USER_EXISTS` (409) when the name is taken. */
+  createUser(user: NewUser): Promise<UserView> {
+    return this.request('POST', '/api/users', user, undefined, false);
+  }
+
+  async listUsers(): Promise<UserView[]> {
+    return (await this.request<{ users: UserView[] }>('GET', '/api/users')).users;
+  }
+
+  /** Deletes a user and their tokens (admin). `USER_NOT_FOUND` (404). */
+  deleteUser(name: string): Promise<{ name: string; deleted: true }> {
+    return this.request('DELETE', `/api/users/${encodeURIComponent(name)}`);
+  }
+
+  /** A new token for `user` (admin, or the user themself); its `token` is never shown again. */
+  createToken(user: string): Promise<CreatedToken> {
+    return this.request('POST', `/api/users/${encodeURIComponent(user)}/tokens`, undefined, undefined, false);
+  }
+
+  async listTokens(user: string): Promise<TokenView[]> {
+    return (await this.request<{ tokens: TokenView[] }>('GET', `/api/users/${encodeURIComponent(user)}/tokens`)).tokens;
+  }
+
+  /** Revokes a token by its id (admin, or its user). `TOKEN_NOT_FOUND` (404). */
+  revokeToken(id: string): Promise<{ id: string; user: string; revoked: true }> {
+    return this.request('DELETE', `/api/tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** Who this client's token acts as, with the quota that applies (`GET /api/me`). */
+  whoami(): Promise<WhoAmI> {
+    return this.request('GET', '/api/me');
+  }
+
+  /** A user's quota (admin or self): their own, or the default (`source`). */
+  getQuota(user: string): Promise<UserQuotaView> {
+    return this.request('GET', `/api/users/${encodeURIComponent(user)}/quota`);
+  }
+
+  /** Changes a user's own quota (admin): fields given replace (null: unlimited), others stay. */
+  setQuota(user: string, patch: QuotaPatch): Promise<UserQuotaView> {
+    return this.request('PUT', `/api/users/${encodeURIComponent(user)}/quota`, patch, undefined, true);
+  }
+
+  /** Drops a user's own quota (admin): the default applies again. */
+  resetQuota(user: string): Promise<UserQuotaView> {
+    return this.request('DELETE', `/api/users/${encodeURIComponent(user)}/quota`, undefined, undefined, true);
+  }
+
+  async getDefaultQuota(): Promise<Quota> {
+    return (await this.request<{ quota: Quota }>('GET', '/api/quota/default')).quota;
+  }
+
+  /** Changes the quota of users without their own (admin), as {@link setQuota}. */
+  async setDefaultQuota(patch: QuotaPatch): Promise<Quota> {
+    return (await this.request<{ quota: Quota }>('PUT', '/api/quota/default', patch, undefined, true)).quota;
+  }
+
   /**
    * One API call, retried (see retry.ts) while the server cannot serve it for now: 503 or 429
-   * (honouring `Retry-After`), or no connection; a call the server may have done already
-   * (the connection failed mid-call) only when `idempotent` (GETs by default).
+   * (honouring `Retry-After`; not `QUOTA_EXCEEDED` or `TOO_MANY_FAILED_LOGINS`), or no
+   * connection; a call the server may have done already (the connection failed mid-call) only
+   * when `idempotent` (GETs by default). Never 401 or 403.
    */
   private async request<T>(
-    method: 'GET' | 'POST',
+    method: Method,
     path: string,
     body?: unknown,
     signal?: AbortSignal,
@@ -264,7 +337,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
 
   /** One try of a call: its answer, or its error with how it ended. */
   private async send(
-    method: 'GET' | 'POST',
+    method: Method,
     path: string,
     body: unknown,
     signal: AbortSignal | undefined,
@@ -290,41 +363,15 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       return { error, outcome: outcomeOf(err, timeout.aborted), retryAfter: null };
     }
     if (!response.ok) {
-      const error = this.failure(response, text, method, path);
-      return { error, outcome: { status: response.status }, retryAfter: response.headers.get('retry-after') };
+      const retryAfter = response.headers.get('retry-after');
+      const error = apiErrorOf(this.baseUrl, { status: response.status, text, retryAfter }, method, path);
+      return { error, outcome: { status: response.status, code: error.code }, retryAfter };
     }
-    return { value: this.parse(response, text) };
+    return { value: parseBody(this.baseUrl, response.status, text) };
   }
 
   private headers(json: boolean): Record<string, string> {
-    const headers: Record<string, string> = {};
-    if (json) headers['content-type'] = 'application/json';
-    if (this.user !== undefined) headers['x-baton-user'] = this.user;
-    return headers;
-  }
-
-  private parse(response: Response, text: string): unknown {
-    try {
-      return text ? JSON.parse(text) : null;
-    } catch {
-      throw new BatonApiError(
-        response.status,
-        'INVALID_RESPONSE',
-        `${this.baseUrl} answered ${response.status} with non-JSON`,
-      );
-    }
-  }
-
-  /** The error an answer of status ≥ 400 carries, as a `BatonApiError`. */
-  private failure(response: Response, text: string, method: string, path: string): BatonApiError {
-    const parsed = this.parse(response, text);
-    const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
-    return new BatonApiError(
-      response.status,
-      error?.code ?? 'HTTP_ERROR',
-      error?.message ?? `${method} ${path.split('?')[0]} answered ${response.status}`,
-      error?.details ?? null,
-    );
+    return requestHeaders(this.#credentials, json);
   }
 
   /** A line of a follow: a chunk, or the error that ended the follow (e.g. `STORE_UNAVAILABLE`). */
@@ -348,6 +395,8 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     return (err.cause as Error | undefined)?.message ?? err.message;
   }
 }
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** The query string of a logs request, or ''. */
 function logsQuery(query: {

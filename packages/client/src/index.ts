@@ -1,4 +1,5 @@
 export { BatonClient } from './client.js';
 export { BatonApiError } from './errors.js';
 export type * from './types.js';
+export type * from './account-types.js';
 export type { RetryInfo, RetryOptions } from './retry.js';

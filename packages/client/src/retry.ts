@@ -71,7 +71,8 @@ export type Outcome =
   | 'timeout'
   /** Anything else (a bad URL, a port fetch refuses to use, TLS): trying again cannot help. */
   | 'failed'
-  | { status: number };
+  /** An answer; `code` is the API's error code, when it sent one. */
+  | { status: number; code?: string };
 
 /**
  * Whether a call may be sent again after `outcome`:
@@ -81,14 +82,23 @@ export type Outcome =
  *   GETs are; a submit is, because the client gives every submitted job an idempotency key;
  *   a cancel is not (a second cancel of a job the first one cancelled answers `JOB_FINISHED`);
  * - a timeout: no. A server that does not answer in `requestTimeoutMs` is not asked again
- *   and again for as long.
+ *   and again for as long;
+ * - any other answer: no. 401 and 403 least of all (the same token will not do better, and
+ *   each bad try counts towards the server's lockout), nor a 429 that waiting a few seconds
+ *   cannot cure: `QUOTA_EXCEEDED` (the user's queued jobs must run first) and
+ *   `TOO_MANY_FAILED_LOGINS` (trying again extends the lockout). They are thrown at once,
+ *   with the server's `Retry-After` as `retryAfterS`.
  */
 export function retryable(outcome: Outcome, idempotent: boolean, retryRefused = true): boolean {
   if (outcome === 'refused') return retryRefused;
   if (outcome === 'dropped') return idempotent;
   if (outcome === 'timeout' || outcome === 'failed') return false;
-  return outcome.status === 503 || outcome.status === 429;
+  if (outcome.status === 429) return outcome.code === undefined || !STANDING_429.has(outcome.code);
+  return outcome.status === 503;
 }
+
+/** 429s that a retry within seconds does not cure (see {@link retryable}). */
+const STANDING_429 = new Set(['QUOTA_EXCEEDED', 'TOO_MANY_FAILED_LOGINS']);
 
 /** How a fetch that got no answer failed (see {@link Outcome}). */
 export function outcomeOf(err: unknown, timedOut: boolean): Outcome {

@@ -4,7 +4,16 @@ import type { RetryOptions } from './retry.js';
 export interface ClientOptions {
   /** Server URL. Default `$BATON_SERVER` or `http://127.0.0.1:7070`. */
   baseUrl?: string;
-  /** Sent as `X-Baton-User`: the owner of submitted jobs. */
+  /**
+   * A Baton token, sent as `Authorization: Bearer`: a user's (`baton tokens create`) or the
+   * server's admin token. Never part of an error message. Not needed by a server run with
+   * `insecureNoAuth`.
+   */
+  token?: string;
+  /**
+   * Sent as `X-Baton-User`: with an admin's token, the user to act as (the owner of submitted
+   * jobs); refused (403) with a user's. On a server without auth, the owner.
+   */
   user?: string;
   /** Per-request limit. Default 30 000 ms. */
   requestTimeoutMs?: number;

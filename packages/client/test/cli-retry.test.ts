@@ -25,7 +25,7 @@ describe('baton submit while the store is down', () => {
     db = await throwawayRedis();
     store = await openStore(db.storeUrl(`cli_${randomBytes(4).toString('hex')}`));
     await store.registerTasks([{ task: TASK, queue: 'default' }]);
-    server = createBatonServer(store, { maxSweepMs: 100 });
+    server = createBatonServer(store, { maxSweepMs: 100, insecureNoAuth: true });
     url = await server.listen(0);
   }, 60_000);
   afterAll(async () => {

@@ -6,6 +6,7 @@ import type { LogChunkView } from '@baton/client';
 import { BatonApiError, BatonClient } from '@baton/client';
 import type { Harness } from '../../server/test/harness.js';
 import { startHarness } from '../../server/test/harness.js';
+import { TEST_ADMIN_TOKEN } from '../../../test/baton-process.js';
 
 /** Gates a test opens and releases by key, so a job can be held mid-run. */
 const gates = new Map<string, { promise: Promise<void>; release: () => void }>();
@@ -68,7 +69,7 @@ describe('BatonClient: resources, agents, capacity, logs', () => {
       ],
     });
     await gpuAgent.start();
-    baton = new BatonClient({ baseUrl: h.url });
+    baton = new BatonClient({ baseUrl: h.url, token: TEST_ADMIN_TOKEN });
   });
   afterAll(async () => {
     for (const gate of gates.values()) gate.release();

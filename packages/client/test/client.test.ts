@@ -6,13 +6,14 @@ import type { demoTasks } from '@baton/agent';
 import { BatonApiError, BatonClient } from '@baton/client';
 import type { Harness } from '../../server/test/harness.js';
 import { startHarness } from '../../server/test/harness.js';
+import { TEST_ADMIN_TOKEN } from '../../../test/baton-process.js';
 
 describe('BatonClient against a real server', () => {
   let h: Harness;
   let baton: BatonClient<PayloadsOf<typeof demoTasks>>;
   beforeAll(async () => {
     h = await startHarness();
-    baton = new BatonClient({ baseUrl: h.url, user: 'sdk-user' });
+    baton = new BatonClient({ baseUrl: h.url, user: 'sdk-user', token: TEST_ADMIN_TOKEN });
   });
   afterAll(() => h.close());
 
@@ -64,7 +65,7 @@ describe('BatonClient against a real server', () => {
   });
 
   it('raises BatonApiError with the server code and status', async () => {
-    const untyped = new BatonClient({ baseUrl: h.url });
+    const untyped = new BatonClient({ baseUrl: h.url, token: TEST_ADMIN_TOKEN });
     const bad = await untyped.submit('demo.sleep', {}, { maxAttempts: 0 }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(BatonApiError);
     expect(bad).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
@@ -120,7 +121,7 @@ describe('BatonClient against a real server', () => {
 
   it('checks task names and payloads at compile time with a typed registry', () => {
     type Registry = { 'demo.sleep': { ms?: number } | null; 'demo.echo': unknown };
-    const typed = new BatonClient<Registry>({ baseUrl: h.url });
+    const typed = new BatonClient<Registry>({ baseUrl: h.url, token: TEST_ADMIN_TOKEN });
     expectTypeOf(typed.submit).parameter(0).toEqualTypeOf<'demo.sleep' | 'demo.echo'>();
     // Never called: tsc (tsconfig.test.json) checks these lines.
     const compileOnly = () => {
