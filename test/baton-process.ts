@@ -1,13 +1,24 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../packages/cli/bin/baton.js', import.meta.url));
+
+/** The admin token the servers started here get, unless a test gives its own. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** The token each server started here answers to (by URL), sent by getJson and postJson. */
+const tokens = new Map<string, string>();
 
 /** A `baton` child process, with its output kept for assertions and failure messages. */
 export interface BatonProcess {
   child: ChildProcess;
   url: string;
+  /** Its BATON_CONFIG_DIR: a fresh directory, so that `baton dev` never writes the user's own. */
+  configDir: string;
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -17,13 +28,28 @@ export function startBatonDev(args: string[], timeoutMs = 20_000): Promise<Baton
   return startBatonListening('dev', args, timeoutMs);
 }
 
-/** Starts `baton COMMAND ARGS` (dev or server) on a free port; resolves once it prints its URL. */
+/**
+ * Starts `baton COMMAND ARGS` (dev or server) on a free port; resolves once it prints its URL.
+ * Unless ARGS say how (or `testAuth: false`), `baton dev` gets the admin token TEST_ADMIN_TOKEN
+ * and `baton server` `--insecure-no-auth` (the old open API); each gets a fresh BATON_CONFIG_DIR
+ * unless `env` names one.
+ */
 export function startBatonListening(
   command: 'dev' | 'server',
   args: string[],
   timeoutMs = 20_000,
+  options: { env?: Record<string, string | undefined>; testAuth?: boolean } = {},
 ): Promise<BatonProcess> {
-  const child = spawn(process.execPath, [BIN, command, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = options.env ?? {};
+  const configDir = env.BATON_CONFIG_DIR ?? mkdtempSync(join(tmpdir(), 'baton-config-'));
+  const authGiven = options.testAuth === false || args.includes('--admin-token') || args.includes('--insecure-no-auth');
+  const auth = authGiven ? [] : command === 'dev' ? ['--admin-token', TEST_ADMIN_TOKEN] : ['--insecure-no-auth'];
+  const given = args.indexOf('--admin-token');
+  const adminToken = given >= 0 ? args[given + 1] : !authGiven && command === 'dev' ? TEST_ADMIN_TOKEN : null;
+  const child = spawn(process.execPath, [BIN, command, '--port', '0', ...auth, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, BATON_CONFIG_DIR: configDir, ...env },
+  });
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
   child.stderr?.on('data', (d) => (out += d));
@@ -40,7 +66,8 @@ export function startBatonListening(
       if (!m?.[1]) return;
       clearTimeout(timer);
       child.stdout?.off('data', onData);
-      resolve({ child, url: m[1], output: () => out, exited });
+      if (adminToken) tokens.set(m[1], adminToken);
+      resolve({ child, url: m[1], configDir, output: () => out, exited });
     };
     child.stdout?.on('data', onData);
     void exited.then(({ code, signal }) => {
@@ -50,15 +77,21 @@ export function startBatonListening(
   });
 }
 
+/** The Authorization header for a URL of a server started here, if it takes a token. */
+function authOf(url: string): Record<string, string> {
+  const token = tokens.get(new URL(url).origin);
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
 export async function getJson(url: string): Promise<any> {
-  const r = await fetch(url);
+  const r = await fetch(url, { headers: authOf(url) });
   return r.json();
 }
 
 export async function postJson(url: string, body: unknown): Promise<{ status: number; body: any }> {
   const r = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...authOf(url) },
     body: JSON.stringify(body),
   });
   return { status: r.status, body: await r.json() };

@@ -5,7 +5,11 @@ import { registerCapacityCommand } from './commands/capacity.js';
 import { registerJobCommand } from './commands/job.js';
 import { registerJobsCommand } from './commands/jobs.js';
 import { registerLogsCommand } from './commands/logs.js';
+import { registerQuotaCommand } from './commands/quota.js';
 import { registerSubmitCommand } from './commands/submit.js';
+import { registerTokensCommand } from './commands/tokens.js';
+import { registerUsersCommand } from './commands/users.js';
+import { registerWhoamiCommand } from './commands/whoami.js';
 
 /** The commands that talk to a running server through the SDK. */
 export function registerClientCommands(program: Command): void {
@@ -16,4 +20,8 @@ export function registerClientCommands(program: Command): void {
   registerLogsCommand(program);
   registerAgentsCommand(program);
   registerCapacityCommand(program);
+  registerWhoamiCommand(program);
+  registerUsersCommand(program);
+  registerTokensCommand(program);
+  registerQuotaCommand(program);
 }

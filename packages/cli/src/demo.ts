@@ -3,7 +3,9 @@
  * delayed report, a flaky step that exhausts its retries) submitted over the public API,
  * with a line of progress as it runs.
  */
-export async function runDemo(baseUrl: string, print: (line: string) => void): Promise<void> {
+export async function runDemo(baseUrl: string, adminToken: string, print: (line: string) => void): Promise<void> {
+  // The admin's token, acting as the user `demo` (which admins may): the demo's jobs are demo's.
+  const authorization = `Bearer ${adminToken}`;
   const jobs = [
     ...Array.from({ length: 8 }, (_, i) => ({ task: 'demo.sleep', payload: { ms: 300 + i * 150 } })),
     { task: 'demo.sleep', payload: { ms: 200 }, priority: 'high' },
@@ -13,7 +15,7 @@ export async function runDemo(baseUrl: string, print: (line: string) => void): P
   ];
   const response = await fetch(`${baseUrl}/api/jobs/bulk`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-baton-user': 'demo' },
+    headers: { 'content-type': 'application/json', authorization, 'x-baton-user': 'demo' },
     body: JSON.stringify({ jobs }),
   });
   if (!response.ok) {
@@ -28,7 +30,7 @@ export async function runDemo(baseUrl: string, print: (line: string) => void): P
   for (;;) {
     const states = await Promise.all(
       created.map(async ({ id }) => {
-        const r = await fetch(`${baseUrl}/api/jobs/${id}`);
+        const r = await fetch(`${baseUrl}/api/jobs/${id}`, { headers: { authorization, 'x-baton-user': 'demo' } });
         return ((await r.json()) as { state: string }).state;
       }),
     );

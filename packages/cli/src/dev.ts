@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { destination, pino } from 'pino';
 import { Agent, demoTasks } from '@baton/agent';
 import { DEFAULT_PORT } from '@baton/core';
 import { DEFAULT_STORE_URL } from '@baton/store';
 import { intOption } from './cli-error.js';
 import { runDemo } from './demo.js';
+import { devAdminToken, saveDevAdminToken } from './dev-admin.js';
 import type { ServeOptions } from './serve.js';
-import { agentHint, onShutdown, serve, withServeOptions } from './serve.js';
+import { agentHint, onShutdown, serve, serveLogger, withServeOptions } from './serve.js';
 
 interface DevOptions extends ServeOptions {
   agents: number;
@@ -28,8 +28,9 @@ export function registerDevCommand(program: Command): void {
 }
 
 async function runDev(options: DevOptions): Promise<void> {
-  const logger = pino({ level: options.logLevel }, destination(2));
-  const serving = await serve(options, logger);
+  const logger = serveLogger(options.logLevel);
+  const admin = devAdminToken(options);
+  const serving = await serve({ ...options, adminToken: admin.token }, logger);
   const agents = Array.from(
     { length: options.agents },
     (_, i) =>
@@ -43,6 +44,7 @@ async function runDev(options: DevOptions): Promise<void> {
   );
   const url = await serving.listen();
   for (const agent of agents) await agent.start();
+  const adminLine = saveDevAdminToken(url, admin);
 
   onShutdown(async (signal) => {
     process.stdout.write(`\n${signal}: draining agents and stopping…\n`);
@@ -55,13 +57,14 @@ async function runDev(options: DevOptions): Promise<void> {
       `Baton dev listening on ${url}`,
       `  store:  ${options.store}`,
       `  local:  ${options.agents} in-process agent(s) × ${options.concurrency} slots (tasks: ${demoTasks.map((t) => t.name).join(', ')})`,
+      adminLine,
       agentHint(url, options, serving.agentToken),
-      `  try:    curl -s${options.tlsCert === undefined ? '' : ' --cacert CA.pem'} -X POST ${url}/api/jobs -H 'content-type: application/json' -d '{"task":"demo.sleep","payload":{"ms":500}}'`,
+      `  try:    npx baton submit demo.sleep --payload '{"ms":500}' --wait${url === 'http://127.0.0.1:7070' ? '' : ` --server ${url}`}`,
       '',
     ].join('\n'),
   );
   if (options.demo) {
     if (options.agents === 0) process.stdout.write('demo: no agents (--agents 0), so demo jobs will wait\n');
-    await runDemo(url, (line) => process.stdout.write(`${line}\n`));
+    await runDemo(url, admin.token, (line) => process.stdout.write(`${line}\n`));
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { destination, pino } from 'pino';
 import type { Logger } from 'pino';
 import { BatonError } from '@baton/core';
 import { openStore } from '@baton/store';
@@ -27,6 +28,10 @@ export interface ServeOptions {
   retainCancelled?: number;
   agentToken?: string;
   agentTokenFile?: string;
+  /** `--admin-token`; `BATON_ADMIN_TOKEN` is read where the command decides (never a help default). */
+  adminToken?: string;
+  /** `baton server --insecure-no-auth`. */
+  insecureNoAuth?: boolean;
   tlsCert?: string;
   tlsKey?: string;
   logLevel: string;
@@ -69,6 +74,10 @@ export function withServeOptions(command: Command, defaults: { store: string; po
       process.env.BATON_AGENT_TOKEN,
     )
     .option('--agent-token-file <path>', 'read the agent token from this file (kept out of the process list)')
+    .option(
+      '--admin-token <token>',
+      `the built-in admin's API token, ≥ ${MIN_AGENT_TOKEN_LENGTH} characters (or BATON_ADMIN_TOKEN): acts as user admin, to create users and their tokens`,
+    )
     .option('--tls-cert <file>', 'serve HTTPS and WSS with this PEM certificate (chain); needs --tls-key')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--max-payload-bytes <n>', 'largest job payload (default 1048576)', intOption('--max-payload-bytes', 1))
@@ -122,9 +131,46 @@ function tlsOf(options: ServeOptions): { cert: Buffer; key: Buffer } | null {
   return { cert: readFlagFile('--tls-cert', options.tlsCert), key: readFlagFile('--tls-key', options.tlsKey) };
 }
 
+/**
+ * The server's logger, on stderr. Fastify logs no request headers, but should anything ever
+ * log one, or the options, the tokens in them show as [Redacted].
+ */
+export function serveLogger(level: string): Logger {
+  return pino(
+    {
+      level,
+      redact: [
+        'req.headers.authorization',
+        'headers.authorization',
+        'adminToken',
+        'agentToken',
+        '*.adminToken',
+        '*.agentToken',
+      ],
+    },
+    destination(2),
+  );
+}
+
+/** `--admin-token` given on the command line, else `BATON_ADMIN_TOKEN`, else none. */
+export function adminTokenOf(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return options.adminToken ?? (env.BATON_ADMIN_TOKEN || undefined);
+}
+
+/** Refuses an admin token too short to be safe, or one that cannot be sent in a header; never says it. */
+function checkAdminToken(token: string): void {
+  if (token.length < MIN_AGENT_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
+    throw new CliError(
+      `--admin-token (or BATON_ADMIN_TOKEN) must be at least ${MIN_AGENT_TOKEN_LENGTH} printable characters without spaces (${token.length} given)`,
+      2,
+    );
+  }
+}
+
 /** Opens the store and builds the server from the shared flags, with clear errors. */
 export async function serve(options: ServeOptions, logger: Logger): Promise<Serving> {
   const tls = tlsOf(options);
+  if (options.adminToken !== undefined) checkAdminToken(options.adminToken);
   const givenToken =
     options.agentTokenFile === undefined
       ? options.agentToken
@@ -142,6 +188,8 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
     server = createBatonServer(store, {
       logger,
       agentToken,
+      adminToken: options.insecureNoAuth ? null : (options.adminToken ?? null),
+      insecureNoAuth: options.insecureNoAuth ?? false,
       tls,
       ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
       ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),

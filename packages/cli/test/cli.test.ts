@@ -7,6 +7,7 @@ import type { Harness } from '../../server/test/harness.js';
 import { startHarness } from '../../server/test/harness.js';
 import type { JobView } from '@baton/client';
 import { ProgressBar } from '../src/progress-bar.js';
+import { TEST_ADMIN_TOKEN } from '../../../test/baton-process.js';
 
 const BIN = fileURLToPath(new URL('../bin/baton.js', import.meta.url));
 
@@ -20,8 +21,11 @@ describe('baton client commands against a real server', () => {
   let h: Harness;
   const baton = (...args: string[]): Promise<Run> =>
     new Promise((resolve) => {
-      execFile(process.execPath, [BIN, ...args, '--server', h.url], { timeout: 20_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [BIN, ...args, '--server', h.url, '--token', TEST_ADMIN_TOKEN],
+        { timeout: 20_000 },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
   const jobCount = async () => (await h.get('/api/jobs?limit=500')).body.jobs.length as number;

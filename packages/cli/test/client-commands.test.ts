@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, defineTask } from '@baton/agent';
 import type { Harness } from '../../server/test/harness.js';
 import { startHarness } from '../../server/test/harness.js';
+import { TEST_ADMIN_TOKEN } from '../../../test/baton-process.js';
 
 const BIN = fileURLToPath(new URL('../bin/baton.js', import.meta.url));
 
@@ -41,8 +42,11 @@ describe('baton submit resources, job, agents, capacity, logs', () => {
   let gpuAgent: Agent;
   const baton = (...args: string[]): Promise<Run> =>
     new Promise((resolve) => {
-      execFile(process.execPath, [BIN, ...args, '--server', h.url], { timeout: 20_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [BIN, ...args, '--server', h.url, '--token', TEST_ADMIN_TOKEN],
+        { timeout: 20_000 },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
   const submit = async (...args: string[]): Promise<string> => {
@@ -191,7 +195,16 @@ describe('baton submit resources, job, agents, capacity, logs', () => {
   it('logs --follow streams until the job ends', async () => {
     const release = openGate('follow');
     const id = await submit('test.chatty', '--payload', '{"key":"follow"}');
-    const child = spawn(process.execPath, [BIN, 'logs', id, '--follow', '--server', h.url]);
+    const child = spawn(process.execPath, [
+      BIN,
+      'logs',
+      id,
+      '--follow',
+      '--server',
+      h.url,
+      '--token',
+      TEST_ADMIN_TOKEN,
+    ]);
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
