@@ -88,7 +88,8 @@ export interface Job extends NewJob {
   updatedAt: number;
 }
 
-export const ATTEMPT_OUTCOMES = ['succeeded', 'failed', 'cancelled', 'lease_expired'] as const;
+/** `preempted`: stopped for a higher-class job; the attempt was not spent (see `Store.preempt`). */
+export const ATTEMPT_OUTCOMES = ['succeeded', 'failed', 'cancelled', 'lease_expired', 'preempted'] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /** One hand-over of a job to an agent, kept as history. */

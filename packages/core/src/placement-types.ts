@@ -15,6 +15,11 @@ export interface PendingJob {
    */
   avoidAgentId: string | null;
   /**
+   * Who submitted it: fair share orders owners within a priority class. Every store fills it;
+   * absent (a simulated job), all such jobs count as one owner.
+   */
+  owner?: string;
+  /**
    * How long an attempt of this job may run at most (ms), or null/absent when unbounded: the
    * server fills it from the job's `timeoutMs`, since a longer attempt is killed. With
    * {@link AgentCapacity.releases} and `now` given to `place()`, a job with a limit may use the
@@ -91,7 +96,17 @@ export type PendingReasonCode =
   /** Room was held back for an earlier large job (head-of-line reservation). */
   | 'RESERVED_FOR_LARGER_JOB'
   /** Jobs ahead of it in order took the room. */
-  | 'BEHIND_HIGHER_PRIORITY';
+  | 'BEHIND_HIGHER_PRIORITY'
+  /** Its owner runs as many jobs as their quota allows (`maxRunningJobs`). */
+  | 'QUOTA_MAX_RUNNING'
+  /** Its owner's running jobs hold as many GPUs as their quota allows (`maxGpus`). */
+  | 'QUOTA_MAX_GPUS'
+  /** Other users' jobs come first under fair share (their recent usage against weight is lower). */
+  | 'FAIR_SHARE'
+  /** A higher-class job preempted running work for it; the room frees once the victims stop. */
+  | 'WAITING_FOR_PREEMPTION'
+  /** Agents of its queue exist, but each is dedicated to other priority classes. */
+  | 'NO_AGENT_FOR_PRIORITY';
 
 export interface PendingReason {
   code: PendingReasonCode;

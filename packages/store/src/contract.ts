@@ -16,6 +16,7 @@ import type {
 } from '@baton/core';
 import type { Accounts } from './accounts.js';
 import type { Coordination } from './coordination.js';
+import type { FairShareStore } from './fair-share.js';
 
 /** The states a job ends in; retention deletes jobs in these only. */
 export type FinalJobState = 'succeeded' | 'failed' | 'cancelled';
@@ -26,7 +27,7 @@ export type FinalJobState = 'succeeded' | 'failed' | 'cancelled';
  * backend implements it. Time comes from the store's clock (see {@link StoreOptions}) so the
  * conformance suite can drive delays and lease expiry without sleeping.
  */
-export interface Store extends Coordination, Accounts {
+export interface Store extends Coordination, Accounts, FairShareStore {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
 
   /** Creates or migrates the schema. Refuses a schema newer than this code knows. */
@@ -202,6 +203,12 @@ export interface QueueStats {
 export interface PendingRequest {
   queue: string;
   limit: number;
+  /**
+   * Up to `limit` queued jobs of each owner that has any queued in the queue (each owner's in
+   * scheduling order), so fair share sees every owner's head however long another's backlog
+   * is. Cannot be combined with `after` (a `ValidationError`).
+   */
+  perOwner?: boolean;
   /**
    * Only jobs after this one in scheduling order (a keyset cursor: the last job of an earlier
    * read, queued or not), so a scheduler can page past jobs it found unplaceable at the

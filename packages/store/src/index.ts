@@ -8,5 +8,6 @@ export { copyJobs, copyUnfinishedJobs, COPIED_STATES, UNFINISHED_COPIED_STATES }
 export type { CopyOptions, CopyProgress, CopyResult } from './copy.js';
 export type * from './coordination.js';
 export type * from './accounts.js';
+export type * from './fair-share.js';
 export { NO_QUOTA } from './accounts.js';
 export { FINAL_JOB_STATES } from './rules/retention-rules.js';

@@ -28,6 +28,7 @@ import type {
 } from '../contract.js';
 import type { Accounts } from '../accounts.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
+import { fairSharePending } from '../rules/fair-share-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { guardErrors } from './checked-out.js';
@@ -174,4 +175,11 @@ export class PostgresStore implements Store, Coordination {
   getQuota: Accounts['getQuota'] = (user) => this.accounts.getQuota(user);
   setQuota: Accounts['setQuota'] = (user, quota) => this.accounts.setQuota(user, quota);
   ownerUsage: Accounts['ownerUsage'] = (owner) => this.accounts.ownerUsage(owner);
+
+  // Fair share and preemption (being built).
+  private readonly fairShare = fairSharePending('postgres');
+  ownerLoads = this.fairShare.ownerLoads;
+  addUsage = this.fairShare.addUsage;
+  usage = this.fairShare.usage;
+  preempt = this.fairShare.preempt;
 }

@@ -31,6 +31,7 @@ import type {
 import type { Accounts } from '../accounts.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { logPageLimit } from '../rules/log-rules.js';
+import { fairSharePending } from '../rules/fair-share-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { redisAccounts } from './accounts.js';
@@ -208,6 +209,13 @@ export class RedisStore implements Store, Coordination {
   getQuota: Accounts['getQuota'] = (user) => this.accounts.getQuota(user);
   setQuota: Accounts['setQuota'] = (user, quota) => this.accounts.setQuota(user, quota);
   ownerUsage: Accounts['ownerUsage'] = (owner) => this.accounts.ownerUsage(owner);
+
+  // Fair share and preemption (being built).
+  private readonly fairShare = fairSharePending('redis');
+  ownerLoads = this.fairShare.ownerLoads;
+  addUsage = this.fairShare.addUsage;
+  usage = this.fairShare.usage;
+  preempt = this.fairShare.preempt;
 }
 
 export type { JobHash };

@@ -30,6 +30,7 @@ import type { Accounts } from '../accounts.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
 import { logPageLimit } from '../rules/log-rules.js';
+import { fairSharePending } from '../rules/fair-share-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { SqliteAccounts } from './accounts.js';
@@ -218,4 +219,11 @@ export class SqliteStore implements Store, Coordination {
   getQuota: Accounts['getQuota'] = (user) => this.acc.getQuota(user);
   setQuota: Accounts['setQuota'] = (user, quota) => this.acc.setQuota(user, quota);
   ownerUsage: Accounts['ownerUsage'] = (owner) => this.acc.ownerUsage(owner);
+
+  // Fair share and preemption (being built).
+  private readonly fairShare = fairSharePending('sqlite');
+  ownerLoads = this.fairShare.ownerLoads;
+  addUsage = this.fairShare.addUsage;
+  usage = this.fairShare.usage;
+  preempt = this.fairShare.preempt;
 }

@@ -6,12 +6,14 @@ import { conditionalReleaseTests } from './conditional-release.js';
 import { coordinationTests } from './coordination.js';
 import { enqueueTests } from './enqueue.js';
 import { eventTests } from './events.js';
+import { fairShareTests } from './fair-share.js';
 import type { NewTestDatabase } from './fixture.js';
 import { Fixture } from './fixture.js';
 import { historyTests } from './history.js';
 import { leaseTests } from './leases.js';
 import { lifecycleTests } from './lifecycle.js';
 import { logTests } from './logs.js';
+import { preemptTests } from './preempt.js';
 import { queueCountTests } from './queue-counts.js';
 import { quotaAssignTests } from './quota-assign.js';
 import { releaseTests } from './release.js';
@@ -57,5 +59,7 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     queueCountTests(f);
     accountTests(f);
     quotaAssignTests(f);
+    fairShareTests(f);
+    preemptTests(f);
   });
 }
