@@ -39,6 +39,11 @@ export interface PlacementOptions {
    * it (or without limits and releases), placement is as if no job had a limit.
    */
   now?: number;
+  /**
+   * The jobs are already in the order to place them (fair share interleaved owners within each
+   * priority class): placement keeps it instead of sorting by {@link comparePending}.
+   */
+  ordered?: boolean;
 }
 
 /**
@@ -72,7 +77,7 @@ export function place(
   options: PlacementOptions = {},
 ): PlacementResult {
   const pass = new PlacementPass(agents, options.reservations ?? 'larger', options.now);
-  for (const job of inOrder(pending)) pass.place(job);
+  for (const job of options.ordered ? pending : inOrder(pending)) pass.place(job);
   return pass.result();
 }
 
