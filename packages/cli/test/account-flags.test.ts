@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonApiError } from '@baton/client';
+import { Command } from 'commander';
+import { QUOTA_FLAGS, quotaPatchOf } from '../src/commands/account-flags.js';
 import { errorLine } from '../src/commands/connection.js';
 import { closedPort, runBaton } from './baton-run.js';
 
@@ -84,5 +86,23 @@ describe('API errors as one line', () => {
     expect(errorLine(new BatonApiError(0, 'UNREACHABLE', 'cannot reach Baton at http://h'), env)).toBe(
       'cannot reach Baton at http://h',
     );
+  });
+});
+
+describe('the quota flags as parsed', () => {
+  const patchOf = (args: string[]) => {
+    const command = new Command('set').exitOverride();
+    for (const { flag, help, parse } of QUOTA_FLAGS) command.option(flag, help, parse);
+    command.parse(args, { from: 'user' });
+    return quotaPatchOf(command.opts());
+  };
+
+  it('sends none as null (unlimited), numbers as numbers, and leaves out flags not given', () => {
+    expect(patchOf(['--max-running', 'none', '--submit-rate', '2.5'])).toEqual({
+      maxRunningJobs: null,
+      submitRatePerSec: 2.5,
+    });
+    expect(patchOf(['--max-gpus', '0', '--max-queued', 'none'])).toEqual({ maxGpus: 0, maxQueuedJobs: null });
+    expect(patchOf([])).toEqual({});
   });
 });

@@ -10,10 +10,10 @@ import type {
   WhoAmI,
 } from './account-types.js';
 import { BatonApiError } from './errors.js';
-import type { Credentials } from './http.js';
-import { apiErrorOf, checkToken, parseBody, requestHeaders } from './http.js';
-import type { Outcome, ResolvedRetry } from './retry.js';
-import { outcomeOf, resolveRetry, retryDelayMs, retryable } from './retry.js';
+import { apiErrorOf, checkToken } from './http.js';
+import { resolveRetry } from './retry.js';
+import type { Method } from './transport.js';
+import { Transport, sleep } from './transport.js';
 import type {
   AgentView,
   CapacityView,
@@ -37,17 +37,18 @@ import type {
  */
 export class BatonClient<Tasks extends Record<string, unknown> = Record<string, unknown>> {
   readonly baseUrl: string;
-  /** Kept off the instance's enumerable fields, so that logging a client cannot print the token. */
-  readonly #credentials: Credentials;
-  private readonly requestTimeoutMs: number;
-  private readonly retry: ResolvedRetry;
+  /** A private field, like the token inside it: logging a client cannot print the token. */
+  readonly #http: Transport;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? process.env.BATON_SERVER ?? 'http://127.0.0.1:7070').replace(/\/+$/, '');
     if (options.token !== undefined) checkToken(options.token);
-    this.#credentials = { token: options.token, user: options.user };
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    this.retry = resolveRetry(options.retry);
+    this.#http = new Transport(
+      this.baseUrl,
+      { token: options.token, user: options.user },
+      options.requestTimeoutMs ?? 30_000,
+      resolveRetry(options.retry),
+    );
   }
 
   /**
@@ -55,7 +56,8 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
    * fresh one, so that a retried submission creates its job once.
    */
   private keyed<J extends { idempotencyKey?: string }>(job: J): J {
-    if (job.idempotencyKey !== undefined || this.retry.retries === 0 || !this.retry.keySubmissions) return job;
+    const { retries, keySubmissions } = this.#http.retry;
+    if (job.idempotencyKey !== undefined || retries === 0 || !keySubmissions) return job;
     return { ...job, idempotencyKey: `sdk-${globalThis.crypto.randomUUID()}` };
   }
 
@@ -174,10 +176,10 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       signal?.throwIfAborted();
       let response: Response;
       try {
-        response = await fetch(this.baseUrl + path, { headers: this.headers(false), signal: controller.signal });
+        response = await fetch(this.baseUrl + path, { headers: this.#http.headers(false), signal: controller.signal });
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
-        throw new BatonApiError(0, 'UNREACHABLE', `cannot reach Baton at ${this.baseUrl}: ${this.why(err)}`);
+        throw new BatonApiError(0, 'UNREACHABLE', `cannot reach Baton at ${this.baseUrl}: ${this.#http.why(err)}`);
       }
       if (!response.ok || !response.body) {
         const text = await response.text().catch(() => '');
@@ -196,7 +198,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
           throw new BatonApiError(
             0,
             'UNREACHABLE',
-            `lost the connection to Baton at ${this.baseUrl} while following job ${id}: ${this.why(err)}`,
+            `lost the connection to Baton at ${this.baseUrl} while following job ${id}: ${this.#http.why(err)}`,
           );
         }
         // A chunk may end inside a line, or inside a UTF-8 character: both wait for the next.
@@ -312,66 +314,10 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   }
 
   /**
-   * One API call, retried (see retry.ts) while the server cannot serve it for now: 503 or 429
-   * (honouring `Retry-After`; not `QUOTA_EXCEEDED` or `TOO_MANY_FAILED_LOGINS`), or no
-   * connection; a call the server may have done already (the connection failed mid-call) only
-   * when `idempotent` (GETs by default). Never 401 or 403.
+   * One API call, retried while the server cannot serve it for now (see {@link Transport.request}).
    */
-  private async request<T>(
-    method: Method,
-    path: string,
-    body?: unknown,
-    signal?: AbortSignal,
-    idempotent = method === 'GET',
-  ): Promise<T> {
-    for (let retry = 1; ; retry++) {
-      const tried = await this.send(method, path, body, signal);
-      if ('value' in tried) return tried.value as T;
-      if (retry > this.retry.retries || !retryable(tried.outcome, idempotent, this.retry.retryRefused))
-        throw tried.error;
-      const delayMs = retryDelayMs(this.retry, retry, tried.retryAfter);
-      this.retry.onRetry?.({ error: tried.error, retry, delayMs, method, path: path.split('?')[0]! });
-      await sleep(delayMs, signal);
-    }
-  }
-
-  /** One try of a call: its answer, or its error with how it ended. */
-  private async send(
-    method: Method,
-    path: string,
-    body: unknown,
-    signal: AbortSignal | undefined,
-  ): Promise<{ value: unknown } | { error: BatonApiError; outcome: Outcome; retryAfter: string | null }> {
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
-    let response: Response;
-    let text: string;
-    try {
-      response = await fetch(this.baseUrl + path, {
-        method,
-        headers: this.headers(body !== undefined),
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-      text = await response.text();
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      const error = new BatonApiError(
-        0,
-        'UNREACHABLE',
-        `cannot reach Baton at ${this.baseUrl}: ${this.why(err, timeout)}`,
-      );
-      return { error, outcome: outcomeOf(err, timeout.aborted), retryAfter: null };
-    }
-    if (!response.ok) {
-      const retryAfter = response.headers.get('retry-after');
-      const error = apiErrorOf(this.baseUrl, { status: response.status, text, retryAfter }, method, path);
-      return { error, outcome: { status: response.status, code: error.code }, retryAfter };
-    }
-    return { value: parseBody(this.baseUrl, response.status, text) };
-  }
-
-  private headers(json: boolean): Record<string, string> {
-    return requestHeaders(this.#credentials, json);
+  private request<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal, idempotent?: boolean) {
+    return this.#http.request<T>(method, path, body, signal, idempotent);
   }
 
   /** A line of a follow: a chunk, or the error that ended the follow (e.g. `STORE_UNAVAILABLE`). */
@@ -388,15 +334,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     }
     return parsed as LogChunkView;
   }
-
-  private why(err: unknown, timeout?: AbortSignal): string {
-    if (timeout?.aborted) return `no answer within ${this.requestTimeoutMs} ms`;
-    if (!(err instanceof Error)) return String(err);
-    return (err.cause as Error | undefined)?.message ?? err.message;
-  }
 }
-
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** The query string of a logs request, or ''. */
 function logsQuery(query: {
@@ -412,19 +350,4 @@ function logsQuery(query: {
   if (query.stream !== undefined) params.set('stream', query.stream);
   const qs = params.toString();
   return qs ? `?${qs}` : '';
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

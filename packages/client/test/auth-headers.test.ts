@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { BatonClient } from '@baton/client';
 import { BatonApiError } from '../src/errors.js';
@@ -34,6 +35,7 @@ describe('request headers', () => {
   it('keeps the token out of what a client prints or serializes', () => {
     const client = new BatonClient({ baseUrl: 'http://127.0.0.1:1', token: TOKEN, user: 'ada' });
     expect(JSON.stringify(client)).not.toContain(TOKEN);
+    expect(inspect(client, { showHidden: true, depth: 10 })).not.toContain(TOKEN);
     expect(Object.values(client).map(String).join(' ')).not.toContain(TOKEN);
   });
 });

@@ -33,10 +33,17 @@ export function weightOption(value: string): number {
   return n;
 }
 
+/**
+ * `none` as parsed: commander turns an option parser's null into '', so the parsers keep the
+ * word and {@link quotaPatchOf} makes it null.
+ */
+const UNLIMITED = 'none';
+type LimitValue = number | typeof UNLIMITED;
+
 /** A quota limit flag: a whole number from 0, or `none` (unlimited). */
 function limitOption(flag: string, max: number) {
-  return (value: string): number | null => {
-    if (value === 'none') return null;
+  return (value: string): LimitValue => {
+    if (value === UNLIMITED) return UNLIMITED;
     const n = Number(value);
     if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n > max) {
       throw new CliError(`${flag} must be a whole number from 0 to ${max}, or none (unlimited), got "${value}"`, 2);
@@ -46,8 +53,8 @@ function limitOption(flag: string, max: number) {
 }
 
 /** `--submit-rate`: submissions per second, a number > 0, or `none`. */
-function rateOption(value: string): number | null {
-  if (value === 'none') return null;
+function rateOption(value: string): LimitValue {
+  if (value === UNLIMITED) return UNLIMITED;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1_000_000) {
     throw new CliError(
@@ -91,7 +98,7 @@ export const QUOTA_FLAGS = [
 ] as const satisfies readonly {
   flag: string;
   help: string;
-  parse: (value: string) => number | null;
+  parse: (value: string) => LimitValue;
   key: string;
   field: keyof Quota;
 }[];
@@ -100,8 +107,8 @@ export const QUOTA_FLAGS = [
 export function quotaPatchOf(flags: Record<string, unknown>): QuotaPatch {
   const patch: QuotaPatch = {};
   for (const { key, field } of QUOTA_FLAGS) {
-    const value = flags[key] as number | null | undefined;
-    if (value !== undefined) patch[field] = value;
+    const value = flags[key] as LimitValue | undefined;
+    if (value !== undefined) patch[field] = value === UNLIMITED ? null : value;
   }
   return patch;
 }
