@@ -13,3 +13,4 @@ export * from './command-env.js';
 export * from './json-depth.js';
 export * from './frame-shape.js';
 export * from './account-schemas.js';
+export * from './fair-share.js';

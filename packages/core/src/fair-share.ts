@@ -1,0 +1,151 @@
+import { priorityRank } from './job.js';
+import type { PendingJob } from './placement-types.js';
+
+/**
+ * Fair share: within a priority class, owners' pending jobs are interleaved so that each
+ * owner's use of the fleet, against their weight, evens out. Use is resource-time in units: a
+ * job's GPUs, or its slots when it has none (GPU-seconds for GPU jobs, slot-seconds otherwise).
+ *
+ * Each owner has a virtual time: (recent usage + what they hold now · a nominal job length) /
+ * weight. Jobs go in order of their owner's virtual time, lowest first, each advancing it by the
+ * job's units · the nominal length / weight; an owner's own jobs keep their order (level, then
+ * age). So with equal weights and no history two owners alternate, whatever one's backlog; an
+ * owner already holding much of the fleet, or who used much of it lately, waits behind owners
+ * who did not. Priority classes still come first: fair share orders owners inside a class.
+ */
+export interface FairShareInputs {
+  /** Each owner's recent usage, unit-seconds, decayed (absent: none). */
+  usage: ReadonlyMap<string, number>;
+  /** Units each owner's running jobs hold now (absent: none). */
+  leasedUnits: ReadonlyMap<string, number>;
+  /** Each owner's weight (absent: 1). */
+  weights: ReadonlyMap<string, number>;
+  /** Seconds one held or queued unit is counted as, against usage. [60] */
+  nominalJobSeconds?: number;
+}
+
+/** Where a job stands under fair share, for `pendingReason`. */
+export interface FairPosition {
+  owner: string;
+  /** The owner's weight over the weights of every owner waiting in the job's class and queue. */
+  share: number;
+  /** 1-based place of the job among the waiting jobs of its class and queue, in fair order. */
+  position: number;
+}
+
+export const DEFAULT_NOMINAL_JOB_SECONDS = 60;
+
+/** A job's units: its GPUs, or its slots when it has none. */
+export const unitsOf = (job: Pick<PendingJob, 'resources'>): number =>
+  job.resources.gpus > 0 ? job.resources.gpus : job.resources.slots;
+
+const ownerOf = (job: PendingJob): string => job.owner ?? '';
+
+/** Within one owner: level (higher first), then id (older first). */
+const ownOrder = (a: PendingJob, b: PendingJob): number =>
+  b.priorityLevel - a.priorityLevel || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * The jobs in fair-share order (to place with `place(…, { ordered: true })`), and each job's
+ * position. O(n log n). With one owner, the order is plain scheduling order.
+ */
+export function fairOrder(
+  pending: readonly PendingJob[],
+  inputs: FairShareInputs,
+): { ordered: PendingJob[]; positions: Map<string, FairPosition> } {
+  const nominal = inputs.nominalJobSeconds ?? DEFAULT_NOMINAL_JOB_SECONDS;
+  const weightOf = (owner: string) => {
+    const w = inputs.weights.get(owner);
+    return w !== undefined && w > 0 ? w : 1;
+  };
+  // Class, then queue: positions are per queue; the order interleaves owners across queues too.
+  const byClass = new Map<number, PendingJob[]>();
+  for (const job of pending) {
+    const rank = priorityRank(job.priority);
+    let list = byClass.get(rank);
+    if (!list) byClass.set(rank, (list = []));
+    list.push(job);
+  }
+  const ordered: PendingJob[] = [];
+  const positions = new Map<string, FairPosition>();
+  for (const rank of [...byClass.keys()].sort((a, b) => a - b)) {
+    const jobs = byClass.get(rank)!;
+    const byOwner = new Map<string, PendingJob[]>();
+    for (const job of jobs) {
+      const owner = ownerOf(job);
+      let list = byOwner.get(owner);
+      if (!list) byOwner.set(owner, (list = []));
+      list.push(job);
+    }
+    const owners = [...byOwner.entries()].map(([owner, list]) => {
+      list.sort(ownOrder);
+      const weight = weightOf(owner);
+      const start = (inputs.usage.get(owner) ?? 0) + (inputs.leasedUnits.get(owner) ?? 0) * nominal;
+      return { owner, list, next: 0, weight, virtual: start / weight };
+    });
+    const before = (a: (typeof owners)[number], b: (typeof owners)[number]): boolean => {
+      if (a.virtual !== b.virtual) return a.virtual < b.virtual;
+      const x = a.list[a.next]!.id;
+      const y = b.list[b.next]!.id;
+      return x < y;
+    };
+    const heap = new OwnerHeap(owners, before);
+    const totalWeight = owners.reduce((sum, o) => sum + o.weight, 0);
+    const placeInQueue = new Map<string, number>();
+    for (let top = heap.pop(); top; top = heap.pop()) {
+      const job = top.list[top.next++]!;
+      ordered.push(job);
+      const position = (placeInQueue.get(job.queue) ?? 0) + 1;
+      placeInQueue.set(job.queue, position);
+      positions.set(job.id, { owner: top.owner, share: top.weight / totalWeight, position });
+      top.virtual += (unitsOf(job) * nominal) / top.weight;
+      if (top.next < top.list.length) heap.push(top);
+    }
+  }
+  return { ordered, positions };
+}
+
+/** A binary min-heap of owners by `before`. */
+class OwnerHeap<T> {
+  private readonly items: T[] = [];
+
+  constructor(
+    initial: readonly T[],
+    private readonly before: (a: T, b: T) => boolean,
+  ) {
+    for (const item of initial) this.push(item);
+  }
+
+  push(item: T): void {
+    const a = this.items;
+    a.push(item);
+    let i = a.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(a[i]!, a[parent]!)) break;
+      [a[i], a[parent]] = [a[parent]!, a[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): T | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last !== undefined) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.before(a[l]!, a[m]!)) m = l;
+        if (r < a.length && this.before(a[r]!, a[m]!)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
