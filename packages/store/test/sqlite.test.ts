@@ -179,6 +179,7 @@ describe('SQLite migrations', () => {
           id,
           queue: 'q-old',
           task: 't-old',
+          owner: 'o',
           priority: 'normal',
           priorityLevel: 0,
           resources: { slots: 3, cpu: 0, memoryMb: 0, gpus: 0 },

@@ -3,6 +3,7 @@ import { SchemaTooNewError } from '@baton/core';
 import { ROUTES_FROM_BEFORE_MS } from '../rules/route-rules.js';
 import { ACCOUNTS_SQL } from './accounts-schema.js';
 import { COORDINATION_SQL } from './coordination.js';
+import { FAIR_SHARE_SQL } from './fair-share-schema.js';
 
 /** A schema change, then (optionally) a data change that needs the store's clock. */
 interface Migration {
@@ -170,6 +171,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 6,
     name: 'users, tokens, quotas; job counts and GPUs per owner, kept by triggers',
     sql: ACCOUNTS_SQL,
+  },
+  {
+    version: 7,
+    name: 'fair share: units per owner count, decayed usage per owner; queued jobs by owner; jobs by owner',
+    sql: FAIR_SHARE_SQL,
   },
 ];
 

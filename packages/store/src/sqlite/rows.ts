@@ -162,6 +162,7 @@ export type PendingRow = Pick<
   | 'id'
   | 'queue'
   | 'task'
+  | 'owner'
   | 'priority'
   | 'priority_level'
   | 'resources'
@@ -175,6 +176,7 @@ export function pendingFromRow(row: PendingRow): PendingJob {
     id: row.id,
     queue: row.queue,
     task: row.task,
+    owner: row.owner,
     priority: PRIORITY_CLASSES[row.priority] ?? 'normal',
     priorityLevel: row.priority_level,
     resources: resourcesFromJson(row.resources),

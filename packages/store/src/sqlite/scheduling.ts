@@ -1,5 +1,5 @@
 import type { JobAssignment, PendingJob, Placement } from '@baton/core';
-import { newLeaseToken, priorityRank } from '@baton/core';
+import { ValidationError, newLeaseToken, priorityRank } from '@baton/core';
 import type { PendingRequest } from '../contract.js';
 import { leaseExpiredError } from '../rules/attempt-rules.js';
 import { askedPending } from '../rules/scheduling-rules.js';
@@ -24,8 +24,18 @@ export function promoteDue(ctx: SqliteContext): { promoted: number; nextRunAt: n
 
 export function pending(ctx: SqliteContext, requests: PendingRequest[]): PendingJob[] {
   const { sql } = ctx;
+  // Each owner's head has no single position in the queue's order to page after.
+  if (requests.some((r) => r.perOwner && r.after)) throw new ValidationError('perOwner cannot be combined with after');
   const out: PendingJob[] = [];
-  for (const { queue, limit, after } of askedPending(requests)) {
+  for (const { queue, limit, after, perOwner } of askedPending(requests)) {
+    if (perOwner) {
+      // Each owner's head through jobs_queued_by_owner: one probe per owner with queued jobs,
+      // so a long backlog of one owner never hides another's.
+      for (const { owner } of sql.queuedOwners.all(queue) as { owner: string }[]) {
+        for (const row of sql.pendingOfOwner.all(queue, owner, limit) as PendingRow[]) out.push(pendingFromRow(row));
+      }
+      continue;
+    }
     if (!after) {
       for (const row of sql.pending.all(queue, limit) as PendingRow[]) out.push(pendingFromRow(row));
       continue;

@@ -29,14 +29,15 @@ import type {
 import type { Accounts } from '../accounts.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
+import type { OwnerLoad, OwnerUsageUnits } from '../fair-share.js';
 import { logPageLimit } from '../rules/log-rules.js';
-import { fairSharePending } from '../rules/fair-share-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { SqliteAccounts } from './accounts.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import type { SqliteContext } from './context.js';
 import { SqliteCoordination } from './coordination.js';
+import * as fairShare from './fair-share.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
 import { appendLogs, getLogs } from './logs.js';
@@ -55,7 +56,7 @@ export { WAL_TRUNCATE_AFTER_DELETES } from './retention.js';
  * synchronous, so each contract call is one transaction that no other caller interleaves
  * with; the async signature is the contract's, for the networked backends. This class opens
  * the database and wires the domain modules (jobs, scheduling, leases, logs, retention,
- * routes, coordination, accounts), which hold the logic.
+ * routes, coordination, accounts, fair share), which hold the logic.
  */
 export class SqliteStore implements Store, Coordination {
   readonly backend = 'sqlite' as const;
@@ -220,10 +221,11 @@ export class SqliteStore implements Store, Coordination {
   setQuota: Accounts['setQuota'] = (user, quota) => this.acc.setQuota(user, quota);
   ownerUsage: Accounts['ownerUsage'] = (owner) => this.acc.ownerUsage(owner);
 
-  // Fair share and preemption (being built).
-  private readonly fairShare = fairSharePending('sqlite');
-  ownerLoads = this.fairShare.ownerLoads;
-  addUsage = this.fairShare.addUsage;
-  usage = this.fairShare.usage;
-  preempt = this.fairShare.preempt;
+  // Fair share and preemption (fair-share.ts).
+  ownerLoads = async (): Promise<OwnerLoad[]> => fairShare.ownerLoads(this.ctx);
+  addUsage = async (entries: OwnerUsageUnits[], halfLifeMs: number): Promise<void> =>
+    fairShare.addUsage(this.ctx, entries, halfLifeMs);
+  usage = async (halfLifeMs: number): Promise<OwnerUsageUnits[]> => fairShare.usage(this.ctx, halfLifeMs);
+  preempt = async (items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> =>
+    fairShare.preempt(this.ctx, items);
 }
