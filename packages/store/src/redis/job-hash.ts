@@ -165,15 +165,17 @@ export const PENDING_FIELDS = [
   'avoid_agent_id',
   'timeout_ms',
   'state',
+  'owner',
 ] as const;
 
 export function pendingOf(values: (string | null)[]): PendingJob | null {
-  const [id, queue, task, priority, level, resources, constraints, avoid, timeout, state] = values;
-  if (!id || !queue || !task || state !== 'queued') return null;
+  const [id, queue, task, priority, level, resources, constraints, avoid, timeout, state, owner] = values;
+  if (!id || !queue || !task || !owner || state !== 'queued') return null;
   return {
     id,
     queue,
     task,
+    owner,
     priority: PRIORITY_CLASSES[Number(priority)] ?? 'normal',
     priorityLevel: Number(level),
     resources: resourcesOf(resources ?? undefined),

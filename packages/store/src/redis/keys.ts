@@ -109,10 +109,30 @@ export class RedisKeys {
   }
   /**
    * One owner's job counts (scripts/lib/owners.lua): hash "<queue>\0<state>" -> jobs,
-   * "leased" -> jobs assigned or running, "gpus" -> their resources.gpus. Absent with no jobs.
+   * "leased" -> jobs assigned or running, "gpus" -> their resources.gpus, "units" -> their
+   * GPUs, or slots for a job without GPUs (fair share). Absent with no jobs.
    */
   owner(owner: string): string {
     return `${this.base}owner:${owner}`;
+  }
+  /** Owners with a leased job (scripts/lib/owners.lua): ownerLoads reads only theirs. */
+  get leasedOwners(): string {
+    return `${this.base}leasedowners`;
+  }
+  /**
+   * One owner's queued jobs in one queue (scripts/lib/job.lua): lex zset, the members of
+   * `{p}:queued` of those jobs, for pending's per-owner heads.
+   */
+  ownerQueued(queue: string, owner: string): string {
+    return `${this.base}ownerqueued:${queue}${SEP}${owner}`;
+  }
+  /** The owners with a queued job in a queue: set (scripts/lib/job.lua). */
+  queuedOwners(queue: string): string {
+    return `${this.base}queuedowners:${queue}`;
+  }
+  /** Fair share's decayed usage: hash owner -> "<unit-seconds> <at>" (scripts/add-usage.lua). */
+  get usage(): string {
+    return `${this.base}usage`;
   }
   /** Held by the one server upgrading the key layout (schema.ts) while the others wait. */
   get upgradeLock(): string {
@@ -153,3 +173,4 @@ export const DEFAULT_QUOTA = `${SEP}default`;
 /** Fields of an owner's counts hash besides "<queue>\0<state>" (scripts/lib/owners.lua). */
 export const OWNER_LEASED = 'leased';
 export const OWNER_GPUS = 'gpus';
+export const OWNER_UNITS = 'units';

@@ -29,14 +29,15 @@ import type {
   TaskRoute,
 } from '../contract.js';
 import type { Accounts } from '../accounts.js';
+import type { OwnerLoad, OwnerUsageUnits } from '../fair-share.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { logPageLimit } from '../rules/log-rules.js';
-import { fairSharePending } from '../rules/fair-share-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { redisAccounts } from './accounts.js';
 import type { RedisStoreConfig } from './config.js';
 import { connectClient } from './connection.js';
+import * as fairShare from './fair-share.js';
 import type { RedisContext } from './context.js';
 import { redisContext } from './context.js';
 import { RedisCoordination } from './coordination.js';
@@ -62,7 +63,7 @@ type Client = Redis | Cluster;
  * the store's clock, passed to the scripts, never from Redis. Events go to local listeners at
  * once and to other processes by PUBLISH on the prefix's channel (pubsub.ts). This class
  * connects and wires the domain modules (jobs, listing, scheduling, leases, logs, retention,
- * routes, coordination, accounts), which hold the logic.
+ * routes, coordination, accounts, fair share), which hold the logic.
  */
 export class RedisStore implements Store, Coordination {
   readonly backend = 'redis' as const;
@@ -210,12 +211,13 @@ export class RedisStore implements Store, Coordination {
   setQuota: Accounts['setQuota'] = (user, quota) => this.accounts.setQuota(user, quota);
   ownerUsage: Accounts['ownerUsage'] = (owner) => this.accounts.ownerUsage(owner);
 
-  // Fair share and preemption (being built).
-  private readonly fairShare = fairSharePending('redis');
-  ownerLoads = this.fairShare.ownerLoads;
-  addUsage = this.fairShare.addUsage;
-  usage = this.fairShare.usage;
-  preempt = this.fairShare.preempt;
+  // Fair share and preemption (fair-share.ts).
+  ownerLoads = (): Promise<OwnerLoad[]> => fairShare.ownerLoads(this.ctx);
+  addUsage = (entries: OwnerUsageUnits[], halfLifeMs: number): Promise<void> =>
+    fairShare.addUsage(this.ctx, entries, halfLifeMs);
+  usage = (halfLifeMs: number): Promise<OwnerUsageUnits[]> => fairShare.usage(this.ctx, halfLifeMs);
+  preempt = (items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> =>
+    fairShare.preempt(this.ctx, items);
 }
 
 export type { JobHash };

@@ -1,5 +1,5 @@
 import type { JobAssignment, PendingJob, Placement } from '@baton/core';
-import { newLeaseToken, priorityRank } from '@baton/core';
+import { ValidationError, newLeaseToken, priorityRank } from '@baton/core';
 import type { PendingRequest } from '../contract.js';
 import { askedPending } from '../rules/scheduling-rules.js';
 import type { RedisContext } from './context.js';
@@ -7,8 +7,8 @@ import { PENDING_FIELDS, assignedOf, pendingOf, queuedMember } from './job-hash.
 import { callScript } from './scripts.js';
 
 /**
- * Scheduling in Redis: due delayed jobs (promote.lua), queue heads (pending.lua, read-only),
- * assignment (assign.lua) and expired leases (expire.lua).
+ * Scheduling in Redis: due delayed jobs (promote.lua), queue heads, whole or each owner's
+ * (pending.lua, read-only), assignment (assign.lua) and expired leases (expire.lua).
  */
 
 /** Jobs one promoteDue or expireLeases call moves at most (the caller sweeps again). */
@@ -39,6 +39,10 @@ export async function promoteDue(ctx: RedisContext): Promise<{ promoted: number;
 }
 
 export async function pending(ctx: RedisContext, requests: PendingRequest[]): Promise<PendingJob[]> {
+  for (const r of requests) {
+    if (r.perOwner && r.after)
+      throw new ValidationError(`pending of queue ${r.queue}: perOwner cannot page with after`);
+  }
   const asked = askedPending(requests);
   if (asked.length === 0) return [];
   const values = (await callScript(
@@ -48,10 +52,11 @@ export async function pending(ctx: RedisContext, requests: PendingRequest[]): Pr
     [
       PENDING_FIELDS.length,
       ...PENDING_FIELDS,
-      ...asked.flatMap(({ queue, limit, after }) => [
+      ...asked.flatMap(({ queue, limit, after, perOwner }) => [
         queue,
         limit,
         after ? queuedMember(queue, priorityRank(after.priority), after.priorityLevel, after.id) : '',
+        perOwner ? '1' : '',
       ]),
     ],
   )) as (string | null)[];

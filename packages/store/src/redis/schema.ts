@@ -1,15 +1,18 @@
 import { SchemaTooNewError } from '@baton/core';
 import type { RedisContext } from './context.js';
 import { idOfMember, resourcesOf } from './job-hash.js';
-import { AFTER_SEP, OWNER_GPUS, OWNER_LEASED, SEP } from './keys.js';
+import { AFTER_SEP, OWNER_GPUS, OWNER_LEASED, OWNER_UNITS, SEP } from './keys.js';
 
 /**
  * The key layout this code writes; a store marked with a newer one is refused. 2 added
  * `{p}:finished` (final jobs by finish time, for retention); 3 added each owner's job counts,
- * `{p}:owner:<owner>` (scripts/lib/owners.lua), with users, tokens and quotas. An older store
- * is upgraded at init: a version 1 store's final jobs are indexed, then its owners counted.
+ * `{p}:owner:<owner>` (scripts/lib/owners.lua), with users, tokens and quotas; 4 added fair
+ * share's keys: "units" in the owners' counts, `{p}:leasedowners`, each queue's queued jobs per
+ * owner (`{p}:ownerqueued:<queue>\0<owner>`, `{p}:queuedowners:<queue>`) and `{p}:usage`. An
+ * older store is upgraded at init: a version 1 store's final jobs are indexed, then its owners
+ * counted and their queued jobs indexed (`{p}:usage` starts empty).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
 /** Jobs read per round trip when upgrading. */
 const UPGRADE_PAGE = 1000;
@@ -43,7 +46,7 @@ async function upgrade(ctx: RedisContext): Promise<void> {
         const found = await current();
         if (found >= SCHEMA_VERSION) return;
         if (found < 2) await indexFinished(ctx);
-        await countOwners(ctx);
+        await indexOwners(ctx);
         await ctx.client.set(k.schema, String(SCHEMA_VERSION));
         return;
       } finally {
@@ -80,12 +83,15 @@ async function indexFinished(ctx: RedisContext): Promise<void> {
 }
 
 /**
- * Counts a version 1 or 2 store's jobs per owner (scripts/lib/owners.lua's fields), reading
- * every job from `{p}:all` in pages and renewing the upgrade lock each page, then writes each
- * owner's hash whole (DEL and HSET in one MULTI), so a rerun after a crash writes the same.
+ * Counts a version 1 to 3 store's jobs per owner (scripts/lib/owners.lua's fields and
+ * `{p}:leasedowners`) and indexes their queued jobs per queue and owner (lib/job.lua), reading
+ * every job from `{p}:all` in pages and renewing the upgrade lock each page. A rerun after a
+ * crash writes the same: the queued indexes are emptied first, and each owner's hash is
+ * written whole (DEL and HSET in one MULTI).
  */
-async function countOwners(ctx: RedisContext): Promise<void> {
+async function indexOwners(ctx: RedisContext): Promise<void> {
   const k = ctx.keys;
+  await dropOwnerQueues(ctx);
   const owners = new Map<string, Map<string, number>>();
   const add = (owner: string, field: string, n: number): void => {
     let fields = owners.get(owner);
@@ -97,21 +103,29 @@ async function countOwners(ctx: RedisContext): Promise<void> {
     const ids = await ctx.client.zrangebylex(k.all, min, '+', 'LIMIT', 0, UPGRADE_PAGE);
     if (ids.length === 0) break;
     const jobs = (await ctx.batch((p) => {
-      for (const id of ids) p.hmget(k.job(id), 'owner', 'queue', 'state', 'resources');
+      for (const id of ids) p.hmget(k.job(id), 'owner', 'queue', 'state', 'resources', 'qmember');
     })) as (string | null)[][];
-    for (const [owner, queue, state, resources] of jobs) {
+    const queued = ctx.client.pipeline();
+    for (const [owner, queue, state, resources, qmember] of jobs) {
       if (owner == null || queue == null || state == null) continue;
       add(owner, `${queue}${SEP}${state}`, 1);
       if (state === 'assigned' || state === 'running') {
+        const { gpus, slots } = resourcesOf(resources ?? undefined);
         add(owner, OWNER_LEASED, 1);
-        add(owner, OWNER_GPUS, resourcesOf(resources ?? undefined).gpus);
+        add(owner, OWNER_GPUS, gpus);
+        add(owner, OWNER_UNITS, gpus > 0 ? gpus : slots);
+      } else if (state === 'queued' && qmember != null) {
+        queued.zadd(k.ownerQueued(queue, owner), 0, qmember);
+        queued.sadd(k.queuedOwners(queue), owner);
       }
     }
-    await ctx.client.pexpire(k.upgradeLock, UPGRADE_LOCK_MS);
+    queued.pexpire(k.upgradeLock, UPGRADE_LOCK_MS);
+    await queued.exec();
     if (ids.length < UPGRADE_PAGE) break;
     min = `(${ids[ids.length - 1]!}`;
   }
   const entries = [...owners];
+  await ctx.client.del(k.leasedOwners);
   for (let from = 0; from < entries.length; from += UPGRADE_PAGE) {
     const multi = ctx.client.multi();
     for (const [owner, fields] of entries.slice(from, from + UPGRADE_PAGE)) {
@@ -119,7 +133,20 @@ async function countOwners(ctx: RedisContext): Promise<void> {
       // Zero fields are left out, as the scripts delete them (an owner without leased GPUs).
       const flat = [...fields].flatMap(([field, n]) => (n === 0 ? [] : [field, String(n)]));
       if (flat.length > 0) multi.hset(k.owner(owner), ...flat);
+      if ((fields.get(OWNER_LEASED) ?? 0) > 0) multi.sadd(k.leasedOwners, owner);
     }
     await multi.exec();
+  }
+}
+
+/** Empties the per-owner queued indexes an interrupted upgrade may have left half built. */
+async function dropOwnerQueues(ctx: RedisContext): Promise<void> {
+  const k = ctx.keys;
+  for (const queue of await ctx.client.smembers(k.queues)) {
+    const owners = await ctx.client.smembers(k.queuedOwners(queue));
+    const keys = [...owners.map((owner) => k.ownerQueued(queue, owner)), k.queuedOwners(queue)];
+    for (let from = 0; from < keys.length; from += UPGRADE_PAGE) {
+      await ctx.client.del(...keys.slice(from, from + UPGRADE_PAGE));
+    }
   }
 }

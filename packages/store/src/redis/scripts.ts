@@ -30,6 +30,8 @@ export const SCRIPT_NAMES = [
   'delete-token',
   'delete-user',
   'set-quota',
+  'preempt',
+  'add-usage',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

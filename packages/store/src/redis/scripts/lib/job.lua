@@ -19,6 +19,10 @@
 -- transition is atomic too.
 -- Each move also keeps its owner's counts (lib/owners.lua): a job read for a transition needs
 -- its owner, and its resources when it enters or leaves a leased state.
+-- And each queue's queued jobs per owner (fair share's per-owner heads, pending.lua):
+--   {p}:ownerqueued:<queue>\0<owner>  lex zset, the members of {p}:queued of that owner's jobs
+--   {p}:queuedowners:<queue>          set of the owners with a queued job in the queue
+-- written by flush() with the other indexes (no name contains \0, so the key names one pair).
 -- Numbers are written with int() so epoch milliseconds never turn into "1.8e+12".
 
 local NUL = '\0'
@@ -52,6 +56,29 @@ local function zset(key, member, score)
   t[member] = score
 end
 
+-- The (queue, owner) pairs whose queued index changed in this batch: flush() keeps the queue's
+-- set of owners with queued jobs from them.
+local owner_queues, owner_queue_order = {}, {}
+
+local function owner_queued_key(queue, owner)
+  return BASE .. 'ownerqueued:' .. queue .. NUL .. owner
+end
+
+local function queued_owners_key(queue)
+  return BASE .. 'queuedowners:' .. queue
+end
+
+-- The queue's queued index and the owner's, together: every change of one is a change of both.
+local function queued(job, score)
+  zset(QUEUED, job.qmember, score)
+  local key = owner_queued_key(job.queue, job.owner)
+  if not owner_queues[key] then
+    owner_queues[key] = { queue = job.queue, owner = job.owner }
+    owner_queue_order[#owner_queue_order + 1] = key
+  end
+  zset(key, job.qmember, score)
+end
+
 local function count(field, delta)
   local n = counters[field]
   if n == nil then counter_order[#counter_order + 1] = field end
@@ -81,11 +108,18 @@ local function flush()
     if #rem > 0 then chunked('ZREM', key, rem) end
     if #add > 0 then chunked('ZADD', key, add) end
   end
+  for _, key in ipairs(owner_queue_order) do
+    local pair = owner_queues[key]
+    -- After this batch's adds and removals: does the owner still have a queued job here?
+    local empty = redis.call('ZCARD', key) == 0
+    redis.call(empty and 'SREM' or 'SADD', queued_owners_key(pair.queue), pair.owner)
+  end
   for _, field in ipairs(counter_order) do
     local delta = counters[field]
     if delta ~= 0 then redis.call('HINCRBY', COUNTS, field, delta) end
   end
   zsets, zset_order, counters, counter_order = {}, {}, {}, {}
+  owner_queues, owner_queue_order = {}, {}
   flush_owners()
 end
 
@@ -139,7 +173,7 @@ end
 local function leave(job)
   local id, queue, state = job.id, job.queue, job.state
   if state == 'queued' then
-    zset(QUEUED, job.qmember, false)
+    queued(job, false)
     if job.wmember then zset(WAITING, job.wmember, false) end
   elseif state == 'delayed' then
     zset(DELAYED, id, false)
@@ -156,7 +190,7 @@ end
 local function enter(job)
   local id, queue, state = job.id, job.queue, job.state
   if state == 'queued' then
-    zset(QUEUED, job.qmember, 0)
+    queued(job, 0)
     zset(WAITING, job.wmember, 0)
   elseif state == 'delayed' then
     zset(DELAYED, id, job.run_at)

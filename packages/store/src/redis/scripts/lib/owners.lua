@@ -4,6 +4,10 @@
 --   "<queue>\0<state>" -> jobs of the owner in that queue and state (ownerUsage)
 --   "leased"           -> jobs assigned or running (quota maxRunningJobs, checked in assign)
 --   "gpus"             -> resources.gpus summed over those jobs (quota maxGpus)
+--   "units"            -> what fair share charges for those jobs: each one's GPUs, or its slots
+--                         when it has no GPU (ownerLoads)
+-- and one set, {p}:leasedowners, of the owners with a leased job, so ownerLoads reads only
+-- those owners' hashes, never a SCAN.
 -- A field that reaches zero is deleted, so an owner with no jobs leaves no key behind and the
 -- queues of the hash are exactly those the owner has jobs in. Changes are collected and
 -- written by flush_owners(), like lib/job.lua's counters.
@@ -11,6 +15,8 @@
 local function owner_key(owner)
   return BASE .. 'owner:' .. owner
 end
+
+local LEASED_OWNERS = BASE .. 'leasedowners'
 
 -- Pending deltas: owner_deltas[owner][field] = delta, in first-touched order.
 local owner_deltas, owner_order = {}, {}
@@ -39,6 +45,18 @@ local function gpus_of(job)
   return gpus
 end
 
+-- The slots a job asks for (resources.slots, 1 when absent), read as gpus_of reads its GPUs.
+local function slots_of(job)
+  return tonumber(string.match(job.resources, '"slots"%s*:%s*(%d+)')) or 1
+end
+
+-- What fair share charges for the job while it is leased: its GPUs, else its slots.
+local function units_of(job)
+  local gpus = gpus_of(job)
+  if gpus ~= 0 then return gpus end
+  return slots_of(job)
+end
+
 local function is_lease_state(state)
   return state == 'assigned' or state == 'running'
 end
@@ -57,6 +75,7 @@ local function owner_moved(job, from, to)
     owner_count(owner, 'leased', sign)
     local gpus = gpus_of(job)
     if gpus ~= 0 then owner_count(owner, 'gpus', sign * gpus) end
+    owner_count(owner, 'units', sign * units_of(job))
   end
 end
 
@@ -65,7 +84,12 @@ local function flush_owners()
     local key, t = owner_key(owner), owner_deltas[owner]
     for _, field in ipairs(t.order) do
       local delta = t.fields[field]
-      if delta ~= 0 and redis.call('HINCRBY', key, field, delta) == 0 then redis.call('HDEL', key, field) end
+      if delta ~= 0 then
+        local n = redis.call('HINCRBY', key, field, delta)
+        if n == 0 then redis.call('HDEL', key, field) end
+        -- Only a change of leased jobs can add or remove the owner from the leased set.
+        if field == 'leased' then redis.call(n > 0 and 'SADD' or 'SREM', LEASED_OWNERS, owner) end
+      end
     end
   end
   owner_deltas, owner_order = {}, {}
