@@ -16,6 +16,7 @@ import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/sqlite/migrations.js';
  * Migration 6 (SQLite and PostgreSQL): a store written by version 5, with jobs of several
  * owners in every state, some asking for GPUs and some from before resources had GPUs, reads
  * exact owner usage after the upgrade, and keeps it exact through the next transitions.
+ * Migration 7 (PostgreSQL): a schema written by version 6 reads exact owner loads in units.
  */
 
 /** The jobs version 5's code left behind: [owner, queue, state, how many, GPUs each (null: not stored)]. */
@@ -152,68 +153,131 @@ describe('SQLite migration 6: owner counts', () => {
   });
 });
 
-describe('PostgreSQL migration 6: owner counts', () => {
-  const server = process.env.BATON_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
-  const schema = `baton_test_owner_counts_${randomBytes(5).toString('hex')}`;
-  afterAll(async () => {
-    const admin = new pg.Client({ connectionString: server });
-    await admin.connect();
-    try {
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    } finally {
-      await admin.end();
+const PG_SERVER = process.env.BATON_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+
+/**
+ * A schema as version `upTo`'s code left it, holding the old jobs (plus `extra` rows of the
+ * same shape), written in one transaction by a plain client, as that version's triggers count.
+ */
+async function oldPostgresSchema(schema: string, upTo: number, rows: OldRow[], now: number): Promise<string> {
+  const admin = new pg.Client({ connectionString: PG_SERVER });
+  await admin.connect();
+  try {
+    await admin.query('BEGIN');
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.query(`SET LOCAL search_path TO "${schema}"`);
+    await admin.query(
+      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    for (const m of PG_MIGRATIONS.filter((m) => m.version <= upTo)) {
+      await admin.query(m.sql);
+      await admin.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [
+        m.version,
+        m.name,
+      ]);
     }
-  });
+    await admin.query(
+      `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources, constraints,
+        max_attempts, backoff_ms, run_at, created_at, updated_at, finished_at, lease_token, lease_expires_at,
+        attempts, agent_id, assigned_at)
+      SELECT id, queue, 't', owner, 'null', state, 1, 0, resources::jsonb, '{"tags":[]}', 2, 0,
+        CASE WHEN state = 'delayed' THEN $7::bigint + 3600000 ELSE at END, at, at,
+        CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN at END,
+        CASE WHEN state IN ('assigned', 'running') THEN 'lease-' || id END,
+        CASE WHEN state IN ('assigned', 'running') THEN $7::bigint + 3600000 END,
+        CASE WHEN state IN ('queued', 'delayed') THEN 0 ELSE 1 END,
+        CASE WHEN state IN ('assigned', 'running') THEN 'agent-old' END,
+        CASE WHEN state IN ('assigned', 'running') THEN at END
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+        AS r(id, owner, queue, state, resources, at)`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.owner),
+        rows.map((r) => r.queue),
+        rows.map((r) => r.state),
+        rows.map((r) => r.resources),
+        rows.map((r) => r.at),
+        now,
+      ],
+    );
+    await admin.query('COMMIT');
+  } finally {
+    await admin.end();
+  }
+  return `${PG_SERVER}${PG_SERVER.includes('?') ? '&' : '?'}schema=${schema}`;
+}
+
+async function dropSchemas(schemas: string[]): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_SERVER });
+  await admin.connect();
+  try {
+    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await admin.end();
+  }
+}
+
+describe('PostgreSQL migration 6: owner counts', () => {
+  const schema = `baton_test_owner_counts_${randomBytes(5).toString('hex')}`;
+  afterAll(() => dropSchemas([schema]));
 
   it('counts the jobs a version 5 schema holds per owner, then keeps counting', async () => {
     const now = Date.now();
-    const admin = new pg.Client({ connectionString: server });
-    await admin.connect();
-    try {
-      await admin.query('BEGIN');
-      await admin.query(`CREATE SCHEMA "${schema}"`);
-      await admin.query(`SET LOCAL search_path TO "${schema}"`);
-      await admin.query(
-        'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
-      );
-      for (const m of PG_MIGRATIONS.filter((m) => m.version <= 5)) {
-        await admin.query(m.sql);
-        await admin.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)', [
-          m.version,
-          m.name,
-        ]);
-      }
-      const rows = oldRows(now);
-      await admin.query(
-        `INSERT INTO jobs (id, queue, task, owner, payload, state, priority, priority_level, resources, constraints,
-          max_attempts, backoff_ms, run_at, created_at, updated_at, finished_at, lease_token, lease_expires_at)
-        SELECT id, queue, 't', owner, 'null', state, 1, 0, resources::jsonb, '{"tags":[]}', 2, 0,
-          CASE WHEN state = 'delayed' THEN $7::bigint + 3600000 ELSE at END, at, at,
-          CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN at END,
-          CASE WHEN state IN ('assigned', 'running') THEN 'lease-' || id END,
-          CASE WHEN state IN ('assigned', 'running') THEN $7::bigint + 3600000 END
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-          AS r(id, owner, queue, state, resources, at)`,
-        [
-          rows.map((r) => r.id),
-          rows.map((r) => r.owner),
-          rows.map((r) => r.queue),
-          rows.map((r) => r.state),
-          rows.map((r) => r.resources),
-          rows.map((r) => r.at),
-          now,
-        ],
-      );
-      await admin.query('COMMIT');
-    } finally {
-      await admin.end();
-    }
-
-    const store = await openStore(`${server}${server.includes('?') ? '&' : '?'}schema=${schema}`, {
-      clock: () => now,
-    });
+    const url = await oldPostgresSchema(schema, 5, oldRows(now), now);
+    const store = await openStore(url, { clock: () => now });
     try {
       await expectUpgraded(store, now);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('PostgreSQL migration 7: owner units', () => {
+  const schema = `baton_test_owner_units_${randomBytes(5).toString('hex')}`;
+  afterAll(() => dropSchemas([schema]));
+
+  it('counts the units (GPUs, else slots) of the leased jobs a version 6 schema holds, then keeps counting', async () => {
+    const now = Date.now();
+    // carol's running jobs take 3 slots and no GPU: 3 units each.
+    const carol: OldRow[] = [0, 1].map((i) => ({
+      id: newJobId(now - 1000 + i),
+      owner: 'carol',
+      queue: 'q-a',
+      state: 'running',
+      resources: JSON.stringify({ slots: 3, cpu: 0, memoryMb: 0, gpus: 0 }),
+      at: now - 1000 + i,
+    }));
+    const url = await oldPostgresSchema(schema, 6, [...oldRows(now), ...carol], now);
+    const store = await openStore(url, { clock: () => now });
+    const loads = async () => [...(await store.ownerLoads())].sort((a, b) => a.owner.localeCompare(b.owner));
+    try {
+      // alice: one assigned job of 4 GPUs, two running of 1, one running of a slot and no GPUs stored.
+      const before = [
+        { owner: 'alice', leasedJobs: 4, leasedGpus: 6, leasedUnits: 7 },
+        { owner: 'bob', leasedJobs: 1, leasedGpus: 8, leasedUnits: 8 },
+        { owner: 'carol', leasedJobs: 2, leasedGpus: 0, leasedUnits: 6 },
+      ];
+      expect(await loads()).toEqual(before);
+
+      // alice's first queued job asks for 2 GPUs: leased, her units grow by 2, and go back when it ends.
+      const heads = await store.pending([{ queue: 'q-a', limit: 1, perOwner: true }]);
+      expect(heads.map((j) => j.owner)).toEqual(['alice']);
+      const [lease] = await store.assign([{ jobId: heads[0]!.id, agentId: 'agent-1', gpus: [0, 1] }], 60_000);
+      expect((await loads())[0]).toEqual({ owner: 'alice', leasedJobs: 5, leasedGpus: 8, leasedUnits: 9 });
+      await store.complete([
+        { jobId: heads[0]!.id, leaseToken: lease!.leaseToken, outcome: 'succeeded', result: null },
+      ]);
+      expect(await loads()).toEqual(before);
+
+      // A preempted job of carol's leaves her load, waits again, and keeps its attempts.
+      const victim = carol[0]!.id;
+      const [preempted] = await store.preempt([{ jobId: victim, leaseToken: `lease-${victim}`, message: 'make room' }]);
+      expect(preempted).toEqual({ jobId: victim, ok: true, state: 'queued' });
+      expect((await loads())[2]).toEqual({ owner: 'carol', leasedJobs: 1, leasedGpus: 0, leasedUnits: 3 });
+      expect(await store.getJob(victim)).toMatchObject({ state: 'queued', attempts: 1, maxAttempts: 3 });
+      const waiting = await store.pending([{ queue: 'q-a', limit: 5, perOwner: true }]);
+      expect(waiting.filter((j) => j.owner === 'carol').map((j) => j.id)).toEqual([victim]);
     } finally {
       await store.close();
     }

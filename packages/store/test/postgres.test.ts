@@ -268,6 +268,43 @@ describe('PostgreSQL specifics', () => {
     }
   });
 
+  it('loses no usage when four stores add to one owner at once, and decays it by the store clock', async () => {
+    const now = Date.now();
+    const halfLife = 60_000;
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(URL, { clock: () => now })));
+    const later = await openStore(URL, { clock: () => now + halfLife });
+    try {
+      const tag = randomBytes(4).toString('hex');
+      const [hot, warm] = [`usage-hot-${tag}`, `usage-warm-${tag}`];
+      // 25 adds per store, side by side on its pool; batches name the two owners in either order.
+      await Promise.all(
+        stores.flatMap((store, i) =>
+          Array.from({ length: 25 }, (_, k) =>
+            store.addUsage(
+              (i + k) % 2
+                ? [
+                    { owner: hot, units: 1 },
+                    { owner: warm, units: 0.5 },
+                  ]
+                : [
+                    { owner: warm, units: 0.5 },
+                    { owner: hot, units: 1 },
+                  ],
+              halfLife,
+            ),
+          ),
+        ),
+      );
+      const read = async (store: Store, owner: string) =>
+        (await store.usage(halfLife)).find((u) => u.owner === owner)?.units;
+      expect(await read(stores[0]!, hot)).toBe(100);
+      expect(await read(stores[3]!, warm)).toBe(50);
+      expect(await read(later, hot)).toBeCloseTo(50, 9);
+    } finally {
+      await Promise.all([...stores, later].map((s) => s.close()));
+    }
+  });
+
   it('keeps idempotency keys unique across partitions, also between concurrent stores', async () => {
     const one = await openStore(URL);
     const two = await openStore(URL);

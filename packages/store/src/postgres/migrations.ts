@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { SchemaTooNewError } from '@baton/core';
 import { OWNER_COUNTS_SQL } from './owner-counts.js';
+import { OWNER_UNITS_SQL } from './owner-units.js';
 import { QUEUE_COUNTS_SQL } from './queue-counts.js';
 
 /** Hash partitions of `jobs`. Part of migration 1's text: never change it, add a migration. */
@@ -214,6 +215,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
       ${OWNER_COUNTS_SQL}
     `,
+  },
+  {
+    version: 7,
+    name: 'fair share: units in owner counts, decayed usage per owner, queued jobs by owner',
+    sql: OWNER_UNITS_SQL,
   },
 ];
 

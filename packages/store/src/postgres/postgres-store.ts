@@ -27,8 +27,8 @@ import type {
   TaskRoute,
 } from '../contract.js';
 import type { Accounts } from '../accounts.js';
+import type { FairShareStore } from '../fair-share.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
-import { fairSharePending } from '../rules/fair-share-pending.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { guardErrors } from './checked-out.js';
@@ -36,6 +36,7 @@ import { clientConfig, connectError } from './connection.js';
 import type { PostgresContext } from './context.js';
 import { postgresContext } from './context.js';
 import { postgresAccounts } from './accounts.js';
+import { postgresFairShare } from './fair-share.js';
 import { PostgresCoordination } from './coordination.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
@@ -53,7 +54,7 @@ import type { PostgresUrl } from './url.js';
  * batch size; claims use `FOR UPDATE SKIP LOCKED`. Events travel to other stores on the same
  * schema by NOTIFY (see {@link EventRelay}). Every time comes from the store's clock. This
  * class connects and wires the domain modules (jobs, scheduling, leases, logs, retention,
- * routes, coordination, accounts), which hold the logic and the SQL (sql/).
+ * routes, coordination, accounts, fair share), which hold the logic and the SQL (sql/).
  */
 export class PostgresStore implements Store, Coordination {
   readonly backend = 'postgres' as const;
@@ -76,6 +77,7 @@ export class PostgresStore implements Store, Coordination {
     this.coordination = new PostgresCoordination(this.pool, this.relay, settings.clock);
     this.ctx = postgresContext(this.pool, this.relay, settings);
     this.accounts = postgresAccounts(this.ctx);
+    this.fairShare = postgresFairShare(this.ctx);
   }
 
   async init(): Promise<void> {
@@ -176,10 +178,10 @@ export class PostgresStore implements Store, Coordination {
   setQuota: Accounts['setQuota'] = (user, quota) => this.accounts.setQuota(user, quota);
   ownerUsage: Accounts['ownerUsage'] = (owner) => this.accounts.ownerUsage(owner);
 
-  // Fair share and preemption (being built).
-  private readonly fairShare = fairSharePending('postgres');
-  ownerLoads = this.fairShare.ownerLoads;
-  addUsage = this.fairShare.addUsage;
-  usage = this.fairShare.usage;
-  preempt = this.fairShare.preempt;
+  // Fair share and preemption (fair-share.ts).
+  private readonly fairShare: FairShareStore;
+  ownerLoads: FairShareStore['ownerLoads'] = () => this.fairShare.ownerLoads();
+  addUsage: FairShareStore['addUsage'] = (entries, halfLifeMs) => this.fairShare.addUsage(entries, halfLifeMs);
+  usage: FairShareStore['usage'] = (halfLifeMs) => this.fairShare.usage(halfLifeMs);
+  preempt: FairShareStore['preempt'] = (items) => this.fairShare.preempt(items);
 }

@@ -66,6 +66,7 @@ export type PendingRow = Pick<
   | 'id'
   | 'queue'
   | 'task'
+  | 'owner'
   | 'priority'
   | 'priority_level'
   | 'resources'
@@ -152,6 +153,7 @@ export function pendingFromRow(row: PendingRow): PendingJob {
     id: row.id,
     queue: row.queue,
     task: row.task,
+    owner: row.owner,
     priority: PRIORITY_CLASSES[row.priority] ?? 'normal',
     priorityLevel: row.priority_level,
     resources: resourcesFromRow(row.resources),

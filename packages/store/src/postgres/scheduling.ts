@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { JobAssignment, JobState, PendingJob, Placement } from '@baton/core';
-import { newLeaseToken, priorityRank } from '@baton/core';
+import { ValidationError, newLeaseToken, priorityRank } from '@baton/core';
 import type { PendingRequest } from '../contract.js';
 import { askedPending } from '../rules/scheduling-rules.js';
 import type { PostgresContext } from './context.js';
@@ -8,6 +8,7 @@ import { assignWithinQuotas } from './quotas.js';
 import type { AssignedRow, PendingRow } from './rows.js';
 import { assignedFromRow, gpusLiteral, pendingFromRow } from './rows.js';
 import * as schedulingSql from './sql/scheduling.js';
+import type { Statement } from './sql/statement.js';
 
 /** Scheduling in PostgreSQL: due delayed jobs, queue heads, assignment and expired leases, a statement each. */
 
@@ -24,14 +25,22 @@ export async function promoteDue(ctx: PostgresContext): Promise<{ promoted: numb
 }
 
 export async function pending(ctx: PostgresContext, requests: PendingRequest[]): Promise<PendingJob[]> {
+  for (const r of requests) {
+    if (r.perOwner && r.after)
+      throw new ValidationError(`pending of queue ${r.queue}: perOwner cannot page with after`);
+  }
   const asked = askedPending(requests);
-  const wanted = asked.filter((r) => !r.after);
+  const heads = asked.filter((r) => !r.after && !r.perOwner);
+  const perOwner = asked.filter((r) => r.perOwner);
   const paged = asked.filter((r) => r.after);
-  // Heads and keyset pages are two statements, run side by side.
-  const [heads, pages] = await Promise.all([
-    wanted.length === 0
-      ? []
-      : ctx.run<PendingRow>(schedulingSql.pending, [wanted.map((r) => r.queue), wanted.map((r) => r.limit)]),
+  const byQueue = (sql: Statement, reqs: PendingRequest[]): Promise<PendingRow[]> =>
+    reqs.length === 0
+      ? Promise.resolve([])
+      : ctx.run<PendingRow>(sql, [reqs.map((r) => r.queue), reqs.map((r) => r.limit)]);
+  // Heads, per-owner heads and keyset pages are a statement each, run side by side.
+  const rows = await Promise.all([
+    byQueue(schedulingSql.pending, heads),
+    byQueue(schedulingSql.pendingPerOwner, perOwner),
     paged.length === 0
       ? []
       : ctx.run<PendingRow>(schedulingSql.pendingAfter, [
@@ -42,8 +51,7 @@ export async function pending(ctx: PostgresContext, requests: PendingRequest[]):
           paged.map((r) => r.after!.id),
         ]),
   ]);
-  const rows = [...heads, ...pages];
-  return rows.map(pendingFromRow);
+  return rows.flat().map(pendingFromRow);
 }
 
 export async function assign(ctx: PostgresContext, placements: Placement[], leaseMs: number): Promise<JobAssignment[]> {

@@ -28,15 +28,41 @@ SELECT (SELECT count(*) FROM promoted) AS promoted,
   (SELECT min(run_at) FROM jobs WHERE state = 'delayed' AND id NOT IN (SELECT id FROM promoted)) AS next_run_at`,
 );
 
+/** What pending answers of each job (rows.ts, PendingRow). */
+const PENDING_COLUMNS =
+  'j.id, j.queue, j.task, j.owner, j.priority, j.priority_level, j.resources, j.constraints, j.avoid_agent_id, j.timeout_ms';
+
 /** The best queued jobs of each requested queue, in request order then scheduling order. */
 export const pending = statement(
   'pending',
   `
 -- Params: $1 queues, $2 limits (pairwise)
-SELECT j.id, j.queue, j.task, j.priority, j.priority_level, j.resources, j.constraints, j.avoid_agent_id, j.timeout_ms
+SELECT ${PENDING_COLUMNS}
 FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(queue, lim, ord)
 CROSS JOIN LATERAL (
   SELECT * FROM jobs WHERE state = 'queued' AND queue = r.queue
+  ORDER BY priority, priority_level DESC, id LIMIT r.lim
+) j
+ORDER BY r.ord, j.priority, j.priority_level DESC, j.id`,
+);
+
+/**
+ * Per-owner heads: the best queued jobs of each owner with any queued in each requested queue,
+ * in request order then scheduling order. The owners come from the counters (owner_counts_queued,
+ * O(the queue's owners)), and each owner's jobs from one range of jobs_queued_by_owner under the
+ * limit, so an owner with a long backlog costs no more than one with a single job.
+ */
+export const pendingPerOwner = statement(
+  'pending_per_owner',
+  `
+-- Params: $1 queues, $2 limits (pairwise)
+SELECT ${PENDING_COLUMNS}
+FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS r(queue, lim, ord)
+CROSS JOIN LATERAL (
+  SELECT owner FROM owner_counts WHERE queue = r.queue AND state = 'queued' GROUP BY owner HAVING sum(n) > 0
+) o
+CROSS JOIN LATERAL (
+  SELECT * FROM jobs WHERE state = 'queued' AND queue = r.queue AND owner = o.owner
   ORDER BY priority, priority_level DESC, id LIMIT r.lim
 ) j
 ORDER BY r.ord, j.priority, j.priority_level DESC, j.id`,
@@ -52,7 +78,7 @@ export const pendingAfter = statement(
   'pending_after',
   `
 -- Params: $1 queues, $2 limits, $3 ranks, $4 levels, $5 ids (pairwise)
-SELECT j.id, j.queue, j.task, j.priority, j.priority_level, j.resources, j.constraints, j.avoid_agent_id, j.timeout_ms
+SELECT ${PENDING_COLUMNS}
 FROM unnest($1::text[], $2::int[], $3::smallint[], $4::int[], $5::text[]) WITH ORDINALITY AS r(queue, lim, rank, lvl, after_id, ord)
 CROSS JOIN LATERAL (
   SELECT * FROM (
