@@ -47,6 +47,13 @@ export interface ServerOptions {
    */
   insecureNoAuth?: boolean;
   /**
+   * Interleave users' pending jobs by fair share within each queue and priority class (weight,
+   * recent usage in resource-time, what they hold now). Off: first come, first served. [true]
+   */
+  fairShare?: boolean;
+  /** How fast recent usage fades under fair share: its half-life in ms. [3 600 000: 1 hour] */
+  fairShareHalfLifeMs?: number;
+  /**
    * The secret remote agents present to connect (`baton agent --token`). Null: remote agents
    * are refused. [null]
    */
@@ -146,6 +153,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     agentToken,
     adminToken,
     insecureNoAuth: options.insecureNoAuth ?? false,
+    fairShare: options.fairShare ?? true,
+    fairShareHalfLifeMs: positiveInt('fairShareHalfLifeMs', options.fairShareHalfLifeMs ?? 3_600_000, 1000),
     heartbeatMs,
     maxPayloadBytes: positiveInt('maxPayloadBytes', options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 1),
     maxBulkBodyBytes: positiveInt('maxBulkBodyBytes', options.maxBulkBodyBytes ?? 32 * 1024 * 1024, 1024),

@@ -10,6 +10,8 @@ import { Authenticator } from './auth/authenticator.js';
 import { installAuthentication } from './http/authentication.js';
 import { registerQuotaRoutes } from './http/quota-routes.js';
 import { registerUsersRoutes } from './http/users-routes.js';
+import { FleetShares } from './fairness/fleet-shares.js';
+import { UsageAccountant } from './fairness/usage-accountant.js';
 import { QuotaBook } from './quota/quota-book.js';
 import { SubmitLimits } from './quota/submit-limits.js';
 import { eventsSocket } from './http/events-socket.js';
@@ -81,8 +83,12 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   const shards = resolved.scheduler
     ? new ShardKeeper(store, { schedulerId: serverId, leaseMs: resolved.shardLeaseMs, logger })
     : null;
+  const quotas = new QuotaBook(store);
   const scheduler = shards
     ? new SchedulerLoop(store, gateway, {
+        shares: new FleetShares(store, resolved.fairShareHalfLifeMs),
+        quotas,
+        fairShare: resolved.fairShare,
         leaseMs: resolved.leaseMs,
         maxSweepMs: resolved.maxSweepMs,
         logger,
@@ -106,6 +112,12 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     isSweeper: () => shards?.owned.has(0) ?? false,
     logger,
   });
+  // Usage for fair share is charged once per fleet, by the holder of shard 0 (like retention).
+  const accountant = new UsageAccountant(store, {
+    halfLifeMs: resolved.fairShareHalfLifeMs,
+    isAccountant: () => shards?.owned.has(0) ?? false,
+    logger,
+  });
   const unsubscribe = store.subscribe((event) => {
     if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
     // Another server's scheduler placed jobs on this server's agents.
@@ -118,7 +130,6 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     adminToken: resolved.adminToken,
     insecureNoAuth: resolved.insecureNoAuth,
   });
-  const quotas = new QuotaBook(store);
 
   // The API speaks JSON only: a text/plain body is refused with 415 rather than half-read.
   app.removeContentTypeParser('text/plain');
@@ -158,6 +169,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       await shards?.start();
       scheduler?.start();
       retention.start();
+      if (resolved.fairShare) accountant.start();
       detachAgentSocket ??= routeUpgrades(app.server, [
         agentSocket(gateway, { agentToken: resolved.agentToken, logger }),
         eventsSocket(store, auth),
@@ -173,6 +185,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       closed = true;
       scheduler?.stop();
       await retention.stop();
+      await accountant.stop();
       reporter.stop();
       await shards?.stop();
       gateway.stop();

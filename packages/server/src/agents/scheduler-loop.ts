@@ -1,6 +1,9 @@
 import type { Offer, PendingCursor, PendingRequest, Store } from '@baton/store';
 import type { AgentCapacity, PendingJob, PendingReason } from '@baton/core';
 import { comparePending, place, priorityRank, shardOfQueue } from '@baton/core';
+import type { FleetShares } from '../fairness/fleet-shares.js';
+import { orderForPass } from '../fairness/pass-order.js';
+import type { QuotaBook } from '../quota/quota-book.js';
 import type { Logger } from 'pino';
 import type { FleetView } from './fleet-view.js';
 import type { AgentGateway } from './gateway.js';
@@ -21,6 +24,12 @@ export interface SchedulerLoopOptions {
   shards: ShardKeeper;
   /** The other servers' agents. */
   fleet: FleetView;
+  /** Users' weights, usage and holdings, for fair share and running quotas. */
+  shares: FleetShares;
+  /** Owners' quotas. */
+  quotas: QuotaBook;
+  /** Interleave owners by fair share (else first come, first served within a class). */
+  fairShare: boolean;
 }
 
 /**
@@ -222,13 +231,19 @@ export class SchedulerLoop {
       else asked.push({ queue: r.queue, limit: r.limit + HEAD_PAST }, { queue: r.queue, limit: PAGE, after });
     }
     const read = await this.store.pending(asked);
-    const seen = new Set<string>();
-    const pending: PendingJob[] = first.filter((j) => !full.has(j.queue));
+    // The first read stays whole: under fair share it holds each owner's head, which a read
+    // past the queue's head (in plain order) may not reach.
+    const seen = new Set<string>(first.map((j) => j.id));
+    const pending: PendingJob[] = [...first];
     const byQueue = new Map<string, PendingJob[]>();
+    const readOnce = new Set<string>();
     for (const job of read) {
-      if (seen.has(job.id)) continue; // the head and the page overlap when the cursor is in the head
-      seen.add(job.id);
-      pending.push(job);
+      if (readOnce.has(job.id)) continue; // the head and the page overlap when the cursor is in the head
+      readOnce.add(job.id);
+      if (!seen.has(job.id)) {
+        seen.add(job.id);
+        pending.push(job);
+      }
       let list = byQueue.get(job.queue);
       if (!list) byQueue.set(job.queue, (list = []));
       list.push(job);
@@ -311,10 +326,14 @@ export class SchedulerLoop {
       return false;
     }
     const requests: PendingRequest[] = [...freeByQueue].map(([queue, limit]) => ({ queue, limit }));
-    let pending = await this.store.pending(requests);
+    // Under fair share, each owner's head: another owner's long backlog must not hide it.
+    let pending = await this.store.pending(
+      this.options.fairShare ? requests.map((r) => ({ ...r, perOwner: true })) : requests,
+    );
     if (pending.length === 0) return false;
     // `now` lets placement backfill held agents with jobs whose timeout ends in time.
-    let result = place(pending, agents, { now: Date.now() });
+    let order = await orderForPass(pending, this.options);
+    let result = place(order.admitted, agents, { now: Date.now(), ordered: true });
     let sweepOn = false;
     const full = result.pending.size > 0 ? this.fullQueues(pending, requests) : new Set<string>();
     if (full.size > 0) {
@@ -323,17 +342,19 @@ export class SchedulerLoop {
       // jobs that all fit reads no more than the free slots.
       const past = await this.readPastHeads(pending, requests, full);
       pending = past.pending;
-      result = place(pending, agents, { now: Date.now() });
+      order = await orderForPass(pending, this.options);
+      result = place(order.admitted, agents, { now: Date.now(), ordered: true });
       sweepOn = this.advanceSweeps(past.pages, new Set(result.placements.map((p) => p.jobId)));
     }
-    const { placements, pending: reasons } = result;
-    this.reasons = reasons;
+    const { placements } = result;
+    this.reasons = order.explain(result);
     if (placements.length === 0) return sweepOn;
-    const resources = new Map(pending.map((job) => [job.id, job.resources]));
+    const byId = new Map(pending.map((job) => [job.id, job]));
     const mine: Offer[] = [];
     const offers = new Map<string, Offer[]>();
     for (const p of placements) {
-      const offer: Offer = { ...p, resources: resources.get(p.jobId)! };
+      const job = byId.get(p.jobId)!;
+      const offer: Offer = { ...p, resources: job.resources };
       const serverId = serverOf.get(p.agentId);
       if (serverId === undefined) {
         mine.push(offer);

@@ -30,6 +30,7 @@ export function resourceTests(f: () => Fixture): void {
           ...GPU_JOB,
           avoidAgentId: null,
           timeLimitMs: null,
+          owner: x.owner,
         },
         {
           id: plain.id,
@@ -41,6 +42,7 @@ export function resourceTests(f: () => Fixture): void {
           constraints: { tags: [] },
           avoidAgentId: null,
           timeLimitMs: null,
+          owner: x.owner,
         },
       ]);
       // A job's timeout bounds how long it runs: placement backfills with it.

@@ -28,6 +28,7 @@ export function schedulingTests(f: () => Fixture): void {
         resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 },
         constraints: { tags: [] },
         avoidAgentId: null,
+        owner: x.owner,
         timeLimitMs: null,
       });
     });
