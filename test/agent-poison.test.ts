@@ -27,6 +27,7 @@ describe('a poison job and a remote agent', () => {
   const startServer = async (store: string, port = 0) => {
     const proc = startBaton([
       'server',
+      '--insecure-no-auth',
       '--port',
       String(port),
       '--store',

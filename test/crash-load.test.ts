@@ -70,6 +70,7 @@ describe.each(BACKENDS)(
     const startServer = async (store: string, port = 0) => {
       const proc = startBaton([
         'server',
+        '--insecure-no-auth',
         '--port',
         String(port),
         '--store',

@@ -140,7 +140,17 @@ describe('agent tokens kept out of the command line', () => {
   it('baton server --agent-token-file and baton agent --token-file: a job runs, no token in argv or output', async () => {
     const file = tokenFile('token', `${AGENT_TOKEN}\n`);
     const server = startBaton(
-      ['server', '--port', '0', '--store', 'sqlite::memory:', '--agent-token-file', file, ...FAST],
+      [
+        'server',
+        '--insecure-no-auth',
+        '--port',
+        '0',
+        '--store',
+        'sqlite::memory:',
+        '--agent-token-file',
+        file,
+        ...FAST,
+      ],
       {
         BATON_AGENT_TOKEN: '',
       },
@@ -162,7 +172,7 @@ describe('agent tokens kept out of the command line', () => {
   });
 
   it('a server that generates its token prints it as an environment variable, not a --token argument', async () => {
-    const server = startBaton(['server', '--port', '0', '--store', 'sqlite::memory:']);
+    const server = startBaton(['server', '--insecure-no-auth', '--port', '0', '--store', 'sqlite::memory:']);
     procs.push(server);
     const hint = (await server.waitFor(/ {2}agents: .*\n/))[0];
     expect(hint).toMatch(/agents: BATON_AGENT_TOKEN=\S{16,} baton agent --server http:\/\/\S+ \[--gpus N\]/);
@@ -202,7 +212,16 @@ describe('agent tokens kept out of the command line', () => {
 
   it('baton server with both --agent-token and --agent-token-file is a usage error', async () => {
     const file = tokenFile('server-both', AGENT_TOKEN);
-    const p = startBaton(['server', '--port', '0', '--agent-token', AGENT_TOKEN, '--agent-token-file', file]);
+    const p = startBaton([
+      'server',
+      '--insecure-no-auth',
+      '--port',
+      '0',
+      '--agent-token',
+      AGENT_TOKEN,
+      '--agent-token-file',
+      file,
+    ]);
     expect((await p.exited).code).toBe(2);
     expect(p.output()).toMatch(/give --agent-token or --agent-token-file, not both/);
   });
@@ -210,6 +229,7 @@ describe('agent tokens kept out of the command line', () => {
   it('baton server with a missing --agent-token-file is a usage error', async () => {
     const p = startBaton([
       'server',
+      '--insecure-no-auth',
       '--port',
       '0',
       '--store',

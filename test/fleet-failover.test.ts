@@ -154,7 +154,16 @@ describe('failover across agent processes', () => {
   });
 
   it('refuses a bad --reconnect-grace-ms with one line and exit code 2', async () => {
-    const base = ['server', '--store', 'sqlite::memory:', '--port', '0', '--agent-token', AGENT_TOKEN];
+    const base = [
+      'server',
+      '--insecure-no-auth',
+      '--store',
+      'sqlite::memory:',
+      '--port',
+      '0',
+      '--agent-token',
+      AGENT_TOKEN,
+    ];
     for (const value of ['abc', '1.5']) {
       const r = await run([...base, '--reconnect-grace-ms', value]);
       expect(r.code, value).toBe(2);
@@ -225,7 +234,14 @@ describe('failover across agent processes', () => {
 
   it('an agent that comes back within its lease keeps its job: it runs once', async () => {
     const port = await freePort();
-    const args = ['server', '--port', String(port), '--store', `sqlite:${join(dir, 'restart.db')}`];
+    const args = [
+      'server',
+      '--insecure-no-auth',
+      '--port',
+      String(port),
+      '--store',
+      `sqlite:${join(dir, 'restart.db')}`,
+    ];
     const flags = ['--agent-token', AGENT_TOKEN, '--lease-ms', '8000', '--heartbeat-ms', '200'];
     const first = track(startBaton([...args, ...flags]));
     const url = (await first.waitFor(/listening on (http:\/\/\S+)/))[1] as string;

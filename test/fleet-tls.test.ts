@@ -92,6 +92,7 @@ describe('TLS between servers, agents and clients', () => {
     writeFileSync(tokenFile, AGENT_TOKEN, { mode: 0o600 });
     const server = startBaton([
       'server',
+      '--insecure-no-auth',
       '--port',
       '0',
       '--store',
@@ -169,7 +170,7 @@ describe('TLS between servers, agents and clients', () => {
 
 describe('TLS flag mistakes', () => {
   const run = async (args: string[]) => {
-    const p = startBaton(['server', '--port', '0', '--store', 'sqlite::memory:', ...args]);
+    const p = startBaton(['server', '--insecure-no-auth', '--port', '0', '--store', 'sqlite::memory:', ...args]);
     return { code: (await p.exited).code, output: p.output() };
   };
 

@@ -80,6 +80,7 @@ export const FAST = ['--lease-ms', '2000', '--heartbeat-ms', '200', '--agent-tim
 export async function startServer(extra: string[] = []): Promise<{ proc: Proc; url: string }> {
   const proc = startBaton([
     'server',
+    '--insecure-no-auth',
     '--port',
     '0',
     '--store',

@@ -50,7 +50,17 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
 
   let store = '';
   const startServer = async () => {
-    const proc = startBaton(['server', '--port', '0', '--store', store, '--agent-token', AGENT_TOKEN, ...FAST]);
+    const proc = startBaton([
+      'server',
+      '--insecure-no-auth',
+      '--port',
+      '0',
+      '--store',
+      store,
+      '--agent-token',
+      AGENT_TOKEN,
+      ...FAST,
+    ]);
     procs.push(proc);
     return { proc, url: (await proc.waitFor(/listening on (http:\/\/\S+)/))[1] as string };
   };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { getJson, startBatonListening } from './baton-process.js';
 
 /**
@@ -14,8 +14,13 @@ import { getJson, startBatonListening } from './baton-process.js';
  * keeps serving.
  */
 const BIN = fileURLToPath(new URL('../packages/cli/bin/baton.js', import.meta.url));
+// A config directory of the test's own: `baton dev` never writes the user's credentials file.
+const CONFIG_DIR = mkdtempSync(join(tmpdir(), 'baton-one-server-config-'));
 const run = (args: string[]) =>
-  promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 20_000 }).then(
+  promisify(execFile)(process.execPath, [BIN, ...args], {
+    timeout: 20_000,
+    env: { ...process.env, BATON_CONFIG_DIR: CONFIG_DIR },
+  }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
@@ -37,7 +42,8 @@ describe('one server per SQLite file', () => {
     });
 
     for (const command of ['server', 'dev']) {
-      const second = await run([command, '--store', store, '--port', '0']);
+      const auth = command === 'server' ? ['--insecure-no-auth'] : [];
+      const second = await run([command, '--store', store, '--port', '0', ...auth]);
       expect(second.code, `${command}: ${second.stderr}`).toBe(1);
       const lines = second.stderr.trim().split('\n');
       expect(lines).toHaveLength(1); // one line, no stack trace
@@ -55,3 +61,5 @@ describe('one server per SQLite file', () => {
     expect(first.child.exitCode).toBeNull();
   });
 });
+
+afterAll(() => rmSync(CONFIG_DIR, { recursive: true, force: true }));

@@ -84,6 +84,7 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRes
   try {
     const server = start([
       'server',
+      '--insecure-no-auth',
       '--port',
       '0',
       '--store',
