@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { durationOption } from '../packages/cli/src/duration.js';
-import { startBatonDev } from './baton-process.js';
+import { startBatonDev, startBatonListening } from './baton-process.js';
 import { startBaton } from './fleet.js';
 
 const started: { kill(): void }[] = [];
@@ -62,5 +62,33 @@ describe('--route-ttl', () => {
     expect((await p.exited).code).toBe(2);
     expect(p.output()).toContain(message);
     expect(p.output()).not.toContain('forever');
+  });
+});
+
+describe('--fair-share-half-life', () => {
+  it.each([
+    [
+      'server',
+      'soon',
+      '--fair-share-half-life must be a duration like 90s, 15m, 12h, 7d or plain milliseconds, got "soon"',
+    ],
+    ['dev', '999', '--fair-share-half-life must be at least 1s, got "999"'],
+  ])('baton %s refuses --fair-share-half-life %s with exit 2', async (command, value, message) => {
+    const p = startBaton([command, '--port', '0', '--store', 'sqlite::memory:', '--fair-share-half-life', value]);
+    started.push({ kill: () => p.kill() });
+    expect((await p.exited).code).toBe(2);
+    expect(p.output()).toContain(message);
+  });
+
+  it('baton server takes --no-fair-share and a half-life, and serves', async () => {
+    const p = await startBatonListening('server', [
+      '--store',
+      'sqlite::memory:',
+      '--no-fair-share',
+      '--fair-share-half-life',
+      '30m',
+    ]);
+    started.push({ kill: () => p.child.kill() });
+    expect(p.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 });

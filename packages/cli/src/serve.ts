@@ -21,6 +21,9 @@ export interface ServeOptions {
   agentTimeoutMs?: number;
   reconnectGraceMs?: number;
   routeTtl?: number;
+  /** `--no-fair-share` sets it false. */
+  fairShare?: boolean;
+  fairShareHalfLife?: number;
   shardLeaseMs?: number;
   maxPayloadBytes?: number;
   retainSucceeded?: number;
@@ -63,6 +66,12 @@ export function withServeOptions(command: Command, defaults: { store: string; po
       "how long an agent's task routes stay live unrenewed: a task whose last agent left is refused this long after (90s, 15m, plain ms; default 5m)",
       routeTtlOption,
     )
+    .option('--no-fair-share', "run users' jobs first come, first served within a priority class (default: fair share)")
+    .option(
+      '--fair-share-half-life <duration>',
+      "how fast users' recent usage fades under fair share: 30m, 1h, 1d, plain ms; at least 1s (default 1h)",
+      halfLifeOption,
+    )
     .option(
       '--shard-lease-ms <ms>',
       "how long a scheduler's hold on its shards lasts unrenewed; a dead scheduler's shards move after it (default 5000)",
@@ -102,6 +111,13 @@ export function withServeOptions(command: Command, defaults: { store: string; po
         throw new CliError('give --agent-token or --agent-token-file, not both', 2);
       }
     });
+}
+
+/** `--fair-share-half-life`: a duration of at least a second. */
+function halfLifeOption(value: string): number {
+  const ms = durationOption('--fair-share-half-life')(value);
+  if (ms < 1000) throw new CliError(`--fair-share-half-life must be at least 1s, got "${value}"`, 2);
+  return ms;
 }
 
 /** `--route-ttl`: a duration of at least 100 ms (a route that lives for nothing is no route). */
@@ -196,6 +212,8 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
       ...(options.agentTimeoutMs !== undefined && { agentTimeoutMs: options.agentTimeoutMs }),
       ...(options.reconnectGraceMs !== undefined && { reconnectGraceMs: options.reconnectGraceMs }),
       ...(options.routeTtl !== undefined && { routeTtlMs: options.routeTtl }),
+      ...(options.fairShare !== undefined && { fairShare: options.fairShare }),
+      ...(options.fairShareHalfLife !== undefined && { fairShareHalfLifeMs: options.fairShareHalfLife }),
       ...(options.shardLeaseMs !== undefined && { shardLeaseMs: options.shardLeaseMs }),
       ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
       retention: {
