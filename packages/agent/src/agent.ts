@@ -1,4 +1,5 @@
 import type {
+  AbortOptions,
   AgentLink,
   GpuHealth,
   GpuDevice,
@@ -7,7 +8,7 @@ import type {
   LingeringReport,
   RegisteredAgent,
 } from '@baton/core';
-import { BatonError } from '@baton/core';
+import { BatonError, DEFAULT_PREEMPT_GRACE_MS } from '@baton/core';
 import { HandlerSlots } from './handler-slots.js';
 import { JobRunner } from './job-runner.js';
 import { OutputBuffer } from './job-output.js';
@@ -17,13 +18,15 @@ import { LeaseHeartbeats } from './lease-heartbeats.js';
 import { LingeringHandlers } from './lingering-handlers.js';
 import type { ReregisteredInbox } from './link-resume.js';
 import { OutcomeReports } from './outcome-report.js';
+import type { PoolOptions } from './preemption.js';
+import { poolOptionsProblem, poolRegistration } from './preemption.js';
 import { RetryWaits } from './retry-waits.js';
 import { RunningJobs } from './running-jobs.js';
 import { StartReports } from './start-reports.js';
 import type { AnyTaskDefinition, TaskDefinition, TaskLogger } from './task.js';
 import { silentLogger } from './task.js';
 
-export interface AgentOptions {
+export interface AgentOptions extends PoolOptions {
   /**
    * How this agent reaches the server. A link with `lingering` (both of Baton's) also tells it
    * which handlers linger, so the server does not place work here that would only wait.
@@ -106,6 +109,8 @@ export class Agent implements ReregisteredInbox {
         400,
       );
     }
+    const poolProblem = poolOptionsProblem(options);
+    if (poolProblem) throw new BatonError('INVALID_OPTION', `agent ${poolProblem}`, 400);
     this.queues = options.queues ?? [...new Set(options.tasks.map((t) => t.queue))];
     this.logger = options.logger ?? silentLogger;
     const { link, logger, running } = this;
@@ -188,6 +193,7 @@ export class Agent implements ReregisteredInbox {
           ...(this.options.cpu !== undefined && { cpu: this.options.cpu }),
           ...(this.options.memoryMb !== undefined && { memoryMb: this.options.memoryMb }),
           ...(this.options.gpus !== undefined && { gpus: this.options.gpus }),
+          ...poolRegistration(this.options),
         },
         this,
       );
@@ -242,8 +248,13 @@ export class Agent implements ReregisteredInbox {
     for (const assignment of assignments) void this.jobs.run(assignment);
   }
 
-  abort(jobIds: string[], reason: string): void {
-    this.running.abort(jobIds, reason);
+  /**
+   * Stops these jobs. A preemption (the server stopping them for a higher-class job) gives each
+   * handler `preemptGraceMs` after its signal (a command: SIGTERM, then SIGKILL after it).
+   */
+  abort(jobIds: string[], reason: string, options?: AbortOptions): void {
+    const grace = options?.preempt ? (this.options.preemptGraceMs ?? DEFAULT_PREEMPT_GRACE_MS) : undefined;
+    this.running.abort(jobIds, reason, grace);
   }
 
   /** The link registered this agent again after a lost connection, perhaps under a new id. */

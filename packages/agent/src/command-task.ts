@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { COMMAND_BASE_ENV, COMMAND_GPU_ENV, commandEnvNameProblem, describeIssues } from '@baton/core';
 import { z } from 'zod';
 import { defineTask, type PayloadSchema, type TaskContext, type TaskDefinition } from './task.js';
+import { preemptGraceOf } from './preemption.js';
 
 /**
  * The built-in `command` task: runs a program (no shell) in its own process group, in a clean
@@ -209,7 +210,9 @@ async function runCommand(
 
   const pgid = child.pid!;
   let terminating: Promise<void> | null = null;
-  const terminate = (): Promise<void> => (terminating ??= terminateGroup(pgid, killGraceMs));
+  // A preempted job's group gets the agent's preemption grace between SIGTERM and SIGKILL.
+  const terminate = (): Promise<void> =>
+    (terminating ??= terminateGroup(pgid, preemptGraceOf(signal.reason) ?? killGraceMs));
   const onAbort = (): void => void terminate();
   signal.addEventListener('abort', onAbort, { once: true });
   if (signal.aborted) onAbort();

@@ -25,3 +25,5 @@ export { GpuHealthMonitor, DEFAULT_GPU_HEALTH_INTERVAL_MS } from './gpu-health.j
 export type { GpuHealthMonitorOptions } from './gpu-health.js';
 export { WsLink } from './ws-link.js';
 export type { WsLinkOptions, WsLinkState } from './ws-link.js';
+export { PreemptedError, poolOptionsProblem } from './preemption.js';
+export type { PoolOptions } from './preemption.js';

@@ -1,6 +1,7 @@
 import type { JobAssignment, JobError } from '@baton/core';
 import { checkResult } from '@baton/core';
 import type { JobAbort } from './job-abort.js';
+import { preemptGraceOf } from './preemption.js';
 import type { TaskDefinition, TaskLogger } from './task.js';
 
 type Outcome = { outcome: 'succeeded'; result: unknown } | { outcome: 'failed'; error: JobError };
@@ -52,14 +53,12 @@ export async function runTask(
         );
   // A handler that settles after an abort (the command task stops its process group first)
   // gets its grace, so the job's GPUs are not handed on while its processes still run.
-  const grace = task.abortGraceMs ?? 0;
-  const aborted =
-    grace > 0
-      ? abort.whenAborted().catch(async (reason: unknown) => {
-          await new Promise((resolve) => setTimeout(resolve, grace).unref());
-          throw reason;
-        })
-      : abort.whenAborted();
+  const grace = (reason: unknown) => abortGrace(task, preemptGraceOf(reason));
+  const aborted = abort.whenAborted().catch(async (reason: unknown) => {
+    const ms = grace(reason);
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms).unref());
+    throw reason;
+  });
   aborted.catch(() => {}); // only observed through the race below
   try {
     // The job's time limit runs from its assignment: waiting for room counts too.
@@ -104,6 +103,17 @@ export async function runTask(
   } finally {
     if (timeout) clearTimeout(timeout);
   }
+}
+
+/**
+ * How long an aborted handler may take to settle before the outcome is decided without it: the
+ * task's `abortGraceMs`; for a preemption, the agent's grace instead of the task's stop time
+ * (`stopGraceMs`), plus what the task needs beyond stopping (a command: reaping, 2 s).
+ */
+export function abortGrace(task: TaskDefinition<unknown, unknown>, preemptGraceMs: number | undefined): number {
+  const settle = task.abortGraceMs ?? 0;
+  if (preemptGraceMs === undefined) return settle;
+  return preemptGraceMs + Math.max(0, settle - (task.stopGraceMs ?? settle));
 }
 
 function fail(code: string, message: string, retryable: boolean): Outcome {

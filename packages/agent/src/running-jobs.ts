@@ -2,6 +2,7 @@ import type { HeldJob, JobAssignment, RegisteredAgent } from '@baton/core';
 import { BatonError } from '@baton/core';
 import type { JobAbort } from './job-abort.js';
 import type { OutputSource } from './job-output.js';
+import { PreemptedError } from './preemption.js';
 
 /** A job handed to this agent whose outcome is not yet recorded. */
 export interface RunningJob {
@@ -59,10 +60,20 @@ export class RunningJobs {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Aborts the listed jobs that run here (cancelled, reassigned): they fail as `ABORTED`. */
-  abort(jobIds: string[], reason: string): void {
+  /**
+   * Aborts the listed jobs that run here (cancelled, reassigned): they fail as `ABORTED`. With
+   * `preemptGraceMs`, they were preempted for a higher-class job: they fail as `PREEMPTED`
+   * (the server puts them back in the queue), and their handlers get that grace to stop.
+   */
+  abort(jobIds: string[], reason: string, preemptGraceMs?: number): void {
     for (const id of jobIds) {
-      this.jobs.get(id)?.abort.abort(new BatonError('ABORTED', reason, 409, undefined, true));
+      this.jobs
+        .get(id)
+        ?.abort.abort(
+          preemptGraceMs === undefined
+            ? new BatonError('ABORTED', reason, 409, undefined, true)
+            : new PreemptedError(reason, preemptGraceMs),
+        );
     }
   }
 

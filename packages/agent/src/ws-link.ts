@@ -267,8 +267,8 @@ export class WsLink implements AgentLink, LingeringReport {
       } else if (message.t === 'deliver') {
         this.inbox?.deliver((raw as { assignments: Parameters<AgentInbox['deliver']>[0] }).assignments);
       } else if (message.t === 'abort') {
-        const { jobIds, reason } = raw as { jobIds: string[]; reason: string };
-        this.inbox?.abort(jobIds, reason);
+        const { jobIds, reason, preempt } = raw as { jobIds: string[]; reason: string; preempt?: unknown };
+        this.inbox?.abort(jobIds, reason, preempt === true ? { preempt: true } : undefined);
       }
     }
   }

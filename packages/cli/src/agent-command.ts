@@ -5,13 +5,15 @@ import type { AnyTaskDefinition } from '@baton/agent';
 import { Agent, GpuHealthMonitor, WsLink, createCommandTask, declaredGpus, demoTasks, detectGpus } from '@baton/agent';
 import type { GpuDevice } from '@baton/core';
 import { BatonError, tagSchema } from '@baton/core';
+import { MIN_RUNTIME_MAX_MS, PREEMPT_GRACE_MAX_MS, poolOptionsFromFlags } from './agent-flags.js';
+import type { PoolFlags } from './agent-flags.js';
 import { loadTaskModule } from './agent-tasks.js';
 import { CliError, intOption } from './cli-error.js';
 import { commandEnvFromFlags } from './command-env-flags.js';
 import { readFlagFile, readSecretFile } from './flag-files.js';
 import { onShutdown } from './serve.js';
 
-interface AgentFlags {
+interface AgentFlags extends PoolFlags {
   server: string;
   token?: string;
   tokenFile?: string;
@@ -101,6 +103,25 @@ export function registerAgentCommand(program: Command): void {
       'how often GPU health is checked (default 5000)',
       intOption('--gpu-health-interval-ms', 100),
     )
+    .option(
+      '--priorities <list>',
+      'dedicate this agent to these priority classes, comma-separated (high, normal, low; default: all)',
+    )
+    .option(
+      '--preemptible',
+      "take work of every class; a waiting higher-class job may preempt this agent's lower-class jobs",
+      false,
+    )
+    .option(
+      '--preempt-grace-ms <ms>',
+      'with --preemptible: how long a preempted job has after SIGTERM / its abort signal (default 30000)',
+      intOption('--preempt-grace-ms', 0, PREEMPT_GRACE_MAX_MS),
+    )
+    .option(
+      '--min-runtime-ms <ms>',
+      'with --preemptible: a job that has run less than this here is not preempted (default 60000)',
+      intOption('--min-runtime-ms', 0, MIN_RUNTIME_MAX_MS),
+    )
     .option('--log-level <level>', 'fatal | error | warn | info | debug', 'info')
     .action(async (flags: AgentFlags, command: Command) => {
       await runAgent(flags, command.getOptionValueSource('token') === 'cli');
@@ -132,6 +153,7 @@ async function runAgent(flags: AgentFlags, tokenOnCommandLine: boolean): Promise
   if (!flags.allowCommands && (flags.passEnv.length > 0 || flags.commandEnv.length > 0)) {
     throw new CliError('--pass-env and --command-env are for command tasks: add --allow-commands', 2);
   }
+  const pool = poolOptionsFromFlags(flags);
   const commandEnv = commandEnvFromFlags(flags.passEnv, flags.commandEnv, process.env, warn);
   for (const tag of flags.tag) {
     const parsed = tagSchema.safeParse(tag);
@@ -172,6 +194,7 @@ async function runAgent(flags: AgentFlags, tokenOnCommandLine: boolean): Promise
     memoryMb: flags.memoryMb ?? Math.floor(totalmem() / (1024 * 1024)),
     gpus,
     logger,
+    ...pool,
     ...(flags.queues !== undefined && { queues: flags.queues.split(',').filter(Boolean) }),
   });
 
@@ -205,7 +228,8 @@ async function runAgent(flags: AgentFlags, tokenOnCommandLine: boolean): Promise
   });
   process.stdout.write(
     `agent ${flags.name} connected to ${link.server} as ${agent.id ?? '?'}: pool ${flags.pool}, ${slots} slots, ` +
-      `GPUs [${gpus.map((g) => g.index).join(',')}], tasks ${tasks.map((t) => t.name).join(', ')}\n`,
+      `GPUs [${gpus.map((g) => g.index).join(',')}], tasks ${tasks.map((t) => t.name).join(', ')}` +
+      `${pool.priorities ? `, only ${pool.priorities.join(',')} priority` : ''}${pool.preemptible ? ', preemptible' : ''}\n`,
   );
 }
 

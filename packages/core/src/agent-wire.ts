@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
-import type { JobAssignment, JobError } from './job.js';
+import type { JobAssignment, JobError, PriorityClass } from './job.js';
+import { PRIORITY_CLASSES } from './job.js';
 import { frameShape } from './frame-shape.js';
 import type { AgentRegistration, Completion, GpuHealth, LeaseRef, LogChunk } from './protocol.js';
 
@@ -55,6 +56,42 @@ export const INVALID_MESSAGE_WINDOW_MS = 60_000;
 /** WebSocket close code for an agent the server cut off (protocol abuse): 1008, policy violation. */
 export const AGENT_POLICY_CLOSE = 1008;
 
+/** How long a preempted job's handler has after its abort (SIGTERM) before it is given up on. */
+export const DEFAULT_PREEMPT_GRACE_MS = 30_000;
+/** A job that has run less than this on a preemptible agent is not preempted. */
+export const DEFAULT_MIN_RUNTIME_MS = 60_000;
+/** Longest preemption grace an agent may declare: a victim holds the room its preemptor waits for. */
+export const MAX_PREEMPT_GRACE_MS = 60 * 60_000;
+/** Longest minimum runtime an agent may declare (a week). */
+export const MAX_MIN_RUNTIME_MS = 7 * 24 * 60 * 60_000;
+
+/**
+ * What is wrong with an agent's priority-pool declaration, or null: a class listed twice or
+ * unknown, or a dedicated agent (taking only some classes) that is also preemptible — a
+ * preemptible agent takes any work, so the two ask for opposite things.
+ */
+export function poolDeclarationProblem(d: { priorities?: readonly string[]; preemptible?: boolean }): string | null {
+  const priorities = d.priorities;
+  if (priorities === undefined) return null;
+  if (priorities.length === 0) return `priorities must name at least one of ${PRIORITY_CLASSES.join(', ')}`;
+  const seen = new Set<string>();
+  for (const p of priorities) {
+    if (!(PRIORITY_CLASSES as readonly string[]).includes(p))
+      return `unknown priority class "${p}": use ${PRIORITY_CLASSES.join(', ')}`;
+    if (seen.has(p)) return `priority class "${p}" is listed twice`;
+    seen.add(p);
+  }
+  if (d.preemptible && isDedicated(priorities as readonly PriorityClass[])) {
+    return `an agent dedicated to ${priorities.join(', ')} cannot also be preemptible: a preemptible agent takes work of every class`;
+  }
+  return null;
+}
+
+/** Whether an agent taking these classes is dedicated (takes fewer than all of them). */
+export function isDedicated(priorities: readonly PriorityClass[] | undefined): boolean {
+  return priorities !== undefined && PRIORITY_CLASSES.some((p) => !priorities.includes(p));
+}
+
 /**
  * A job whose handler ignored its AbortSignal and runs on after the job ended (cancelled,
  * timed out, lease lost): its slots and GPUs stay taken on the agent until the handler returns.
@@ -95,7 +132,7 @@ export type ServerMessage =
   | { t: 'reply'; id: number; ok: true; result: unknown }
   | { t: 'reply'; id: number; ok: false; error: { code: string; message: string } }
   | { t: 'deliver'; assignments: JobAssignment[] }
-  | { t: 'abort'; jobIds: string[]; reason: string };
+  | { t: 'abort'; jobIds: string[]; reason: string; preempt?: true };
 
 // Records off: plain maps, readable by any msgpack implementation.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -275,6 +312,10 @@ export const registrationSchema = z.strictObject({
     )
     .max(1024)
     .optional(),
+  priorities: z.array(z.enum(PRIORITY_CLASSES)).min(1).max(PRIORITY_CLASSES.length).optional(),
+  preemptible: z.boolean().optional(),
+  preemptGraceMs: z.number().int().min(0).max(MAX_PREEMPT_GRACE_MS).optional(),
+  minRuntimeMs: z.number().int().min(0).max(MAX_MIN_RUNTIME_MS).optional(),
   resume: z
     .strictObject({
       agentId: name,

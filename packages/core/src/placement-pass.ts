@@ -4,6 +4,8 @@ import type { AgentState, Capacity, Release, Reservation } from './placement-fle
 import type { ReservationPolicy } from './placement.js';
 import type { AgentHeap } from './placement-heap.js';
 import { agentStates, covers, EligibilityClass } from './placement-fleet.js';
+import type { PriorityClass } from './job.js';
+import { dedicatedQueues, noAgentForPriority, servesPriority } from './placement-priority.js';
 import * as reasons from './placement-reasons.js';
 
 /** Failed shapes remembered per class and kind for the "needs at least as much" shortcut. */
@@ -15,7 +17,7 @@ export class PlacementPass {
   /** Free capacity when the pass began, by agent index. */
   private readonly initial: Capacity[];
   private readonly byQueue = new Map<string, AgentState[]>();
-  /** queue → task → sorted tags → class. */
+  /** queue → task → sorted tags (and priority class, in queues with a dedicated agent) → class. */
   private readonly classes = new Map<string, Map<string, Map<string, EligibilityClass>>>();
   private readonly placements: Placement[] = [];
   private readonly pending = new Map<string, PendingReason>();
@@ -35,6 +37,11 @@ export class PlacementPass {
   private anyReleases = false;
   /** The pass's time when it is a finite number; null: limits and releases are not used. */
   private readonly now: number | null;
+  /**
+   * Queues an agent dedicated to some priority classes takes: there eligibility depends on the
+   * job's class too (so each class also makes its own reservations).
+   */
+  private readonly dedicated: ReadonlySet<string>;
 
   constructor(
     agents: readonly AgentCapacity[],
@@ -43,6 +50,7 @@ export class PlacementPass {
   ) {
     this.now = now !== undefined && Number.isFinite(now) ? now : null;
     this.agents = agentStates(agents);
+    this.dedicated = dedicatedQueues(agents);
     if (this.now !== null) this.anyReleases = agents.some((a) => (a.releases?.length ?? 0) > 0);
     this.initial = this.agents.map((a) => [a.freeSlots, a.freeCpu, a.freeMemoryMb, a.freeGpus.length] as const);
     for (const agent of this.agents) {
@@ -413,20 +421,21 @@ export class PlacementPass {
 
   private classOf(job: PendingJob): EligibilityClass {
     const tags = job.constraints.tags;
-    const tagsKey = tags.length === 0 ? '' : tags.length === 1 ? tags[0]! : [...tags].sort().join('\u0001');
+    const sortedTags = tags.length === 0 ? '' : tags.length === 1 ? tags[0]! : [...tags].sort().join('\u0001');
+    const tagsKey = this.dedicated.has(job.queue) ? `${job.priority}\u0002${sortedTags}` : sortedTags;
     let byTask = this.classes.get(job.queue);
     if (!byTask) this.classes.set(job.queue, (byTask = new Map()));
     let byTags = byTask.get(job.task);
     if (!byTags) byTask.set(job.task, (byTags = new Map()));
     let cls = byTags.get(tagsKey);
     if (!cls) {
-      cls = this.makeClass(job.queue, job.task, tags.length > 1 ? [...new Set(tags)].sort() : tags);
+      cls = this.makeClass(job.queue, job.task, tags.length > 1 ? [...new Set(tags)].sort() : tags, job.priority);
       byTags.set(tagsKey, cls);
     }
     return cls;
   }
 
-  private makeClass(queue: string, task: string, tags: readonly string[]): EligibilityClass {
+  private makeClass(queue: string, task: string, tags: readonly string[], priority: PriorityClass): EligibilityClass {
     const ofQueue = this.byQueue.get(queue) ?? [];
     let eligible: AgentState[] = [];
     let ineligible: PendingReason | null = null;
@@ -441,6 +450,16 @@ export class PlacementPass {
         if (eligible.length === 0) {
           const missing = tags.filter((t) => !serving.some((a) => tagSet(a).has(t)));
           ineligible = reasons.noAgentWithTags(queue, task, missing.length > 0 ? missing : tags);
+        } else if (this.dedicated.has(queue)) {
+          const tagged = eligible;
+          eligible = tagged.filter((a) => servesPriority(a.source, priority));
+          if (eligible.length === 0)
+            ineligible = noAgentForPriority(
+              queue,
+              task,
+              priority,
+              tagged.map((a) => a.source),
+            );
         }
       }
     }

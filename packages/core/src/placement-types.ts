@@ -44,6 +44,26 @@ export interface CapacityRelease {
   memoryMb?: number;
 }
 
+/**
+ * A job running on an agent, as a scheduler choosing preemption victims sees it. Listed for
+ * preemptible agents only: their jobs are the only ones preemption may stop.
+ */
+export interface RunningJobView {
+  jobId: string;
+  /** Its class; null when unknown (re-adopted after a reconnect): such a job is never preempted. */
+  priority: PriorityClass | null;
+  /** Who submitted it; null when unknown. */
+  owner: string | null;
+  /** When it was handed to the agent (epoch ms): its runtime so far, against `minRuntimeMs`. */
+  startedAt: number;
+  slots: number;
+  cpu: number;
+  memoryMb: number;
+  gpus: readonly number[];
+  /** Already told to stop for a preemption: its room comes back once its handler has stopped. */
+  preempting?: boolean;
+}
+
 /** An agent's free capacity as the scheduler sees it. */
 export interface AgentCapacity {
   id: string;
@@ -69,6 +89,19 @@ export interface AgentCapacity {
    * backfilled, and reservations are chosen as if no job had a limit.
    */
   releases?: readonly CapacityRelease[];
+  /**
+   * The priority classes the agent takes when it is dedicated to some (`--priorities`); absent,
+   * every class. A job of another class is never placed here.
+   */
+  priorities?: readonly PriorityClass[];
+  /** Its running jobs may be preempted for a waiting job of a higher class (`--preemptible`). */
+  preemptible?: boolean;
+  /** A preemptible agent's: a job that has run less than this (ms) is not preempted. */
+  minRuntimeMs?: number;
+  /** A preemptible agent's: how long a preempted job takes at most to give its room back (ms). */
+  preemptGraceMs?: number;
+  /** The jobs running on a preemptible agent (absent on other agents). */
+  running?: readonly RunningJobView[];
 }
 
 /** One decision: run `jobId` on `agentId`, on these GPU device indices. */

@@ -1,4 +1,4 @@
-import type { JobAssignment, JobError, JobState, Resources } from './job.js';
+import type { JobAssignment, JobError, JobState, PriorityClass, Resources } from './job.js';
 
 /**
  * The agent protocol: the only way work reaches an agent and outcomes leave it. Agents
@@ -49,6 +49,20 @@ export interface AgentRegistration {
   tags?: string[];
   gpus?: GpuDevice[];
   /**
+   * Priority classes the agent takes, when it is dedicated to some (`--priorities high`).
+   * Absent (or every class): it takes work of any class.
+   */
+  priorities?: PriorityClass[];
+  /**
+   * Its running jobs may be stopped for a waiting job of a higher class that fits nowhere else
+   * (`--preemptible`). Never with `priorities`: a dedicated agent is not preemptible.
+   */
+  preemptible?: boolean;
+  /** After a preemption's abort, how long a job's handler has before it is given up on (ms). */
+  preemptGraceMs?: number;
+  /** A job that has run less than this here (ms) is not preempted. */
+  minRuntimeMs?: number;
+  /**
    * Set when an agent reconnects: its id from before, the jobs it still runs, and the
    * `resumeSecret` its registration returned. Jobs whose lease is still current stay with it;
    * the rest are listed in `RegisteredAgent.abort`. A server that still has a session for that
@@ -83,10 +97,17 @@ export interface LogChunk {
 export interface AgentInbox {
   /** New work for this agent. */
   deliver(assignments: JobAssignment[]): void;
-  /** Stop these jobs (cancelled, or their lease was lost). */
-  abort(jobIds: string[], reason: string): void;
+  /**
+   * Stop these jobs (cancelled, or their lease was lost). With `preempt`, they are stopped for
+   * a higher-class job: the agent gives each its `preemptGraceMs` instead of the task's grace.
+   */
+  abort(jobIds: string[], reason: string, options?: AbortOptions): void;
   /** The jobs the agent runs now, for re-registering after a lost connection. */
   held(): HeldJob[];
+}
+
+export interface AbortOptions {
+  preempt?: boolean;
 }
 
 export interface LeaseRef {

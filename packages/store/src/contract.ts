@@ -166,6 +166,10 @@ export interface Store extends Coordination, Accounts, FairShareStore {
 /** A placement offered to the server of its agent, with what the job needs, for admission. */
 export interface Offer extends Placement {
   resources: Resources;
+  /** The job's priority class, kept with the job on its agent: preemption picks victims by it. */
+  priority?: PriorityClass;
+  /** Who submitted the job, kept likewise. */
+  owner?: string;
 }
 
 export interface StoredLogChunk extends LogChunk {

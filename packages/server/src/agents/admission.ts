@@ -1,4 +1,4 @@
-import type { AgentCapacity, JobAssignment, Placement } from '@baton/core';
+import type { AgentCapacity, JobAssignment, Placement, PriorityClass } from '@baton/core';
 import type { Offer, Store } from '@baton/store';
 import type { AgentSession } from './agent-session.js';
 
@@ -51,11 +51,23 @@ export async function admit(
   }
 }
 
+/** Each offered job's priority class, where the offer gave it: kept with the job on its agent. */
+export function prioritiesOf(offers: readonly Offer[]): Map<string, PriorityClass> {
+  const priorities = new Map<string, PriorityClass>();
+  for (const offer of offers) if (offer.priority !== undefined) priorities.set(offer.jobId, offer.priority);
+  return priorities;
+}
+
 /**
- * Hands assignments to their agents, holding what each job takes. An assignment for a
- * departed agent is left to lease expiry. Returns whether any agent got work.
+ * Hands assignments to their agents, holding what each job takes, with its priority class
+ * when known (preemption stops only jobs whose class it knows). An assignment for a departed
+ * agent is left to lease expiry. Returns whether any agent got work.
  */
-export function dispatch(sessions: ReadonlyMap<string, AgentSession>, assignments: JobAssignment[]): boolean {
+export function dispatch(
+  sessions: ReadonlyMap<string, AgentSession>,
+  assignments: JobAssignment[],
+  priorities: ReadonlyMap<string, PriorityClass> = new Map(),
+): boolean {
   const now = Date.now();
   const byAgent = new Map<AgentSession, JobAssignment[]>();
   for (const a of assignments) {
@@ -67,6 +79,9 @@ export function dispatch(sessions: ReadonlyMap<string, AgentSession>, assignment
       resources: a.job.resources,
       gpus: a.job.gpus,
       endsBy: a.job.timeoutMs === null ? Infinity : now + a.job.timeoutMs,
+      priority: priorities.get(a.job.id) ?? null,
+      owner: a.job.owner,
+      startedAt: now,
     });
     let list = byAgent.get(session);
     if (!list) byAgent.set(session, (list = []));

@@ -1,3 +1,4 @@
+import { PRIORITY_CLASSES } from '@baton/core';
 import type { AgentSession } from './agent-session.js';
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -19,6 +20,11 @@ export function agentJson(s: AgentSession): Record<string, unknown> {
     used: s.slotsUsed,
     cpu: finite(d.cpu),
     memoryMb: finite(d.memoryMb),
+    // The classes it takes (every one unless dedicated), and how preemption treats its jobs.
+    priorities: d.priorities ?? [...PRIORITY_CLASSES],
+    preemptible: d.preemptible,
+    minRuntimeMs: d.minRuntimeMs,
+    preemptGraceMs: d.preemptGraceMs,
     gpus: [...s.gpus.values()].map((g) => ({
       index: g.index,
       uuid: g.uuid,

@@ -1,5 +1,12 @@
 import type { AgentInbox, AgentRegistration, RegisteredAgent } from '@baton/core';
-import { BatonError, ValidationError, describeIssues, newAgentId, registrationSchema } from '@baton/core';
+import {
+  BatonError,
+  ValidationError,
+  describeIssues,
+  newAgentId,
+  poolDeclarationProblem,
+  registrationSchema,
+} from '@baton/core';
 import type { Store } from '@baton/store';
 import type { Logger } from 'pino';
 import { routesOf } from './agent-routes.js';
@@ -99,5 +106,8 @@ function validRegistration(raw: AgentRegistration): AgentRegistration {
     const { message, details } = describeIssues(parsed.error, 'registration');
     throw new ValidationError(message, details, 'INVALID_REGISTRATION');
   }
+  // Across fields: a class listed twice, or an agent both dedicated and preemptible.
+  const poolProblem = poolDeclarationProblem(parsed.data);
+  if (poolProblem) throw new ValidationError(`registration: ${poolProblem}`, undefined, 'INVALID_REGISTRATION');
   return parsed.data;
 }

@@ -6,10 +6,18 @@ import type {
   CapacityRelease,
   GpuDevice,
   LingeringJob,
+  PriorityClass,
   Resources,
+  RunningJobView,
   TransitionResult,
 } from '@baton/core';
-import { DEFAULT_POOL, ValidationError } from '@baton/core';
+import {
+  DEFAULT_MIN_RUNTIME_MS,
+  DEFAULT_POOL,
+  DEFAULT_PREEMPT_GRACE_MS,
+  ValidationError,
+  isDedicated,
+} from '@baton/core';
 import { queuesOf } from './agent-routes.js';
 
 /** What a job holds on its agent while it runs. */
@@ -19,6 +27,17 @@ export interface HeldJob {
   gpus: number[];
   /** When the job ends at the latest (assignment + its timeout), or Infinity without one. */
   endsBy: number;
+  /**
+   * The job's priority class, as the placement that sent it here said; null when unknown (a
+   * job re-adopted on resume): preemption never stops such a job.
+   */
+  priority?: PriorityClass | null;
+  /** Who submitted it, when known. */
+  owner?: string | null;
+  /** When it was handed to the agent (epoch ms); for a resumed job, when it was re-adopted. */
+  startedAt?: number;
+  /** The agent was told to stop it for a higher-class job: its room comes back when it reports. */
+  preempting?: boolean;
   /** When the store last renewed the job's lease for this server (assign, start, heartbeat, resume). */
   renewedAt?: number;
   /**
@@ -51,6 +70,13 @@ export interface AgentDeclaration {
   cpu: number;
   memoryMb: number;
   gpus: GpuState[];
+  /** Classes the agent is dedicated to, or null: it takes every class. */
+  priorities: PriorityClass[] | null;
+  preemptible: boolean;
+  /** How long a preempted job's handler gets after its abort (ms). */
+  preemptGraceMs: number;
+  /** A job that has run here less than this (ms) is not preempted. */
+  minRuntimeMs: number;
 }
 
 /**
@@ -126,7 +152,8 @@ export class AgentSession {
 
   hold(jobId: string, job: HeldJob): void {
     if (this.held.has(jobId)) return;
-    this.held.set(jobId, { ...job, renewedAt: job.renewedAt ?? Date.now() });
+    const now = Date.now();
+    this.held.set(jobId, { ...job, renewedAt: job.renewedAt ?? now, startedAt: job.startedAt ?? now });
     this.usedSlots += job.resources.slots;
     this.usedCpu += job.resources.cpu;
     this.usedMemoryMb += job.resources.memoryMb;
@@ -182,6 +209,21 @@ export class AgentSession {
     }
     for (const jobId of lapsed) this.release(jobId);
     return lapsed;
+  }
+
+  /**
+   * Marks held jobs as being preempted (the agent is told to stop them); returns those it holds.
+   * Their room stays taken until their outcome comes in: the victim may run for its grace.
+   */
+  preempt(jobIds: readonly string[]): string[] {
+    const marked: string[] = [];
+    for (const jobId of jobIds) {
+      const job = this.held.get(jobId);
+      if (!job) continue;
+      job.preempting = true;
+      marked.push(jobId);
+    }
+    return marked;
   }
 
   releaseAll(): void {
@@ -277,7 +319,34 @@ export class AgentSession {
       gpuCount: healthy.length,
       total: { slots: d.slots, cpu: d.cpu, memoryMb: d.memoryMb, gpus: healthy.length },
       ...(this.bounded > 0 && { releases: this.releases() }),
+      ...(d.priorities !== null && { priorities: d.priorities }),
+      // Only a preemptible agent's jobs can be victims: only there are they listed.
+      ...(d.preemptible && {
+        preemptible: true,
+        preemptGraceMs: d.preemptGraceMs,
+        minRuntimeMs: d.minRuntimeMs,
+        running: this.runningViews(),
+      }),
     };
+  }
+
+  /** The held jobs as a scheduler choosing preemption victims sees them. */
+  private runningViews(): RunningJobView[] {
+    const views: RunningJobView[] = [];
+    for (const [jobId, job] of this.held) {
+      views.push({
+        jobId,
+        priority: job.priority ?? null,
+        owner: job.owner ?? null,
+        startedAt: job.startedAt ?? this.connectedAt,
+        slots: job.resources.slots,
+        cpu: job.resources.cpu,
+        memoryMb: job.resources.memoryMb,
+        gpus: job.gpus,
+        ...(job.preempting && { preempting: true }),
+      });
+    }
+    return views;
   }
 
   /** When held room comes back at the latest: each job's end bound (timeouts are enforced). */
@@ -304,6 +373,11 @@ export function declarationOf(r: AgentRegistration, id: string): AgentDeclaratio
     cpu: r.cpu ?? Infinity,
     memoryMb: r.memoryMb ?? Infinity,
     gpus: (r.gpus ?? []).map((g) => ({ ...g })),
+    // Every class listed is the same as none: not dedicated.
+    priorities: isDedicated(r.priorities) ? [...new Set(r.priorities)] : null,
+    preemptible: r.preemptible === true,
+    preemptGraceMs: r.preemptGraceMs ?? DEFAULT_PREEMPT_GRACE_MS,
+    minRuntimeMs: r.minRuntimeMs ?? DEFAULT_MIN_RUNTIME_MS,
   };
 }
 

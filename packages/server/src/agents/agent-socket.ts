@@ -90,7 +90,8 @@ function serveAgent(ws: WebSocket, gateway: AgentGateway, logger: Logger, remote
   };
   const inbox: AgentInbox = {
     deliver: (assignments: JobAssignment[]) => send({ t: 'deliver', assignments }),
-    abort: (jobIds, reason) => send({ t: 'abort', jobIds, reason }),
+    abort: (jobIds, reason, options) =>
+      send({ t: 'abort', jobIds, reason, ...(options?.preempt && { preempt: true }) }),
     held: () => [],
   };
   const connection = gateway.connect(inbox);

@@ -1,4 +1,5 @@
-import type { AgentCapacity, CapacityRelease } from '@baton/core';
+import type { AgentCapacity, CapacityRelease, PriorityClass, RunningJobView } from '@baton/core';
+import { PRIORITY_CLASSES } from '@baton/core';
 import type { CapacityReport } from './capacity-report.js';
 
 /**
@@ -18,6 +19,12 @@ interface WireCapacity {
   gpuCount: number;
   total: { slots: number; cpu: number | null; memoryMb: number | null; gpus: number };
   releases?: { atMs: number | null; slots: number; gpus: number; cpu?: number; memoryMb?: number }[];
+  /** Priority pools and preemption: absent from reports of servers that predate them. */
+  priorities?: PriorityClass[];
+  preemptible?: boolean;
+  minRuntimeMs?: number;
+  preemptGraceMs?: number;
+  running?: RunningJobView[];
 }
 
 /**
@@ -52,6 +59,13 @@ export function toReport(
       gpuCount: a.gpuCount,
       total: { slots: a.total.slots, cpu: finite(a.total.cpu), memoryMb: finite(a.total.memoryMb), gpus: a.total.gpus },
       ...(a.releases && { releases: a.releases.map((r) => ({ ...r, atMs: finite(r.atMs) })) }),
+      ...(a.priorities && { priorities: [...a.priorities] }),
+      ...(a.preemptible && {
+        preemptible: true,
+        ...(a.minRuntimeMs !== undefined && { minRuntimeMs: a.minRuntimeMs }),
+        ...(a.preemptGraceMs !== undefined && { preemptGraceMs: a.preemptGraceMs }),
+        ...(a.running && { running: a.running.map((j) => ({ ...j, gpus: [...j.gpus] })) }),
+      }),
     })),
   };
 }
@@ -82,5 +96,28 @@ export function fromReport(report: unknown): AgentCapacity[] {
       ...(a.releases && {
         releases: a.releases.map((r): CapacityRelease => ({ ...r, atMs: unbounded(r.atMs) })),
       }),
+      ...poolOf(a),
     }));
+}
+
+/**
+ * An agent's pool fields as a report gives them. Priorities that are not a list of known
+ * classes (a newer server's) are read as a pool taking nothing new here: placing a job where its
+ * class may not be served would be worse than waiting for a report this server understands.
+ */
+function poolOf(
+  a: WireCapacity,
+): Pick<AgentCapacity, 'priorities' | 'preemptible' | 'minRuntimeMs' | 'preemptGraceMs' | 'running'> {
+  const known = (p: unknown): p is PriorityClass => (PRIORITY_CLASSES as readonly unknown[]).includes(p);
+  return {
+    ...(a.priorities !== undefined && {
+      priorities: Array.isArray(a.priorities) ? a.priorities.filter(known) : [],
+    }),
+    ...(a.preemptible === true && {
+      preemptible: true,
+      ...(typeof a.minRuntimeMs === 'number' && { minRuntimeMs: a.minRuntimeMs }),
+      ...(typeof a.preemptGraceMs === 'number' && { preemptGraceMs: a.preemptGraceMs }),
+      ...(Array.isArray(a.running) && { running: a.running }),
+    }),
+  };
 }

@@ -7,11 +7,12 @@ import type {
   JobAssignment,
   LingeringJob,
   LingeringReport,
+  PriorityClass,
 } from '@baton/core';
 import { ValidationError } from '@baton/core';
 import type { Offer, Store } from '@baton/store';
 import type { Logger } from 'pino';
-import { admit, dispatch } from './admission.js';
+import { admit, dispatch, prioritiesOf } from './admission.js';
 import type { AgentConnection, ConnectionHost } from './agent-connection.js';
 import { openConnection } from './agent-connection.js';
 import { registerAgent } from './agent-registration.js';
@@ -177,14 +178,42 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   async admit(offers: readonly Offer[]): Promise<JobAssignment[]> {
     const { assignments, accepted } = await admit(this.store, this.sessions, offers, this.options.leaseMs);
     if (accepted === 0) return [];
-    this.dispatch(assignments);
+    this.dispatch(assignments, prioritiesOf(offers));
     if (assignments.length < accepted) this.emit('capacity'); // room held for jobs others took
     return assignments;
   }
 
-  /** Hands assignments to their agents. An assignment for a departed agent is left to lease expiry. */
-  dispatch(assignments: JobAssignment[]): void {
-    if (dispatch(this.sessions, assignments)) this.emit('usage');
+  /**
+   * Hands assignments to their agents, with each job's priority class when known. An
+   * assignment for a departed agent is left to lease expiry.
+   */
+  dispatch(assignments: JobAssignment[], priorities?: ReadonlyMap<string, PriorityClass>): void {
+    if (dispatch(this.sessions, assignments, priorities)) this.emit('usage');
+  }
+
+  /**
+   * Tells this server's agents to stop these jobs for a higher-class one: each agent aborts
+   * them with its `preemptGraceMs` (a command gets SIGTERM, then SIGKILL after it), and each
+   * fails with the retryable `PREEMPTED`. Their room stays taken until their outcomes come in.
+   * Returns the jobs found held here; those of agents this server does not have are left out.
+   */
+  preempt(victims: readonly { jobId: string; agentId: string }[], reason: string): string[] {
+    const byAgent = new Map<string, string[]>();
+    for (const { jobId, agentId } of victims) {
+      let list = byAgent.get(agentId);
+      if (!list) byAgent.set(agentId, (list = []));
+      list.push(jobId);
+    }
+    const found: string[] = [];
+    for (const [agentId, jobIds] of byAgent) {
+      const session = this.sessions.get(agentId);
+      if (!session) continue;
+      const held = session.preempt(jobIds);
+      if (held.length === 0) continue;
+      found.push(...held);
+      session.inbox?.abort(held, reason, { preempt: true });
+    }
+    return found;
   }
 
   /** Tells the agent holding a job to stop it. */
