@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,11 @@ export interface BenchServer {
   store: Store;
   server: BatonServer;
   url: string;
+  /**
+   * A token of the stored user `bench`: workloads submit with it, so every request pays what
+   * authentication costs in production (a stored token, found and checked).
+   */
+  token: string;
   /** Stops the server, closes the store, removes a temp store. Never throws. */
   close(log: (line: string) => void): Promise<void>;
 }
@@ -38,16 +44,29 @@ export async function startBenchServer(storeUrl: string | undefined): Promise<Be
     throw err;
   }
   // Server logs go to stderr: stdout carries only the result line.
-  const server = createBatonServer(store, { logger: pino({ level: 'warn' }, destination(2)) });
+  const adminToken = randomBytes(24).toString('base64url');
+  const server = createBatonServer(store, { logger: pino({ level: 'warn' }, destination(2)), adminToken });
   const base = await server.listen(0, '127.0.0.1');
+  const token = await benchUserToken(base, adminToken);
   return {
     store,
     server,
     url: base,
+    token,
     async close(log) {
       await server.close().catch((err: unknown) => log(`server close failed: ${String(err)}`));
       await store.close().catch((err: unknown) => log(`store close failed: ${String(err)}`));
       await removeTemp();
     },
   };
+}
+
+/** Makes the user `bench` (if new) and mints a token of theirs, as an admin would. */
+async function benchUserToken(base: string, adminToken: string): Promise<string> {
+  const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+  const user = await fetch(`${base}/api/users`, { method: 'POST', headers, body: JSON.stringify({ name: 'bench' }) });
+  if (user.status !== 201 && user.status !== 409) throw new Error(`could not create the bench user: ${user.status}`);
+  const minted = await fetch(`${base}/api/users/bench/tokens`, { method: 'POST', headers, body: '{}' });
+  if (minted.status !== 201) throw new Error(`could not mint the bench user's token: ${minted.status}`);
+  return ((await minted.json()) as { token: string }).token;
 }

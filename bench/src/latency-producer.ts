@@ -13,7 +13,8 @@ const nowMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function produce(): Promise<{ acked: number; errors: number; firstError: string | null }> {
-  const client = new BatonClient({ baseUrl: url });
+  // The token comes in the environment, not the arguments: it stays out of the process list.
+  const client = new BatonClient({ baseUrl: url, token: process.env.BATON_TOKEN });
   const total = Math.round(rate * seconds);
   const intervalMs = 1000 / rate;
   const acks: Promise<unknown>[] = [];

@@ -56,18 +56,17 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
   let agent: Agent | null = null;
   try {
     bench = await startBenchServer(options.store);
-    const { store, server, url: base } = bench;
+    const { store, server, url: base, token } = bench;
     agent = new Agent({ link: server.localLink(), tasks: [task], concurrency, name: 'bench' });
     await agent.start();
     log(`latency baton rate=${rate}/s for ${seconds}s c=${concurrency} store=${options.store ?? 'sqlite:(temp file)'}`);
     // The producer runs in its own process, as the peers' does, so its HTTP client does not
     // share this event loop with the server and agent being measured.
-    const producer = fork(fileURLToPath(new URL('./latency-producer.js', import.meta.url)), [
-      base,
-      String(rate),
-      String(seconds),
-      task.name,
-    ]);
+    const producer = fork(
+      fileURLToPath(new URL('./latency-producer.js', import.meta.url)),
+      [base, String(rate), String(seconds), task.name],
+      { env: { ...process.env, BATON_TOKEN: token } },
+    );
     const summary = await new Promise<{ acked: number; errors: number; firstError: string | null }>(
       (resolve, reject) => {
         producer.once('message', (m) => resolve(m as { acked: number; errors: number; firstError: string | null }));

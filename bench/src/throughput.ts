@@ -136,12 +136,12 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   let agent: Agent | null = null;
   try {
     bench = await startBenchServer(options.store);
-    const { store, server, url } = bench;
+    const { store, server, url, token } = bench;
     // The API takes jobs only for tasks some agent announced; announce ours before the agent starts.
     await store.registerTasks([{ task: THROUGHPUT_TASK, queue: THROUGHPUT_QUEUE }]);
     const before = await counts(store);
     agent = new Agent({ link: server.localLink(), tasks: [noop], concurrency: C, name: 'bench' });
-    const client = new BatonClient({ baseUrl: url });
+    const client = new BatonClient({ baseUrl: url, token });
     log(`throughput baton n=${N} c=${C} store=${options.store ?? 'sqlite:(temp file)'} api=${url}`);
 
     // ---- enqueue: one bulk submission per chunk, each chunk stamped just before its call ----
