@@ -14,3 +14,4 @@ export * from './json-depth.js';
 export * from './frame-shape.js';
 export * from './account-schemas.js';
 export * from './fair-share.js';
+export * from './preemption.js';

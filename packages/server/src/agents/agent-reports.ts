@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { AgentSession } from './agent-session.js';
 import { Batcher } from './batcher.js';
 
+const PREEMPTED_MESSAGE = 'stopped for a higher-priority job; back in the queue, the attempt not spent';
+
 /**
  * Agents' reports (starts, heartbeats, outcomes, output) as batched store calls: reports of
  * every agent made in one turn of the event loop become one store transaction per kind.
@@ -13,6 +15,7 @@ export class AgentReports {
   private readonly starts: Batcher<LeaseRef, TransitionResult>;
   private readonly heartbeats: Batcher<LeaseRef & { progress?: number }, TransitionResult>;
   private readonly completions: Batcher<Completion, TransitionResult>;
+  private readonly preemptions: Batcher<LeaseRef & { message: string }, TransitionResult>;
   private readonly logWrites: Batcher<LogChunk, null>;
 
   constructor(
@@ -24,6 +27,7 @@ export class AgentReports {
     this.starts = new Batcher((items) => store.start(items, options.leaseMs));
     this.heartbeats = new Batcher((items) => store.heartbeat(items, options.leaseMs));
     this.completions = new Batcher((items) => store.complete(items));
+    this.preemptions = new Batcher((items) => store.preempt(items));
     this.logWrites = new Batcher(async (chunks) => {
       await store.appendLogs(chunks);
       return chunks.map(() => null);
@@ -50,12 +54,39 @@ export class AgentReports {
    * the job's lease lapses and {@link AgentSession.releaseLapsed} frees it.
    */
   async complete(session: AgentSession, items: Completion[]): Promise<TransitionResult[]> {
-    const results = await this.record(
-      session,
-      items.map(refuseOversizedResult),
-      items.map((i) => i.jobId),
-    );
-    return results;
+    // A job this server told to stop for a higher class, that then failed (it was stopped), goes
+    // back to the queue without spending an attempt. The server's own mark decides, never the
+    // agent's error code: an agent cannot dodge the attempt count by claiming PREEMPTED.
+    const preempted = (i: Completion) => i.outcome === 'failed' && session.held.get(i.jobId)?.preempting === true;
+    if (!items.some(preempted)) {
+      return this.record(
+        session,
+        items.map(refuseOversizedResult),
+        items.map((i) => i.jobId),
+      );
+    }
+    const stopped = items.filter(preempted);
+    const others = items.filter((i) => !preempted(i));
+    const [a, b] = await Promise.all([
+      others.length > 0
+        ? this.record(
+            session,
+            others.map(refuseOversizedResult),
+            others.map((i) => i.jobId),
+          )
+        : Promise.resolve([]),
+      this.record(
+        session,
+        stopped.map((i) => ({ jobId: i.jobId, leaseToken: i.leaseToken, message: PREEMPTED_MESSAGE })),
+        stopped.map((i) => i.jobId),
+        this.preemptions,
+      ),
+    ]);
+    const byJob = new Map<string, TransitionResult>();
+    for (const [i, r] of [...others.map((o, k) => [o, a[k]] as const), ...stopped.map((o, k) => [o, b[k]] as const)]) {
+      if (r) byJob.set(i.jobId, r);
+    }
+    return items.map((i) => byJob.get(i.jobId)!);
   }
 
   async logs(session: AgentSession, chunks: LogChunk[]): Promise<void> {
@@ -94,14 +125,15 @@ export class AgentReports {
    * Sends outcomes to the store; frees the jobs' room once it answered, and marks them
    * unrecorded when it could not (see {@link complete}).
    */
-  private async record(
+  private async record<T>(
     session: AgentSession | null,
-    outcomes: Completion[],
+    outcomes: T[],
     jobIds: string[],
+    batcher: Batcher<T, TransitionResult> = this.completions as unknown as Batcher<T, TransitionResult>,
   ): Promise<TransitionResult[]> {
     let results: TransitionResult[];
     try {
-      results = await this.completions.add(outcomes);
+      results = await batcher.add(outcomes);
     } catch (err) {
       session?.outcomeUnrecorded(jobIds);
       throw err;
