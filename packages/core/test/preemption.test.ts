@@ -21,7 +21,11 @@ const running = (
   ...init,
 });
 /** A full CPU agent of `slots` slots running `jobs`. */
-const busyCpu = (id: string, jobs: RunningJobView[], init: Partial<AgentCapacity> = {}): AgentCapacity =>
+const busyCpu = (
+  id: string,
+  jobs: RunningJobView[],
+  init: Partial<Omit<AgentCapacity, 'tasks' | 'total'>> = {},
+): AgentCapacity =>
   cpuAgent(id, 0, { total: { slots: jobs.length }, preemptible: true, minRuntimeMs: MIN, running: jobs, ...init });
 
 describe('planPreemptions', () => {

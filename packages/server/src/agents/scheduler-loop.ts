@@ -1,6 +1,6 @@
 import type { Offer, PendingCursor, PendingRequest, Store } from '@baton/store';
-import type { AgentCapacity, PendingJob, PendingReason } from '@baton/core';
-import { comparePending, place, priorityRank, shardOfQueue } from '@baton/core';
+import type { AgentCapacity, PendingJob, PendingReason, PlacementResult } from '@baton/core';
+import { comparePending, place, planPreemptions, priorityRank, shardOfQueue } from '@baton/core';
 import type { FleetShares } from '../fairness/fleet-shares.js';
 import { orderForPass } from '../fairness/pass-order.js';
 import type { QuotaBook } from '../quota/quota-book.js';
@@ -298,6 +298,31 @@ export class SchedulerLoop {
   }
 
   /**
+   * Preemption: waiting higher-class jobs this pass could not place may stop lower-class jobs on
+   * this server's preemptible agents (see `planPreemptions`). Victims are told to stop; each
+   * goes back to the queue without spending an attempt once its handler has stopped (its
+   * failure is recorded as a preemption, agent-reports.ts), and its room then frees for the
+   * waiting job. Agents of other servers are left alone: this server holds no lease token of
+   * theirs to stop them with.
+   */
+  private preempt(admitted: readonly PendingJob[], result: PlacementResult, local: readonly AgentCapacity[]): void {
+    if (!local.some((a) => a.preemptible)) return;
+    const placed = new Set(result.placements.map((p) => p.jobId));
+    const waiting = admitted.filter((j) => !placed.has(j.id) && result.pending.has(j.id));
+    if (waiting.length === 0) return;
+    const plan = planPreemptions(waiting, local, { now: Date.now() });
+    for (const jobId of plan.waiting) {
+      this.reasons.set(jobId, {
+        code: 'WAITING_FOR_PREEMPTION',
+        message: 'lower-class jobs on a preemptible agent are being stopped to make room for it',
+      });
+    }
+    if (plan.victims.length === 0) return;
+    const stopped = this.gateway.preempt(plan.victims, PREEMPT_REASON);
+    this.options.logger.info({ victims: stopped, for: [...plan.waiting] }, 'preempting lower-class jobs');
+  }
+
+  /**
    * One placement round over the queues of this scheduler's shards, onto every agent of the
    * fleet: this server's own (exact) and the others' (as reported). Placements on this
    * server's agents are admitted here; the rest are offered to their servers. Returns true when
@@ -319,6 +344,16 @@ export class SchedulerLoop {
         let shard = this.shardOf.get(queue);
         if (shard === undefined) this.shardOf.set(queue, (shard = shardOfQueue(queue)));
         if (owned.has(shard)) freeByQueue.set(queue, (freeByQueue.get(queue) ?? 0) + agent.freeSlots);
+      }
+    }
+    // A full preemptible agent may still make room for a waiting higher-class job: its queues
+    // are read too (a few jobs), so preemption sees the jobs waiting for them.
+    for (const agent of local) {
+      if (!agent.preemptible || !agent.running?.length) continue;
+      for (const queue of agent.queues) {
+        let shard = this.shardOf.get(queue);
+        if (shard === undefined) this.shardOf.set(queue, (shard = shardOfQueue(queue)));
+        if (owned.has(shard)) freeByQueue.set(queue, Math.max(freeByQueue.get(queue) ?? 0, PREEMPT_LOOK));
       }
     }
     if (freeByQueue.size === 0) {
@@ -348,13 +383,19 @@ export class SchedulerLoop {
     }
     const { placements } = result;
     this.reasons = order.explain(result);
+    this.preempt(order.admitted, result, local);
     if (placements.length === 0) return sweepOn;
     const byId = new Map(pending.map((job) => [job.id, job]));
     const mine: Offer[] = [];
     const offers = new Map<string, Offer[]>();
     for (const p of placements) {
       const job = byId.get(p.jobId)!;
-      const offer: Offer = { ...p, resources: job.resources };
+      const offer: Offer = {
+        ...p,
+        resources: job.resources,
+        priority: job.priority,
+        ...(job.owner !== undefined && { owner: job.owner }),
+      };
       const serverId = serverOf.get(p.agentId);
       if (serverId === undefined) {
         mine.push(offer);
@@ -371,6 +412,12 @@ export class SchedulerLoop {
     return sweepOn || (assignments.length > 0 && this.gateway.capacity().some((a) => a.freeSlots > 0));
   }
 }
+
+/** Jobs read per queue of a full preemptible agent, for preemption to consider. */
+const PREEMPT_LOOK = 8;
+
+/** Said to a preempted job (its AbortSignal's reason) and logged. */
+const PREEMPT_REASON = 'preempted for a higher-priority job';
 
 /** Where a job stands against a sweep cursor in scheduling order (negative: before it). */
 function compareToCursor(job: PendingJob, cursor: PendingCursor): number {
