@@ -121,6 +121,9 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   const unsubscribe = store.subscribe((event) => {
     if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
     // Another server's scheduler placed jobs on this server's agents.
+    // Another server's scheduler preempts jobs on this server's agents.
+    if (event.type === 'preempt' && event.serverId === serverId)
+      gateway.preempt(event.victims, 'preempted for a higher-priority job');
     if (event.type === 'offer' && event.serverId === serverId) {
       gateway.admit(event.placements).catch((err: unknown) => logger.error({ err }, 'could not admit offered jobs'));
     }

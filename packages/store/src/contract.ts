@@ -256,6 +256,11 @@ export type StoreEvent =
    * that server admits what its agents still have room for and assigns it.
    */
   | { type: 'offer'; serverId: string; placements: Offer[] }
+  /**
+   * A scheduler preempts running jobs on agents of server `serverId` (for a waiting job of a
+   * higher class): that server tells the agents to stop them.
+   */
+  | { type: 'preempt'; serverId: string; victims: { jobId: string; agentId: string }[] }
   /** Server `serverId` reported new free capacity of its agents (see `putAgents`). */
   | { type: 'capacity'; serverId: string }
   /** A task route became live (new, or expired and back): a cache of `taskRoutes()` is out of date. */

@@ -111,7 +111,7 @@ export class SchedulerLoop {
     if (this.state !== 'idle') return;
     this.state = 'running';
     this.unsubscribe = this.store.subscribe((event) => {
-      if (event.type === 'logs' || event.type === 'offer') return;
+      if (event.type === 'logs' || event.type === 'offer' || event.type === 'preempt') return;
       if (event.type === 'capacity') {
         if (event.serverId === this.options.serverId) return;
         this.options.fleet.markDirty();
@@ -299,18 +299,22 @@ export class SchedulerLoop {
 
   /**
    * Preemption: waiting higher-class jobs this pass could not place may stop lower-class jobs on
-   * this server's preemptible agents (see `planPreemptions`). Victims are told to stop; each
-   * goes back to the queue without spending an attempt once its handler has stopped (its
-   * failure is recorded as a preemption, agent-reports.ts), and its room then frees for the
-   * waiting job. Agents of other servers are left alone: this server holds no lease token of
-   * theirs to stop them with.
+   * preemptible agents of the fleet (see `planPreemptions`). Victims are told to stop (by this
+   * server, or through the store by the server of their agent); each goes back to the queue
+   * without spending an attempt once its handler has stopped (its failure is recorded as a
+   * preemption, agent-reports.ts), and its room then frees for the waiting job.
    */
-  private preempt(admitted: readonly PendingJob[], result: PlacementResult, local: readonly AgentCapacity[]): void {
-    if (!local.some((a) => a.preemptible)) return;
+  private async preempt(
+    admitted: readonly PendingJob[],
+    result: PlacementResult,
+    agents: readonly AgentCapacity[],
+    serverOf: ReadonlyMap<string, string>,
+  ): Promise<void> {
+    if (!agents.some((a) => a.preemptible)) return;
     const placed = new Set(result.placements.map((p) => p.jobId));
     const waiting = admitted.filter((j) => !placed.has(j.id) && result.pending.has(j.id));
     if (waiting.length === 0) return;
-    const plan = planPreemptions(waiting, local, { now: Date.now() });
+    const plan = planPreemptions(waiting, agents, { now: Date.now() });
     for (const jobId of plan.waiting) {
       this.reasons.set(jobId, {
         code: 'WAITING_FOR_PREEMPTION',
@@ -318,8 +322,22 @@ export class SchedulerLoop {
       });
     }
     if (plan.victims.length === 0) return;
-    const stopped = this.gateway.preempt(plan.victims, PREEMPT_REASON);
-    this.options.logger.info({ victims: stopped, for: [...plan.waiting] }, 'preempting lower-class jobs');
+    const mine = plan.victims.filter((v) => !serverOf.has(v.agentId));
+    const stopped = mine.length > 0 ? this.gateway.preempt(mine, PREEMPT_REASON) : [];
+    // Agents of other servers: their server tells them, as it admits offers for them.
+    const elsewhere = new Map<string, { jobId: string; agentId: string }[]>();
+    for (const v of plan.victims) {
+      const serverId = serverOf.get(v.agentId);
+      if (serverId === undefined) continue;
+      let list = elsewhere.get(serverId);
+      if (!list) elsewhere.set(serverId, (list = []));
+      list.push(v);
+    }
+    for (const [serverId, victims] of elsewhere) await this.store.publish({ type: 'preempt', serverId, victims });
+    this.options.logger.info(
+      { victims: [...stopped, ...[...elsewhere.values()].flat().map((v) => v.jobId)], for: [...plan.waiting] },
+      'preempting lower-class jobs',
+    );
   }
 
   /**
@@ -348,7 +366,7 @@ export class SchedulerLoop {
     }
     // A full preemptible agent may still make room for a waiting higher-class job: its queues
     // are read too (a few jobs), so preemption sees the jobs waiting for them.
-    for (const agent of local) {
+    for (const agent of agents) {
       if (!agent.preemptible || !agent.running?.length) continue;
       for (const queue of agent.queues) {
         let shard = this.shardOf.get(queue);
@@ -383,7 +401,7 @@ export class SchedulerLoop {
     }
     const { placements } = result;
     this.reasons = order.explain(result);
-    this.preempt(order.admitted, result, local);
+    await this.preempt(order.admitted, result, agents, serverOf);
     if (placements.length === 0) return sweepOn;
     const byId = new Map(pending.map((job) => [job.id, job]));
     const mine: Offer[] = [];
