@@ -125,6 +125,19 @@ describe('baton users, tokens, whoami and quota against baton dev', () => {
     expect(unknown.stderr).toMatch(/\(TOKEN_NOT_FOUND\)\n$/);
   });
 
+  it('users set changes a weight or role; with neither it is a usage error', async () => {
+    await admin('users', 'add', 'wes');
+    const set = await admin('users', 'set', 'wes', '--weight', '2.5', '--json');
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ name: 'wes', role: 'user', weight: 2.5 });
+    const none = await admin('users', 'set', 'wes');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/give --role or --weight/);
+    const unknown = await admin('users', 'set', 'nobody-here', '--role', 'admin');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/USER_NOT_FOUND/);
+  });
+
   it('users remove; a second remove is USER_NOT_FOUND', async () => {
     const removed = await admin('users', 'remove', 'grace');
     expect(removed.stdout).toBe('removed user grace\n');

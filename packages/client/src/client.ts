@@ -1,6 +1,7 @@
 import { FINAL_STATES, MAX_BULK_JOBS } from '@baton/core';
 import type {
   CreatedToken,
+  Role,
   NewUser,
   Quota,
   QuotaPatch,
@@ -263,6 +264,11 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
 
   async listUsers(): Promise<UserView[]> {
     return (await this.request<{ users: UserView[] }>('GET', '/api/users')).users;
+  }
+
+  /** Changes a user's role or weight (admin); fields left out stay. `USER_NOT_FOUND` (404). */
+  updateUser(name: string, changes: { role?: Role; weight?: number }): Promise<UserView> {
+    return this.request('PATCH', `/api/users/${encodeURIComponent(name)}`, changes);
   }
 
   /** Deletes a user and their tokens (admin). `USER_NOT_FOUND` (404). */

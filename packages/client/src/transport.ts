@@ -4,7 +4,7 @@ import { apiErrorOf, parseBody, requestHeaders } from './http.js';
 import type { Outcome, ResolvedRetry } from './retry.js';
 import { outcomeOf, retryDelayMs, retryable } from './retry.js';
 
-export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /**
  * How a client's calls travel: one server, who they are made as, the request timeout and the

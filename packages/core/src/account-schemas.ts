@@ -18,6 +18,12 @@ export const newUserSchema = z.strictObject({
   weight: weightSchema.default(1),
 });
 
+/** A change to a user: the fields given change, the rest stay. */
+export const userChangeSchema = z.strictObject({
+  role: roleSchema.optional(),
+  weight: weightSchema.optional(),
+});
+
 /** A token's public id, as in `baton_<id>_<secret>`. */
 export const tokenIdSchema = z.string().regex(/^[0-9a-f]{16}$/, 'a token id is 16 hexadecimal characters');
 

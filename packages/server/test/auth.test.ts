@@ -53,6 +53,33 @@ describe.each<HarnessBackend>(['sqlite', 'postgres', 'redis'])('accounts and tok
     expect(names).not.toContain('y');
   });
 
+  it('changes a user’s weight and role (admin); a promoted user may manage users at once', async () => {
+    await h.post('/api/users', { name: 'eli' });
+    const token = (await h.post('/api/users/eli/tokens', {})).body.token;
+    expect((await h.get('/api/users', bearer(token))).status).toBe(403);
+    const changed = await h.request('PATCH', '/api/users/eli', { body: { weight: 4, role: 'admin' }, headers: ADMIN });
+    expect(changed.body).toMatchObject({ name: 'eli', role: 'admin', weight: 4 });
+    expect((await h.get('/api/users', bearer(token))).status).toBe(200);
+    expect((await h.get('/api/me', bearer(token))).body).toMatchObject({ role: 'admin', weight: 4 });
+    for (const bad of [{ weight: 0 }, { role: 'root' }, { name: 'x' }]) {
+      expect(
+        (await h.request('PATCH', '/api/users/eli', { body: bad, headers: ADMIN })).status,
+        JSON.stringify(bad),
+      ).toBe(400);
+    }
+    expect(
+      (await h.request('PATCH', '/api/users/nobody', { body: { weight: 2 }, headers: ADMIN })).body.error.code,
+    ).toBe('USER_NOT_FOUND');
+    expect(
+      (
+        await h.request('PATCH', '/api/users/eli', {
+          body: { weight: 9 },
+          headers: bearer((await h.post('/api/users/ada/tokens', {})).body.token),
+        })
+      ).status,
+    ).toBe(403);
+  });
+
   it('revokes a token at once, and deleting a user revokes all theirs', async () => {
     await h.post('/api/users', { name: 'cy' });
     const t1 = (await h.post('/api/users/cy/tokens', {})).body;

@@ -65,6 +65,8 @@ export interface Accounts {
   /** Creates a user; `USER_EXISTS` when the name is taken. */
   createUser(user: { name: string; role: Role; weight: number }): Promise<UserAccount>;
   getUser(name: string): Promise<UserAccount | null>;
+  /** Changes a user's role or weight (fields left out stay); `USER_NOT_FOUND` when there is none. */
+  updateUser(name: string, changes: { role?: Role; weight?: number }): Promise<UserAccount>;
   /** Every user, by name. */
   listUsers(): Promise<UserAccount[]>;
   /**

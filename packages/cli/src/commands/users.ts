@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Role } from '@baton/client';
-import { choiceOption } from '../cli-error.js';
+import { CliError, choiceOption } from '../cli-error.js';
 import { shortTime, table } from '../format.js';
 import { userNameArgument, weightOption } from './account-flags.js';
 import type { ConnectionOptions } from './connection.js';
@@ -13,7 +13,7 @@ interface AddFlags extends ConnectionOptions {
   weight?: number;
 }
 
-/** `baton users add|list|remove`: the server's users (admin). */
+/** `baton users add|list|set|remove`: the server's users (admin). */
 export function registerUsersCommand(program: Command): void {
   const users = program.command('users').description("manage the server's users (admin)");
 
@@ -46,6 +46,26 @@ export function registerUsersCommand(program: Command): void {
     }
     const rows = list.map((u) => [u.name, u.role, String(u.weight), shortTime(u.createdAt)]);
     process.stdout.write(`${table(['NAME', 'ROLE', 'WEIGHT', 'CREATED'], rows)}\n`);
+  });
+
+  withConnection(
+    users
+      .command('set')
+      .description("change a user's role or weight")
+      .argument('<name>', 'user name', userNameArgument)
+      .option('--role <role>', 'user | admin', choiceOption('--role', ROLES))
+      .option('--weight <w>', 'share of the fleet under fair share, > 0', weightOption),
+  ).action(async (name: string, flags: AddFlags) => {
+    if (flags.role === undefined && flags.weight === undefined)
+      throw new CliError('give --role or --weight (or both)', 2);
+    const user = await api(
+      clientFor(flags).updateUser(name, {
+        ...(flags.role !== undefined && { role: flags.role }),
+        ...(flags.weight !== undefined && { weight: flags.weight }),
+      }),
+    );
+    if (flags.json) return printJson(user);
+    process.stdout.write(`user ${user.name}: role ${user.role}, weight ${user.weight}\n`);
   });
 
   withConnection(

@@ -1,5 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { BatonError, ValidationError, describeIssues, newUserSchema, ownerSchema, tokenIdSchema } from '@baton/core';
+import {
+  BatonError,
+  ValidationError,
+  describeIssues,
+  newUserSchema,
+  ownerSchema,
+  tokenIdSchema,
+  userChangeSchema,
+} from '@baton/core';
 import type { Store, StoredToken, UserAccount } from '@baton/store';
 import type { z } from 'zod';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -49,6 +57,15 @@ export function registerUsersRoutes(
   app.get('/api/users', async (request) => {
     requireAdmin(request);
     return { users: (await store.listUsers()).map(userJson) };
+  });
+
+  app.patch<{ Params: { name: string } }>('/api/users/:name', async (request) => {
+    requireAdmin(request);
+    const name = nameParam(request.params);
+    const user = await store.updateUser(name, parsed(userChangeSchema, request.body));
+    // A changed role applies on this server at once (elsewhere within the token cache's life).
+    auth.forgetUser(name);
+    return userJson(user);
   });
 
   app.delete<{ Params: { name: string } }>('/api/users/:name', async (request) => {

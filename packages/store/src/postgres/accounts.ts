@@ -81,6 +81,16 @@ export function postgresAccounts(ctx: PostgresContext): Accounts {
       return row ? userFromRow(row) : null;
     },
 
+    async updateUser(name, changes) {
+      const [row] = await ctx.run<UserRow>(accountsSql.updateUser, [
+        name,
+        changes.role ?? null,
+        changes.weight ?? null,
+      ]);
+      if (!row) throw userNotFound(name);
+      return userFromRow(row);
+    },
+
     async listUsers() {
       return (await ctx.run<UserRow>(accountsSql.listUsers, [])).map(userFromRow);
     },

@@ -168,6 +168,7 @@ export class PostgresStore implements Store, Coordination {
   private readonly accounts: Accounts;
   createUser: Accounts['createUser'] = (user) => this.accounts.createUser(user);
   getUser: Accounts['getUser'] = (name) => this.accounts.getUser(name);
+  updateUser: Accounts['updateUser'] = (name, changes) => this.accounts.updateUser(name, changes);
   listUsers: Accounts['listUsers'] = () => this.accounts.listUsers();
   deleteUser: Accounts['deleteUser'] = (name) => this.accounts.deleteUser(name);
   createToken: Accounts['createToken'] = (token) => this.accounts.createToken(token);

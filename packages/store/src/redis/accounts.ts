@@ -89,6 +89,24 @@ export function redisAccounts(ctx: RedisContext): Accounts {
       return text === null ? null : userOf(name, text);
     },
 
+    async updateUser(name, changes) {
+      // Compare and set: a concurrent change to the same user makes this read again.
+      for (let tries = 0; tries < 16; tries++) {
+        const text = await client.hget(k.users, name);
+        if (text === null) throw userNotFound(name);
+        const user = userOf(name, text);
+        const record: UserRecord = {
+          role: changes.role ?? user.role,
+          weight: changes.weight ?? user.weight,
+          createdAt: user.createdAt,
+        };
+        const status = Number(await callScript(client, 'update-user', [k.users], [name, text, JSON.stringify(record)]));
+        if (status === 0) throw userNotFound(name);
+        if (status === 1) return { name, ...record };
+      }
+      throw new BatonError('CONFLICT', `user ${name} kept changing; try again`, 409);
+    },
+
     async listUsers() {
       const all = await client.hgetall(k.users);
       return Object.keys(all)

@@ -201,6 +201,7 @@ export class RedisStore implements Store, Coordination {
   // Accounts, tokens, quotas (accounts.ts); built in the constructor, once the context is.
   createUser: Accounts['createUser'] = (user) => this.accounts.createUser(user);
   getUser: Accounts['getUser'] = (name) => this.accounts.getUser(name);
+  updateUser: Accounts['updateUser'] = (name, changes) => this.accounts.updateUser(name, changes);
   listUsers: Accounts['listUsers'] = () => this.accounts.listUsers();
   deleteUser: Accounts['deleteUser'] = (name) => this.accounts.deleteUser(name);
   createToken: Accounts['createToken'] = (token) => this.accounts.createToken(token);

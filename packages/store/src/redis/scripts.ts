@@ -29,6 +29,7 @@ export const SCRIPT_NAMES = [
   'create-token',
   'delete-token',
   'delete-user',
+  'update-user',
   'set-quota',
   'preempt',
   'add-usage',

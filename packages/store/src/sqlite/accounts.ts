@@ -45,6 +45,9 @@ export class SqliteAccounts implements Accounts {
         ON CONFLICT (name) DO NOTHING`),
       // Params: name
       getUser: prepare('SELECT name, role, weight, created_at FROM users WHERE name = ?'),
+      // Params: @name, @role, @weight (null: unchanged)
+      updateUser: prepare(`UPDATE users SET role = coalesce(@role, role), weight = coalesce(@weight, weight)
+        WHERE name = @name RETURNING name, role, weight, created_at`),
       listUsers: prepare('SELECT name, role, weight, created_at FROM users ORDER BY name'),
       // Params: name
       deleteUser: prepare('DELETE FROM users WHERE name = ?'),
@@ -81,6 +84,14 @@ export class SqliteAccounts implements Accounts {
   getUser = async (name: string): Promise<UserAccount | null> => {
     const row = this.sql.getUser.get(name) as UserRow | undefined;
     return row ? userOf(row) : null;
+  };
+
+  updateUser = async (name: string, changes: { role?: Role; weight?: number }): Promise<UserAccount> => {
+    const row = this.sql.updateUser.get({ name, role: changes.role ?? null, weight: changes.weight ?? null }) as
+      | UserRow
+      | undefined;
+    if (!row) throw new BatonError('USER_NOT_FOUND', `no user ${name}`, 404);
+    return userOf(row);
   };
 
   listUsers = async (): Promise<UserAccount[]> => (this.sql.listUsers.all() as UserRow[]).map(userOf);

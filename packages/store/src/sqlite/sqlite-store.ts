@@ -211,6 +211,7 @@ export class SqliteStore implements Store, Coordination {
 
   createUser: Accounts['createUser'] = (user) => this.acc.createUser(user);
   getUser: Accounts['getUser'] = (name) => this.acc.getUser(name);
+  updateUser: Accounts['updateUser'] = (name, changes) => this.acc.updateUser(name, changes);
   listUsers: Accounts['listUsers'] = () => this.acc.listUsers();
   deleteUser: Accounts['deleteUser'] = (name) => this.acc.deleteUser(name);
   createToken: Accounts['createToken'] = (token) => this.acc.createToken(token);

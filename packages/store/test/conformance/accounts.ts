@@ -37,6 +37,21 @@ export function accountTests(f: () => Fixture): void {
       expect((await x.store.listUsers())[2]).toEqual(carol);
     });
 
+    it('changes a user’s role or weight, leaving the rest; an unknown user is USER_NOT_FOUND', async () => {
+      const x = f();
+      const dana = await x.store.createUser({ name: 'dana', role: 'user', weight: 1 });
+      x.advance(500);
+      expect(await x.store.updateUser('dana', { weight: 3.5 })).toEqual({ ...dana, weight: 3.5 });
+      expect(await x.store.updateUser('dana', { role: 'admin' })).toEqual({ ...dana, weight: 3.5, role: 'admin' });
+      expect(await x.store.updateUser('dana', {})).toEqual({ ...dana, weight: 3.5, role: 'admin' });
+      expect(await x.store.getUser('dana')).toEqual({ ...dana, weight: 3.5, role: 'admin' });
+      expect((await rejection(x.store.updateUser('nobody', { weight: 2 }))).code).toBe('USER_NOT_FOUND');
+      expect(await x.store.getUser('nobody')).toBeNull();
+      // Concurrent changes of one user each land whole.
+      await Promise.all([x.store.updateUser('dana', { weight: 7 }), x.store.updateUser('dana', { role: 'user' })]);
+      expect(await x.store.getUser('dana')).toMatchObject({ weight: 7, role: 'user' });
+    });
+
     it('refuses a taken user name with USER_EXISTS, keeping the user as they were', async () => {
       const x = f();
       const bob = await x.store.createUser({ name: 'bob', role: 'user', weight: 1 });

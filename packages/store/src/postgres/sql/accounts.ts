@@ -19,6 +19,16 @@ export const getUser = statement(
 SELECT * FROM users WHERE name = $1::text`,
 );
 
+/** Changes a user's role or weight (null: unchanged); no row when there is no such user. */
+export const updateUser = statement(
+  'update_user',
+  `
+-- Params: $1 name, $2 role or null, $3 weight or null
+UPDATE users SET role = coalesce($2::text, role), weight = coalesce($3::float8, weight)
+WHERE name = $1::text
+RETURNING *`,
+);
+
 export const listUsers = statement(
   'list_users',
   `
