@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { BatonError, MAX_BULK_JOBS } from '@baton/core';
 import { runLatency } from './latency.js';
 import type { PolicyName } from './packing/policies.js';
-import { POLICY_NAMES } from './packing/policies.js';
+import { DEFAULT_HALF_LIFE_S, POLICY_NAMES } from './packing/policies.js';
+import { DEFAULT_FAIR_WINDOW_S } from './packing/report.js';
 import type { TimeLimits } from './packing/run.js';
 import { TIME_LIMITS, runPacking } from './packing/run.js';
 import { runFailover } from './failover.js';
@@ -42,6 +43,10 @@ packing      a GPU job trace through a simulated fleet, placed by Baton's place(
   --policy P          ${POLICY_NAMES.join(', ')} or all (default all); one JSON line each
   --ignore-priority   treat every job as priority normal (submit order only)
   --time-limits L     jobs' time limits: none (default), exact (their duration) or x2 (twice it)
+  --half-life S       baton-fair: half-life of users' decayed usage, simulated seconds (default 3600)
+  --weights W         users' weights for baton-fair and the fairness metric, e.g. u0=2,u1=1 (default all 1)
+  --fair-window S     fairness windows, simulated seconds (default 600): Jain's index of GPU-seconds per
+                      user over weight in each window in which every user has a job waiting throughout
   --repeat K          runs (default 1)
 
 failover     real baton server and agent processes; kill -9 the agent running the most jobs and time
@@ -78,6 +83,9 @@ interface Parsed {
   policies: PolicyName[];
   ignorePriority: boolean;
   timeLimits: TimeLimits;
+  halfLifeS: number;
+  weights: Map<string, number>;
+  fairWindowS: number;
   agents: number;
   leaseMs: number | undefined;
   seed: number;
@@ -123,6 +131,9 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       policies: args.policies,
       ignorePriority: args.ignorePriority,
       timeLimits: args.timeLimits,
+      halfLifeS: args.halfLifeS,
+      weights: args.weights,
+      fairWindowS: args.fairWindowS,
       log,
     });
     return { lines, ok: true };
@@ -162,6 +173,31 @@ function nonNegativeInt(flag: string, value: string): number {
   return n;
 }
 
+function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive number, got "${value}"`);
+  return n;
+}
+
+/** `u0=2,u1=1`: users' weights, each a positive number. */
+function weightsOf(value: string | undefined): Map<string, number> {
+  const weights = new Map<string, number>();
+  if (value === undefined) return weights;
+  for (const part of value.split(',')) {
+    const at = part.lastIndexOf('=');
+    const user = part.slice(0, at).trim();
+    const weight = Number(part.slice(at + 1));
+    if (at <= 0 || user === '' || part.slice(at + 1).trim() === '' || !Number.isFinite(weight) || weight <= 0) {
+      throw new UsageError(`--weights takes USER=WEIGHT pairs with positive weights, e.g. u0=2,u1=1; got "${part}"`);
+    }
+    if (weights.has(user)) throw new UsageError(`--weights names ${user} twice`);
+    weights.set(user, weight);
+  }
+  return weights;
+}
+
 function parse(argv: string[]): Parsed | 'help' {
   let parsed;
   try {
@@ -182,6 +218,9 @@ function parse(argv: string[]): Parsed | 'help' {
         policy: { type: 'string' },
         'ignore-priority': { type: 'boolean' },
         'time-limits': { type: 'string' },
+        'half-life': { type: 'string' },
+        weights: { type: 'string' },
+        'fair-window': { type: 'string' },
         agents: { type: 'string' },
         'lease-ms': { type: 'string' },
         seed: { type: 'string' },
@@ -232,6 +271,9 @@ function parse(argv: string[]): Parsed | 'help' {
     policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
     ignorePriority: values['ignore-priority'] ?? false,
     timeLimits: timeLimits as TimeLimits,
+    halfLifeS: positiveNumber('--half-life', values['half-life'], DEFAULT_HALF_LIFE_S),
+    weights: weightsOf(values.weights),
+    fairWindowS: positiveNumber('--fair-window', values['fair-window'], DEFAULT_FAIR_WINDOW_S),
     agents: positiveInt('--agents', values.agents, workload === 'scheduler' ? 1_000 : 3),
     leaseMs: values['lease-ms'] === undefined ? undefined : positiveInt('--lease-ms', values['lease-ms'], 10_000),
     seed: values.seed === undefined ? DEFAULT_SEED : nonNegativeInt('--seed', values.seed),

@@ -1,5 +1,10 @@
 import { percentile, round, sortedCopy } from '../stats.js';
+import type { FairnessOptions } from './fairness.js';
+import { fairness } from './fairness.js';
 import type { SimResult } from './simulator.js';
+
+/** Default length of the fairness windows (`--fair-window`), in simulated seconds. */
+export const DEFAULT_FAIR_WINDOW_S = 600;
 
 /** One line of the packing workload's output (shared/BENCHMARKS.md). */
 export interface PackingLine {
@@ -24,9 +29,47 @@ export interface PackingLine {
   time_limits?: 'none' | 'exact' | 'x2';
   /** Present when the run treated every job as priority `normal` (`--ignore-priority`). */
   priorities?: 'ignored';
+  /** Distinct users of the trace. */
+  users: number;
+  /** Length of the fairness windows (`--fair-window`), seconds. */
+  fair_window_s: number;
+  /** Whole windows in the run. */
+  fair_windows_total: number;
+  /** Windows in which every user was backlogged throughout: those Jain's index is taken over. */
+  fair_windows: number;
+  /** Mean and minimum over those windows of Jain's index of GPU-seconds per user over weight. */
+  jain_mean: number | null;
+  jain_min: number | null;
+  /** `baton-fair`: the usage half-life, simulated seconds. */
+  half_life_s?: number;
+  /** `baton-fair`: the users' weights given (`--weights`); users left out weigh 1. */
+  weights?: Record<string, number>;
+  /**
+   * `baton-fair`, when `baton` ran beside it: (util(baton) − util(baton-fair)) / util(baton), from
+   * unrounded utilizations. Negative when fair share used the fleet better.
+   */
+  fair_share_util_cost?: number | null;
 }
 
-export function summarize(result: SimResult, placements?: number): PackingLine {
+/** Busy GPU-seconds over (all GPUs × makespan), unrounded; null for an empty run. */
+export function utilizationOf(result: SimResult): number | null {
+  const gpusTotal = result.trace.fleet.agents * result.trace.fleet.gpusPerAgent;
+  let first = Infinity;
+  let last = -Infinity;
+  let busy = 0;
+  for (const r of result.records) {
+    first = Math.min(first, r.job.submitAt);
+    last = Math.max(last, r.finish);
+    busy += r.job.gpus * (r.finish - r.start);
+  }
+  return last > first ? busy / (gpusTotal * (last - first)) : null;
+}
+
+export function summarize(
+  result: SimResult,
+  placements?: number,
+  fair: FairnessOptions = { windowS: DEFAULT_FAIR_WINDOW_S },
+): PackingLine {
   const { trace, records } = result;
   const gpusTotal = trace.fleet.agents * trace.fleet.gpusPerAgent;
   let first = Infinity;
@@ -64,11 +107,24 @@ export function summarize(result: SimResult, placements?: number): PackingLine {
     mean_wait_s: records.length > 0 ? round(waitSum / records.length, 1) : null,
     p99_wait_s: round(percentile(sortedCopy(waits), 99), 1),
     p99_wait_s_by_gpus: p99BySize,
+    ...fairnessFields(result, fair),
   };
   if (placements !== undefined) {
     line.placements_per_s = result.decideSeconds > 0 ? Math.round(placements / result.decideSeconds) : null;
   }
   return line;
+}
+
+function fairnessFields(result: SimResult, options: FairnessOptions) {
+  const f = fairness(result.records, options);
+  return {
+    users: f.users.length,
+    fair_window_s: options.windowS,
+    fair_windows_total: f.windows,
+    fair_windows: f.counted.length,
+    jain_mean: round(f.jainMean, 4),
+    jain_min: round(f.jainMin, 4),
+  };
 }
 
 /** A short table of the lines, for people (stderr). */
@@ -82,6 +138,9 @@ export function table(lines: readonly PackingLine[]): string {
     'mean_wait_s',
     'p99_wait_s',
     ...sizes.map((s) => `p99@${s}gpu`),
+    'jain_mean',
+    'jain_min',
+    'windows',
   ];
   const rows = lines.map((l) => [
     l.system,
@@ -91,6 +150,9 @@ export function table(lines: readonly PackingLine[]): string {
     fmt(l.mean_wait_s, 1),
     fmt(l.p99_wait_s, 0),
     ...sizes.map((s) => fmt(l.p99_wait_s_by_gpus[s] ?? null, 0)),
+    fmt(l.jain_mean, 3),
+    fmt(l.jain_min, 3),
+    `${l.fair_windows}/${l.fair_windows_total}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const render = (cells: string[]) =>

@@ -22,6 +22,11 @@ export interface FleetView {
   readonly running: readonly (readonly JobRecord[])[];
   /** The instant of the decision (seconds). */
   readonly now: number;
+  /**
+   * The jobs that completed since the previous decision (or since the start), valid during the
+   * call: with `running`, everything that held GPUs since then, for usage accounting.
+   */
+  readonly finished: readonly JobRecord[];
 }
 
 export interface Decision {
@@ -64,7 +69,8 @@ export function simulate(trace: Trace, policy: Policy): SimResult {
   const freeGpus: number[][] = Array.from({ length: agents }, () => Array.from({ length: gpusPerAgent }, (_, i) => i));
   const runningJobs: number[] = new Array<number>(agents).fill(0);
   const runningOn: JobRecord[][] = Array.from({ length: agents }, () => []);
-  const fleet = { gpusPerAgent, freeGpus, runningJobs, running: runningOn, now: 0 };
+  const finished: JobRecord[] = [];
+  const fleet = { gpusPerAgent, freeGpus, runningJobs, running: runningOn, now: 0, finished };
   const records: (JobRecord | undefined)[] = new Array<JobRecord | undefined>(jobs.length);
   const running = new CompletionQueue();
   const pendingOrder = (a: TraceJob, b: TraceJob) =>
@@ -85,6 +91,7 @@ export function simulate(trace: Trace, policy: Policy): SimResult {
       runningJobs[done.agent]!--;
       const on = runningOn[done.agent]!;
       on.splice(on.indexOf(done), 1);
+      finished.push(done);
     }
     let arrived = false;
     while (next < jobs.length && jobs[next]!.submitAt === now) {
@@ -99,6 +106,7 @@ export function simulate(trace: Trace, policy: Policy): SimResult {
     const t0 = performance.now();
     const decisions = policy.decide(pending, fleet);
     decideSeconds += (performance.now() - t0) / 1000;
+    finished.length = 0;
     if (decisions.length === 0) {
       if (running.size === 0 && next >= jobs.length) {
         throw new SimulationError(
