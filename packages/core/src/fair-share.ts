@@ -90,14 +90,20 @@ export function fairOrder(
       return x < y;
     };
     const heap = new OwnerHeap(owners, before);
-    const totalWeight = owners.reduce((sum, o) => sum + o.weight, 0);
+    // Shares are per queue: an owner's weight over the weights of the owners waiting there.
+    const weightInQueue = new Map<string, number>();
+    for (const o of owners) {
+      for (const queue of new Set(o.list.map((j) => j.queue))) {
+        weightInQueue.set(queue, (weightInQueue.get(queue) ?? 0) + o.weight);
+      }
+    }
     const placeInQueue = new Map<string, number>();
     for (let top = heap.pop(); top; top = heap.pop()) {
       const job = top.list[top.next++]!;
       ordered.push(job);
       const position = (placeInQueue.get(job.queue) ?? 0) + 1;
       placeInQueue.set(job.queue, position);
-      positions.set(job.id, { owner: top.owner, share: top.weight / totalWeight, position });
+      positions.set(job.id, { owner: top.owner, share: top.weight / weightInQueue.get(job.queue)!, position });
       top.virtual += (unitsOf(job) * nominal) / top.weight;
       if (top.next < top.list.length) heap.push(top);
     }
