@@ -80,7 +80,7 @@ describe('fairOrder', () => {
   it('tells each job its share and its position in its queue', () => {
     const pending = [...jobsOf('a', 2, 0), ...jobsOf('b', 2, 2), job('000009-c', { owner: 'c', queue: 'other' })];
     const { positions } = fairOrder(pending, { ...none, weights: new Map([['a', 3]]) });
-    expect(positions.get('000000-a')).toEqual({ owner: 'a', share: 3 / 5, position: 1 });
+    expect(positions.get('000000-a')).toEqual({ owner: 'a', share: 3 / 4, position: 1 });
     // c waits alone in its queue: all of it is theirs.
     expect(positions.get('000009-c')).toEqual({ owner: 'c', share: 1, position: 1 });
   });
