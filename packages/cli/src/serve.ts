@@ -21,6 +21,7 @@ export interface ServeOptions {
   agentTimeoutMs?: number;
   reconnectGraceMs?: number;
   routeTtl?: number;
+  trustProxy?: string;
   /** `--no-fair-share` sets it false. */
   fairShare?: boolean;
   fairShareHalfLife?: number;
@@ -65,6 +66,10 @@ export function withServeOptions(command: Command, defaults: { store: string; po
       '--route-ttl <duration>',
       "how long an agent's task routes stay live unrenewed: a task whose last agent left is refused this long after (90s, 15m, plain ms; default 5m)",
       routeTtlOption,
+    )
+    .option(
+      '--trust-proxy <addresses>',
+      'reverse proxies in front of the API (IPs or CIDR ranges, comma-separated): their X-Forwarded-For names the client',
     )
     .option('--no-fair-share', "run users' jobs first come, first served within a priority class (default: fair share)")
     .option(
@@ -213,6 +218,7 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
       ...(options.reconnectGraceMs !== undefined && { reconnectGraceMs: options.reconnectGraceMs }),
       ...(options.routeTtl !== undefined && { routeTtlMs: options.routeTtl }),
       ...(options.fairShare !== undefined && { fairShare: options.fairShare }),
+      ...(options.trustProxy !== undefined && { trustProxy: options.trustProxy }),
       ...(options.fairShareHalfLife !== undefined && { fairShareHalfLifeMs: options.fairShareHalfLife }),
       ...(options.shardLeaseMs !== undefined && { shardLeaseMs: options.shardLeaseMs }),
       ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),

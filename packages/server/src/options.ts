@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { BatonError, DEFAULT_LEASE_MS, DEFAULT_MAX_PAYLOAD_BYTES } from '@baton/core';
 import type { RetentionOptions } from './retention.js';
 import { resolveRetention } from './retention.js';
@@ -46,6 +47,13 @@ export interface ServerOptions {
    * names the owner (default `local`). For a laptop or a trusted test only. [false]
    */
   insecureNoAuth?: boolean;
+  /**
+   * Addresses of reverse proxies in front of the API (comma-separated IPs or CIDR ranges, as
+   * Fastify's `trustProxy` takes them): a request from one of them is taken to come from the
+   * address its `X-Forwarded-For` names, so the bad-token slow-down counts each client, not the
+   * proxy. Null: requests come from their connection's address. [null]
+   */
+  trustProxy?: string | null;
   /**
    * Interleave users' pending jobs by fair share within each queue and priority class (weight,
    * recent usage in resource-time, what they hold now). Off: first come, first served. [true]
@@ -153,6 +161,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     agentToken,
     adminToken,
     insecureNoAuth: options.insecureNoAuth ?? false,
+    trustProxy: trustedProxies(options.trustProxy ?? null),
     fairShare: options.fairShare ?? true,
     fairShareHalfLifeMs: positiveInt('fairShareHalfLifeMs', options.fairShareHalfLifeMs ?? 3_600_000, 1000),
     heartbeatMs,
@@ -169,4 +178,24 @@ function positiveInt(name: string, value: number, min: number): number {
     throw new BatonError('INVALID_OPTION', `${name} must be an integer ≥ ${min}, got ${value}`, 400);
   }
   return value;
+}
+
+/** `trustProxy`: each entry an IP address or CIDR range (IPv4 or IPv6), or null. */
+function trustedProxies(value: string | null): string | null {
+  if (value === null) return null;
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = address === undefined ? 0 : isIP(address);
+    const maxBits = family === 4 ? 32 : 128;
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || extra !== undefined) {
+      throw new BatonError(
+        'INVALID_OPTION',
+        `trustProxy: "${entry}" is not an IP address or CIDR range (like 10.0.0.1 or 10.0.0.0/8)`,
+        400,
+      );
+    }
+  }
+  return entries.join(',');
 }

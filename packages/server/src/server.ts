@@ -64,6 +64,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     loggerInstance: logger as FastifyBaseLogger,
     disableRequestLogging: true,
     bodyLimit: resolved.maxBulkBodyBytes,
+    ...(resolved.trustProxy !== null && { trustProxy: resolved.trustProxy }),
     ...(resolved.tls && { https: { cert: resolved.tls.cert, key: resolved.tls.key } }),
   }) as unknown as FastifyInstance;
   const gateway = new AgentGateway(store, {

@@ -195,3 +195,43 @@ describe('bad-token slow-down', () => {
     }
   });
 });
+
+describe('bad-token slow-down behind a reverse proxy', () => {
+  const guess = (i: number) => bearer(`guess-${i}-0123456789abcdef`);
+  const flood = async (h: Harness, client: string) => {
+    for (let i = 0; i < 12; i++)
+      await h.request('GET', '/api/me', { headers: { ...guess(i), 'x-forwarded-for': client } });
+  };
+
+  it('with trustProxy, counts each forwarded client on its own', async () => {
+    const h = await startHarness({ agents: 0, trustProxy: '127.0.0.1' });
+    try {
+      await flood(h, '10.0.0.1');
+      const blocked = await h.request('GET', '/api/me', { headers: { ...ADMIN, 'x-forwarded-for': '10.0.0.1' } });
+      expect(blocked.status).toBe(429);
+      const other = await h.request('GET', '/api/me', { headers: { ...ADMIN, 'x-forwarded-for': '10.0.0.2' } });
+      expect(other.status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('without it, a forwarded address is not believed: the connection is blocked', async () => {
+    const h = await startHarness({ agents: 0 });
+    try {
+      await flood(h, '10.0.0.1');
+      const spoofed = await h.request('GET', '/api/me', { headers: { ...ADMIN, 'x-forwarded-for': '10.0.0.2' } });
+      expect(spoofed.status).toBe(429);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('refuses a trustProxy entry that is no address or range', async () => {
+    const { resolveServerOptions } = await import('@baton/server');
+    for (const bad of ['nonsense', '10.0.0.0/33', '::1/129', '10.0.0.1/8/2', '']) {
+      expect(() => resolveServerOptions({ trustProxy: bad }), bad).toThrow(/trustProxy/);
+    }
+    expect(resolveServerOptions({ trustProxy: '10.0.0.0/8, ::1' }).trustProxy).toBe('10.0.0.0/8,::1');
+  });
+});
