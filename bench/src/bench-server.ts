@@ -15,7 +15,8 @@ export interface BenchServer {
   url: string;
   /**
    * A token of the stored user `bench`: workloads submit with it, so every request pays what
-   * authentication costs in production (a stored token, found and checked).
+   * authentication costs in production (a stored token, found and checked). With `noAuth`,
+   * an unchecked one.
    */
   token: string;
   /** Stops the server, closes the store, removes a temp store. Never throws. */
@@ -26,7 +27,10 @@ export interface BenchServer {
  * Opens the store `storeUrl` names (absent or `sqlite:`: a fresh SQLite file in a temp
  * folder, removed on close) and a server on it with its scheduler.
  */
-export async function startBenchServer(storeUrl: string | undefined): Promise<BenchServer> {
+export async function startBenchServer(
+  storeUrl: string | undefined,
+  options: { noAuth?: boolean } = {},
+): Promise<BenchServer> {
   let tempDir: string | null = null;
   let url = storeUrl;
   if (url === undefined || url === 'sqlite:') {
@@ -45,9 +49,13 @@ export async function startBenchServer(storeUrl: string | undefined): Promise<Be
   }
   // Server logs go to stderr: stdout carries only the result line.
   const adminToken = randomBytes(24).toString('base64url');
-  const server = createBatonServer(store, { logger: pino({ level: 'warn' }, destination(2)), adminToken });
+  const server = createBatonServer(store, {
+    logger: pino({ level: 'warn' }, destination(2)),
+    ...(options.noAuth ? { insecureNoAuth: true } : { adminToken }),
+  });
   const base = await server.listen(0, '127.0.0.1');
-  const token = await benchUserToken(base, adminToken);
+  // Without authentication the token is sent and not looked at: the client side is the same.
+  const token = options.noAuth ? adminToken : await benchUserToken(base, adminToken);
   return {
     store,
     server,

@@ -8,6 +8,8 @@ import { percentile, round, sortedCopy } from './stats.js';
 
 export interface LatencyOptions {
   store?: string;
+  /** Serve the API without tokens, to measure what authentication costs. */
+  noAuth?: boolean;
   /** Single submissions per second. */
   rate: number;
   seconds: number;
@@ -55,7 +57,7 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
   let bench: BenchServer | null = null;
   let agent: Agent | null = null;
   try {
-    bench = await startBenchServer(options.store);
+    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false });
     const { store, server, url: base, token } = bench;
     agent = new Agent({ link: server.localLink(), tasks: [task], concurrency, name: 'bench' });
     await agent.start();

@@ -30,6 +30,7 @@ throughput   N no-op jobs submitted in bulk (1 000 per request), then drained by
   --chunk K           jobs per bulk request (default and most: 1000)
   --repeat K          runs, one JSON line each (default 1)
   --timeout-s T       limit per run in seconds (default 300)
+  --no-auth           serve the API without tokens (to measure what authentication costs)
 
 latency      single jobs submitted at R/s for S s while one in-process agent runs them; pickup = start − submit
   --store URL         as above
@@ -37,6 +38,7 @@ latency      single jobs submitted at R/s for S s while one in-process agent run
   --seconds S         how long to submit (default 10)
   --concurrency C     the agent's concurrency (default 10)
   --repeat K          runs, one JSON line each (default 1)
+  --no-auth           serve the API without tokens
 
 packing      a GPU job trace through a simulated fleet, placed by Baton's place() and by baselines
   --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (required)
@@ -72,6 +74,7 @@ class UsageError extends Error {}
 interface Parsed {
   workload: Workload;
   store: string | undefined;
+  noAuth: boolean;
   jobs: number;
   concurrency: number;
   chunk: number;
@@ -100,7 +103,7 @@ interface RunOutcome {
   ok: boolean;
 }
 
-const storeOf = (args: Parsed) => (args.store !== undefined ? { store: args.store } : {});
+const storeOf = (args: Parsed) => ({ ...(args.store !== undefined && { store: args.store }), noAuth: args.noAuth });
 
 /** How each workload runs once; add a workload here, to WORKLOADS, USAGE and `parse`. */
 const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
@@ -207,6 +210,7 @@ function parse(argv: string[]): Parsed | 'help' {
       strict: true,
       options: {
         store: { type: 'string' },
+        'no-auth': { type: 'boolean' },
         jobs: { type: 'string' },
         concurrency: { type: 'string' },
         chunk: { type: 'string' },
@@ -256,6 +260,7 @@ function parse(argv: string[]): Parsed | 'help' {
   return {
     workload: workload as Workload,
     store: values.store,
+    noAuth: values['no-auth'] ?? false,
     jobs: positiveInt(
       '--jobs',
       values.jobs,

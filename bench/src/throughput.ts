@@ -12,6 +12,8 @@ export const THROUGHPUT_QUEUE = 'bench';
 export interface ThroughputOptions {
   /** Store URL. Absent (or `sqlite:`): a fresh SQLite file in a temp folder, removed afterwards. */
   store?: string;
+  /** Serve the API without tokens, to measure what authentication costs. */
+  noAuth?: boolean;
   /** Jobs to enqueue and process. */
   jobs: number;
   /** The agent's concurrency. */
@@ -135,7 +137,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   let bench: BenchServer | null = null;
   let agent: Agent | null = null;
   try {
-    bench = await startBenchServer(options.store);
+    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false });
     const { store, server, url, token } = bench;
     // The API takes jobs only for tasks some agent announced; announce ours before the agent starts.
     await store.registerTasks([{ task: THROUGHPUT_TASK, queue: THROUGHPUT_QUEUE }]);
