@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import type { AgentLink, LingeringReport } from '@baton/core';
 import type { Store } from '@baton/store';
 import { agentSocket } from './agents/agent-socket.js';
+import { PREEMPT_REASON } from './agents/preemption-step.js';
 import { Authenticator } from './auth/authenticator.js';
 import { installAuthentication } from './http/authentication.js';
 import { registerQuotaRoutes } from './http/quota-routes.js';
@@ -123,8 +124,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
     // Another server's scheduler placed jobs on this server's agents.
     // Another server's scheduler preempts jobs on this server's agents.
-    if (event.type === 'preempt' && event.serverId === serverId)
-      gateway.preempt(event.victims, 'preempted for a higher-priority job');
+    if (event.type === 'preempt' && event.serverId === serverId) gateway.preempt(event.victims, PREEMPT_REASON);
     if (event.type === 'offer' && event.serverId === serverId) {
       gateway.admit(event.placements).catch((err: unknown) => logger.error({ err }, 'could not admit offered jobs'));
     }

@@ -1,6 +1,7 @@
 import type { Offer, PendingCursor, PendingRequest, Store } from '@baton/store';
-import type { AgentCapacity, PendingJob, PendingReason, PlacementResult } from '@baton/core';
-import { comparePending, place, planPreemptions, priorityRank, shardOfQueue } from '@baton/core';
+import type { AgentCapacity, PendingJob, PendingReason } from '@baton/core';
+import { comparePending, place, priorityRank, shardOfQueue } from '@baton/core';
+import { preemptForWaiting } from './preemption-step.js';
 import type { FleetShares } from '../fairness/fleet-shares.js';
 import { orderForPass } from '../fairness/pass-order.js';
 import type { QuotaBook } from '../quota/quota-book.js';
@@ -298,49 +299,6 @@ export class SchedulerLoop {
   }
 
   /**
-   * Preemption: waiting higher-class jobs this pass could not place may stop lower-class jobs on
-   * preemptible agents of the fleet (see `planPreemptions`). Victims are told to stop (by this
-   * server, or through the store by the server of their agent); each goes back to the queue
-   * without spending an attempt once its handler has stopped (its failure is recorded as a
-   * preemption, agent-reports.ts), and its room then frees for the waiting job.
-   */
-  private async preempt(
-    admitted: readonly PendingJob[],
-    result: PlacementResult,
-    agents: readonly AgentCapacity[],
-    serverOf: ReadonlyMap<string, string>,
-  ): Promise<void> {
-    if (!agents.some((a) => a.preemptible)) return;
-    const placed = new Set(result.placements.map((p) => p.jobId));
-    const waiting = admitted.filter((j) => !placed.has(j.id) && result.pending.has(j.id));
-    if (waiting.length === 0) return;
-    const plan = planPreemptions(waiting, agents, { now: Date.now() });
-    for (const jobId of plan.waiting) {
-      this.reasons.set(jobId, {
-        code: 'WAITING_FOR_PREEMPTION',
-        message: 'lower-class jobs on a preemptible agent are being stopped to make room for it',
-      });
-    }
-    if (plan.victims.length === 0) return;
-    const mine = plan.victims.filter((v) => !serverOf.has(v.agentId));
-    const stopped = mine.length > 0 ? this.gateway.preempt(mine, PREEMPT_REASON) : [];
-    // Agents of other servers: their server tells them, as it admits offers for them.
-    const elsewhere = new Map<string, { jobId: string; agentId: string }[]>();
-    for (const v of plan.victims) {
-      const serverId = serverOf.get(v.agentId);
-      if (serverId === undefined) continue;
-      let list = elsewhere.get(serverId);
-      if (!list) elsewhere.set(serverId, (list = []));
-      list.push(v);
-    }
-    for (const [serverId, victims] of elsewhere) await this.store.publish({ type: 'preempt', serverId, victims });
-    this.options.logger.info(
-      { victims: [...stopped, ...[...elsewhere.values()].flat().map((v) => v.jobId)], for: [...plan.waiting] },
-      'preempting lower-class jobs',
-    );
-  }
-
-  /**
    * One placement round over the queues of this scheduler's shards, onto every agent of the
    * fleet: this server's own (exact) and the others' (as reported). Placements on this
    * server's agents are admitted here; the rest are offered to their servers. Returns true when
@@ -401,7 +359,11 @@ export class SchedulerLoop {
     }
     const { placements } = result;
     this.reasons = order.explain(result);
-    await this.preempt(order.admitted, result, agents, serverOf);
+    const preempting = await preemptForWaiting(
+      { store: this.store, gateway: this.gateway, logger: this.options.logger },
+      { admitted: order.admitted, result, agents, serverOf },
+    );
+    for (const [jobId, reason] of preempting) this.reasons.set(jobId, reason);
     if (placements.length === 0) return sweepOn;
     const byId = new Map(pending.map((job) => [job.id, job]));
     const mine: Offer[] = [];
@@ -433,9 +395,6 @@ export class SchedulerLoop {
 
 /** Jobs read per queue of a full preemptible agent, for preemption to consider. */
 const PREEMPT_LOOK = 8;
-
-/** Said to a preempted job (its AbortSignal's reason) and logged. */
-const PREEMPT_REASON = 'preempted for a higher-priority job';
 
 /** Where a job stands against a sweep cursor in scheduling order (negative: before it). */
 function compareToCursor(job: PendingJob, cursor: PendingCursor): number {
