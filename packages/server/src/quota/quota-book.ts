@@ -14,6 +14,8 @@ export interface EffectiveQuota {
  */
 export class QuotaBook {
   private readonly cache = new Map<string, { value: EffectiveQuota; at: number }>();
+  /** The default quota, read once per `cacheMs` for every owner without their own. */
+  private fallback: { quota: Promise<Quota>; at: number } | null = null;
 
   constructor(
     private readonly store: Store,
@@ -28,7 +30,7 @@ export class QuotaBook {
     const own = await this.store.getQuota(owner);
     const value: EffectiveQuota = own
       ? { quota: own, source: 'user' }
-      : { quota: (await this.store.getQuota(null)) ?? NO_QUOTA, source: 'default' };
+      : { quota: await this.defaultQuota(now), source: 'default' };
     this.cache.delete(owner);
     this.cache.set(owner, { value, at: now });
     // Bounded: owners are many only when users are; the stalest entry goes first.
@@ -39,9 +41,23 @@ export class QuotaBook {
     return value;
   }
 
+  private defaultQuota(now: number): Promise<Quota> {
+    if (!this.fallback || now - this.fallback.at >= this.cacheMs) {
+      const quota = this.store.getQuota(null).then((q) => q ?? NO_QUOTA);
+      // A failed read is not kept: the next call asks again.
+      quota.catch(() => {
+        if (this.fallback?.quota === quota) this.fallback = null;
+      });
+      this.fallback = { quota, at: now };
+    }
+    return this.fallback.quota;
+  }
+
   /** A quota changed here: `owner`'s, or with no owner the default (which every owner may have). */
   forget(owner?: string): void {
-    if (owner === undefined) this.cache.clear();
-    else this.cache.delete(owner);
+    if (owner === undefined) {
+      this.cache.clear();
+      this.fallback = null;
+    } else this.cache.delete(owner);
   }
 }
