@@ -55,7 +55,12 @@ export function batonPolicy(
         const owners = new Set(jobs.map((j) => j.owner ?? ''));
         jobs =
           owners.size > 1
-            ? fairOrder(jobs, { usage: usage.usage, leasedUnits: leasedUnits(fleet), weights }).ordered
+            ? fairOrder(jobs, {
+                usage: usage.usage,
+                leasedUnits: leasedUnits(fleet),
+                weights,
+                halfLifeS: fairShare!.halfLifeS,
+              }).ordered
             : [...jobs].sort(comparePending);
         passOptions = { ...passOptions, ordered: true };
       }

@@ -6,9 +6,10 @@ import type { PendingJob } from './placement-types.js';
  * owner's use of the fleet, against their weight, evens out. Use is resource-time in units: a
  * job's GPUs, or its slots when it has none (GPU-seconds for GPU jobs, slot-seconds otherwise).
  *
- * Each owner has a virtual time: (recent usage + what they hold now · a nominal job length) /
- * weight. Jobs go in order of their owner's virtual time, lowest first, each advancing it by the
- * job's units · the nominal length / weight; an owner's own jobs keep their order (level, then
+ * Each owner has a virtual time: (recent usage + what they hold now · τ) / weight, where τ is the
+ * mean lifetime of the usage's decay (half-life / ln 2). Jobs go in order of their owner's virtual
+ * time, lowest first, each advancing it by the job's units · τ / weight; an owner's own jobs keep
+ * their order (level, then
  * age). So with equal weights and no history two owners alternate, whatever one's backlog; an
  * owner already holding much of the fleet, or who used much of it lately, waits behind owners
  * who did not. Priority classes still come first: fair share orders owners inside a class.
@@ -20,8 +21,14 @@ export interface FairShareInputs {
   leasedUnits: ReadonlyMap<string, number>;
   /** Each owner's weight (absent: 1). */
   weights: ReadonlyMap<string, number>;
-  /** Seconds one held or queued unit is counted as, against usage. [60] */
-  nominalJobSeconds?: number;
+  /**
+   * The half-life of `usage`'s decay, in seconds. [3600] Holding u units for ever comes to a
+   * decayed usage of u · τ (τ = half-life / ln 2), so a unit held now, or about to be, counts as
+   * τ unit-seconds: history and the present are weighed on one scale. (A shorter weight for the
+   * present, such as a minute, let history dominate: heavy users' large jobs were pushed to the
+   * end of a batch, costing 5 % of utilization on the shared batch trace against 0.7 % with τ.)
+   */
+  halfLifeS?: number;
 }
 
 /** Where a job stands under fair share, for `pendingReason`. */
@@ -33,7 +40,7 @@ export interface FairPosition {
   position: number;
 }
 
-export const DEFAULT_NOMINAL_JOB_SECONDS = 60;
+export const DEFAULT_FAIR_SHARE_HALF_LIFE_S = 3600;
 
 /** A job's units: its GPUs, or its slots when it has none. */
 export const unitsOf = (job: Pick<PendingJob, 'resources'>): number =>
@@ -53,7 +60,8 @@ export function fairOrder(
   pending: readonly PendingJob[],
   inputs: FairShareInputs,
 ): { ordered: PendingJob[]; positions: Map<string, FairPosition> } {
-  const nominal = inputs.nominalJobSeconds ?? DEFAULT_NOMINAL_JOB_SECONDS;
+  // Seconds a held or queued unit counts as against decayed usage: the decay's mean lifetime.
+  const nominal = (inputs.halfLifeS ?? DEFAULT_FAIR_SHARE_HALF_LIFE_S) / Math.LN2;
   const weightOf = (owner: string) => {
     const w = inputs.weights.get(owner);
     return w !== undefined && w > 0 ? w : 1;

@@ -49,7 +49,9 @@ describe('fairOrder', () => {
 
   it('puts an owner who used the fleet lately, or holds it now, behind one who did not', () => {
     const pending = [...jobsOf('a', 10, 0), ...jobsOf('b', 10, 10)];
-    const used = fairOrder(pending, { ...none, usage: new Map([['a', 5 * 60]]) }).ordered;
+    // Usage worth five jobs: five units held over the decay's mean lifetime (half-life / ln 2).
+    const TAU = 3600 / Math.LN2;
+    const used = fairOrder(pending, { ...none, usage: new Map([['a', 5 * TAU]]) }).ordered;
     expect(owners(used.slice(0, 5))).toEqual(['b', 'b', 'b', 'b', 'b']);
     expect(owners(used.slice(5, 7)).sort()).toEqual(['a', 'b']);
     const holding = fairOrder(pending, { ...none, leasedUnits: new Map([['a', 3]]) }).ordered;

@@ -6,6 +6,8 @@ const REFRESH_MS = 5000;
 export interface Shares {
   usage: ReadonlyMap<string, number>;
   weights: ReadonlyMap<string, number>;
+  /** The usage's half-life, seconds: fair order weighs what owners hold now on its scale. */
+  halfLifeS: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export class FleetShares {
     this.cached = {
       weights: new Map(users.map((u) => [u.name, u.weight])),
       usage: new Map(usage.map((u) => [u.owner, u.units])),
+      halfLifeS: this.halfLifeMs / 1000,
     };
     this.cachedAt = now;
     return this.cached;

@@ -32,9 +32,9 @@ export async function orderForPass(
   let ordered: PendingJob[];
   let positions: Map<string, FairPosition> | null = null;
   if (contested) {
-    const { usage, weights } = await deps.shares.shares();
+    const { usage, weights, halfLifeS } = await deps.shares.shares();
     const leasedUnits = new Map([...loads].map(([owner, load]) => [owner, load.leasedUnits]));
-    ({ ordered, positions } = fairOrder(pending, { usage, weights, leasedUnits }));
+    ({ ordered, positions } = fairOrder(pending, { usage, weights, leasedUnits, halfLifeS }));
   } else {
     ordered = [...pending].sort(comparePending);
   }
