@@ -18,19 +18,46 @@ export function enqueue(ctx: SqliteContext, jobs: NewJob[]): EnqueueResult[] {
   const { sql } = ctx;
   // One transaction: a key is looked up and claimed with no other writer in between, so a
   // repeat (in the batch or from before) is found here and there is nothing to send again.
-  const results = ctx.db.transaction(() =>
-    jobs.map((job): EnqueueResult => {
+  const results = ctx.db.transaction(() => {
+    const out = jobs.map((job): EnqueueResult => {
       if (job.idempotencyKey !== null) {
         const existing = sql.getByIdempotencyKey.get(job.owner, job.idempotencyKey) as JobRow | undefined;
         if (existing) return { job: jobFromRow(existing), created: false };
       }
       const row = sql.insertJob.get(rowFromNewJob(job, initialState(job, now))) as JobRow;
       return { job: jobFromRow(row), created: true };
-    }),
-  )();
+    });
+    // Owner counts of the new jobs, one write per owner, queue and state (migration 8).
+    for (const group of ownerGroups(out)) sql.addOwnerCounts.run(group);
+    return out;
+  })();
   const event = enqueuedEvent(createdJobs(results));
   if (event) ctx.events.emit(event);
   return results;
+}
+
+/** The created jobs' counts per owner, queue and state, as owner_counts keeps them. */
+function ownerGroups(results: readonly EnqueueResult[]): Iterable<OwnerCountGroup> {
+  const groups = new Map<string, OwnerCountGroup>();
+  for (const { job, created } of results) {
+    if (!created) continue;
+    const key = `${job.owner}\u0000${job.queue}\u0000${job.state}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { owner: job.owner, queue: job.queue, state: job.state, n: 0, gpus: 0, units: 0 }));
+    g.n += 1;
+    g.gpus += job.resources.gpus;
+    g.units += job.resources.gpus > 0 ? job.resources.gpus : job.resources.slots;
+  }
+  return groups.values();
+}
+
+interface OwnerCountGroup {
+  owner: string;
+  queue: string;
+  state: JobState;
+  n: number;
+  gpus: number;
+  units: number;
 }
 
 /** The jobs an enqueue created, for its event. */

@@ -178,6 +178,11 @@ export const SQL = {
     WHERE owner = ? AND state IN ('assigned', 'running')`,
   // Params: owner
   ownerCounts: 'SELECT queue, state, n, gpus FROM owner_counts WHERE owner = ? AND n > 0',
+  // Params: @owner, @queue, @state, @n, @gpus, @units. Enqueue's new jobs, added per group.
+  addOwnerCounts: `INSERT INTO owner_counts (owner, queue, state, n, gpus, units)
+    VALUES (@owner, @queue, @state, @n, @gpus, @units)
+    ON CONFLICT (owner, queue, state) DO UPDATE
+    SET n = n + excluded.n, gpus = gpus + excluded.gpus, units = units + excluded.units`,
   // Params: id. Whose a queued job is and the GPUs it asks for, before assign checks the quota.
   queuedJobOwner: `SELECT owner, COALESCE(json_extract(resources, '$.gpus'), 0) AS gpus FROM jobs
     WHERE id = ? AND state = 'queued'`,

@@ -242,6 +242,32 @@ export function accountTests(f: () => Fixture): void {
       expect(await x.store.ownerUsage(x.owner)).toEqual(nothing(x.owner));
     });
 
+    it('counts one mixed batch exactly: owners, queues, states, and repeats of an idempotency key not again', async () => {
+      const x = f();
+      const other = x.otherQueue('mixed');
+      const second = `${x.owner}-2`;
+      const batch = [
+        x.job({ idempotencyKey: 'k1' }),
+        x.job({ idempotencyKey: 'k1' }), // a repeat in the batch: the same job
+        x.job({ queue: other, runAt: x.now + 60_000 }),
+        x.job({ owner: second, resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 4 } }),
+        x.job({ owner: second, queue: other }),
+        x.job(),
+      ];
+      await x.store.enqueue(batch);
+      // Sent again: nothing new is counted.
+      await x.store.enqueue([x.job({ idempotencyKey: 'k1' })]);
+      expect((await x.store.ownerUsage(x.owner)).queues).toEqual([
+        { queue: x.queue, counts: counts({ queued: 2 }) },
+        { queue: other, counts: counts({ delayed: 1 }) },
+      ]);
+      expect((await x.store.ownerUsage(x.owner)).waitingJobs).toBe(3);
+      expect((await x.store.ownerUsage(second)).queues).toEqual([
+        { queue: x.queue, counts: counts({ queued: 1 }) },
+        { queue: other, counts: counts({ queued: 1 }) },
+      ]);
+    });
+
     it('counts an owner’s jobs per queue and state, and their leased GPUs, through the jobs’ lives', async () => {
       const x = f();
       const other = x.otherQueue('b');
