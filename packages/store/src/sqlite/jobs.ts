@@ -4,6 +4,7 @@ import type { EnqueueResult, JobListQuery, JobPage, QueueStats } from '../contra
 import { enqueuedEvent, initialState } from '../rules/enqueue-rules.js';
 import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
 import type { SqliteContext } from './context.js';
+import { OwnerTally } from './owner-tally.js';
 import type { AttemptRow, JobRow } from './rows.js';
 import { attemptFromRow, jobFromRow, rowFromNewJob } from './rows.js';
 
@@ -19,45 +20,24 @@ export function enqueue(ctx: SqliteContext, jobs: NewJob[]): EnqueueResult[] {
   // One transaction: a key is looked up and claimed with no other writer in between, so a
   // repeat (in the batch or from before) is found here and there is nothing to send again.
   const results = ctx.db.transaction(() => {
+    // Owner counts of the new jobs, one write per owner, queue and state (migration 8).
+    const counts = new OwnerTally();
     const out = jobs.map((job): EnqueueResult => {
       if (job.idempotencyKey !== null) {
         const existing = sql.getByIdempotencyKey.get(job.owner, job.idempotencyKey) as JobRow | undefined;
         if (existing) return { job: jobFromRow(existing), created: false };
       }
       const row = sql.insertJob.get(rowFromNewJob(job, initialState(job, now))) as JobRow;
-      return { job: jobFromRow(row), created: true };
+      const created = jobFromRow(row);
+      counts.move(created.owner, created.queue, null, created.state, created.resources);
+      return { job: created, created: true };
     });
-    // Owner counts of the new jobs, one write per owner, queue and state (migration 8).
-    for (const group of ownerGroups(out)) sql.addOwnerCounts.run(group);
+    counts.flush(sql);
     return out;
   })();
   const event = enqueuedEvent(createdJobs(results));
   if (event) ctx.events.emit(event);
   return results;
-}
-
-/** The created jobs' counts per owner, queue and state, as owner_counts keeps them. */
-function ownerGroups(results: readonly EnqueueResult[]): Iterable<OwnerCountGroup> {
-  const groups = new Map<string, OwnerCountGroup>();
-  for (const { job, created } of results) {
-    if (!created) continue;
-    const key = `${job.owner}\u0000${job.queue}\u0000${job.state}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { owner: job.owner, queue: job.queue, state: job.state, n: 0, gpus: 0, units: 0 }));
-    g.n += 1;
-    g.gpus += job.resources.gpus;
-    g.units += job.resources.gpus > 0 ? job.resources.gpus : job.resources.slots;
-  }
-  return groups.values();
-}
-
-interface OwnerCountGroup {
-  owner: string;
-  queue: string;
-  state: JobState;
-  n: number;
-  gpus: number;
-  units: number;
 }
 
 /** The jobs an enqueue created, for its event. */

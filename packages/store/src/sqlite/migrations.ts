@@ -3,6 +3,7 @@ import { SchemaTooNewError } from '@baton/core';
 import { ROUTES_FROM_BEFORE_MS } from '../rules/route-rules.js';
 import { ACCOUNTS_SQL } from './accounts-schema.js';
 import { COORDINATION_SQL } from './coordination.js';
+import { ONE_COUNT_SQL } from './count-schema.js';
 import { FAIR_SHARE_SQL } from './fair-share-schema.js';
 
 /** A schema change, then (optionally) a data change that needs the store's clock. */
@@ -183,6 +184,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // A trigger per inserted row cost about a tenth of enqueue's speed; enqueue adds the batch's
     // counts itself, in the same transaction (jobs.ts), and enqueue is the only insert.
     sql: 'DROP TRIGGER jobs_owner_counted_insert;',
+  },
+  {
+    version: 9,
+    name: 'queue counts are sums of the owner counts; assign counts its jobs per batch; plain resources are not parsed',
+    sql: ONE_COUNT_SQL,
   },
 ];
 

@@ -4,6 +4,7 @@ import type { PendingRequest } from '../contract.js';
 import { leaseExpiredError } from '../rules/attempt-rules.js';
 import { askedPending } from '../rules/scheduling-rules.js';
 import type { SqliteContext } from './context.js';
+import { OwnerTally } from './owner-tally.js';
 import { quotaTally } from './quotas.js';
 import type { AssignedRow, JobRow, PendingRow } from './rows.js';
 import { assignedFromRow, gpusToJson, pendingFromRow, toJson } from './rows.js';
@@ -62,6 +63,8 @@ export function assign(ctx: SqliteContext, placements: Placement[], leaseMs: num
     // Quotas are checked in this transaction, so no other call's assignment comes between the
     // check and the assignment.
     const quotas = quotaTally(ctx.sql);
+    // queued → assigned is counted here, once per owner and queue (the triggers skip it).
+    const counts = new OwnerTally();
     for (const { jobId, agentId, gpus } of placements) {
       if (quotas) {
         const queued = ctx.sql.queuedJobOwner.get(jobId) as { owner: string; gpus: number } | undefined;
@@ -81,8 +84,11 @@ export function assign(ctx: SqliteContext, placements: Placement[], leaseMs: num
       }) as AssignedRow | undefined;
       // No row: the job is no longer queued (taken, cancelled, or placed twice in this batch).
       if (!row) continue;
-      out.push({ job: assignedFromRow(row, agentId, [...gpus]), leaseToken });
+      const job = assignedFromRow(row, agentId, [...gpus]);
+      counts.move(job.owner, job.queue, 'queued', 'assigned', job.resources);
+      out.push({ job, leaseToken });
     }
+    counts.flush(ctx.sql);
     return out;
   })();
 }

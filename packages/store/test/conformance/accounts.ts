@@ -268,6 +268,62 @@ export function accountTests(f: () => Fixture): void {
       ]);
     });
 
+    it('counts one mixed assign batch exactly: owners, queues, GPUs, and placements that assign nothing', async () => {
+      const x = f();
+      const other = x.otherQueue('mixed-assign');
+      const second = `${x.owner}-2`;
+      const fourGpus = { resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 4 } };
+      const threeSlots = { resources: { slots: 3, cpu: 0, memoryMb: 0, gpus: 0 } };
+      const [a1] = await x.enqueue(2);
+      const [g1] = await x.enqueue(1, fourGpus);
+      const [o1] = await x.enqueue(1, { queue: other, ...threeSlots });
+      const [s1] = await x.enqueue(2, { owner: second });
+      const [gone] = await x.enqueue(1, { owner: second });
+      await x.store.cancel(gone!);
+      const placed = await x.store.assign(
+        [
+          { jobId: a1!, agentId: 'agent-1', gpus: [] },
+          { jobId: g1!, agentId: 'agent-1', gpus: [0, 1, 2, 3] },
+          { jobId: s1!, agentId: 'agent-2', gpus: [] },
+          { jobId: o1!, agentId: 'agent-2', gpus: [] },
+          { jobId: a1!, agentId: 'agent-2', gpus: [] }, // placed twice: assigned once
+          { jobId: gone!, agentId: 'agent-2', gpus: [] }, // cancelled: not assigned
+          { jobId: 'no-such-job', agentId: 'agent-2', gpus: [] },
+        ],
+        LEASE_MS,
+      );
+      expect(placed.map((p) => p.job.id).sort()).toEqual([a1!, g1!, s1!, o1!].sort());
+
+      expect(await x.store.ownerUsage(x.owner)).toEqual<OwnerUsage>({
+        owner: x.owner,
+        queues: [
+          { queue: x.queue, counts: counts({ queued: 1, assigned: 2 }) },
+          { queue: other, counts: counts({ assigned: 1 }) },
+        ].sort((p, q) => p.queue.localeCompare(q.queue)),
+        leasedJobs: 3,
+        leasedGpus: 4,
+        waitingJobs: 1,
+      });
+      expect((await x.store.ownerUsage(second)).queues).toEqual([
+        { queue: x.queue, counts: counts({ queued: 1, assigned: 1, cancelled: 1 }) },
+      ]);
+      // Fair share's units: the GPU job counts its GPUs, the others their slots.
+      const loads = (await x.store.ownerLoads()).filter((l) => l.owner === x.owner || l.owner === second);
+      expect(loads.sort((p, q) => p.owner.localeCompare(q.owner))).toEqual([
+        { owner: x.owner, leasedJobs: 3, leasedGpus: 4, leasedUnits: 1 + 4 + 3 },
+        { owner: second, leasedJobs: 1, leasedGpus: 0, leasedUnits: 1 },
+      ]);
+      const queueCounts = (await x.store.queueStats()).find((s) => s.queue === x.queue)?.counts;
+      expect(queueCounts).toMatchObject({ queued: 2, assigned: 3, cancelled: 1 });
+
+      // And back out: every assigned job finishes, the counts follow.
+      await x.store.complete(placed.map((p) => x.succeed(p)));
+      expect(await x.store.ownerLoads().then((l) => l.filter((o) => o.owner === x.owner))).toEqual([]);
+      expect((await x.store.ownerUsage(second)).queues).toEqual([
+        { queue: x.queue, counts: counts({ queued: 1, succeeded: 1, cancelled: 1 }) },
+      ]);
+    });
+
     it('counts an owner’s jobs per queue and state, and their leased GPUs, through the jobs’ lives', async () => {
       const x = f();
       const other = x.otherQueue('b');
