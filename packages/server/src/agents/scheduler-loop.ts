@@ -370,12 +370,10 @@ export class SchedulerLoop {
     const offers = new Map<string, Offer[]>();
     for (const p of placements) {
       const job = byId.get(p.jobId)!;
-      const offer: Offer = {
-        ...p,
-        resources: job.resources,
-        priority: job.priority,
-        ...(job.owner !== undefined && { owner: job.owner }),
-      };
+      // Written out, not spread: this runs for every job placed.
+      const offer: Offer = { jobId: p.jobId, agentId: p.agentId, gpus: p.gpus, resources: job.resources };
+      offer.priority = job.priority;
+      if (job.owner !== undefined) offer.owner = job.owner;
       const serverId = serverOf.get(p.agentId);
       if (serverId === undefined) {
         mine.push(offer);
