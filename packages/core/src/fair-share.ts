@@ -42,9 +42,11 @@ export interface FairPosition {
 
 export const DEFAULT_FAIR_SHARE_HALF_LIFE_S = 3600;
 
+/** What resources count for fair share: their GPUs, or their slots when they have none. */
+export const resourceUnits = (r: { gpus: number; slots: number }): number => (r.gpus > 0 ? r.gpus : r.slots);
+
 /** A job's units: its GPUs, or its slots when it has none. */
-export const unitsOf = (job: Pick<PendingJob, 'resources'>): number =>
-  job.resources.gpus > 0 ? job.resources.gpus : job.resources.slots;
+export const unitsOf = (job: Pick<PendingJob, 'resources'>): number => resourceUnits(job.resources);
 
 const ownerOf = (job: PendingJob): string => job.owner ?? '';
 

@@ -1,4 +1,5 @@
 import type { JobState } from '@baton/core';
+import { resourceUnits } from '@baton/core';
 import type { Statements } from './statements.js';
 
 /**
@@ -38,8 +39,7 @@ export class OwnerTally {
     }
     g.n += sign;
     g.gpus += sign * r.gpus;
-    // What a job counts for fair share (OwnerLoad.leasedUnits): its GPUs when it has any, else its slots.
-    g.units += sign * (r.gpus > 0 ? r.gpus : r.slots);
+    g.units += sign * resourceUnits(r); // OwnerLoad.leasedUnits' measure
   }
 }
 
