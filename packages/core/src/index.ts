@@ -15,3 +15,6 @@ export * from './frame-shape.js';
 export * from './account-schemas.js';
 export * from './fair-share.js';
 export * from './preemption.js';
+export * from './workflow.js';
+export * from './workflow-graph.js';
+export * from './workflow-schemas.js';

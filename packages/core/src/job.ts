@@ -1,14 +1,29 @@
 /**
  * The job model shared by every package. A job moves through
  * `delayed → queued → assigned → running → succeeded | failed | cancelled`,
- * with `running → delayed | queued` on a retry or when its lease expires.
+ * with `running → delayed | queued` on a retry or when its lease expires. A workflow step
+ * begins `blocked` while steps it needs are unfinished, and ends `skipped` when one of them
+ * did not succeed (see workflow.ts).
  */
 
-/** Every state a job can be in. `succeeded`, `failed` and `cancelled` are final. */
-export const JOB_STATES = ['delayed', 'queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/**
+ * Every state a job can be in. `succeeded`, `failed`, `cancelled` and `skipped` are final.
+ * `blocked` and `skipped` belong to workflow steps only.
+ */
+export const JOB_STATES = [
+  'blocked',
+  'delayed',
+  'queued',
+  'assigned',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped',
+] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'skipped']);
 /** States in which an agent holds the job under a lease. */
 export const LEASED_STATES: ReadonlySet<JobState> = new Set(['assigned', 'running']);
 
@@ -69,6 +84,16 @@ export interface NewJob {
   runAt: number;
   idempotencyKey: string | null;
   createdAt: number;
+  /** Present only on a workflow's step: which workflow and step, and the steps it needs. */
+  workflow?: JobWorkflowRef;
+}
+
+/** A step's place in its workflow, as its job carries it. */
+export interface JobWorkflowRef {
+  id: string;
+  step: string;
+  /** Ids of the steps whose results it takes as inputs. */
+  needs: string[];
 }
 
 export interface Job extends NewJob {
@@ -86,6 +111,11 @@ export interface Job extends NewJob {
   startedAt: number | null;
   finishedAt: number | null;
   updatedAt: number;
+  /**
+   * A workflow step's inputs: the results of the steps it needs, by step id. Present only on
+   * a step, once it was released (every need succeeded).
+   */
+  inputs?: Record<string, unknown>;
 }
 
 /** `preempted`: stopped for a higher-class job; the attempt was not spent (see `Store.preempt`). */
@@ -118,6 +148,10 @@ export interface AssignedJob {
   resources: Resources;
   /** GPU device indices reserved for this attempt (`CUDA_VISIBLE_DEVICES`). */
   gpus: number[];
+  /** Present only on a workflow step: its workflow and step id. */
+  workflow?: { id: string; step: string };
+  /** A workflow step's inputs: the results of the steps it needs, by step id. */
+  inputs?: Record<string, unknown>;
 }
 
 /** A job as handed to an agent: its lease token must accompany every report about it. */

@@ -8,7 +8,7 @@ import { MAX_BULK_JOBS, MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT, MAX_TIME_MS } from '
  */
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const nameOf = (what: string, max: number) =>
+export const nameOf = (what: string, max: number) =>
   z
     .string()
     .min(1, `${what} must not be empty`)
@@ -21,7 +21,7 @@ const CONTROL_CHARACTER = /\p{Cc}/u;
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /** A free-form string the API keys or finds things by (an idempotency key, a cursor). */
-const identifierOf = (what: string, max: number) =>
+export const identifierOf = (what: string, max: number) =>
   z
     .string()
     .min(1, `${what} must not be empty`)
@@ -75,23 +75,28 @@ const runAtSchema = z.union(
   { error: 'runAt must be an ISO 8601 date-time or epoch milliseconds' },
 );
 
+/** What a job and a workflow step both say about the work: task, queue, payload, needs, retries. */
+export const jobFields = {
+  task: taskNameSchema,
+  queue: queueNameSchema.optional(),
+  payload: z.unknown().optional(),
+  priority: z.enum(PRIORITY_CLASSES).optional(),
+  priorityLevel: z.number().int().min(-1000).max(1000).optional(),
+  resources: resourcesSchema.optional(),
+  constraints: constraintsSchema.optional(),
+  maxAttempts: z.number().int().min(1, 'maxAttempts must be at least 1').max(100).optional(),
+  backoffMs: z.number().int().min(0, 'backoffMs must not be negative').max(DAY_MS).optional(),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1, 'timeoutMs must be positive')
+    .max(7 * DAY_MS)
+    .optional(),
+};
+
 export const jobSubmissionSchema = z
   .strictObject({
-    task: taskNameSchema,
-    queue: queueNameSchema.optional(),
-    payload: z.unknown().optional(),
-    priority: z.enum(PRIORITY_CLASSES).optional(),
-    priorityLevel: z.number().int().min(-1000).max(1000).optional(),
-    resources: resourcesSchema.optional(),
-    constraints: constraintsSchema.optional(),
-    maxAttempts: z.number().int().min(1, 'maxAttempts must be at least 1').max(100).optional(),
-    backoffMs: z.number().int().min(0, 'backoffMs must not be negative').max(DAY_MS).optional(),
-    timeoutMs: z
-      .number()
-      .int()
-      .min(1, 'timeoutMs must be positive')
-      .max(7 * DAY_MS)
-      .optional(),
+    ...jobFields,
     delayMs: z
       .number()
       .int()

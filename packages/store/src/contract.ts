@@ -17,6 +17,7 @@ import type {
 import type { Accounts } from './accounts.js';
 import type { Coordination } from './coordination.js';
 import type { FairShareStore } from './fair-share.js';
+import type { Workflows } from './workflows.js';
 
 /** The states a job ends in; retention deletes jobs in these only. */
 export type FinalJobState = 'succeeded' | 'failed' | 'cancelled';
@@ -27,7 +28,7 @@ export type FinalJobState = 'succeeded' | 'failed' | 'cancelled';
  * backend implements it. Time comes from the store's clock (see {@link StoreOptions}) so the
  * conformance suite can drive delays and lease expiry without sleeping.
  */
-export interface Store extends Coordination, Accounts, FairShareStore {
+export interface Store extends Coordination, Accounts, FairShareStore, Workflows {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
 
   /** Creates or migrates the schema. Refuses a schema newer than this code knows. */

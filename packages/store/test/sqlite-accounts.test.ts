@@ -94,7 +94,17 @@ describe('SQLite migration 6: owner counts', () => {
 
     const store = await openStore(`sqlite:${path}`);
     try {
-      const zero = { delayed: 0, queued: 0, assigned: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+      const zero = {
+        blocked: 0,
+        delayed: 0,
+        queued: 0,
+        assigned: 0,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        cancelled: 0,
+        skipped: 0,
+      };
       expect(await store.ownerUsage('alice')).toEqual({
         owner: 'alice',
         queues: [

@@ -1,3 +1,5 @@
+import { unimplementedWorkflows } from '../rules/workflow-rules.js';
+import type { Workflows } from '../workflows.js';
 import pg from 'pg';
 import type {
   Completion,
@@ -185,4 +187,13 @@ export class PostgresStore implements Store, Coordination {
   addUsage: FairShareStore['addUsage'] = (entries, halfLifeMs) => this.fairShare.addUsage(entries, halfLifeMs);
   usage: FairShareStore['usage'] = (halfLifeMs) => this.fairShare.usage(halfLifeMs);
   preempt: FairShareStore['preempt'] = (items) => this.fairShare.preempt(items);
+
+  // Workflows: not implemented yet (placeholder).
+  private readonly wf = unimplementedWorkflows('postgres');
+  createWorkflow: Workflows['createWorkflow'] = (w) => this.wf.createWorkflow(w);
+  getWorkflow: Workflows['getWorkflow'] = (id) => this.wf.getWorkflow(id);
+  listWorkflows: Workflows['listWorkflows'] = (q) => this.wf.listWorkflows(q);
+  workflowSteps: Workflows['workflowSteps'] = (id, page) => this.wf.workflowSteps(id, page);
+  cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.wf.cancelWorkflow(id);
+  retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.wf.retryWorkflow(id, from);
 }

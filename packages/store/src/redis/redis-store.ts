@@ -1,3 +1,5 @@
+import { unimplementedWorkflows } from '../rules/workflow-rules.js';
+import type { Workflows } from '../workflows.js';
 import { BatonError } from '@baton/core';
 import type {
   Completion,
@@ -219,6 +221,14 @@ export class RedisStore implements Store, Coordination {
   usage = (halfLifeMs: number): Promise<OwnerUsageUnits[]> => fairShare.usage(this.ctx, halfLifeMs);
   preempt = (items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> =>
     fairShare.preempt(this.ctx, items);
+  // Workflows: not implemented yet (placeholder).
+  private readonly wf = unimplementedWorkflows('redis');
+  createWorkflow: Workflows['createWorkflow'] = (w) => this.wf.createWorkflow(w);
+  getWorkflow: Workflows['getWorkflow'] = (id) => this.wf.getWorkflow(id);
+  listWorkflows: Workflows['listWorkflows'] = (q) => this.wf.listWorkflows(q);
+  workflowSteps: Workflows['workflowSteps'] = (id, page) => this.wf.workflowSteps(id, page);
+  cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.wf.cancelWorkflow(id);
+  retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.wf.retryWorkflow(id, from);
 }
 
 export type { JobHash };

@@ -1,3 +1,5 @@
+import { unimplementedWorkflows } from '../rules/workflow-rules.js';
+import type { Workflows } from '../workflows.js';
 import Database from 'better-sqlite3';
 import type {
   Completion,
@@ -229,4 +231,13 @@ export class SqliteStore implements Store, Coordination {
   usage = async (halfLifeMs: number): Promise<OwnerUsageUnits[]> => fairShare.usage(this.ctx, halfLifeMs);
   preempt = async (items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> =>
     fairShare.preempt(this.ctx, items);
+
+  // Workflows: not implemented yet (placeholder).
+  private readonly wf = unimplementedWorkflows('sqlite');
+  createWorkflow: Workflows['createWorkflow'] = (w) => this.wf.createWorkflow(w);
+  getWorkflow: Workflows['getWorkflow'] = (id) => this.wf.getWorkflow(id);
+  listWorkflows: Workflows['listWorkflows'] = (q) => this.wf.listWorkflows(q);
+  workflowSteps: Workflows['workflowSteps'] = (id, page) => this.wf.workflowSteps(id, page);
+  cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.wf.cancelWorkflow(id);
+  retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.wf.retryWorkflow(id, from);
 }

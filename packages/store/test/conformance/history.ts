@@ -117,12 +117,32 @@ export function historyTests(f: () => Fixture): void {
       const stats = await x.store.queueStats();
       expect(stats.find((s) => s.queue === x.queue)).toEqual({
         queue: x.queue,
-        counts: { delayed: 1, queued: 3, assigned: 1, running: 1, succeeded: 1, failed: 1, cancelled: 1 },
+        counts: {
+          blocked: 0,
+          delayed: 1,
+          queued: 3,
+          assigned: 1,
+          running: 1,
+          succeeded: 1,
+          failed: 1,
+          cancelled: 1,
+          skipped: 0,
+        },
         oldestQueuedAgeMs: 750,
       });
       expect(stats.find((s) => s.queue === x.otherQueue('b'))).toEqual({
         queue: x.otherQueue('b'),
-        counts: { delayed: 0, queued: 2, assigned: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+        counts: {
+          blocked: 0,
+          delayed: 0,
+          queued: 2,
+          assigned: 0,
+          running: 0,
+          succeeded: 0,
+          failed: 0,
+          cancelled: 0,
+          skipped: 0,
+        },
         oldestQueuedAgeMs: 250,
       });
       expect(stats.map((s) => s.queue).sort()).toEqual([x.queue, x.otherQueue('b')].sort());

@@ -21,6 +21,8 @@ import { resourceTests } from './resources.js';
 import { retentionTests } from './retention.js';
 import { routeExpiryTests } from './route-expiry.js';
 import { schedulingTests } from './scheduling.js';
+import { workflowControlTests } from './workflow-control.js';
+import { workflowTests } from './workflows.js';
 
 export type { NewTestDatabase, OpenStore, TestDatabase } from './fixture.js';
 
@@ -61,5 +63,7 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     quotaAssignTests(f);
     fairShareTests(f);
     preemptTests(f);
+    workflowTests(f);
+    workflowControlTests(f);
   });
 }

@@ -83,6 +83,7 @@ export function retentionTests(f: () => Fixture): void {
       const stats = await x.store.queueStats();
       expect(stats.map((q) => q.queue)).toEqual([x.queue]);
       expect(stats[0]?.counts).toEqual({
+        blocked: 0,
         delayed: 1,
         queued: 1,
         assigned: 0,
@@ -90,6 +91,7 @@ export function retentionTests(f: () => Fixture): void {
         succeeded: 1,
         failed: 0,
         cancelled: 0,
+        skipped: 0,
       });
     });
 
