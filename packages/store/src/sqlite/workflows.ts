@@ -60,11 +60,12 @@ export function getWorkflow(ctx: SqliteContext, id: string): Workflow | null {
 
 export function listWorkflows(ctx: SqliteContext, query: WorkflowListQuery): WorkflowPage {
   const limit = Math.max(0, Math.trunc(query.limit));
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (query.state) where.push('state = ?') && params.push(query.state);
-  if (query.owner) where.push('owner = ?') && params.push(query.owner);
-  if (query.cursor) where.push('id < ?') && params.push(decodeCursor(query.cursor));
+  const filters: [string, unknown][] = [];
+  if (query.state) filters.push(['state = ?', query.state]);
+  if (query.owner) filters.push(['owner = ?', query.owner]);
+  if (query.cursor) filters.push(['id < ?', decodeCursor(query.cursor)]);
+  const where = filters.map(([clause]) => clause);
+  const params = filters.map(([, value]) => value);
   const sql = `SELECT * FROM workflows ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
   const rows = ctx.db.prepare(sql).all(...params, limit + 1) as WorkflowRow[];
   const page = rows.slice(0, limit).map(workflowFromRow);
