@@ -1,5 +1,5 @@
-import type { JobState, LeaseRef, NewStep, NewWorkflow, Workflow, WorkflowStep } from '@baton/core';
-import { BatonError, ConflictError, ValidationError } from '@baton/core';
+import type { JobState, LeaseRef, NewStep, NewWorkflow, Workflow, WorkflowStep , BatonError} from '@baton/core';
+import { ConflictError, ValidationError } from '@baton/core';
 import type { WorkflowListQuery, WorkflowPage, Workflows } from '../workflows.js';
 import { refusalFor } from './lease-rules.js';
 import { NotImplementedYet } from './not-implemented.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '@baton/core';
 import type { Fixture } from './fixture.js';
 import { UNKNOWN_ID, ref, rejection } from './fixture.js';
-import { createWorkflow, failStep, newSteps, startStep, stepStates, succeedStep } from './workflow-fixture.js';
+import { createWorkflow, failStep, newSteps, startStep, succeedStep } from './workflow-fixture.js';
 
 /** 26: workflows that grow while they run (campaigns): addSteps. */
 export function workflowGrowthTests(f: () => Fixture): void {
