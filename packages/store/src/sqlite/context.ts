@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { StoreEvents } from '../events.js';
 import type { Statements } from './statements.js';
+import type { WorkflowStatements } from './workflow-statements.js';
 
 /**
  * What the SQLite store's domain modules (jobs, scheduling, leases, retention) share: the
@@ -11,6 +12,8 @@ import type { Statements } from './statements.js';
 export interface SqliteContext {
   db: Database.Database;
   sql: Statements;
+  /** Workflow statements (workflow-statements.ts). */
+  wf: WorkflowStatements;
   clock: () => number;
   random: () => number;
   events: StoreEvents;

@@ -7,6 +7,8 @@ import type { SqliteContext } from './context.js';
 import { OwnerTally } from './owner-tally.js';
 import type { AttemptRow, JobRow } from './rows.js';
 import { attemptFromRow, jobFromRow, rowFromNewJob } from './rows.js';
+import { WorkflowAdvance } from './workflow-advance.js';
+import { withStepOfJob } from './workflow-steps.js';
 
 /** Jobs in SQLite: enqueue, reads, listings, queue statistics and cancel. */
 
@@ -47,7 +49,13 @@ function* createdJobs(results: readonly EnqueueResult[]): Iterable<Job> {
 
 export function getJob(ctx: SqliteContext, id: string): Job | null {
   const row = jobRow(ctx, id);
-  return row ? jobFromRow(row) : null;
+  return row ? jobOf(ctx, row) : null;
+}
+
+/** A row as a job; a workflow step's with its place in the workflow and its inputs. */
+function jobOf(ctx: SqliteContext, row: JobRow): Job {
+  const job = jobFromRow(row);
+  return row.workflow_id === null ? job : withStepOfJob(ctx, job, row.workflow_id);
 }
 
 export function getAttempts(ctx: SqliteContext, id: string): JobAttempt[] {
@@ -68,7 +76,10 @@ export function listJobs(ctx: SqliteContext, query: JobListQuery): JobPage {
   const hint = q.state && LEASED_STATES.has(q.state) && !q.queue ? 'INDEXED BY jobs_leased' : '';
   const sql = `SELECT * FROM jobs ${hint} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
   const rows = ctx.db.prepare(sql).all(...params, q.limit + 1) as JobRow[];
-  return pageOf(rows.map(jobFromRow), q.limit);
+  return pageOf(
+    rows.map((row) => jobOf(ctx, row)),
+    q.limit,
+  );
 }
 
 /**
@@ -95,6 +106,7 @@ export function queueStats(ctx: SqliteContext): QueueStats[] {
 
 export function cancel(ctx: SqliteContext, id: string): Job {
   const now = ctx.clock();
+  const advance = new WorkflowAdvance(ctx, now);
   const { job, agentId } = ctx.db.transaction(() => {
     const row = jobRow(ctx, id);
     if (!row) throw new NotFoundError(`job ${id} not found`, 'JOB_NOT_FOUND');
@@ -102,8 +114,12 @@ export function cancel(ctx: SqliteContext, id: string): Job {
       throw new ConflictError(`job ${id} is already ${row.state}`, 'JOB_FINISHED', { state: row.state });
     }
     // A leased job's attempt ends with the job: its record is the job row (see getAttempts).
-    return { job: jobFromRow(ctx.sql.cancelJob.get({ now, id }) as JobRow), agentId: row.agent_id };
+    const cancelled = ctx.sql.cancelJob.get({ now, id }) as JobRow;
+    // A step cancelled on its own is a step that did not succeed: its workflow advances.
+    if (cancelled.workflow_id !== null) advance.finished(id, cancelled.workflow_id, 'cancelled');
+    return { job: jobOf(ctx, cancelled), agentId: row.agent_id };
   })();
   ctx.events.emit({ type: 'cancelled', jobId: id, agentId });
+  advance.emit();
   return job;
 }

@@ -4,6 +4,7 @@ import { checkReleaseItems, leaseOf, refusalFor, refusalOfUnchanged } from '../r
 import type { SqliteContext } from './context.js';
 import { jobRow } from './jobs.js';
 import { toJson } from './rows.js';
+import { WorkflowAdvance } from './workflow-advance.js';
 
 /** Lease-checked transitions in SQLite: start, heartbeat, complete and release, a batch per transaction. */
 
@@ -52,21 +53,36 @@ export function heartbeat(
 export function complete(ctx: SqliteContext, items: Completion[]): TransitionResult[] {
   const now = ctx.clock();
   const retries = { dueAt: Infinity };
-  const results = ctx.db.transaction(() => items.map((item) => completeOne(ctx, item, now, retries)))();
+  const advance = new WorkflowAdvance(ctx, now);
+  const results = ctx.db.transaction(() => items.map((item) => completeOne(ctx, item, now, retries, advance)))();
   if (results.some((r) => r.ok)) {
     ctx.events.emit({ type: 'changed', ...(retries.dueAt < Infinity && { dueAt: retries.dueAt }) });
   }
+  advance.emit();
   return results;
 }
 
-function completeOne(ctx: SqliteContext, item: Completion, now: number, retries: { dueAt: number }): TransitionResult {
+function completeOne(
+  ctx: SqliteContext,
+  item: Completion,
+  now: number,
+  retries: { dueAt: number },
+  advance: WorkflowAdvance,
+): TransitionResult {
   const { sql } = ctx;
   const { jobId, leaseToken } = item;
   const startedAt = item.startedAt ?? null;
   if (item.outcome === 'succeeded') {
     // The final attempt is recorded by the job row itself (see getAttempts): one write.
-    const changed = sql.succeedJob.run({ result: toJson(item.result ?? null), now, id: jobId, leaseToken, startedAt });
-    if (changed.changes === 0) return refusal(ctx, item);
+    const changed = sql.succeedJob.get({
+      result: toJson(item.result ?? null),
+      now,
+      id: jobId,
+      leaseToken,
+      startedAt,
+    }) as { workflow_id: string | null } | undefined;
+    if (!changed) return refusal(ctx, item);
+    if (changed.workflow_id !== null) advance.finished(jobId, changed.workflow_id, 'succeeded');
     return { jobId, ok: true, state: 'succeeded' };
   }
   const row = jobRow(ctx, jobId);
@@ -83,6 +99,7 @@ function completeOne(ctx: SqliteContext, item: Completion, now: number, retries:
   }
   // The final attempt is recorded by the job row (see getAttempts).
   sql.failJob.run({ error, now, id: jobId, startedAt });
+  if (row.workflow_id !== null) advance.finished(jobId, row.workflow_id, 'failed');
   return { jobId, ok: true, state: 'failed' };
 }
 
@@ -93,6 +110,7 @@ export function release(
   checkReleaseItems(items);
   const now = ctx.clock();
   const { sql } = ctx;
+  const advance = new WorkflowAdvance(ctx, now);
   const results = ctx.db.transaction(() =>
     items.map((item): TransitionResult => {
       const { jobId, leaseToken } = item;
@@ -109,9 +127,11 @@ export function release(
       }
       // The final attempt is recorded by the job row (see getAttempts).
       sql.failJob.run({ error, now, id: jobId, startedAt: null });
+      if (row.workflow_id !== null) advance.finished(jobId, row.workflow_id, 'failed');
       return { jobId, ok: true, state: 'failed' };
     }),
   )();
   if (results.some((r) => r.ok)) ctx.events.emit({ type: 'changed' });
+  advance.emit();
   return results;
 }

@@ -5,6 +5,7 @@ import { ACCOUNTS_SQL } from './accounts-schema.js';
 import { COORDINATION_SQL } from './coordination.js';
 import { ONE_COUNT_SQL } from './count-schema.js';
 import { FAIR_SHARE_SQL } from './fair-share-schema.js';
+import { WORKFLOWS_SQL } from './workflow-schema.js';
 
 /** A schema change, then (optionally) a data change that needs the store's clock. */
 interface Migration {
@@ -189,6 +190,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 9,
     name: 'queue counts are sums of the owner counts; assign counts its jobs per batch; plain resources are not parsed',
     sql: ONE_COUNT_SQL,
+  },
+  {
+    version: 10,
+    name: 'workflows: steps are jobs with a workflow; workflows, steps and their edges',
+    sql: WORKFLOWS_SQL,
   },
 ];
 

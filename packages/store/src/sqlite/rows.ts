@@ -43,6 +43,8 @@ export interface JobRow {
   constraints: string;
   gpus: string;
   avoid_agent_id: string | null;
+  /** Migration 10: the step's workflow, or null for a plain job. */
+  workflow_id: string | null;
 }
 
 export interface AttemptRow {
@@ -189,7 +191,16 @@ export function pendingFromRow(row: PendingRow): PendingJob {
 /** The columns `assignJob` returns. */
 export type AssignedRow = Pick<
   JobRow,
-  'id' | 'queue' | 'task' | 'owner' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms' | 'resources'
+  | 'id'
+  | 'queue'
+  | 'task'
+  | 'owner'
+  | 'payload'
+  | 'attempts'
+  | 'max_attempts'
+  | 'timeout_ms'
+  | 'resources'
+  | 'workflow_id'
 >;
 
 /** `gpus` are the placement's, which `assignJob` just stored. */

@@ -6,6 +6,8 @@ import { askedPending } from '../rules/scheduling-rules.js';
 import type { SqliteContext } from './context.js';
 import { OwnerTally } from './owner-tally.js';
 import { quotaTally } from './quotas.js';
+import { WorkflowAdvance } from './workflow-advance.js';
+import { withStepOfAssigned } from './workflow-steps.js';
 import type { AssignedRow, JobRow, PendingRow } from './rows.js';
 import { assignedFromRow, gpusToJson, pendingFromRow, toJson } from './rows.js';
 
@@ -85,6 +87,7 @@ export function assign(ctx: SqliteContext, placements: Placement[], leaseMs: num
       // No row: the job is no longer queued (taken, cancelled, or placed twice in this batch).
       if (!row) continue;
       const job = assignedFromRow(row, agentId, [...gpus]);
+      if (row.workflow_id !== null) withStepOfAssigned(ctx, job, row.workflow_id);
       counts.move(job.owner, job.queue, 'queued', 'assigned', job.resources);
       out.push({ job, leaseToken });
     }
@@ -100,6 +103,7 @@ export function expireLeases(ctx: SqliteContext): {
 } {
   const now = ctx.clock();
   const { sql } = ctx;
+  const advance = new WorkflowAdvance(ctx, now);
   const result = ctx.db.transaction(() => {
     const requeued: string[] = [];
     const failed: string[] = [];
@@ -118,6 +122,7 @@ export function expireLeases(ctx: SqliteContext): {
         requeued.push(row.id);
       } else {
         sql.failJob.run({ error, now, id: row.id, startedAt: null });
+        if (row.workflow_id !== null) advance.finished(row.id, row.workflow_id, 'failed');
         failed.push(row.id);
       }
     }
@@ -125,5 +130,6 @@ export function expireLeases(ctx: SqliteContext): {
     return { requeued, failed, nextExpiryAt: next.t };
   })();
   if (result.requeued.length > 0 || result.failed.length > 0) ctx.events.emit({ type: 'changed' });
+  advance.emit();
   return result;
 }

@@ -1,4 +1,3 @@
-import { unimplementedWorkflows } from '../rules/workflow-rules.js';
 import type { Workflows } from '../workflows.js';
 import Database from 'better-sqlite3';
 import type {
@@ -50,6 +49,9 @@ import * as scheduling from './scheduling.js';
 import { ServerClaim } from './server-claim.js';
 import type { Statements } from './statements.js';
 import { SQL } from './statements.js';
+import type { WorkflowStatements } from './workflow-statements.js';
+import { WORKFLOW_SQL } from './workflow-statements.js';
+import * as workflows from './workflows.js';
 
 export { WAL_TRUNCATE_AFTER_DELETES } from './retention.js';
 
@@ -104,7 +106,10 @@ export class SqliteStore implements Store, Coordination {
     const sql = Object.fromEntries(
       Object.entries(SQL).map(([name, text]) => [name, this.db.prepare(text)]),
     ) as Statements;
-    this.context = { db: this.db, sql, clock: this.clock, random: this.random, events: this.events };
+    const wf = Object.fromEntries(
+      Object.entries(WORKFLOW_SQL).map(([name, text]) => [name, this.db.prepare(text)]),
+    ) as WorkflowStatements;
+    this.context = { db: this.db, sql, wf, clock: this.clock, random: this.random, events: this.events };
     this.retention = new SqliteRetention(this.context, this.path, this.checkpoints);
     this.accounts = new SqliteAccounts(this.context);
   }
@@ -232,12 +237,11 @@ export class SqliteStore implements Store, Coordination {
   preempt = async (items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> =>
     fairShare.preempt(this.ctx, items);
 
-  // Workflows: not implemented yet (placeholder).
-  private readonly wf = unimplementedWorkflows('sqlite');
-  createWorkflow: Workflows['createWorkflow'] = (w) => this.wf.createWorkflow(w);
-  getWorkflow: Workflows['getWorkflow'] = (id) => this.wf.getWorkflow(id);
-  listWorkflows: Workflows['listWorkflows'] = (q) => this.wf.listWorkflows(q);
-  workflowSteps: Workflows['workflowSteps'] = (id, page) => this.wf.workflowSteps(id, page);
-  cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.wf.cancelWorkflow(id);
-  retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.wf.retryWorkflow(id, from);
+  // Workflows (workflows.ts; advancing is workflow-advance.ts, inside the transitions).
+  createWorkflow: Workflows['createWorkflow'] = async (w) => workflows.createWorkflow(this.ctx, w);
+  getWorkflow: Workflows['getWorkflow'] = async (id) => workflows.getWorkflow(this.ctx, id);
+  listWorkflows: Workflows['listWorkflows'] = async (q) => workflows.listWorkflows(this.ctx, q);
+  workflowSteps: Workflows['workflowSteps'] = async (id, page) => workflows.workflowSteps(this.ctx, id, page);
+  cancelWorkflow: Workflows['cancelWorkflow'] = async (id) => workflows.cancelWorkflow(this.ctx, id);
+  retryWorkflow: Workflows['retryWorkflow'] = async (id, from) => workflows.retryWorkflow(this.ctx, id, from);
 }

@@ -11,7 +11,7 @@ export const SQL = {
       FROM job_attempts WHERE job_id = @id
     UNION ALL
     SELECT attempts, agent_id, assigned_at, started_at,
-      CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN finished_at END,
+      CASE WHEN state IN ('succeeded', 'failed', 'cancelled', 'skipped') THEN finished_at END,
       CASE state
         WHEN 'succeeded' THEN 'succeeded'
         WHEN 'cancelled' THEN 'cancelled'
@@ -54,7 +54,7 @@ export const SQL = {
       lease_expires_at = @leaseExpiresAt, gpus = @gpus, attempts = attempts + 1, progress = NULL, started_at = NULL,
       assigned_at = @now, updated_at = @now
     WHERE id = @id AND state = 'queued'
-    RETURNING id, queue, task, owner, payload, attempts, max_attempts, timeout_ms, resources`,
+    RETURNING id, queue, task, owner, payload, attempts, max_attempts, timeout_ms, resources, workflow_id`,
   // Params: now
   expiredLeases: `SELECT * FROM jobs WHERE state IN ('assigned', 'running') AND lease_expires_at <= ?
     ORDER BY lease_expires_at LIMIT 1000`,
@@ -78,11 +78,12 @@ export const SQL = {
     SELECT id, attempts, agent_id, lease_token, assigned_at, COALESCE(started_at, MIN(@startedAt, @now)),
       @now, @outcome, @error
     FROM jobs WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
-  // Params: @result, @now, @id, @leaseToken, @startedAt
+  // Params: @result, @now, @id, @leaseToken, @startedAt. Answers the job's workflow (null for a plain job).
   succeedJob: `UPDATE jobs SET state = 'succeeded', result = @result, error = NULL, progress = 100,
       finished_at = @now, updated_at = @now,
       started_at = COALESCE(started_at, MIN(@startedAt, @now)), lease_token = NULL, lease_expires_at = NULL
-    WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')`,
+    WHERE id = @id AND lease_token = @leaseToken AND state IN ('assigned', 'running')
+    RETURNING workflow_id`,
   // Params: @error, @now, @id, @startedAt
   failJob: `UPDATE jobs SET state = 'failed', error = @error, finished_at = @now, updated_at = @now,
       started_at = COALESCE(started_at, MIN(@startedAt, @now)), lease_token = NULL, lease_expires_at = NULL
@@ -124,32 +125,33 @@ export const SQL = {
   sweepRoutes: `DELETE FROM task_routes WHERE (task, queue) IN
     (SELECT task, queue FROM task_routes WHERE expires_at <= ? LIMIT ?)`,
 
-  // Retention (deleteFinished). Params: @before, @limit. Final jobs in creation (id)
+  // Retention (deleteFinished) never deletes a workflow's step (a retry may need its result).
+  // Params: @before, @limit. Final jobs in creation (id)
   // order, each state through its own partial index: no index by finish time, which would cost
   // every completion one more index write on the hot path.
   finishedBefore: `SELECT id FROM (
-      SELECT * FROM (SELECT id FROM jobs WHERE state = 'succeeded' AND finished_at < @before ORDER BY id LIMIT @limit)
+      SELECT * FROM (SELECT id FROM jobs WHERE state = 'succeeded' AND finished_at < @before AND workflow_id IS NULL ORDER BY id LIMIT @limit)
       UNION ALL
-      SELECT * FROM (SELECT id FROM jobs WHERE state = 'failed' AND finished_at < @before ORDER BY id LIMIT @limit)
+      SELECT * FROM (SELECT id FROM jobs WHERE state = 'failed' AND finished_at < @before AND workflow_id IS NULL ORDER BY id LIMIT @limit)
       UNION ALL
-      SELECT * FROM (SELECT id FROM jobs WHERE state = 'cancelled' AND finished_at < @before ORDER BY id LIMIT @limit))
+      SELECT * FROM (SELECT id FROM jobs WHERE state = 'cancelled' AND finished_at < @before AND workflow_id IS NULL ORDER BY id LIMIT @limit))
     ORDER BY id LIMIT @limit`,
   // The same for one state (a state's own retention), looking at the state's @scan oldest jobs
   // only: with nothing due, the whole index would be read on every call (85 ms for 200 000
   // jobs, on the event loop). Jobs created long before they finished can hold back younger
   // ones until they are due themselves. The state is written out, not a parameter: SQLite uses
   // a partial index only when the query's WHERE names its state.
-  succeededBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'succeeded' ORDER BY id LIMIT @scan)
-    WHERE finished_at < @before LIMIT @limit`,
-  failedBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'failed' ORDER BY id LIMIT @scan)
-    WHERE finished_at < @before LIMIT @limit`,
-  cancelledBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'cancelled' ORDER BY id LIMIT @scan)
-    WHERE finished_at < @before LIMIT @limit`,
+  succeededBefore: `SELECT id FROM (SELECT id, finished_at, workflow_id FROM jobs WHERE state = 'succeeded' ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before AND workflow_id IS NULL LIMIT @limit`,
+  failedBefore: `SELECT id FROM (SELECT id, finished_at, workflow_id FROM jobs WHERE state = 'failed' ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before AND workflow_id IS NULL LIMIT @limit`,
+  cancelledBefore: `SELECT id FROM (SELECT id, finished_at, workflow_id FROM jobs WHERE state = 'cancelled' ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before AND workflow_id IS NULL LIMIT @limit`,
   // Params: jobId. The job row goes last, and only while final; its idempotency key goes with it.
   deleteAttempts: 'DELETE FROM job_attempts WHERE job_id = ?',
   deleteLogs: 'DELETE FROM job_logs WHERE job_id = ?',
   deleteLogTail: 'DELETE FROM job_log_tails WHERE job_id = ?',
-  deleteFinishedJob: `DELETE FROM jobs WHERE id = ? AND state IN ('succeeded', 'failed', 'cancelled')`,
+  deleteFinishedJob: `DELETE FROM jobs WHERE id = ? AND state IN ('succeeded', 'failed', 'cancelled') AND workflow_id IS NULL`,
 
   // Job output (see logs.ts). job_log_tails holds each job's last seq and kept bytes.
   // Params: jobId
