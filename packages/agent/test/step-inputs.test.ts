@@ -6,7 +6,7 @@ import { COMMAND_TASK, commandTask } from '../src/command-task.js';
 import { INPUTS_FILE_ENV } from '../src/command-inputs.js';
 import { JobAbort } from '../src/job-abort.js';
 import { runTask } from '../src/run-task.js';
-import { defineTask, silentLogger } from '../src/task.js';
+import { defineTask, silentLogger, type AnyTaskDefinition } from '../src/task.js';
 
 function assignment(task: string, payload: unknown, job: Partial<AssignedJob> = {}): JobAssignment {
   return {
@@ -55,7 +55,7 @@ process.stdout.write(JSON.stringify({file:f||null,inputs:f?fs.readFileSync(f,'ut
 mode:f?(fs.statSync(f).mode&0o777):null,id:process.env.BATON_WORKFLOW_ID||null,step:process.env.BATON_WORKFLOW_STEP||null}))`;
   const run = (job: Partial<AssignedJob>) =>
     runTask(
-      commandTask,
+      commandTask as AnyTaskDefinition,
       assignment(COMMAND_TASK, { argv: [process.execPath, '-e', script] }, job),
       new JobAbort(),
       hooks,

@@ -11,8 +11,18 @@ export type StepSpec<
   needs?: readonly Known[];
 };
 
-/** An id a step may take: any new one; a literal already used is a compile error. */
-type NewId<Id extends string, Known extends string> = string extends Id ? Id : Id extends Known ? never : Id;
+/**
+ * What an id must also be: nothing more for a new one; for a literal already used, a shape no
+ * string has, so the call does not compile. (An intersection, not a conditional type, so that
+ * TypeScript still infers `Id` from the argument.) Once a dynamic id was used, nothing is known.
+ */
+type NewId<Id extends string, Known extends string> = string extends Known
+  ? unknown
+  : string extends Id
+    ? unknown
+    : Id extends Known
+      ? { readonly 'step id is used already': Id }
+      : unknown;
 
 /**
  * Builds a workflow definition step by step, checked as it goes: a step may need only steps
@@ -38,7 +48,7 @@ export class WorkflowBuilder<Tasks extends Record<string, unknown>, Known extend
 
   /** Adds a step; throws on a reused id or a need not declared before it. */
   step<Id extends string, K extends keyof Tasks & string>(
-    id: NewId<Id, Known>,
+    id: Id & NewId<Id, Known>,
     spec: StepSpec<Tasks, K, Known>,
   ): WorkflowBuilder<Tasks, Known | Id> {
     if (this.#ids.has(id)) throw new Error(`step id "${id}" is used twice`);
@@ -58,10 +68,10 @@ export class WorkflowBuilder<Tasks extends Record<string, unknown>, Known extend
 
   /** Adds one step per id (a fan-out), each made by `spec` from its id and index. */
   fanOut<Id extends string, K extends keyof Tasks & string>(
-    ids: readonly NewId<Id, Known>[],
+    ids: readonly (Id & NewId<Id, Known>)[],
     spec: (id: Id, index: number) => StepSpec<Tasks, K, Known>,
   ): WorkflowBuilder<Tasks, Known | Id> {
-    ids.forEach((id, i) => this.step(id, spec(id as Id, i)));
+    ids.forEach((id, i) => this.step<string, K>(id, spec(id, i)));
     return this as unknown as WorkflowBuilder<Tasks, Known | Id>;
   }
 
