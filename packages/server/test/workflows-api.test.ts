@@ -69,7 +69,12 @@ describe('workflows API: validation, ownership, paging', () => {
         'VALIDATION_FAILED',
         /^steps\[0\] \("run"\): payload\.env\.LD_PRELOAD/,
       ],
-      [{ steps: [ok, { id: 'b', task: 'demo.echo' }], maxSteps: 1 }, 400, 'TOO_MANY_STEPS', /more than its maxSteps of 1/],
+      [
+        { steps: [ok, { id: 'b', task: 'demo.echo' }], maxSteps: 1 },
+        400,
+        'TOO_MANY_STEPS',
+        /more than its maxSteps of 1/,
+      ],
     ];
     for (const [body, status, code, message] of cases) {
       const r = await h.post('/api/workflows', body, ann);
@@ -115,7 +120,9 @@ describe('workflows API: validation, ownership, paging', () => {
 
     const shown = await h.get(`/api/workflows/${first.body.id}`, ann);
     expect(shown.status).toBe(200);
-    expect(shown.body.steps.map((s: { step: string; state: string; needs: string[] }) => [s.step, s.state, s.needs])).toEqual([
+    expect(
+      shown.body.steps.map((s: { step: string; state: string; needs: string[] }) => [s.step, s.state, s.needs]),
+    ).toEqual([
       ['a', 'queued', []],
       ['b', 'blocked', ['a']],
     ]);

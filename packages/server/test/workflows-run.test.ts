@@ -7,7 +7,11 @@ import { gateTask, startHarness } from './harness.js';
 const seen = new Map<string, { inputs: unknown; workflow: unknown; jobId: string }>();
 /** Records its context and returns `payload.out`: the result its dependents get as input. */
 const capture = defineTask('test.capture', async (payload: { out?: unknown }, ctx) => {
-  seen.set(ctx.workflow?.step ?? `plain-${ctx.job.id}`, { inputs: ctx.inputs, workflow: ctx.workflow, jobId: ctx.job.id });
+  seen.set(ctx.workflow?.step ?? `plain-${ctx.job.id}`, {
+    inputs: ctx.inputs,
+    workflow: ctx.workflow,
+    jobId: ctx.job.id,
+  });
   return payload.out ?? null;
 });
 
@@ -57,7 +61,10 @@ describe.each<HarnessLink>(['local', 'ws'])('workflows run (%s agent)', (link) =
     expect(seen.get('d')?.inputs).toEqual({ b: 'bee', c: null });
     // GET /api/jobs/:id shows a step's workflow and inputs.
     const d = (await h.get(`/api/jobs/${byStep(w).d.jobId}`)).body;
-    expect(d).toMatchObject({ workflow: { id: r.body.id, step: 'd', needs: ['b', 'c'] }, inputs: { b: 'bee', c: null } });
+    expect(d).toMatchObject({
+      workflow: { id: r.body.id, step: 'd', needs: ['b', 'c'] },
+      inputs: { b: 'bee', c: null },
+    });
     // A plain job's handler sees no workflow and empty inputs; its JSON has neither field.
     const plain = (await h.post('/api/jobs', { task: 'test.capture', payload: {} })).body.id;
     const job = await h.waitFor(plain, (j) => j.state === 'succeeded');
