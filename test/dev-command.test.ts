@@ -18,8 +18,10 @@ describe('baton dev', () => {
     try {
       await until('the demo to finish', async () => /demo: done/.test(dev.output()), 30_000);
       expect(dev.output()).toMatch(/demo: 12\/12 finished — 11 succeeded, 1 failed/);
+      // The document pipeline ran to its end: extract, three OCR steps, index.
+      expect(dev.output()).toMatch(/demo: workflow document-pipeline succeeded: 5\/5 steps finished/);
       const { jobs } = await getJson(`${dev.url}/api/jobs?limit=100`);
-      expect(jobs).toHaveLength(12);
+      expect(jobs).toHaveLength(12 + 5);
       expect(jobs.every((j: { owner: string }) => j.owner === 'demo')).toBe(true);
     } finally {
       dev.child.kill('SIGINT');

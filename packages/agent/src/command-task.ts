@@ -6,6 +6,7 @@ import { COMMAND_BASE_ENV, COMMAND_GPU_ENV, commandEnvNameProblem, describeIssue
 import { z } from 'zod';
 import { defineTask, type PayloadSchema, type TaskContext, type TaskDefinition } from './task.js';
 import { preemptGraceOf } from './preemption.js';
+import { withStepInputs } from './command-inputs.js';
 
 /**
  * The built-in `command` task: runs a program (no shell) in its own process group, in a clean
@@ -132,8 +133,11 @@ export function createCommandTask(options: CommandTaskOptions = {}): TaskDefinit
       throw new RangeError(`env may not set "${name}"`);
     }
   }
+  // A workflow step also gets its inputs (command-inputs.ts); a plain job nothing more.
   const run = (payload: CommandPayload, ctx: TaskContext) =>
-    runCommand(payload, ctx, { killGraceMs, env: commandEnv(operatorEnv, payload.env, ctx.gpus) });
+    withStepInputs(ctx, commandEnv(operatorEnv, payload.env, ctx.gpus), (env) =>
+      runCommand(payload, ctx, { killGraceMs, env }),
+    );
   return defineTask(COMMAND_TASK, run, {
     schema: commandPayloadSchema,
     // The outcome waits until the process group is gone (SIGTERM, grace, SIGKILL, reaping).

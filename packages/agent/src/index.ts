@@ -10,7 +10,8 @@ export type {
   PayloadSchema,
   PayloadsOf,
 } from './task.js';
-export { demoTasks, demoSleep, demoFail, demoEcho } from './demo-tasks.js';
+export { demoTasks, demoSleep, demoFail, demoEcho, demoExtract, demoOcr, demoIndex } from './demo-tasks.js';
+export { INPUTS_FILE_ENV, WORKFLOW_ID_ENV, WORKFLOW_STEP_ENV } from './command-inputs.js';
 export {
   commandTask,
   createCommandTask,

@@ -4,6 +4,9 @@ import type { JobAbort } from './job-abort.js';
 import { preemptGraceOf } from './preemption.js';
 import type { TaskDefinition, TaskLogger } from './task.js';
 
+/** The inputs of a job that has none: shared and frozen, so a plain job allocates nothing for them. */
+const NO_INPUTS: Readonly<Record<string, unknown>> = Object.freeze({});
+
 type Outcome = { outcome: 'succeeded'; result: unknown } | { outcome: 'failed'; error: JobError };
 
 /**
@@ -79,6 +82,8 @@ export async function runTask(
       progress: hooks.progress,
       gpus: job.gpus,
       output: hooks.output,
+      inputs: job.inputs ?? NO_INPUTS,
+      workflow: job.workflow,
       // A child logger costs more than a no-op job: made only for tasks that log.
       get log(): TaskLogger {
         return (log ??= childLogger(hooks.logger, job.id));

@@ -23,6 +23,14 @@ export interface TaskContext {
    * batched to the server, and only a tail is kept.
    */
   output(stream: 'stdout' | 'stderr', data: string): void;
+  /**
+   * A workflow step's inputs: the results of the steps it `needs`, by step id (`ctx.inputs.ocr`).
+   * Always an object, so a handler can read it without checks: empty for a plain job and for a
+   * step that needs nothing.
+   */
+  readonly inputs: Readonly<Record<string, unknown>>;
+  /** The workflow and step this job is, or undefined for a plain job. */
+  readonly workflow: { readonly id: string; readonly step: string } | undefined;
 }
 
 /** Anything with a zod-like `parse`, used to check a payload before the handler sees it. */

@@ -10,6 +10,8 @@ import { registerSubmitCommand } from './commands/submit.js';
 import { registerTokensCommand } from './commands/tokens.js';
 import { registerUsersCommand } from './commands/users.js';
 import { registerWhoamiCommand } from './commands/whoami.js';
+import { registerWorkflowCommand } from './commands/workflow.js';
+import { registerWorkflowsCommand } from './commands/workflows.js';
 
 /** The commands that talk to a running server through the SDK. */
 export function registerClientCommands(program: Command): void {
@@ -18,6 +20,8 @@ export function registerClientCommands(program: Command): void {
   registerJobCommand(program);
   registerCancelCommand(program);
   registerLogsCommand(program);
+  registerWorkflowCommand(program);
+  registerWorkflowsCommand(program);
   registerAgentsCommand(program);
   registerCapacityCommand(program);
   registerWhoamiCommand(program);

@@ -30,6 +30,16 @@ import type {
   SubmitOptions,
   Submitted,
 } from './types.js';
+import { WorkflowCalls } from './workflow-calls.js';
+import type {
+  SubmittedWorkflow,
+  WaitForWorkflowOptions,
+  WorkflowDetailView,
+  WorkflowListQuery,
+  WorkflowRequest,
+  WorkflowStepsPage,
+  WorkflowView,
+} from './workflow-types.js';
 
 /**
  * The Baton HTTP API as typed calls. `Tasks` maps task names to payload types, e.g.
@@ -40,6 +50,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   readonly baseUrl: string;
   /** A private field, like the token inside it: logging a client cannot print the token. */
   readonly #http: Transport;
+  readonly #workflows: WorkflowCalls;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? process.env.BATON_SERVER ?? 'http://127.0.0.1:7070').replace(/\/+$/, '');
@@ -50,6 +61,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       options.requestTimeoutMs ?? 30_000,
       resolveRetry(options.retry),
     );
+    this.#workflows = new WorkflowCalls(this.#http, (body) => this.keyed(body));
   }
 
   /**
@@ -235,7 +247,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   }
 
   /**
-   * Polls until the job is final (succeeded, failed or cancelled); `onUpdate` sees every change
+   * Polls until the job is final (succeeded, failed, cancelled or skipped); `onUpdate` sees every change
    * of state, progress, attempt or pending reason. Aborting `signal` rejects with its reason at once.
    */
   async waitForJob(
@@ -255,6 +267,39 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       if (FINAL_STATES.has(job.state)) return job;
       await sleep(pollMs, signal);
     }
+  }
+
+  /**
+   * Submits a workflow (`POST /api/workflows`; `defineWorkflow(...).build()` makes the body),
+   * checked whole: a bad step, an unknown need or a cycle is a 400 naming it, and nothing is made.
+   */
+  submitWorkflow(workflow: WorkflowRequest): Promise<SubmittedWorkflow> {
+    return this.#workflows.submit(workflow);
+  }
+
+  /** A workflow with a page of its steps (`stepsCursor` reads on). `WORKFLOW_NOT_FOUND` (404). */
+  getWorkflow(id: string, page?: WorkflowStepsPage): Promise<WorkflowDetailView> {
+    return this.#workflows.get(id, page);
+  }
+
+  /** Workflows, newest first: a user's own, or (admin) everyone's or `owner`'s. */
+  listWorkflows(query?: WorkflowListQuery): Promise<{ workflows: WorkflowView[]; nextCursor: string | null }> {
+    return this.#workflows.list(query);
+  }
+
+  /** Cancels every unfinished step. `WORKFLOW_FINISHED` (409) once it has ended. */
+  cancelWorkflow(id: string): Promise<WorkflowView> {
+    return this.#workflows.cancel(id);
+  }
+
+  /** Runs an ended workflow again from step `from` (and what needs it), or its unsuccessful steps. */
+  retryWorkflow(id: string, from?: string): Promise<WorkflowView> {
+    return this.#workflows.retry(id, from);
+  }
+
+  /** Polls until the workflow is no longer `running`, as {@link waitForJob} does for a job. */
+  waitForWorkflow(id: string, options?: WaitForWorkflowOptions): Promise<WorkflowDetailView> {
+    return this.#workflows.wait(id, options);
   }
 
   /** Creates a user (admin). `USER_EXISTS` (409) when the name is taken. */

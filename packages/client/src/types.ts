@@ -108,6 +108,10 @@ export interface JobView {
   updatedAt: string;
   /** Present on `getJob`. */
   history?: AttemptView[];
+  /** Present only on a workflow's step: its workflow, step id and the steps it needs. */
+  workflow?: { id: string; step: string; needs: string[] };
+  /** A step's inputs (its needs' results by step id), once every need succeeded. */
+  inputs?: Record<string, unknown>;
   /**
    * Present on `getJob`: why a `queued` job is still waiting (null in every other state).
    * Absent from `listJobs`.

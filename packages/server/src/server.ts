@@ -27,6 +27,7 @@ import { installErrorHandling } from './http/errors.js';
 import { registerJobsRoutes } from './http/jobs-routes.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { registerSystemRoutes } from './http/system-routes.js';
+import { registerWorkflowsRoutes } from './http/workflows-routes.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
 import { resolveServerOptions } from './options.js';
 import { RetentionSweeper } from './retention.js';
@@ -140,12 +141,21 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   installJsonBodyParser(app);
   installErrorHandling(app);
   installAuthentication(app, auth);
+  // One set of submit limits: jobs and workflow steps draw on the same rate and quota.
+  const limits = new SubmitLimits(store, quotas);
   registerJobsRoutes(app, {
-    limits: new SubmitLimits(store, quotas),
+    limits,
     store,
     routes,
     scheduler,
     fleetAgents,
+    maxPayloadBytes: resolved.maxPayloadBytes,
+    maxBulkBodyBytes: resolved.maxBulkBodyBytes,
+  });
+  registerWorkflowsRoutes(app, {
+    store,
+    routes,
+    limits,
     maxPayloadBytes: resolved.maxPayloadBytes,
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });

@@ -1,4 +1,4 @@
-import type { NewJob } from '@baton/core';
+import type { JobSubmission, NewJob } from '@baton/core';
 import {
   DEFAULT_BACKOFF_MS,
   DEFAULT_MAX_ATTEMPTS,
@@ -27,7 +27,23 @@ export async function jobFromSubmission(
     const { message, details } = describeIssues(parsed.error, ctx.path);
     throw new ValidationError(message, details);
   }
-  const s = parsed.data;
+  return jobFromFields(parsed.data, ctx);
+}
+
+/** What {@link jobFromFields} takes: a job submission's fields; a workflow step has no time or key of its own. */
+export type JobFields = Omit<JobSubmission, 'delayMs' | 'runAt' | 'idempotencyKey'> &
+  Partial<Pick<JobSubmission, 'delayMs' | 'runAt' | 'idempotencyKey'>>;
+
+/**
+ * Turns fields that passed their schema into a job: payload depth, size and command checks,
+ * the task's queue (refusing an unknown task or queue) and every default. Single and bulk
+ * submissions and workflow steps all go through here, so a step becomes exactly the job its
+ * fields would make on their own.
+ */
+export async function jobFromFields(
+  s: JobFields,
+  ctx: { owner: string; routes: TaskRoutes; maxPayloadBytes: number; now: number; path?: string },
+): Promise<NewJob> {
   const where = ctx.path ? `${ctx.path}: ` : '';
   const payload = s.payload === undefined ? {} : s.payload;
   // Before anything that walks the payload (JSON.stringify below, the store, msgpack to an agent).

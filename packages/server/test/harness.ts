@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { FINAL_STATES } from '@baton/core';
+import type { JobState } from '@baton/core';
 import { Agent, WsLink, defineTask, demoTasks } from '@baton/agent';
 import type { AnyTaskDefinition } from '@baton/agent';
 import { openStore } from '@baton/store';
@@ -173,7 +175,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
-export const isFinal = (job: { state: string }) => ['succeeded', 'failed', 'cancelled'].includes(job.state);
+export const isFinal = (job: { state: string }) => FINAL_STATES.has(job.state as JobState);
 
 /** A task whose jobs block until released, to hold a job in `running`. */
 export function gateTask(name = 'test.gate') {

@@ -15,6 +15,14 @@ export function registerJobCommand(program: Command): void {
       ['queue', job.queue],
       ['owner', job.owner],
       ['state', job.state],
+      // A workflow's step: which workflow, and what it waits for (blocked) or took (inputs).
+      ...(job.workflow
+        ? ([
+            ['workflow', `${job.workflow.id} step ${job.workflow.step}`],
+            ['needs', listText(job.workflow.needs)],
+            ['inputs', job.inputs === undefined ? '-' : jsonText(job.inputs)],
+          ] as [string, string][])
+        : []),
       ...(job.pendingReason
         ? [['pending', `${job.pendingReason.code}: ${job.pendingReason.message}`] as [string, string]]
         : []),

@@ -41,6 +41,9 @@ export function jobJson(job: Job, history?: JobAttempt[]): Record<string, unknow
     startedAt: isoTime(job.startedAt),
     finishedAt: isoTime(job.finishedAt),
     updatedAt: isoTime(job.updatedAt),
+    // Only a workflow's steps carry these, so a plain job's JSON is as it always was.
+    ...(job.workflow && { workflow: job.workflow }),
+    ...(job.inputs !== undefined && { inputs: job.inputs }),
     ...(history && {
       history: history.map((a) => ({
         attempt: a.attempt,

@@ -51,7 +51,7 @@ async function visibleJob(store: Store, request: FastifyRequest, id: string): Pr
  * A route's error handler that names its body limit in the 413 (fastify's error does not);
  * every other error goes on to the API's handler.
  */
-function namingBodyLimit(limit: number, maxPayloadBytes: number) {
+export function namingBodyLimit(limit: number, maxPayloadBytes: number) {
   return (err: FastifyError): never => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       throw new PayloadTooLargeError(

@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { AssignedJob, JobAssignment } from '@baton/core';
+import { decodeFrame, encodeFrame } from '@baton/core';
+import { COMMAND_TASK, commandTask } from '../src/command-task.js';
+import { INPUTS_FILE_ENV } from '../src/command-inputs.js';
+import { JobAbort } from '../src/job-abort.js';
+import { runTask } from '../src/run-task.js';
+import { defineTask, silentLogger, type AnyTaskDefinition } from '../src/task.js';
+
+function assignment(task: string, payload: unknown, job: Partial<AssignedJob> = {}): JobAssignment {
+  return {
+    leaseToken: 'lease-1',
+    job: {
+      id: 'job-1',
+      queue: 'default',
+      task,
+      owner: 'tester',
+      payload,
+      attempts: 1,
+      maxAttempts: 3,
+      timeoutMs: null,
+      agentId: 'agent-1',
+      resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 },
+      gpus: [],
+      ...job,
+    },
+  };
+}
+
+const hooks = { logger: silentLogger, progress() {}, output() {} };
+const step = { workflow: { id: '01JDB5Q2X8W6K7C3V9M4N0P1R2', step: 'index' }, inputs: { ocr: { text: 'héllo' } } };
+
+describe('a step’s inputs reach its handler', () => {
+  const seeing = defineTask('test.see', async (_p: unknown, ctx) => ({
+    inputs: ctx.inputs,
+    workflow: ctx.workflow ?? null,
+  }));
+
+  it('as ctx.inputs and ctx.workflow on a step', async () => {
+    const out = await runTask(seeing, assignment('test.see', {}, step), new JobAbort(), hooks);
+    expect(out).toEqual({ outcome: 'succeeded', result: { inputs: step.inputs, workflow: step.workflow } });
+  });
+
+  it('as an empty object and no workflow on a plain job', async () => {
+    const out = await runTask(seeing, assignment('test.see', {}), new JobAbort(), hooks);
+    expect(out).toEqual({ outcome: 'succeeded', result: { inputs: {}, workflow: null } });
+  });
+});
+
+describe('command steps get their inputs in a file', () => {
+  // Prints the variables a step gets and the inputs file's text, as JSON.
+  const script = `const fs=require('fs');const f=process.env.${INPUTS_FILE_ENV};
+process.stdout.write(JSON.stringify({file:f||null,inputs:f?fs.readFileSync(f,'utf8'):null,
+mode:f?(fs.statSync(f).mode&0o777):null,id:process.env.BATON_WORKFLOW_ID||null,step:process.env.BATON_WORKFLOW_STEP||null}))`;
+  const run = (job: Partial<AssignedJob>) =>
+    runTask(
+      commandTask as AnyTaskDefinition,
+      assignment(COMMAND_TASK, { argv: [process.execPath, '-e', script] }, job),
+      new JobAbort(),
+      hooks,
+    );
+  const seen = (out: Awaited<ReturnType<typeof run>>) => {
+    if (out.outcome !== 'succeeded') throw new Error(JSON.stringify(out));
+    return JSON.parse((out.result as { stdoutTail: string }).stdoutTail);
+  };
+
+  it('names BATON_INPUTS_FILE (private, removed afterwards), BATON_WORKFLOW_ID and BATON_WORKFLOW_STEP', async () => {
+    const got = seen(await run(step));
+    expect(JSON.parse(got.inputs)).toEqual(step.inputs);
+    expect(got.mode).toBe(0o600);
+    expect([got.id, got.step]).toEqual([step.workflow.id, 'index']);
+    expect(existsSync(got.file)).toBe(false);
+  });
+
+  it('gives a plain command none of them', async () => {
+    expect(seen(await run({}))).toEqual({ file: null, inputs: null, mode: null, id: null, step: null });
+  });
+});
+
+describe('the agent wire', () => {
+  it('carries workflow and inputs for a step only: a plain job’s frame is as before', () => {
+    const plain = assignment('demo.echo', { a: 1 });
+    const [decoded] = decodeFrame(encodeFrame([{ t: 'deliver', assignments: [plain] }])) as {
+      assignments: JobAssignment[];
+    }[];
+    expect(Object.keys(decoded!.assignments[0]!.job)).not.toContain('workflow');
+    expect(Object.keys(decoded!.assignments[0]!.job)).not.toContain('inputs');
+    const withStep = assignment('demo.echo', {}, step);
+    const [again] = decodeFrame(encodeFrame([{ t: 'deliver', assignments: [withStep] }])) as {
+      assignments: JobAssignment[];
+    }[];
+    expect(again!.assignments[0]!.job).toMatchObject(step);
+  });
+});
