@@ -1,6 +1,8 @@
 export { Agent } from './agent.js';
 export type { AgentOptions, AgentState } from './agent.js';
 export { defineTask, silentLogger } from './task.js';
+export { defineBatchTask } from './batch-task.js';
+export type { BatchItem, BatchOptions, BatchOutcome, BatchTaskOptions } from './batch-task.js';
 export type {
   AnyTaskDefinition,
   TaskContext,

@@ -47,6 +47,8 @@ export interface TaskDefinition<P = unknown, R = unknown> {
   readonly abortGraceMs?: number;
   /** See {@link TaskOptions.stopGraceMs}. */
   readonly stopGraceMs?: number;
+  /** Present on a task made by `defineBatchTask`: how its jobs are grouped (batch-task.ts). */
+  readonly batch?: { readonly maxSize: number; readonly maxDelayMs: number };
 }
 
 /**
