@@ -11,13 +11,14 @@ import { runFailover } from './failover.js';
 import { DEFAULT_SEED, runScheduler, runSchedulerScaling } from './scheduler.js';
 import { TraceError } from './packing/trace.js';
 import { runThroughput } from './throughput.js';
+import { runWorkflowBench } from './workflows.js';
 
 /**
  * `npm run bench -- WORKLOAD [flags]`: runs one of Baton's benchmarks and prints one JSON line
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
 
-const WORKLOADS = ['throughput', 'latency', 'packing', 'failover', 'scheduler'] as const;
+const WORKLOADS = ['throughput', 'latency', 'packing', 'failover', 'scheduler', 'workflows'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- WORKLOAD [flags]
@@ -67,7 +68,17 @@ scheduler    one placement pass of place() over a synthetic fleet and backlog (s
   --seed S            seed of the fleet and backlog (default ${DEFAULT_SEED})
   --scaling           run 100 × 10k, 1 000 × 100k and 10 000 × 1M (agents × jobs) instead,
                       one line each; a size that would not fit the heap or ~1 min is skipped
-  --repeat K          runs (default 1)`;
+  --repeat K          runs (default 1)
+
+workflows    W workflows of S no-op steps (a root, S − 2 steps that need it, a join) against W × S plain
+             jobs on the same store and agent, then one workflow of F steps fanned out the same way
+  --store URL         as for throughput
+  --workflows W       workflows (default 1000)
+  --steps S           steps per workflow (default 10)
+  --fan-out F         steps of the wide workflow (default 10000; 0 skips it)
+  --concurrency C     the agent's concurrency (default 50)
+  --repeat K          runs (default 1)
+  --timeout-s T       limit per run in seconds (default 300)`;
 
 class UsageError extends Error {}
 
@@ -93,6 +104,9 @@ interface Parsed {
   leaseMs: number | undefined;
   seed: number;
   scaling: boolean;
+  workflows: number;
+  steps: number;
+  fanOut: number;
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -147,6 +161,18 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       jobs: args.jobs,
       agents: args.agents,
       ...(args.leaseMs !== undefined && { leaseMs: args.leaseMs }),
+      timeoutMs: args.timeoutS * 1000,
+      log,
+    });
+    return { lines: [result], ok: result.ok };
+  },
+  workflows: async (args) => {
+    const result = await runWorkflowBench({
+      ...storeOf(args),
+      workflows: args.workflows,
+      steps: args.steps,
+      fanOut: args.fanOut,
+      concurrency: args.concurrency,
       timeoutMs: args.timeoutS * 1000,
       log,
     });
@@ -229,6 +255,9 @@ function parse(argv: string[]): Parsed | 'help' {
         'lease-ms': { type: 'string' },
         seed: { type: 'string' },
         scaling: { type: 'boolean' },
+        workflows: { type: 'string' },
+        steps: { type: 'string' },
+        'fan-out': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -283,6 +312,9 @@ function parse(argv: string[]): Parsed | 'help' {
     leaseMs: values['lease-ms'] === undefined ? undefined : positiveInt('--lease-ms', values['lease-ms'], 10_000),
     seed: values.seed === undefined ? DEFAULT_SEED : nonNegativeInt('--seed', values.seed),
     scaling: values.scaling ?? false,
+    workflows: positiveInt('--workflows', values.workflows, 1000),
+    steps: positiveInt('--steps', values.steps, 10),
+    fanOut: values['fan-out'] === undefined ? 10_000 : nonNegativeInt('--fan-out', values['fan-out']),
   };
 }
 

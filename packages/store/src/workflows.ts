@@ -1,4 +1,4 @@
-import type { NewWorkflow, Workflow, WorkflowState, WorkflowStep } from '@baton/core';
+import type { LeaseRef, NewStep, NewWorkflow, Workflow, WorkflowState, WorkflowStep } from '@baton/core';
 
 /**
  * Workflows in the store. A workflow's steps are jobs created with it, `blocked` until every
@@ -56,6 +56,26 @@ export interface Workflows {
    * re-run needs a step outside the set that did not succeed (its `details.step` and `need`).
    */
   retryWorkflow(id: string, from?: string): Promise<Workflow>;
+  /**
+   * Grows a running workflow (a campaign's next iteration), in one atomic step, on behalf of
+   * one of its steps that holds a current lease (`by`: its job id and lease token). New steps'
+   * needs may name existing steps and each other; each new step is counted in the workflow's
+   * `steps` and, by its needs:
+   * - every need succeeded: `queued` at once, with their results as `inputs`;
+   * - a need unfinished: `blocked`, released as any step is;
+   * - a need that ended without success (possible under `continue`): `skipped` at once, with
+   *   the steps that need it.
+   * Steps' jobs belong to the workflow's owner.
+   *
+   * Errors, and nothing changes: `NotFoundError` `WORKFLOW_NOT_FOUND`; `ConflictError`
+   * `WORKFLOW_FINISHED` when it has ended, `NOT_A_STEP` when `by` is no step of it, and the
+   * lease refusal's code (`CANCELLED`, `FINISHED`, `STALE_LEASE`) when `by`'s lease is not
+   * current; `ConflictError` `MAX_STEPS` when the workflow would hold more than `maxSteps`;
+   * `ValidationError` `DUPLICATE_STEP` for a step id it has already, `UNKNOWN_STEP` for a need
+   * that names no step, `WORKFLOW_CYCLE` for a cycle among the new steps, and
+   * `VALIDATION_FAILED` for a job whose owner or workflow is not the workflow's.
+   */
+  addSteps(id: string, by: LeaseRef, steps: NewStep[]): Promise<{ workflow: Workflow; steps: WorkflowStep[] }>;
 }
 
 export interface WorkflowListQuery {

@@ -229,6 +229,7 @@ export class RedisStore implements Store, Coordination {
   workflowSteps: Workflows['workflowSteps'] = (id, page) => this.wf.workflowSteps(id, page);
   cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.wf.cancelWorkflow(id);
   retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.wf.retryWorkflow(id, from);
+  addSteps: Workflows['addSteps'] = (id, by, steps) => this.wf.addSteps(id, by, steps);
 }
 
 export type { JobHash };

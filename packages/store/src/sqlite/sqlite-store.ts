@@ -51,6 +51,7 @@ import type { Statements } from './statements.js';
 import { SQL } from './statements.js';
 import type { WorkflowStatements } from './workflow-statements.js';
 import { WORKFLOW_SQL } from './workflow-statements.js';
+import { addSteps } from './workflow-growth.js';
 import * as workflows from './workflows.js';
 
 export { WAL_TRUNCATE_AFTER_DELETES } from './retention.js';
@@ -244,4 +245,5 @@ export class SqliteStore implements Store, Coordination {
   workflowSteps: Workflows['workflowSteps'] = async (id, page) => workflows.workflowSteps(this.ctx, id, page);
   cancelWorkflow: Workflows['cancelWorkflow'] = async (id) => workflows.cancelWorkflow(this.ctx, id);
   retryWorkflow: Workflows['retryWorkflow'] = async (id, from) => workflows.retryWorkflow(this.ctx, id, from);
+  addSteps: Workflows['addSteps'] = async (id, by, steps) => addSteps(this.ctx, id, by, steps);
 }

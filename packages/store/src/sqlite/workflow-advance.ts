@@ -40,7 +40,7 @@ export class WorkflowAdvance {
     } else if (state === 'failed' || state === 'cancelled' || state === 'skipped') {
       counts[state]++;
       const step = (this.ctx.wf.getStep.get(jobId) as StepRow | undefined)?.step ?? jobId;
-      this.skipDependents(jobId, step, state, counts);
+      this.skipFrom(jobId, step, state, counts);
       const workflow = this.ctx.wf.getWorkflow.get(workflowId) as WorkflowRow | undefined;
       if (workflow?.on_failure === 'fail-fast' && workflow.state === 'running' && !workflow.cancel_requested) {
         this.cancelUnfinished(workflowId, failFastError(step, state), counts);
@@ -96,8 +96,8 @@ export class WorkflowAdvance {
     this.queues.add(queue);
   }
 
-  /** Every blocked step that needs `jobId`, directly or not, ends skipped. */
-  private skipDependents(jobId: string, step: string, state: JobState, counts: FinishedCounts): void {
+  /** Every blocked step that needs `jobId` (which did not succeed), directly or not, ends skipped. */
+  skipFrom(jobId: string, step: string, state: JobState, counts: FinishedCounts): void {
     const { wf } = this.ctx;
     const stack: [string, string, JobState][] = [[jobId, step, state]];
     for (let next = stack.pop(); next; next = stack.pop()) {

@@ -19,6 +19,15 @@ export const WORKFLOW_SQL = {
     VALUES (?, ?, ?, ?, ?, ?)`,
   // Params: need job id, dependent job id
   insertEdge: 'INSERT INTO workflow_edges (need_job_id, dependent_job_id) VALUES (?, ?)',
+  // Params: workflowId, step. A step's job and its state.
+  stepState: `SELECT j.id, j.state FROM workflow_steps s JOIN jobs j ON j.id = s.job_id
+    WHERE s.workflow_id = ? AND s.step = ?`,
+  // Params: added, now, workflowId
+  addStepCount: 'UPDATE workflows SET steps = steps + ?, updated_at = ? WHERE id = ?',
+  // Params: jobId. One step as stepsPage reads it.
+  stepPageRow: `SELECT j.id, j.task, j.queue, j.state, j.attempts, j.error, j.created_at, j.started_at, j.finished_at,
+      s.step, s.needs
+    FROM jobs j JOIN workflow_steps s ON s.job_id = j.id WHERE j.id = ?`,
   // Params: jobId
   getStep: 'SELECT * FROM workflow_steps WHERE job_id = ?',
   // Params: workflowId, step

@@ -79,7 +79,7 @@ export function workflowSteps(ctx: SqliteContext, id: string, page: { after?: st
 }
 
 /** The workflow row, or WORKFLOW_NOT_FOUND. */
-function workflowRow(ctx: SqliteContext, id: string): WorkflowRow {
+export function workflowRow(ctx: SqliteContext, id: string): WorkflowRow {
   const row = ctx.wf.getWorkflow.get(id) as WorkflowRow | undefined;
   if (!row) throw new NotFoundError(`workflow ${id} not found`, 'WORKFLOW_NOT_FOUND');
   return row;

@@ -22,6 +22,7 @@ import { retentionTests } from './retention.js';
 import { routeExpiryTests } from './route-expiry.js';
 import { schedulingTests } from './scheduling.js';
 import { workflowControlTests } from './workflow-control.js';
+import { workflowGrowthTests } from './workflow-growth.js';
 import { workflowTests } from './workflows.js';
 
 export type { NewTestDatabase, OpenStore, TestDatabase } from './fixture.js';
@@ -65,5 +66,6 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     preemptTests(f);
     workflowTests(f);
     workflowControlTests(f);
+    workflowGrowthTests(f);
   });
 }

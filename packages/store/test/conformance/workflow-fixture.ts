@@ -1,4 +1,4 @@
-import type { JobAssignment, NewJob, NewWorkflow, OnFailure, Workflow } from '@baton/core';
+import type { JobAssignment, NewJob, NewStep, NewWorkflow, OnFailure, Workflow } from '@baton/core';
 import { newJobId } from '@baton/core';
 import type { Fixture } from './fixture.js';
 import { LEASE_MS, ref } from './fixture.js';
@@ -10,7 +10,7 @@ export type StepDef = [string, string[]?, Partial<NewJob>?];
 export function newWorkflow(
   x: Fixture,
   steps: StepDef[],
-  options: { onFailure?: OnFailure; idempotencyKey?: string; name?: string } = {},
+  options: { onFailure?: OnFailure; idempotencyKey?: string; name?: string; maxSteps?: number } = {},
 ): NewWorkflow {
   const id = newJobId(x.now);
   return {
@@ -18,7 +18,7 @@ export function newWorkflow(
     owner: x.owner,
     name: options.name ?? null,
     onFailure: options.onFailure ?? 'fail-fast',
-    maxSteps: 10_000,
+    maxSteps: options.maxSteps ?? 10_000,
     idempotencyKey: options.idempotencyKey ?? null,
     createdAt: x.now,
     steps: steps.map(([step, needs = [], overrides = {}]) => {
@@ -69,4 +69,12 @@ export async function stepStates(
   const out: Record<string, string | undefined> = {};
   for (const [step, id] of Object.entries(jobs)) out[step] = await x.state(id);
   return out;
+}
+
+/** Steps to add to workflow `workflowId`, made as {@link newWorkflow} makes them. */
+export function newSteps(x: Fixture, workflowId: string, steps: StepDef[]): NewStep[] {
+  return steps.map(([step, needs = [], overrides = {}]) => {
+    const job = x.job({ payload: { step }, ...overrides });
+    return { step, needs, job: { ...job, workflow: { id: workflowId, step, needs } } };
+  });
 }
