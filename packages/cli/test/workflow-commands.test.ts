@@ -9,7 +9,8 @@ import { TEST_ADMIN_TOKEN } from '../../../test/baton-process.js';
 import { runBaton } from './baton-run.js';
 import { WorkflowDisplay, stepsTable } from '../src/workflow-view.js';
 
-describe('baton workflow commands against a real server', () => {
+// Each test runs several `baton` processes; on a loaded machine one start takes seconds.
+describe('baton workflow commands against a real server', { timeout: 90_000 }, () => {
   let h: Harness;
   let dir: string;
   const gate = gateTask('test.cli-gate');

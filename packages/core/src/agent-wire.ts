@@ -131,6 +131,8 @@ export type AgentRequest =
 export type ServerMessage =
   | { t: 'reply'; id: number; ok: true; result: unknown }
   | { t: 'reply'; id: number; ok: false; error: { code: string; message: string } }
+  // A workflow step's assignment also carries `workflow` and `inputs`; a plain job's has
+  // neither key, so it costs exactly what it did (older agents ignore the extra keys).
   | { t: 'deliver'; assignments: JobAssignment[] }
   | { t: 'abort'; jobIds: string[]; reason: string; preempt?: true };
 
