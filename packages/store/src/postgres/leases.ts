@@ -5,6 +5,9 @@ import type { PostgresContext } from './context.js';
 import type { SettleAction, SettleRow } from './settle.js';
 import { completionDecision, decideBatch, releaseDecision, settleColumns } from './settle.js';
 import * as leasesSql from './sql/leases.js';
+import { noEvents, publishAdvance } from './workflow-advance.js';
+import type { Settled } from './workflow-settle.js';
+import { settleSteps } from './workflow-settle.js';
 
 /**
  * Lease-checked transitions in PostgreSQL: start and heartbeat, one statement each for a
@@ -59,35 +62,43 @@ export async function heartbeat(
 
 /**
  * complete and release: one transaction that locks the reported jobs, decides each item
- * in order, and applies every outcome in one statement.
+ * in order, and applies every outcome in one statement. A batch holding a workflow's step
+ * finds so while locking, before writing anything; it lets the locks go and is settled by
+ * {@link settleSteps} instead, which locks the workflows before the jobs and advances them.
+ * Plain jobs pay only for reading their (null) workflow_id.
  */
 async function settle<T extends LeaseRef>(
   ctx: PostgresContext,
   items: readonly T[],
   now: number,
   decide: (item: T, row: SettleRow) => Omit<SettleAction, 'jobId'>,
-): Promise<{ results: TransitionResult[]; actions: SettleAction[] }> {
-  return ctx.transaction(async (client) => {
+): Promise<Settled> {
+  const plain = await ctx.transaction(async (client): Promise<{ decided: Settled } | { workflows: string[] }> => {
     const ids = [...new Set(items.map((i) => i.jobId))];
     const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
+    const workflows = locked.flatMap((r) => (r.workflow_id === null ? [] : [r.workflow_id]));
+    if (workflows.length > 0) return { workflows };
     const decided = decideBatch(items, new Map(locked.map((r) => [r.id, r])), decide);
     if (decided.actions.length > 0) {
       await ctx.run(leasesSql.settle, [...settleColumns(decided.actions), now], client);
     }
-    return decided;
+    return { decided: { ...decided, events: noEvents() } };
   });
+  if ('decided' in plain) return plain.decided;
+  return settleSteps(ctx, items, now, decide, plain.workflows);
 }
 
 export async function complete(ctx: PostgresContext, items: Completion[]): Promise<TransitionResult[]> {
   if (items.length === 0) return [];
   const now = ctx.clock();
-  const { results, actions } = await settle(ctx, items, now, (item, row) =>
+  const { results, actions, events } = await settle(ctx, items, now, (item, row) =>
     completionDecision(item, row, now, ctx.random),
   );
   if (actions.length > 0) {
     const dueAt = earliestRetry(actions);
     ctx.relay.publish({ type: 'changed', ...(dueAt !== undefined && { dueAt }) });
   }
+  publishAdvance(ctx, events);
   return results;
 }
 
@@ -97,7 +108,8 @@ export async function release(
 ): Promise<TransitionResult[]> {
   if (checkReleaseItems(items) === 0) return [];
   const now = ctx.clock();
-  const { results, actions } = await settle(ctx, items, now, (item, row) => releaseDecision(item, row, now));
+  const { results, actions, events } = await settle(ctx, items, now, (item, row) => releaseDecision(item, row, now));
   if (actions.length > 0) ctx.relay.publish({ type: 'changed' });
+  publishAdvance(ctx, events);
   return results;
 }
