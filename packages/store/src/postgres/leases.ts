@@ -5,7 +5,7 @@ import type { PostgresContext } from './context.js';
 import type { SettleAction, SettleRow } from './settle.js';
 import { completionDecision, decideBatch, releaseDecision, settleColumns } from './settle.js';
 import * as leasesSql from './sql/leases.js';
-import { noEvents, publishAdvance } from './workflow-advance.js';
+import { noEvents, publishAdvance, rerunOnDeadlock } from './workflow-advance.js';
 import type { Settled } from './workflow-settle.js';
 import { settleSteps } from './workflow-settle.js';
 
@@ -73,7 +73,7 @@ async function settle<T extends LeaseRef>(
   now: number,
   decide: (item: T, row: SettleRow) => Omit<SettleAction, 'jobId'>,
 ): Promise<Settled> {
-  const plain = await ctx.transaction(async (client): Promise<{ decided: Settled } | { workflows: string[] }> => {
+  const plain = await rerunOnDeadlock(ctx, async (client): Promise<{ decided: Settled } | { workflows: string[] }> => {
     const ids = [...new Set(items.map((i) => i.jobId))];
     const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
     const workflows = locked.flatMap((r) => (r.workflow_id === null ? [] : [r.workflow_id]));

@@ -226,13 +226,15 @@ const RETRYABLE = new Set(['40P01', '40001']);
 const ATTEMPTS = 5;
 
 /**
- * A transaction that advances workflows, run again (from the start, with fresh reads) when
- * PostgreSQL ended it as a deadlock's victim. Workflow transactions change jobs in several
- * statements, so two of them can meet on counter rows (queue-counts.ts) or on a step another
- * batch (a heartbeat) holds; PostgreSQL detects the cycle and rolls one back, and nothing of it
- * stays, so running it again is safe.
+ * A transaction run again (from the start, with fresh reads) when PostgreSQL ended it as a
+ * deadlock's victim. Workflow transactions change jobs in several statements and lock steps
+ * as advancing finds them, so one can meet another transaction on counter rows of one slot
+ * (queue-counts.ts) or on a step that a batch (a heartbeat, a settle) holds while it waits for
+ * one this transaction holds; PostgreSQL detects the cycle after deadlock_timeout and rolls
+ * one back. Nothing of it stays, so running it again is safe. Complete and release run under
+ * it too, since either side of such a cycle may be the one ended.
  */
-export async function workflowTransaction<T>(
+export async function rerunOnDeadlock<T>(
   ctx: PostgresContext,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {

@@ -5,7 +5,7 @@ import type { StepJobRow } from './rows.js';
 import { jobFromRow } from './rows.js';
 import * as jobsSql from './sql/jobs.js';
 import * as workflowsSql from './sql/workflows.js';
-import { advance, lockWorkflows, publishAdvance, workflowTransaction } from './workflow-advance.js';
+import { advance, lockWorkflows, publishAdvance, rerunOnDeadlock } from './workflow-advance.js';
 
 /**
  * `cancel` of a workflow's step (jobs.ts hands it over: the plain cancel statement leaves
@@ -14,7 +14,7 @@ import { advance, lockWorkflows, publishAdvance, workflowTransaction } from './w
  */
 export async function cancelStep(ctx: PostgresContext, id: string, workflowId: string): Promise<Job> {
   const now = ctx.clock();
-  const done = await workflowTransaction(ctx, async (client) => {
+  const done = await rerunOnDeadlock(ctx, async (client) => {
     const locked = await lockWorkflows(ctx, client, [workflowId]);
     const [cancelled] = await ctx.run<{ id: string }>(workflowsSql.cancelStep, [now, id], client);
     if (!cancelled) return null;

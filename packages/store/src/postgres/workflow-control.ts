@@ -11,7 +11,7 @@ import {
   noEvents,
   publishAdvance,
   saveWorkflow,
-  workflowTransaction,
+  rerunOnDeadlock,
 } from './workflow-advance.js';
 import type { WorkflowRow } from './workflow-rows.js';
 import { countsOf, workflowFromRow } from './workflow-rows.js';
@@ -27,7 +27,7 @@ async function lockOne(ctx: PostgresContext, client: pg.ClientBase, id: string):
 
 export async function cancelWorkflow(ctx: PostgresContext, id: string): Promise<Workflow> {
   const now = ctx.clock();
-  const { row, events } = await workflowTransaction(ctx, async (client) => {
+  const { row, events } = await rerunOnDeadlock(ctx, async (client) => {
     const locked = await lockOne(ctx, client, id);
     if (locked.state !== 'running') {
       throw new ConflictError(`workflow ${id} is already ${locked.state}`, 'WORKFLOW_FINISHED', {
@@ -99,7 +99,7 @@ export function stepsToRetry(steps: readonly RetryStep[], from: string | undefin
  */
 export async function retryWorkflow(ctx: PostgresContext, id: string, from?: string): Promise<Workflow> {
   const now = ctx.clock();
-  const { row, events } = await workflowTransaction(ctx, async (client) => {
+  const { row, events } = await rerunOnDeadlock(ctx, async (client) => {
     const locked = await lockOne(ctx, client, id);
     if (locked.state === 'running') throw new ConflictError(`workflow ${id} is running`, 'WORKFLOW_RUNNING');
     const steps = await ctx.run<RetryStep>(advanceSql.stepsForRetry, [id], client);

@@ -5,7 +5,7 @@ import { decideBatch, settleColumns } from './settle.js';
 import * as leasesSql from './sql/leases.js';
 import * as advanceSql from './sql/workflow-advance.js';
 import type { AdvanceEvents, FinishedStep } from './workflow-advance.js';
-import { advance, lockWorkflows, noEvents, publishAdvance, workflowTransaction } from './workflow-advance.js';
+import { advance, lockWorkflows, noEvents, publishAdvance, rerunOnDeadlock } from './workflow-advance.js';
 
 /**
  * The lease transitions that finish workflow steps: complete and release of a batch holding
@@ -32,7 +32,7 @@ export async function settleSteps<T extends LeaseRef>(
   decide: (item: T, row: SettleRow) => Omit<SettleAction, 'jobId'>,
   workflows: readonly string[],
 ): Promise<Settled> {
-  return workflowTransaction(ctx, async (client) => {
+  return rerunOnDeadlock(ctx, async (client) => {
     const locked = await lockWorkflows(ctx, client, workflows);
     const ids = [...new Set(items.map((i) => i.jobId))];
     const rows = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
@@ -59,7 +59,7 @@ export async function settleSteps<T extends LeaseRef>(
  */
 export async function failExpiredSteps(ctx: PostgresContext, due: [string, string][], now: number): Promise<string[]> {
   if (due.length === 0) return [];
-  const { failed, events } = await workflowTransaction(ctx, async (client) => {
+  const { failed, events } = await rerunOnDeadlock(ctx, async (client) => {
     const locked = await lockWorkflows(
       ctx,
       client,

@@ -65,7 +65,9 @@ SELECT j.*, s.* FROM jobs j ${STEP_OF_JOB} WHERE j.id = $1::text`,
  * Attempts that ended without ending the job have rows; the job's latest attempt, running or
  * final, is read from the job row itself (on_job), which saves a write per job on the hot path.
  * A job that failed by LEASE_EXPIRED reads as 'failed' here: the caller tells it by the error's
- * code, since JSON operators refuse errors holding NUL characters.
+ * code, since JSON operators refuse errors holding NUL characters. `skipped` is no attempt's
+ * outcome: a step is skipped only while blocked, when its last attempt (if any) already has
+ * its row (a retry writes it, see keepLastAttempts in ./workflow-advance.ts).
  */
 export const getAttempts = statement(
   'get_attempts',
