@@ -5,7 +5,8 @@ import type { PostgresContext } from './context.js';
 import type { SettleAction, SettleRow } from './settle.js';
 import { completionDecision, decideBatch, releaseDecision, settleColumns } from './settle.js';
 import * as leasesSql from './sql/leases.js';
-import { noEvents, publishAdvance, rerunOnDeadlock } from './workflow-advance.js';
+import { noEvents, publishAdvance } from './workflow-advance.js';
+import { rerunOnDeadlock } from './deadlocks.js';
 import type { Settled } from './workflow-settle.js';
 import { settleSteps } from './workflow-settle.js';
 
@@ -34,12 +35,15 @@ function leaseChecked(items: readonly LeaseRef[], rows: LeaseCheckedRow[]): Tran
 export async function start(ctx: PostgresContext, items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]> {
   if (items.length === 0) return [];
   const now = ctx.clock();
-  const rows = await ctx.run<LeaseCheckedRow>(leasesSql.start, [
-    items.map((i) => i.jobId),
-    items.map((i) => i.leaseToken),
-    now + leaseMs,
-    now,
-  ]);
+  // A batch of steps can meet a workflow's fail-fast cascade in a deadlock (deadlocks.ts).
+  const rows = await rerunOnDeadlock(() =>
+    ctx.run<LeaseCheckedRow>(leasesSql.start, [
+      items.map((i) => i.jobId),
+      items.map((i) => i.leaseToken),
+      now + leaseMs,
+      now,
+    ]),
+  );
   return leaseChecked(items, rows);
 }
 
@@ -50,13 +54,15 @@ export async function heartbeat(
 ): Promise<TransitionResult[]> {
   if (items.length === 0) return [];
   const now = ctx.clock();
-  const rows = await ctx.run<LeaseCheckedRow>(leasesSql.heartbeat, [
-    items.map((i) => i.jobId),
-    items.map((i) => i.leaseToken),
-    items.map((i) => i.progress ?? null),
-    now + leaseMs,
-    now,
-  ]);
+  const rows = await rerunOnDeadlock(() =>
+    ctx.run<LeaseCheckedRow>(leasesSql.heartbeat, [
+      items.map((i) => i.jobId),
+      items.map((i) => i.leaseToken),
+      items.map((i) => i.progress ?? null),
+      now + leaseMs,
+      now,
+    ]),
+  );
   return leaseChecked(items, rows);
 }
 
@@ -73,17 +79,19 @@ async function settle<T extends LeaseRef>(
   now: number,
   decide: (item: T, row: SettleRow) => Omit<SettleAction, 'jobId'>,
 ): Promise<Settled> {
-  const plain = await rerunOnDeadlock(ctx, async (client): Promise<{ decided: Settled } | { workflows: string[] }> => {
-    const ids = [...new Set(items.map((i) => i.jobId))];
-    const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
-    const workflows = locked.flatMap((r) => (r.workflow_id === null ? [] : [r.workflow_id]));
-    if (workflows.length > 0) return { workflows };
-    const decided = decideBatch(items, new Map(locked.map((r) => [r.id, r])), decide);
-    if (decided.actions.length > 0) {
-      await ctx.run(leasesSql.settle, [...settleColumns(decided.actions), now], client);
-    }
-    return { decided: { ...decided, events: noEvents() } };
-  });
+  const plain = await rerunOnDeadlock(() =>
+    ctx.transaction(async (client): Promise<{ decided: Settled } | { workflows: string[] }> => {
+      const ids = [...new Set(items.map((i) => i.jobId))];
+      const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
+      const workflows = locked.flatMap((r) => (r.workflow_id === null ? [] : [r.workflow_id]));
+      if (workflows.length > 0) return { workflows };
+      const decided = decideBatch(items, new Map(locked.map((r) => [r.id, r])), decide);
+      if (decided.actions.length > 0) {
+        await ctx.run(leasesSql.settle, [...settleColumns(decided.actions), now], client);
+      }
+      return { decided: { ...decided, events: noEvents() } };
+    }),
+  );
   if ('decided' in plain) return plain.decided;
   return settleSteps(ctx, items, now, decide, plain.workflows);
 }

@@ -220,30 +220,3 @@ export function publishAdvance(ctx: PostgresContext, events: AdvanceEvents): voi
   if (enqueued) ctx.relay.publish(enqueued);
   for (const c of events.cancelled) ctx.relay.publish({ type: 'cancelled', jobId: c.jobId, agentId: c.agentId });
 }
-
-/** PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back. */
-const RETRYABLE = new Set(['40P01', '40001']);
-const ATTEMPTS = 5;
-
-/**
- * A transaction run again (from the start, with fresh reads) when PostgreSQL ended it as a
- * deadlock's victim. Workflow transactions change jobs in several statements and lock steps
- * as advancing finds them, so one can meet another transaction on counter rows of one slot
- * (queue-counts.ts) or on a step that a batch (a heartbeat, a settle) holds while it waits for
- * one this transaction holds; PostgreSQL detects the cycle after deadlock_timeout and rolls
- * one back. Nothing of it stays, so running it again is safe. Complete and release run under
- * it too, since either side of such a cycle may be the one ended.
- */
-export async function rerunOnDeadlock<T>(
-  ctx: PostgresContext,
-  work: (client: pg.PoolClient) => Promise<T>,
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ctx.transaction(work);
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (attempt >= ATTEMPTS || typeof code !== 'string' || !RETRYABLE.has(code)) throw err;
-    }
-  }
-}

@@ -5,7 +5,8 @@ import type { StepJobRow } from './rows.js';
 import { jobFromRow } from './rows.js';
 import * as jobsSql from './sql/jobs.js';
 import * as workflowsSql from './sql/workflows.js';
-import { advance, lockWorkflows, publishAdvance, rerunOnDeadlock } from './workflow-advance.js';
+import { advance, lockWorkflows, publishAdvance } from './workflow-advance.js';
+import { rerunOnDeadlock } from './deadlocks.js';
 
 /**
  * `cancel` of a workflow's step (jobs.ts hands it over: the plain cancel statement leaves
@@ -14,14 +15,16 @@ import { advance, lockWorkflows, publishAdvance, rerunOnDeadlock } from './workf
  */
 export async function cancelStep(ctx: PostgresContext, id: string, workflowId: string): Promise<Job> {
   const now = ctx.clock();
-  const done = await rerunOnDeadlock(ctx, async (client) => {
-    const locked = await lockWorkflows(ctx, client, [workflowId]);
-    const [cancelled] = await ctx.run<{ id: string }>(workflowsSql.cancelStep, [now, id], client);
-    if (!cancelled) return null;
-    const events = await advance(ctx, client, locked, [{ jobId: id, workflowId, state: 'cancelled' }], now);
-    const [row] = await ctx.run<StepJobRow>(jobsSql.getJob, [id], client);
-    return { row: row!, events };
-  });
+  const done = await rerunOnDeadlock(() =>
+    ctx.transaction(async (client) => {
+      const locked = await lockWorkflows(ctx, client, [workflowId]);
+      const [cancelled] = await ctx.run<{ id: string }>(workflowsSql.cancelStep, [now, id], client);
+      if (!cancelled) return null;
+      const events = await advance(ctx, client, locked, [{ jobId: id, workflowId, state: 'cancelled' }], now);
+      const [row] = await ctx.run<StepJobRow>(jobsSql.getJob, [id], client);
+      return { row: row!, events };
+    }),
+  );
   if (!done) {
     // It ended between the first look and the lock.
     const [current] = await ctx.run<StepJobRow>(jobsSql.getJob, [id]);

@@ -5,14 +5,8 @@ import type { PostgresContext } from './context.js';
 import { toJson } from './rows.js';
 import * as advanceSql from './sql/workflow-advance.js';
 import type { AdvanceEvents } from './workflow-advance.js';
-import {
-  cancelUnfinished,
-  lockWorkflows,
-  noEvents,
-  publishAdvance,
-  saveWorkflow,
-  rerunOnDeadlock,
-} from './workflow-advance.js';
+import { cancelUnfinished, lockWorkflows, noEvents, publishAdvance, saveWorkflow } from './workflow-advance.js';
+import { rerunOnDeadlock } from './deadlocks.js';
 import type { WorkflowRow } from './workflow-rows.js';
 import { countsOf, workflowFromRow } from './workflow-rows.js';
 
@@ -27,19 +21,21 @@ async function lockOne(ctx: PostgresContext, client: pg.ClientBase, id: string):
 
 export async function cancelWorkflow(ctx: PostgresContext, id: string): Promise<Workflow> {
   const now = ctx.clock();
-  const { row, events } = await rerunOnDeadlock(ctx, async (client) => {
-    const locked = await lockOne(ctx, client, id);
-    if (locked.state !== 'running') {
-      throw new ConflictError(`workflow ${id} is already ${locked.state}`, 'WORKFLOW_FINISHED', {
-        state: locked.state,
-      });
-    }
-    const events = noEvents();
-    const counts = countsOf(locked);
-    counts.cancelled += await cancelUnfinished(ctx, client, id, toJson(WORKFLOW_CANCELLED_ERROR), now, events);
-    const row = await saveWorkflow(ctx, client, locked, counts, finalWorkflowState(counts, true), now, now, true);
-    return { row, events };
-  });
+  const { row, events } = await rerunOnDeadlock(() =>
+    ctx.transaction(async (client) => {
+      const locked = await lockOne(ctx, client, id);
+      if (locked.state !== 'running') {
+        throw new ConflictError(`workflow ${id} is already ${locked.state}`, 'WORKFLOW_FINISHED', {
+          state: locked.state,
+        });
+      }
+      const events = noEvents();
+      const counts = countsOf(locked);
+      counts.cancelled += await cancelUnfinished(ctx, client, id, toJson(WORKFLOW_CANCELLED_ERROR), now, events);
+      const row = await saveWorkflow(ctx, client, locked, counts, finalWorkflowState(counts, true), now, now, true);
+      return { row, events };
+    }),
+  );
   publishAdvance(ctx, events);
   return workflowFromRow(row);
 }
@@ -99,37 +95,39 @@ export function stepsToRetry(steps: readonly RetryStep[], from: string | undefin
  */
 export async function retryWorkflow(ctx: PostgresContext, id: string, from?: string): Promise<Workflow> {
   const now = ctx.clock();
-  const { row, events } = await rerunOnDeadlock(ctx, async (client) => {
-    const locked = await lockOne(ctx, client, id);
-    if (locked.state === 'running') throw new ConflictError(`workflow ${id} is running`, 'WORKFLOW_RUNNING');
-    const steps = await ctx.run<RetryStep>(advanceSql.stepsForRetry, [id], client);
-    const set = stepsToRetry(steps, from);
-    const again = steps.filter((s) => set.has(s.step));
-    const needsLeft = again.map((s) => s.needs.filter((n) => set.has(n)).length);
-    const states = again.map((s, i) => (needsLeft[i]! > 0 ? 'blocked' : s.run_at > now ? 'delayed' : 'queued'));
-    const ids = again.map((s) => s.job_id);
-    await ctx.run(advanceSql.keepLastAttempts, [ids], client);
-    const reset = await ctx.run<{ id: string; queue: string; state: JobState; run_at: number }>(
-      advanceSql.resetSteps,
-      [ids, states, needsLeft, now],
-      client,
-    );
-    const counts: WorkflowCounts = { steps: locked.steps, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 };
-    for (const s of steps) {
-      if (set.has(s.step)) continue;
-      if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled' || s.state === 'skipped') {
-        counts[s.state] += 1;
+  const { row, events } = await rerunOnDeadlock(() =>
+    ctx.transaction(async (client) => {
+      const locked = await lockOne(ctx, client, id);
+      if (locked.state === 'running') throw new ConflictError(`workflow ${id} is running`, 'WORKFLOW_RUNNING');
+      const steps = await ctx.run<RetryStep>(advanceSql.stepsForRetry, [id], client);
+      const set = stepsToRetry(steps, from);
+      const again = steps.filter((s) => set.has(s.step));
+      const needsLeft = again.map((s) => s.needs.filter((n) => set.has(n)).length);
+      const states = again.map((s, i) => (needsLeft[i]! > 0 ? 'blocked' : s.run_at > now ? 'delayed' : 'queued'));
+      const ids = again.map((s) => s.job_id);
+      await ctx.run(advanceSql.keepLastAttempts, [ids], client);
+      const reset = await ctx.run<{ id: string; queue: string; state: JobState; run_at: number }>(
+        advanceSql.resetSteps,
+        [ids, states, needsLeft, now],
+        client,
+      );
+      const counts: WorkflowCounts = { steps: locked.steps, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 };
+      for (const s of steps) {
+        if (set.has(s.step)) continue;
+        if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled' || s.state === 'skipped') {
+          counts[s.state] += 1;
+        }
       }
-    }
-    const row = await saveWorkflow(ctx, client, locked, counts, 'running', null, now, false);
-    const events: AdvanceEvents = {
-      released: reset
-        .filter((r) => r.state !== 'blocked')
-        .map((r) => ({ queue: r.queue, state: r.state, runAt: r.run_at })),
-      cancelled: [],
-    };
-    return { row, events };
-  });
+      const row = await saveWorkflow(ctx, client, locked, counts, 'running', null, now, false);
+      const events: AdvanceEvents = {
+        released: reset
+          .filter((r) => r.state !== 'blocked')
+          .map((r) => ({ queue: r.queue, state: r.state, runAt: r.run_at })),
+        cancelled: [],
+      };
+      return { row, events };
+    }),
+  );
   publishAdvance(ctx, events);
   return workflowFromRow(row);
 }

@@ -5,7 +5,8 @@ import { decideBatch, settleColumns } from './settle.js';
 import * as leasesSql from './sql/leases.js';
 import * as advanceSql from './sql/workflow-advance.js';
 import type { AdvanceEvents, FinishedStep } from './workflow-advance.js';
-import { advance, lockWorkflows, noEvents, publishAdvance, rerunOnDeadlock } from './workflow-advance.js';
+import { advance, lockWorkflows, noEvents, publishAdvance } from './workflow-advance.js';
+import { rerunOnDeadlock } from './deadlocks.js';
 
 /**
  * The lease transitions that finish workflow steps: complete and release of a batch holding
@@ -32,24 +33,26 @@ export async function settleSteps<T extends LeaseRef>(
   decide: (item: T, row: SettleRow) => Omit<SettleAction, 'jobId'>,
   workflows: readonly string[],
 ): Promise<Settled> {
-  return rerunOnDeadlock(ctx, async (client) => {
-    const locked = await lockWorkflows(ctx, client, workflows);
-    const ids = [...new Set(items.map((i) => i.jobId))];
-    const rows = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
-    const workflowOf = new Map(rows.map((r) => [r.id, r.workflow_id]));
-    const decided = decideBatch(items, new Map(rows.map((r) => [r.id, r])), decide);
-    if (decided.actions.length === 0) return { ...decided, events: noEvents() };
-    await ctx.run(leasesSql.settle, [...settleColumns(decided.actions), now], client);
-    const finished: FinishedStep[] = [];
-    for (const a of decided.actions) {
-      const workflowId = workflowOf.get(a.jobId);
-      if (workflowId && (a.state === 'succeeded' || a.state === 'failed')) {
-        finished.push({ jobId: a.jobId, workflowId, state: a.state });
+  return rerunOnDeadlock(() =>
+    ctx.transaction(async (client) => {
+      const locked = await lockWorkflows(ctx, client, workflows);
+      const ids = [...new Set(items.map((i) => i.jobId))];
+      const rows = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
+      const workflowOf = new Map(rows.map((r) => [r.id, r.workflow_id]));
+      const decided = decideBatch(items, new Map(rows.map((r) => [r.id, r])), decide);
+      if (decided.actions.length === 0) return { ...decided, events: noEvents() };
+      await ctx.run(leasesSql.settle, [...settleColumns(decided.actions), now], client);
+      const finished: FinishedStep[] = [];
+      for (const a of decided.actions) {
+        const workflowId = workflowOf.get(a.jobId);
+        if (workflowId && (a.state === 'succeeded' || a.state === 'failed')) {
+          finished.push({ jobId: a.jobId, workflowId, state: a.state });
+        }
       }
-    }
-    const events = await advance(ctx, client, locked, finished, now);
-    return { ...decided, events };
-  });
+      const events = await advance(ctx, client, locked, finished, now);
+      return { ...decided, events };
+    }),
+  );
 }
 
 /**
@@ -59,20 +62,22 @@ export async function settleSteps<T extends LeaseRef>(
  */
 export async function failExpiredSteps(ctx: PostgresContext, due: [string, string][], now: number): Promise<string[]> {
   if (due.length === 0) return [];
-  const { failed, events } = await rerunOnDeadlock(ctx, async (client) => {
-    const locked = await lockWorkflows(
-      ctx,
-      client,
-      due.map(([, workflowId]) => workflowId),
-    );
-    const rows = await ctx.run<{ id: string; workflow_id: string }>(
-      advanceSql.failExpiredSteps,
-      [due.map(([id]) => id), now],
-      client,
-    );
-    const finished = rows.map((r): FinishedStep => ({ jobId: r.id, workflowId: r.workflow_id, state: 'failed' }));
-    return { failed: rows.map((r) => r.id), events: await advance(ctx, client, locked, finished, now) };
-  });
+  const { failed, events } = await rerunOnDeadlock(() =>
+    ctx.transaction(async (client) => {
+      const locked = await lockWorkflows(
+        ctx,
+        client,
+        due.map(([, workflowId]) => workflowId),
+      );
+      const rows = await ctx.run<{ id: string; workflow_id: string }>(
+        advanceSql.failExpiredSteps,
+        [due.map(([id]) => id), now],
+        client,
+      );
+      const finished = rows.map((r): FinishedStep => ({ jobId: r.id, workflowId: r.workflow_id, state: 'failed' }));
+      return { failed: rows.map((r) => r.id), events: await advance(ctx, client, locked, finished, now) };
+    }),
+  );
   publishAdvance(ctx, events);
   return failed;
 }

@@ -39,21 +39,25 @@ RETURNING j.id, j.queue, j.state, j.run_at`,
 /**
  * The unfinished steps that need the given unsuccessful steps, directly or not, each with one
  * need that did not succeed (a direct one's own state, else `skipped`) and its workflow.
+ * Every step of the walk is an index probe per row (`OFFSET 0` keeps each lateral subquery
+ * from being flattened into a join the generic plan could hash over whole tables): the walk
+ * costs the edges it follows, whatever other workflows hold.
  */
 export const unfinishedDependents = statement(
   'unfinished_dependents',
   `
 -- Params: $1 unsuccessful job ids, $2 their states (pairwise)
 WITH RECURSIVE walk(job_id, need_id, need_state) AS (
-  SELECT e.dependent_id, e.need_id, f.state
-  FROM unnest($1::text[], $2::text[]) AS f(id, state) JOIN workflow_edges e ON e.need_id = f.id
+  SELECT e.dependent_id, e.need_id, f.state FROM unnest($1::text[], $2::text[]) AS f(id, state)
+  CROSS JOIN LATERAL (SELECT need_id, dependent_id FROM workflow_edges WHERE need_id = f.id OFFSET 0) e
   UNION
-  SELECT e.dependent_id, e.need_id, 'skipped' FROM walk w JOIN workflow_edges e ON e.need_id = w.job_id
+  SELECT e.dependent_id, e.need_id, 'skipped' FROM walk w
+  CROSS JOIN LATERAL (SELECT need_id, dependent_id FROM workflow_edges WHERE need_id = w.job_id OFFSET 0) e
 )
 SELECT DISTINCT ON (w.job_id) w.job_id, ds.workflow_id, ns.step AS need_step, w.need_state
 FROM walk w
-JOIN workflow_steps ns ON ns.job_id = w.need_id
-JOIN workflow_steps ds ON ds.job_id = w.job_id
+CROSS JOIN LATERAL (SELECT step FROM workflow_steps WHERE job_id = w.need_id OFFSET 0) ns
+CROSS JOIN LATERAL (SELECT workflow_id FROM workflow_steps WHERE job_id = w.job_id OFFSET 0) ds
 CROSS JOIN LATERAL (SELECT state FROM jobs WHERE id = w.job_id LIMIT 1) j
 WHERE j.state NOT IN ${FINAL}
 ORDER BY w.job_id, w.need_state = 'skipped', ns.step`,
@@ -90,10 +94,14 @@ export const failExpiredSteps = statement(
   'fail_expired_steps',
   `
 -- Params: $1 job ids, $2 now
-WITH due AS (
-  SELECT j.id FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE "C") u JOIN jobs j ON j.id = u.id
-  WHERE j.state IN ('assigned', 'running') AND j.lease_expires_at <= $2::bigint AND j.attempts >= j.max_attempts
+WITH locked AS (
+  SELECT j.id, j.state, j.lease_expires_at, j.attempts, j.max_attempts
+  FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE "C") u JOIN jobs j ON j.id = u.id
   ORDER BY u.id COLLATE "C" FOR UPDATE OF j
+),
+due AS (
+  SELECT id FROM locked
+  WHERE state IN ('assigned', 'running') AND lease_expires_at <= $2::bigint AND attempts >= max_attempts
 )
 UPDATE jobs j SET state = 'failed', finished_at = $2::bigint,
   error = json_build_object('code', 'LEASE_EXPIRED',
