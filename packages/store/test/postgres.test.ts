@@ -403,6 +403,71 @@ describe('PostgreSQL specifics', () => {
     }
   });
 
+  it('advances a workflow once per step when four stores complete its sibling steps at once', async () => {
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(URL)));
+    try {
+      const queue = queueName();
+      const owner = `wf-${randomBytes(4).toString('hex')}`;
+      const now = Date.now();
+      const id = newJobId(now);
+      const middle = Array.from({ length: 100 }, (_, i) => `m${i}`);
+      const defs: [string, string[]][] = [
+        ['root', []],
+        ...middle.map((m): [string, string[]] => [m, ['root']]),
+        ['join', middle],
+      ];
+      const steps = defs.map(([step, needs]) => {
+        const job = newJob(queue, { owner, maxAttempts: 1 });
+        return { step, needs, job: { ...job, workflow: { id, step, needs } } };
+      });
+      const jobOf = Object.fromEntries(steps.map((s) => [s.step, s.job.id]));
+      const base = { id, owner, name: null, maxSteps: 10_000, idempotencyKey: null, createdAt: now };
+      await stores[0]!.createWorkflow({ ...base, onFailure: 'fail-fast', steps });
+      const run = async (ids: string[]) => {
+        const assigned = await stores[0]!.assign(
+          ids.map((jobId) => ({ jobId, agentId: 'agent-1', gpus: [] })),
+          60_000,
+        );
+        await stores[0]!.start(
+          assigned.map((a) => ({ jobId: a.job.id, leaseToken: a.leaseToken })),
+          60_000,
+        );
+        return assigned;
+      };
+      const [root] = await run([jobOf.root!]);
+      await stores[0]!.complete([
+        { jobId: root!.job.id, leaseToken: root!.leaseToken, outcome: 'succeeded', result: 0 },
+      ]);
+      const assigned = await run(middle.map((m) => jobOf[m]!));
+      // One completion per call, spread over the four stores, all in flight at once.
+      const results = await Promise.all(
+        assigned.map((a, i) =>
+          stores[i % 4]!.complete([
+            { jobId: a.job.id, leaseToken: a.leaseToken, outcome: 'succeeded', result: a.job.workflow?.step },
+          ]),
+        ),
+      );
+      expect(results.flat().every((r) => r.ok)).toBe(true);
+      const join = await stores[1]!.getJob(jobOf.join!);
+      expect(join?.state).toBe('queued');
+      expect(join?.inputs).toEqual(Object.fromEntries(middle.map((m) => [m, m])));
+      expect((await stores[2]!.getWorkflow(id))?.counts).toEqual({
+        steps: 102,
+        succeeded: 101,
+        failed: 0,
+        cancelled: 0,
+        skipped: 0,
+      });
+      expect((await stores[3]!.queueStats()).find((q) => q.queue === queue)?.counts).toMatchObject({
+        blocked: 0,
+        queued: 1,
+        succeeded: 101,
+      });
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
   it('reports itself as the postgres backend, answers ping, and closes idempotently', async () => {
     const store: Store = await openStore(`${URL}&pool_size=2`);
     expect(store.backend).toBe('postgres');

@@ -7,6 +7,7 @@ import type { SettleRow } from './settle.js';
 import { decideBatch } from './settle.js';
 import * as fairShareSql from './sql/fair-share.js';
 import * as leasesSql from './sql/leases.js';
+import { rerunOnDeadlock } from './deadlocks.js';
 
 /**
  * Fair share and preemption in PostgreSQL: owner loads read from owner_counts, usage kept
@@ -56,25 +57,28 @@ const preemptedError = (message: string): JobError => ({ code: 'PREEMPTED', mess
 async function preempt(ctx: PostgresContext, items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> {
   if (items.length === 0) return [];
   const now = ctx.clock();
-  const { results, queues } = await ctx.transaction(async (client) => {
-    const ids = [...new Set(items.map((i) => i.jobId))];
-    const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
-    // Refused as complete and release refuse; a job named twice is preempted by its first item.
-    const decided = decideBatch(items, new Map(locked.map((r) => [r.id, r])), (item) => ({
-      state: 'queued' as const,
-      runAt: now,
-      result: null,
-      error: toJson(preemptedError(item.message)),
-      reportedStart: null,
-    }));
-    if (decided.actions.length === 0) return { results: decided.results, queues: [] };
-    const requeued = await ctx.run<{ queue: string }>(
-      fairShareSql.preempt,
-      [decided.actions.map((a) => a.jobId), decided.actions.map((a) => a.error), now],
-      client,
-    );
-    return { results: decided.results, queues: requeued.map((r) => r.queue) };
-  });
+  // Preempting steps can meet a workflow's fail-fast cascade in a deadlock (deadlocks.ts).
+  const { results, queues } = await rerunOnDeadlock(() =>
+    ctx.transaction(async (client) => {
+      const ids = [...new Set(items.map((i) => i.jobId))];
+      const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
+      // Refused as complete and release refuse; a job named twice is preempted by its first item.
+      const decided = decideBatch(items, new Map(locked.map((r) => [r.id, r])), (item) => ({
+        state: 'queued' as const,
+        runAt: now,
+        result: null,
+        error: toJson(preemptedError(item.message)),
+        reportedStart: null,
+      }));
+      if (decided.actions.length === 0) return { results: decided.results, queues: [] };
+      const requeued = await ctx.run<{ queue: string }>(
+        fairShareSql.preempt,
+        [decided.actions.map((a) => a.jobId), decided.actions.map((a) => a.error), now],
+        client,
+      );
+      return { results: decided.results, queues: requeued.map((r) => r.queue) };
+    }),
+  );
   if (queues.length > 0) ctx.relay.publish({ type: 'enqueued', queues: [...new Set(queues)].sort() });
   return results;
 }

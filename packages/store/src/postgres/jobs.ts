@@ -1,13 +1,14 @@
 import type { Job, JobAttempt, JobState, NewJob } from '@baton/core';
-import { ConflictError, NotFoundError } from '@baton/core';
+import { ConflictError, FINAL_STATES, NotFoundError } from '@baton/core';
 import type { EnqueueResult, JobListQuery, JobPage, QueueStats } from '../contract.js';
 import { enqueuedEvent, firstOfEachKey, idempotencyKeyOf, resendFreedKeys } from '../rules/enqueue-rules.js';
 import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
 import type { PostgresContext } from './context.js';
-import type { AttemptRow, JobRow } from './rows.js';
+import type { AttemptRow, JobRow, StepJobRow } from './rows.js';
 import { attemptFromRow, enqueueColumns, jobFromRow } from './rows.js';
 import * as jobsSql from './sql/jobs.js';
 import * as routesSql from './sql/routes.js';
+import { cancelStep } from './workflow-cancel.js';
 
 /** Jobs in PostgreSQL: enqueue, reads, listings, queue statistics and cancel. */
 
@@ -50,7 +51,7 @@ function* createdJobs(rows: Iterable<JobRow>): Iterable<{ queue: string; state: 
 }
 
 export async function getJob(ctx: PostgresContext, id: string): Promise<Job | null> {
-  const [row] = await ctx.run<JobRow>(jobsSql.getJob, [id]);
+  const [row] = await ctx.run<StepJobRow>(jobsSql.getJob, [id]);
   return row ? jobFromRow(row) : null;
 }
 
@@ -72,9 +73,10 @@ export async function listJobs(ctx: PostgresContext, query: JobListQuery): Promi
   if (q.queue) where.push(`queue = ${param(q.queue)}`);
   if (q.owner) where.push(`owner = ${param(q.owner)}`);
   if (q.before) where.push(`id < ${param(q.before)}`);
-  const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY id DESC LIMIT ${param(q.limit + 1)}`;
-  const rows = (await ctx.pool.query<JobRow>(sql, values)).rows;
+  // The page first, then the steps' rows of its jobs (none probed for a plain job).
+  const sql = `SELECT j.*, s.* FROM (SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY id DESC LIMIT ${param(q.limit + 1)}) j ${jobsSql.STEP_OF_JOB} ORDER BY j.id DESC`;
+  const rows = (await ctx.pool.query<StepJobRow>(sql, values)).rows;
   return pageOf(rows.map(jobFromRow), q.limit);
 }
 
@@ -100,6 +102,10 @@ export async function cancel(ctx: PostgresContext, id: string): Promise<Job> {
   if (!row) {
     const [current] = await ctx.run<JobRow>(jobsSql.getJob, [id]);
     if (!current) throw new NotFoundError(`job ${id} not found`, 'JOB_NOT_FOUND');
+    // A step is cancelled with its workflow locked, and advances it (workflow-cancel.ts).
+    if (current.workflow_id !== null && !FINAL_STATES.has(current.state as JobState)) {
+      return cancelStep(ctx, id, current.workflow_id);
+    }
     throw new ConflictError(`job ${id} is already ${current.state}`, 'JOB_FINISHED', { state: current.state });
   }
   // Cancelling keeps agent_id: it names the agent holding the job, which must stop.

@@ -5,6 +5,10 @@ import type { PostgresContext } from './context.js';
 import type { SettleAction, SettleRow } from './settle.js';
 import { completionDecision, decideBatch, releaseDecision, settleColumns } from './settle.js';
 import * as leasesSql from './sql/leases.js';
+import { noEvents, publishAdvance } from './workflow-advance.js';
+import { rerunOnDeadlock } from './deadlocks.js';
+import type { Settled } from './workflow-settle.js';
+import { settleSteps } from './workflow-settle.js';
 
 /**
  * Lease-checked transitions in PostgreSQL: start and heartbeat, one statement each for a
@@ -31,12 +35,15 @@ function leaseChecked(items: readonly LeaseRef[], rows: LeaseCheckedRow[]): Tran
 export async function start(ctx: PostgresContext, items: LeaseRef[], leaseMs: number): Promise<TransitionResult[]> {
   if (items.length === 0) return [];
   const now = ctx.clock();
-  const rows = await ctx.run<LeaseCheckedRow>(leasesSql.start, [
-    items.map((i) => i.jobId),
-    items.map((i) => i.leaseToken),
-    now + leaseMs,
-    now,
-  ]);
+  // A batch of steps can meet a workflow's fail-fast cascade in a deadlock (deadlocks.ts).
+  const rows = await rerunOnDeadlock(() =>
+    ctx.run<LeaseCheckedRow>(leasesSql.start, [
+      items.map((i) => i.jobId),
+      items.map((i) => i.leaseToken),
+      now + leaseMs,
+      now,
+    ]),
+  );
   return leaseChecked(items, rows);
 }
 
@@ -47,47 +54,59 @@ export async function heartbeat(
 ): Promise<TransitionResult[]> {
   if (items.length === 0) return [];
   const now = ctx.clock();
-  const rows = await ctx.run<LeaseCheckedRow>(leasesSql.heartbeat, [
-    items.map((i) => i.jobId),
-    items.map((i) => i.leaseToken),
-    items.map((i) => i.progress ?? null),
-    now + leaseMs,
-    now,
-  ]);
+  const rows = await rerunOnDeadlock(() =>
+    ctx.run<LeaseCheckedRow>(leasesSql.heartbeat, [
+      items.map((i) => i.jobId),
+      items.map((i) => i.leaseToken),
+      items.map((i) => i.progress ?? null),
+      now + leaseMs,
+      now,
+    ]),
+  );
   return leaseChecked(items, rows);
 }
 
 /**
  * complete and release: one transaction that locks the reported jobs, decides each item
- * in order, and applies every outcome in one statement.
+ * in order, and applies every outcome in one statement. A batch holding a workflow's step
+ * finds so while locking, before writing anything; it lets the locks go and is settled by
+ * {@link settleSteps} instead, which locks the workflows before the jobs and advances them.
+ * Plain jobs pay only for reading their (null) workflow_id.
  */
 async function settle<T extends LeaseRef>(
   ctx: PostgresContext,
   items: readonly T[],
   now: number,
   decide: (item: T, row: SettleRow) => Omit<SettleAction, 'jobId'>,
-): Promise<{ results: TransitionResult[]; actions: SettleAction[] }> {
-  return ctx.transaction(async (client) => {
-    const ids = [...new Set(items.map((i) => i.jobId))];
-    const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
-    const decided = decideBatch(items, new Map(locked.map((r) => [r.id, r])), decide);
-    if (decided.actions.length > 0) {
-      await ctx.run(leasesSql.settle, [...settleColumns(decided.actions), now], client);
-    }
-    return decided;
-  });
+): Promise<Settled> {
+  const plain = await rerunOnDeadlock(() =>
+    ctx.transaction(async (client): Promise<{ decided: Settled } | { workflows: string[] }> => {
+      const ids = [...new Set(items.map((i) => i.jobId))];
+      const locked = await ctx.run<SettleRow>(leasesSql.lockForSettle, [ids], client);
+      const workflows = locked.flatMap((r) => (r.workflow_id === null ? [] : [r.workflow_id]));
+      if (workflows.length > 0) return { workflows };
+      const decided = decideBatch(items, new Map(locked.map((r) => [r.id, r])), decide);
+      if (decided.actions.length > 0) {
+        await ctx.run(leasesSql.settle, [...settleColumns(decided.actions), now], client);
+      }
+      return { decided: { ...decided, events: noEvents() } };
+    }),
+  );
+  if ('decided' in plain) return plain.decided;
+  return settleSteps(ctx, items, now, decide, plain.workflows);
 }
 
 export async function complete(ctx: PostgresContext, items: Completion[]): Promise<TransitionResult[]> {
   if (items.length === 0) return [];
   const now = ctx.clock();
-  const { results, actions } = await settle(ctx, items, now, (item, row) =>
+  const { results, actions, events } = await settle(ctx, items, now, (item, row) =>
     completionDecision(item, row, now, ctx.random),
   );
   if (actions.length > 0) {
     const dueAt = earliestRetry(actions);
     ctx.relay.publish({ type: 'changed', ...(dueAt !== undefined && { dueAt }) });
   }
+  publishAdvance(ctx, events);
   return results;
 }
 
@@ -97,7 +116,8 @@ export async function release(
 ): Promise<TransitionResult[]> {
   if (checkReleaseItems(items) === 0) return [];
   const now = ctx.clock();
-  const { results, actions } = await settle(ctx, items, now, (item, row) => releaseDecision(item, row, now));
+  const { results, actions, events } = await settle(ctx, items, now, (item, row) => releaseDecision(item, row, now));
   if (actions.length > 0) ctx.relay.publish({ type: 'changed' });
+  publishAdvance(ctx, events);
   return results;
 }

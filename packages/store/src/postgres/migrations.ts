@@ -3,6 +3,7 @@ import { SchemaTooNewError } from '@baton/core';
 import { OWNER_COUNTS_SQL } from './owner-counts.js';
 import { OWNER_UNITS_SQL } from './owner-units.js';
 import { QUEUE_COUNTS_SQL } from './queue-counts.js';
+import { WORKFLOWS_SQL } from './workflow-schema.js';
 
 /** Hash partitions of `jobs`. Part of migration 1's text: never change it, add a migration. */
 const JOB_PARTITIONS = 16;
@@ -220,6 +221,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     version: 7,
     name: 'fair share: units in owner counts, decayed usage per owner, queued jobs by owner',
     sql: OWNER_UNITS_SQL,
+  },
+  {
+    version: 8,
+    name: 'workflows: steps as jobs with a workflow_id, step table, edges; retention leaves steps',
+    sql: WORKFLOWS_SQL,
   },
 ];
 

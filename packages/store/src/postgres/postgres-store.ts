@@ -1,5 +1,4 @@
 import { unimplementedWorkflows } from '../rules/workflow-rules.js';
-import type { Workflows } from '../workflows.js';
 import pg from 'pg';
 import type {
   Completion,
@@ -31,6 +30,7 @@ import type {
 import type { Accounts } from '../accounts.js';
 import type { FairShareStore } from '../fair-share.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
+import type { Workflows } from '../workflows.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
 import { guardErrors } from './checked-out.js';
@@ -49,6 +49,8 @@ import { deleteFinished } from './retention.js';
 import { liveRoutes, registerRoutes } from './routes.js';
 import * as scheduling from './scheduling.js';
 import type { PostgresUrl } from './url.js';
+import * as workflowControl from './workflow-control.js';
+import * as workflows from './workflows.js';
 
 /**
  * The shared backend: jobs in a hash-partitioned table of one PostgreSQL schema, reached
@@ -56,7 +58,7 @@ import type { PostgresUrl } from './url.js';
  * batch size; claims use `FOR UPDATE SKIP LOCKED`. Events travel to other stores on the same
  * schema by NOTIFY (see {@link EventRelay}). Every time comes from the store's clock. This
  * class connects and wires the domain modules (jobs, scheduling, leases, logs, retention,
- * routes, coordination, accounts, fair share), which hold the logic and the SQL (sql/).
+ * routes, coordination, accounts, fair share, workflows), which hold the logic and the SQL (sql/).
  */
 export class PostgresStore implements Store, Coordination {
   readonly backend = 'postgres' as const;
@@ -188,13 +190,13 @@ export class PostgresStore implements Store, Coordination {
   usage: FairShareStore['usage'] = (halfLifeMs) => this.fairShare.usage(halfLifeMs);
   preempt: FairShareStore['preempt'] = (items) => this.fairShare.preempt(items);
 
-  // Workflows: not implemented yet (placeholder).
-  private readonly wf = unimplementedWorkflows('postgres');
-  createWorkflow: Workflows['createWorkflow'] = (w) => this.wf.createWorkflow(w);
-  getWorkflow: Workflows['getWorkflow'] = (id) => this.wf.getWorkflow(id);
-  listWorkflows: Workflows['listWorkflows'] = (q) => this.wf.listWorkflows(q);
-  workflowSteps: Workflows['workflowSteps'] = (id, page) => this.wf.workflowSteps(id, page);
-  cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.wf.cancelWorkflow(id);
-  retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.wf.retryWorkflow(id, from);
-  addSteps: Workflows['addSteps'] = (id, by, steps) => this.wf.addSteps(id, by, steps);
+  // Workflows (workflows.ts, workflow-control.ts; advancing in workflow-advance.ts).
+  createWorkflow: Workflows['createWorkflow'] = (w) => workflows.createWorkflow(this.ctx, w);
+  getWorkflow: Workflows['getWorkflow'] = (id) => workflows.getWorkflow(this.ctx, id);
+  listWorkflows: Workflows['listWorkflows'] = (q) => workflows.listWorkflows(this.ctx, q);
+  workflowSteps: Workflows['workflowSteps'] = (id, page) => workflows.workflowSteps(this.ctx, id, page);
+  cancelWorkflow: Workflows['cancelWorkflow'] = (id) => workflowControl.cancelWorkflow(this.ctx, id);
+  retryWorkflow: Workflows['retryWorkflow'] = (id, from) => workflowControl.retryWorkflow(this.ctx, id, from);
+  // addSteps: not implemented on PostgreSQL yet (placeholder).
+  addSteps: Workflows['addSteps'] = (id, by, steps) => unimplementedWorkflows('postgres').addSteps(id, by, steps);
 }

@@ -20,6 +20,9 @@
  * Deadlocks: each upsert takes its counter rows in (queue, state) order, every transaction of
  * the store changes jobs in at most one statement, and the trigger runs at that statement's end
  * after its job locks; so two transactions never wait on each other's counters in a cycle.
+ * (Since migration 8, a transaction that advances a workflow changes jobs in several
+ * statements, so it can meet another on the counters of one slot in a cycle; PostgreSQL ends
+ * one of them and the store runs it again: see deadlocks.ts.)
  *
  * The counters are initialised from the rows in the migrating transaction, after the triggers
  * exist: CREATE TRIGGER locks `jobs` against writes until the commit, so no change is missed or

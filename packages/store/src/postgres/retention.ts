@@ -4,8 +4,8 @@ import type { PostgresContext } from './context.js';
 import * as jobsSql from './sql/jobs.js';
 
 /**
- * Retention in PostgreSQL: deleteFinished, one statement over the index of final jobs by
- * finish time (migration 2), oldest first.
+ * Retention in PostgreSQL: deleteFinished, one statement over the index of final plain jobs
+ * by finish time (migration 8, which left workflow steps out of migration 2's), oldest first.
  */
 export async function deleteFinished(
   ctx: PostgresContext,

@@ -47,6 +47,18 @@ export interface JobRow {
   started_at: number | null;
   finished_at: number | null;
   updated_at: number;
+  /** The step's workflow; null for a plain job. */
+  workflow_id: string | null;
+}
+
+/**
+ * A job row with its step row joined where it is a step (see STEP_OF_JOB in sql/jobs.ts);
+ * the step columns are null, or absent, for a plain job.
+ */
+export interface StepJobRow extends JobRow {
+  workflow_step?: string | null;
+  workflow_needs?: string[] | null;
+  workflow_inputs?: Record<string, unknown> | null;
 }
 
 export interface AttemptRow {
@@ -77,8 +89,17 @@ export type PendingRow = Pick<
 
 export type AssignedRow = Pick<
   JobRow,
-  'id' | 'queue' | 'task' | 'owner' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms' | 'resources'
-> & { ord: number };
+  | 'id'
+  | 'queue'
+  | 'task'
+  | 'owner'
+  | 'payload'
+  | 'attempts'
+  | 'max_attempts'
+  | 'timeout_ms'
+  | 'resources'
+  | 'workflow_id'
+> & { ord: number; workflow_step: string | null; workflow_inputs: Record<string, unknown> | null };
 
 /** JSON text for a json/jsonb parameter; `undefined` (no value) is stored as JSON null. */
 export const toJson = (value: unknown): string => JSON.stringify(value ?? null);
@@ -96,7 +117,16 @@ export const resourcesToJson = (r: Resources): string =>
 /** A PostgreSQL array literal of GPU indices, for an `int[]` parameter element. */
 export const gpusLiteral = (gpus: readonly number[]): string => `{${gpus.map((g) => Math.trunc(g)).join(',')}}`;
 
-export function jobFromRow(row: JobRow): Job {
+/** A job as the contract shows it: a step carries its workflow, and its inputs once released. */
+export function jobFromRow(row: StepJobRow): Job {
+  const job = plainJobFromRow(row);
+  if (row.workflow_id === null || row.workflow_id === undefined) return job;
+  job.workflow = { id: row.workflow_id, step: row.workflow_step ?? '', needs: row.workflow_needs ?? [] };
+  if (row.workflow_inputs !== null && row.workflow_inputs !== undefined) job.inputs = row.workflow_inputs;
+  return job;
+}
+
+function plainJobFromRow(row: JobRow): Job {
   return {
     id: row.id,
     queue: row.queue,
@@ -163,8 +193,16 @@ export function pendingFromRow(row: PendingRow): PendingJob {
   };
 }
 
-/** `agentId` and `gpus` are the placement's, which `assign` just stored. */
+/** `agentId` and `gpus` are the placement's, which `assign` just stored. A step carries its place and inputs. */
 export function assignedFromRow(row: AssignedRow, agentId: string, gpus: number[]): AssignedJob {
+  const job = plainAssignedFromRow(row, agentId, gpus);
+  if (row.workflow_id === null || row.workflow_id === undefined) return job;
+  job.workflow = { id: row.workflow_id, step: row.workflow_step ?? '' };
+  job.inputs = row.workflow_inputs ?? {};
+  return job;
+}
+
+function plainAssignedFromRow(row: AssignedRow, agentId: string, gpus: number[]): AssignedJob {
   return {
     id: row.id,
     queue: row.queue,

@@ -8,6 +8,7 @@ import { assignWithinQuotas } from './quotas.js';
 import type { AssignedRow, PendingRow } from './rows.js';
 import { assignedFromRow, gpusLiteral, pendingFromRow } from './rows.js';
 import * as schedulingSql from './sql/scheduling.js';
+import { failExpiredSteps } from './workflow-settle.js';
 import type { Statement } from './sql/statement.js';
 
 /** Scheduling in PostgreSQL: due delayed jobs, queue heads, assignment and expired leases, a statement each. */
@@ -108,13 +109,16 @@ export async function expireLeases(
   ctx: PostgresContext,
 ): Promise<{ requeued: string[]; failed: string[]; nextExpiryAt: number | null }> {
   const now = ctx.clock();
-  const [row] = await ctx.run<{ ended: [string, JobState][]; next_expiry_at: number | null }>(
-    schedulingSql.expireLeases,
-    [now, schedulingSql.SWEEP_BATCH],
-  );
+  const [row] = await ctx.run<{
+    ended: [string, JobState][];
+    steps: [string, string][];
+    next_expiry_at: number | null;
+  }>(schedulingSql.expireLeases, [now, schedulingSql.SWEEP_BATCH]);
   const ended = row?.ended ?? [];
   const requeued = ended.filter(([, state]) => state === 'queued').map(([id]) => id);
   const failed = ended.filter(([, state]) => state === 'failed').map(([id]) => id);
+  // Steps on their last attempt fail with their workflows locked, and advance them.
+  failed.push(...(await failExpiredSteps(ctx, row?.steps ?? [], now)));
   if (ended.length > 0) ctx.relay.publish({ type: 'changed' });
   return { requeued, failed, nextExpiryAt: row?.next_expiry_at ?? null };
 }

@@ -13,6 +13,8 @@ export interface SettleRow {
   attempts: number;
   max_attempts: number;
   backoff_ms: number;
+  /** The step's workflow (never changes); null for a plain job. */
+  workflow_id: string | null;
 }
 
 /** One job's outcome, as the settle statement applies it. */

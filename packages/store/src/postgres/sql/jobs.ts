@@ -44,18 +44,30 @@ SELECT j.* FROM job_idempotency k CROSS JOIN LATERAL (SELECT * FROM jobs WHERE i
 WHERE (k.owner, k.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
 );
 
+/**
+ * A job's step row, joined after `FROM jobs j` (as `s`): the lateral probe is gated on
+ * `j.workflow_id IS NOT NULL` (a one-time filter), so a plain job costs no probe of
+ * workflow_steps at all.
+ */
+export const STEP_OF_JOB = `LEFT JOIN LATERAL (
+  SELECT step AS workflow_step, needs AS workflow_needs, inputs AS workflow_inputs
+  FROM workflow_steps WHERE job_id = j.id AND j.workflow_id IS NOT NULL
+) s ON true`;
+
 export const getJob = statement(
   'get_job',
   `
 -- Params: $1 id
-SELECT * FROM jobs WHERE id = $1::text`,
+SELECT j.*, s.* FROM jobs j ${STEP_OF_JOB} WHERE j.id = $1::text`,
 );
 
 /**
  * Attempts that ended without ending the job have rows; the job's latest attempt, running or
  * final, is read from the job row itself (on_job), which saves a write per job on the hot path.
  * A job that failed by LEASE_EXPIRED reads as 'failed' here: the caller tells it by the error's
- * code, since JSON operators refuse errors holding NUL characters.
+ * code, since JSON operators refuse errors holding NUL characters. `skipped` is no attempt's
+ * outcome: a step is skipped only while blocked, when its last attempt (if any) already has
+ * its row (a retry writes it, see keepLastAttempts in ./workflow-advance.ts).
  */
 export const getAttempts = statement(
   'get_attempts',
@@ -72,14 +84,17 @@ SELECT attempts, agent_id, assigned_at, started_at,
 ORDER BY 1`,
 );
 
-/** Cancels a job that is not final; no row means unknown or final (the caller reads which). */
+/**
+ * Cancels a plain job that is not final; no row means unknown, final, or a workflow's step
+ * (the caller reads which: a step's cancel advances its workflow, see ../workflow-cancel.ts).
+ */
 export const cancelJob = statement(
   'cancel_job',
   `
 -- Params: $1 now, $2 id
 UPDATE jobs SET state = 'cancelled', finished_at = $1::bigint, updated_at = $1::bigint,
   lease_token = NULL, lease_expires_at = NULL
-WHERE id = $2::text AND state NOT IN ('succeeded', 'failed', 'cancelled')
+WHERE id = $2::text AND state NOT IN ('succeeded', 'failed', 'cancelled', 'skipped') AND workflow_id IS NULL
 RETURNING *`,
 );
 
@@ -111,7 +126,8 @@ CROSS JOIN LATERAL (
 );
 
 /**
- * Retention: deletes the oldest final jobs (`which`: of every final state, or of one) finished
+ * Retention: deletes the oldest final plain jobs (a step's job is never deleted: a retry of its
+ * workflow may need its result; migration 8's index holds plain jobs only) (`which`: of every final state, or of one) finished
  * before the cut-off with their attempts, output and idempotency claims, in one statement. Jobs
  * another transaction holds (a second deleteFinished, a late report being refused) are
  * skipped, not waited for.
@@ -121,7 +137,7 @@ function deleteFinishedSql(which: string): string {
 -- Params: $1 finished before (epoch ms), $2 limit${which.includes('$3') ? ', $3 state' : ''}
 WITH doomed AS (
   SELECT id FROM jobs
-  WHERE state IN ('succeeded', 'failed', 'cancelled') AND ${which} AND finished_at < $1::bigint
+  WHERE state IN ('succeeded', 'failed', 'cancelled') AND workflow_id IS NULL AND ${which} AND finished_at < $1::bigint
   ORDER BY finished_at, id LIMIT $2::bigint
   FOR UPDATE SKIP LOCKED
 ),

@@ -60,13 +60,15 @@ ORDER BY i.ord`,
 /**
  * First step of complete and release: locks the reported jobs (in id order, so concurrent
  * batches cannot deadlock; one index probe each, see ./statement.ts) and reads what deciding
- * each outcome needs, as the newest version of each row reads once locked.
+ * each outcome needs, as the newest version of each row reads once locked. A workflow step
+ * (workflow_id set) is settled by a second transaction that locks its workflow first
+ * (../workflow-settle.ts).
  */
 export const lockForSettle = statement(
   'lock_for_settle',
   `
 -- Params: $1 job ids (distinct)
-SELECT j.id, j.state, j.lease_token, j.lease_expires_at, j.attempts, j.max_attempts, j.backoff_ms
+SELECT j.id, j.state, j.lease_token, j.lease_expires_at, j.attempts, j.max_attempts, j.backoff_ms, j.workflow_id
 FROM (SELECT id FROM unnest($1::text[]) AS u(id) ORDER BY id COLLATE "C") u JOIN jobs j ON j.id = u.id
 ORDER BY u.id COLLATE "C" FOR UPDATE OF j`,
 );

@@ -131,22 +131,30 @@ assigned AS (
     started_at = NULL, assigned_at = $7::bigint, updated_at = $7::bigint
   FROM locked p
   WHERE j.id = ANY($1::text[]) AND j.id = p.id AND p.state = 'queued'
-  RETURNING p.ord, j.id, j.queue, j.task, j.owner, j.payload, j.attempts, j.max_attempts, j.timeout_ms, j.resources
+  RETURNING p.ord, j.id, j.queue, j.task, j.owner, j.payload, j.attempts, j.max_attempts, j.timeout_ms, j.resources,
+    j.workflow_id
 )
-SELECT gate.limited, a.* FROM gate LEFT JOIN assigned a ON true`,
+SELECT gate.limited, a.*, s.workflow_step, s.workflow_inputs FROM gate LEFT JOIN assigned a ON true
+LEFT JOIN LATERAL (
+  -- A step's place and inputs; gated on workflow_id, so a plain job probes nothing.
+  SELECT step AS workflow_step, inputs AS workflow_inputs FROM workflow_steps
+  WHERE job_id = a.id AND a.workflow_id IS NOT NULL
+) s ON true`,
 );
 
 /**
  * Ends up to a batch of leases that ran out: a job with attempts left records the attempt and
  * goes back to queued (its agent becomes the one placement avoids); one on its last attempt
- * fails with LEASE_EXPIRED. Also answers when the next remaining lease runs out.
+ * fails with LEASE_EXPIRED. Also answers when the next remaining lease runs out. A workflow
+ * step on its last attempt is left as it is and answered in `steps`: failing it advances its
+ * workflow, which ../workflow-settle.ts does with the workflow locked first.
  */
 export const expireLeases = statement(
   'expire_leases',
   `
 -- Params: $1 now, $2 batch size
 WITH due AS (
-  SELECT id, attempts, max_attempts, agent_id, lease_token, assigned_at, started_at,
+  SELECT id, attempts, max_attempts, agent_id, lease_token, assigned_at, started_at, workflow_id,
     json_build_object('code', 'LEASE_EXPIRED',
       'message', 'agent ' || COALESCE(agent_id, '?') || ' stopped renewing its lease', 'retryable', true) AS error
   FROM jobs WHERE state IN ('assigned', 'running') AND lease_expires_at <= $1::bigint
@@ -166,10 +174,13 @@ ended AS (
     agent_id = CASE WHEN due.attempts < due.max_attempts THEN NULL ELSE j.agent_id END,
     error = due.error, lease_token = NULL, lease_expires_at = NULL, updated_at = $1::bigint
   FROM due WHERE j.id = ANY(ARRAY(SELECT id FROM due)) AND j.id = due.id
+    AND (due.attempts < due.max_attempts OR due.workflow_id IS NULL)
   RETURNING j.id, j.state, j.lease_expires_at
 )
 SELECT
   (SELECT COALESCE(json_agg(json_build_array(id, state)), '[]') FROM ended) AS ended,
+  (SELECT COALESCE(json_agg(json_build_array(id, workflow_id)), '[]') FROM due
+    WHERE attempts >= max_attempts AND workflow_id IS NOT NULL) AS steps,
   (SELECT min(lease_expires_at) FROM jobs
     WHERE state IN ('assigned', 'running') AND id NOT IN (SELECT id FROM due)) AS next_expiry_at`,
 );
