@@ -13,7 +13,7 @@ import { AFTER_SEP, OWNER_GPUS, OWNER_LEASED, OWNER_UNITS, SEP } from './keys.js
  * counted and their queued jobs indexed (`{p}:usage` starts empty).
  */
 export const SCHEMA_VERSION = 4;
-const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
+const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
 /** Jobs read per round trip when upgrading. */
 const UPGRADE_PAGE = 1000;
 /** How long the upgrade lock lives unless renewed (it is, every page). */
