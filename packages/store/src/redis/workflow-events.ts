@@ -3,16 +3,21 @@ import type { RedisContext } from './context.js';
 /**
  * The events a workflow's advance leaves to publish (scripts/lib/workflow.lua's wf_events):
  * each script that can finish a step returns, per item, 0 or a flat list of 'q', queue (a step
- * released to that queue) and 'c', job id, agent id ('' for none; a step cancelled with its
- * workflow). A plain job's item is always 0, so this costs plain transitions one check each.
+ * released to that queue), 'd', run_at (a step released to wait for its run_at) and 'c', job
+ * id, agent id ('' for none; a step cancelled with its workflow). A plain job's item is always
+ * 0, so this costs plain transitions one check each.
  */
 export function emitWorkflowEvents(ctx: Pick<RedisContext, 'emit'>, lists: Iterable<unknown>): void {
   const queues = new Set<string>();
+  let dueAt = Infinity;
   for (const list of lists) {
     if (!Array.isArray(list)) continue;
     for (let i = 0; i < list.length; ) {
       if (list[i] === 'q') {
         queues.add(String(list[i + 1]));
+        i += 2;
+      } else if (list[i] === 'd') {
+        dueAt = Math.min(dueAt, Number(list[i + 1]));
         i += 2;
       } else {
         const agentId = String(list[i + 2] ?? '');
@@ -22,6 +27,7 @@ export function emitWorkflowEvents(ctx: Pick<RedisContext, 'emit'>, lists: Itera
     }
   }
   if (queues.size > 0) ctx.emit({ type: 'enqueued', queues: [...queues] });
+  if (dueAt < Infinity) ctx.emit({ type: 'changed', dueAt });
 }
 
 /** Every `width`-th value of a flat batch reply from `at`: the per-item events of emitWorkflowEvents. */

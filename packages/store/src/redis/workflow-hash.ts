@@ -65,15 +65,20 @@ export function workflowFields(w: NewWorkflow): string[] {
   return fields;
 }
 
+/** Each step's first state: blocked while it has needs, else as a plain job's. */
+export function stepStates(w: NewWorkflow, now: number): JobState[] {
+  return w.steps.map((s) => (s.needs.length > 0 ? 'blocked' : initialState(s.job, now)));
+}
+
 /**
  * The steps as create-workflow.lua's one JSON argument: each step's id, needs (JSON text),
  * initial state, timeout and job hash values (ENQUEUE_FIELDS), every value a string.
  */
-export function stepsArgument(w: NewWorkflow, now: number): string {
-  const steps = w.steps.map((s) => [
+export function stepsArgument(w: NewWorkflow, states: readonly JobState[]): string {
+  const steps = w.steps.map((s, i) => [
     s.step,
     JSON.stringify(s.needs),
-    s.needs.length > 0 ? 'blocked' : initialState(s.job, now),
+    states[i]!,
     s.job.timeoutMs === null ? '' : String(s.job.timeoutMs),
     ...enqueueRow(s.job),
   ]);

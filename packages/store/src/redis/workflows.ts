@@ -6,7 +6,8 @@ import { hashOf } from './job-hash.js';
 import { AFTER_SEP, SEP } from './keys.js';
 import { callScript } from './scripts.js';
 import { emitWorkflowEvents } from './workflow-events.js';
-import { stepOfHash, stepsArgument, workflowFields, workflowOfHash } from './workflow-hash.js';
+import { stepOfHash, stepStates, stepsArgument, workflowFields, workflowOfHash } from './workflow-hash.js';
+import { enqueuedEvent } from '../rules/enqueue-rules.js';
 
 /**
  * Workflows in Redis. Creating, cancelling and retrying are one script each
@@ -35,13 +36,16 @@ export function redisWorkflows(ctx: RedisContext): Workflows {
         k.workflowsByState,
       ];
       const idem = w.idempotencyKey === null ? '' : `${w.owner}${SEP}${w.idempotencyKey}`;
-      const args = [idem, stepsArgument(w, ctx.clock()), ...workflowFields(w)];
+      const states = stepStates(w, ctx.clock());
+      const args = [idem, stepsArgument(w, states), ...workflowFields(w)];
       const [created, flat] = (await callScript(ctx.client, 'create-workflow', keys, args)) as [number, unknown];
       const workflow = workflowOfHash(hashOf(flat));
       if (created === 1) {
-        const queues = new Set<string>();
-        for (const s of w.steps) if (s.needs.length === 0) queues.add(s.job.queue);
-        if (queues.size > 0) ctx.emit({ type: 'enqueued', queues: [...queues] });
+        // Steps without needs are new jobs like enqueue's, announced alike.
+        const event = enqueuedEvent(
+          w.steps.flatMap((s, i) => (states[i] === 'blocked' ? [] : [{ ...s.job, state: states[i]! }])),
+        );
+        if (event) ctx.emit(event);
       }
       return { workflow, created: created === 1 };
     },

@@ -16,8 +16,9 @@
 -- The error texts are generated from @baton/core's workflow.ts by scripts.ts (one place):
 --@workflow-errors
 
--- Events the caller publishes: 'q', queue (a step released) or 'c', job id, agent id (a leased
--- step cancelled). Taken per item by wf_take_events().
+-- Events the caller publishes (workflow-events.ts): 'q', queue (a step released), 'd', run_at
+-- (a step released to wait for its run_at) or 'c', job id, agent id (a step cancelled; '' when
+-- it held no lease). Taken per item by wf_take_events().
 local wf_events = {}
 
 local function wf_key(id)
@@ -79,6 +80,8 @@ local function wf_release(job, now)
   local fields = { inputs = wf_inputs(job.wf, job.wf_needs), updated_at = int(now) }
   if tonumber(job.run_at) > now then
     move(job, 'delayed', fields)
+    wf_events[#wf_events + 1] = 'd'
+    wf_events[#wf_events + 1] = job.run_at
   else
     fields.run_at = int(now)
     move(job, 'queued', fields)
@@ -87,9 +90,9 @@ local function wf_release(job, now)
   end
 end
 
--- Ends an unfinished step as `state` (cancelled or skipped) with `err`, revoking a lease; a
--- leased one's agent is told by a 'cancelled' event. Its attempt's record is the job hash, as
--- when cancel.lua cancels a job.
+-- Ends an unfinished step as `state` (cancelled or skipped) with `err`, revoking a lease. A
+-- cancelled one gets a 'cancelled' event, as a job cancel.lua cancels does (naming the agent
+-- of a leased one, which must stop); its attempt's record is the job hash, as there.
 local function wf_end_step(job, state, err, now)
   local agent = is_leased(job.state) and job.agent_id
   move(job, state, {
