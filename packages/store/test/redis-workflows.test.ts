@@ -141,4 +141,23 @@ describe('redis workflows', () => {
       await store.close();
     }
   });
+
+  it('marks a version 4 store as version 5 without recounting it', async () => {
+    const url = `redis://${HOST}:${PORT}/${DB}?prefix=${prefix}-v4`;
+    const first = await openStore(url);
+    const queue = `q-${randomBytes(3).toString('hex')}`;
+    await first.enqueue([job(Date.now(), queue)]);
+    await first.close();
+    const redis = new Redis({ host: HOST, port: PORT, db: DB });
+    try {
+      await redis.set(`{${prefix}-v4}:schema`, '4');
+      const owner = await redis.hgetall(`{${prefix}-v4}:owner:o`);
+      const again = await openStore(url);
+      await again.close();
+      expect(await redis.get(`{${prefix}-v4}:schema`)).toBe('5');
+      expect(await redis.hgetall(`{${prefix}-v4}:owner:o`)).toEqual(owner);
+    } finally {
+      await redis.quit();
+    }
+  });
 });
