@@ -112,6 +112,42 @@ describe('redis workflows', () => {
     }
   }, 60_000);
 
+  it('releases a join of 9 999 needs once, with every input', async () => {
+    const store = await openStore(`redis://${HOST}:${PORT}/${DB}?prefix=${prefix}-join`);
+    try {
+      const now = Date.now();
+      const queue = `q-${randomBytes(3).toString('hex')}`;
+      const roots = Array.from({ length: 9999 }, (_, i) => `r${i}`);
+      const spec = workflow(
+        now,
+        queue,
+        [...roots.map((r): [string, string[]] => [r, []]), ['join', roots]],
+        'fail-fast',
+      );
+      await store.createWorkflow(spec);
+      const ids = spec.steps.slice(0, 9999).map((s) => s.job.id);
+      for (let i = 0; i < ids.length; i += 1000) {
+        const a = await store.assign(
+          ids.slice(i, i + 1000).map((jobId) => ({ jobId, agentId: 'agent', gpus: [] })),
+          60_000,
+        );
+        await store.complete(
+          a.map((x) => ({
+            jobId: x.job.id,
+            leaseToken: x.leaseToken,
+            outcome: 'succeeded',
+            result: x.job.workflow?.step,
+          })),
+        );
+      }
+      const join = await store.getJob(spec.steps[9999]!.job.id);
+      expect(join?.state).toBe('queued');
+      expect(join?.inputs).toEqual(Object.fromEntries(roots.map((r) => [r, r])));
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
   it('writes the error texts of @baton/core, and keeps big numbers in inputs as sent', async () => {
     const store = await openStore(`redis://${HOST}:${PORT}/${DB}?prefix=${prefix}-text`);
     try {

@@ -57,12 +57,16 @@ end
 -- stored result texts (never decoded, so numbers and key order stay as the agent sent them).
 local function wf_inputs(wf, needs_json)
   local needs = cjson.decode(needs_json)
-  if #needs == 0 then return '{}' end
-  local ids = redis.call('HMGET', BASE .. 'wfstepids:' .. wf, unpack(needs))
   local parts = {}
-  for i, need in ipairs(needs) do
-    local result = ids[i] and redis.call('HGET', job_key(ids[i]), 'result')
-    parts[i] = cjson.encode(need) .. ':' .. (result or 'null')
+  -- In chunks: a join may need thousands of steps, more than unpack takes at once.
+  for from = 1, #needs, CHUNK do
+    local to = math.min(from + CHUNK - 1, #needs)
+    local ids = redis.call('HMGET', BASE .. 'wfstepids:' .. wf, unpack(needs, from, to))
+    for i = from, to do
+      local id = ids[i - from + 1]
+      local result = id and redis.call('HGET', job_key(id), 'result')
+      parts[i] = cjson.encode(needs[i]) .. ':' .. (result or 'null')
+    end
   end
   return '{' .. table.concat(parts, ',') .. '}'
 end
