@@ -17,7 +17,7 @@ local now, expiry = ARGV[1], ARGV[2]
 -- What the transition and the reply need (move deletes progress and started_at only if present).
 local FIELDS = {
   'id', 'queue', 'state', 'task', 'owner', 'payload', 'attempts', 'max_attempts', 'timeout_ms',
-  'resources', 'qmember', 'wmember', 'progress', 'started_at', 'wf', 'wf_step', 'inputs',
+  'resources', 'qmember', 'wmember', 'progress', 'started_at', 'wf',
 }
 
 local quotas_set = redis.call('EXISTS', QUOTAS) == 1
@@ -90,8 +90,10 @@ for i = 3, #ARGV, 4 do
       1, job.queue, job.task, job.owner, job.payload, job.attempts, job.max_attempts,
       job.timeout_ms or '', job.resources,
     }
+    -- A plain job pays one absent field of the HMGET above; only a step reads the rest.
     if job.wf then
-      reply[10], reply[11], reply[12] = job.wf, job.wf_step, job.inputs or '{}'
+      local step = redis.call('HMGET', job_key(job.id), 'wf_step', 'inputs')
+      reply[10], reply[11], reply[12] = job.wf, step[1], step[2] or '{}'
     end
     out[#out + 1] = reply
   end
