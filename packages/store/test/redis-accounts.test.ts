@@ -187,7 +187,7 @@ describe('Redis owner counts', () => {
     const stores = await Promise.all([db.open(), db.open(), db.open()]);
     store = stores[0]!;
     try {
-      expect(await redis.get(`{${db.p}}:schema`)).toBe('4');
+      expect(await redis.get(`{${db.p}}:schema`)).toBe('5');
       expect(await redis.exists(`{${db.p}}:upgrading`)).toBe(0);
       expect(await Promise.all(owners.map((o) => store.ownerUsage(o)))).toEqual(before);
       expect(before[0]).toMatchObject({ leasedJobs: 10, leasedGpus: 30 });

@@ -306,7 +306,7 @@ describe('Redis fair share upgrade', () => {
     const stores = await Promise.all([db.open(), db.open()]);
     store = stores[0]!;
     try {
-      expect(await redis.get(`${p}:schema`)).toBe('4');
+      expect(await redis.get(`${p}:schema`)).toBe('5');
       expect(await redis.exists(`${p}:upgrading`)).toBe(0);
       expect(byOwner(await store.ownerLoads())).toEqual(loads);
       expect(loads.reduce((n, l) => n + l.leasedJobs, 0)).toBe(40);

@@ -282,7 +282,7 @@ describe('Redis specifics', () => {
 
       store = await open();
       try {
-        expect(await redis.get(`{${p}}:schema`)).toBe('4');
+        expect(await redis.get(`{${p}}:schema`)).toBe('5');
         expect((await redis.zrange(`{${p}}:finished`, '0', '-1')).sort()).toEqual([done, cancelled].sort());
         expect(await store.deleteFinished(Date.now() + 1, 10)).toEqual({ deleted: 2 });
         expect(await store.getJob(done!)).toBeNull();

@@ -150,6 +150,11 @@ export function jobOfHash(h: JobHash): Job {
     startedAt: num(h.started_at),
     finishedAt: num(h.finished_at),
     updatedAt: Number(h.updated_at),
+    // Only a workflow's step has these (absent, not undefined, on a plain job).
+    ...(h.wf !== undefined && {
+      workflow: { id: h.wf, step: h.wf_step ?? '', needs: JSON.parse(h.wf_needs ?? '[]') as string[] },
+    }),
+    ...(h.inputs !== undefined && { inputs: JSON.parse(h.inputs) as Record<string, unknown> }),
   };
 }
 
@@ -185,9 +190,12 @@ export function pendingOf(values: (string | null)[]): PendingJob | null {
   };
 }
 
-/** The assign script's answer after its status: queue, task, owner, payload, attempts, max, timeout, resources. */
+/**
+ * The assign script's answer after its status: queue, task, owner, payload, attempts, max,
+ * timeout, resources, and for a workflow's step its workflow id, step id and inputs.
+ */
 export function assignedOf(id: string, agentId: string, gpus: number[], r: string[]): AssignedJob {
-  return {
+  const job: AssignedJob = {
     id,
     queue: r[1]!,
     task: r[2]!,
@@ -200,6 +208,11 @@ export function assignedOf(id: string, agentId: string, gpus: number[], r: strin
     resources: resourcesOf(r[8]),
     gpus,
   };
+  if (r[9] !== undefined) {
+    job.workflow = { id: r[9], step: r[10] ?? '' };
+    job.inputs = JSON.parse(r[11] ?? '{}') as Record<string, unknown>;
+  }
+  return job;
 }
 
 /** A record of the attempts list, as finish_attempt (scripts/lib/job.lua) writes it. */

@@ -15,6 +15,7 @@ import {
 } from './job-hash.js';
 import { SEP } from './keys.js';
 import { callScript } from './scripts.js';
+import { emitWorkflowEvents } from './workflow-events.js';
 
 /** Jobs in Redis: enqueue (enqueue.lua), reads and cancel (cancel.lua); listings are in listing.ts. */
 
@@ -95,12 +96,13 @@ export async function getAttempts(ctx: RedisContext, id: string): Promise<JobAtt
 
 export async function cancel(ctx: RedisContext, id: string): Promise<Job> {
   const now = ctx.clock();
-  const [status, agentOrState, flat] = (await callScript(ctx.client, 'cancel', ctx.keys.jobIndexes, [now, id])) as [
-    number,
-    string?,
-    unknown?,
-  ];
+  const [status, agentOrState, flat, events] = (await callScript(ctx.client, 'cancel', ctx.keys.jobIndexes, [
+    now,
+    id,
+  ])) as [number, string?, unknown?, unknown?];
   if (status !== STATUS.OK) throw cancelError(id, status, agentOrState ?? '');
   ctx.emit({ type: 'cancelled', jobId: id, agentId: agentOrState || null });
+  // A step's cancel may have skipped or (fail-fast) cancelled others of its workflow.
+  emitWorkflowEvents(ctx, [events]);
   return jobOfHash(hashOf(flat));
 }

@@ -138,6 +138,37 @@ export class RedisKeys {
   get upgradeLock(): string {
     return `${this.base}upgrading`;
   }
+  /**
+   * Workflows (scripts/lib/workflow.lua): a workflow's hash (its fields and counts), its steps'
+   * job ids by creation index (zset), its step ids -> job ids (hash), and each step job's
+   * dependents (set of job ids).
+   */
+  workflow(id: string): string {
+    return `${this.base}wf:${id}`;
+  }
+  workflowSteps(id: string): string {
+    return `${this.base}wfsteps:${id}`;
+  }
+  workflowStepIds(id: string): string {
+    return `${this.base}wfstepids:${id}`;
+  }
+  dependents(jobId: string): string {
+    return `${this.base}deps:${jobId}`;
+  }
+  /** Workflows by (owner, idempotency key): hash "<owner>\0<key>" -> id. */
+  get workflowIdempotency(): string {
+    return `${this.base}wfidem`;
+  }
+  /** Workflow listings, newest first: lex zsets "<id>", "<owner>\0<id>", "<state>\0<id>". */
+  get workflowsAll(): string {
+    return `${this.base}wfall`;
+  }
+  get workflowsByOwner(): string {
+    return `${this.base}wfbyowner`;
+  }
+  get workflowsByState(): string {
+    return `${this.base}wfbystate`;
+  }
   /** The pub/sub channel of the store's events. */
   get channel(): string {
     return `${this.base}events`;

@@ -3,6 +3,7 @@ import { MAX_RETRY_DELAY_MS } from '@baton/core';
 import { checkReleaseItems } from '../rules/lease-rules.js';
 import { transitionResult } from './codes.js';
 import type { RedisContext } from './context.js';
+import { emitWorkflowEvents, eventLists } from './workflow-events.js';
 
 /**
  * Lease-checked transitions in Redis: start, heartbeat, complete and release, each one batch
@@ -62,13 +63,15 @@ export async function complete(ctx: RedisContext, items: Completion[]): Promise<
       );
     },
   );
-  const results = transitionResults(items, replies, 3);
+  // Four values per item: status, state, run_at, a workflow step's events (workflow-events.ts).
+  const results = transitionResults(items, replies, 4);
   let dueAt = Infinity;
   for (let i = 0; i < items.length; i++) {
-    const runAt = replies[i * 3 + 2];
+    const runAt = replies[i * 4 + 2];
     if (runAt !== undefined && runAt !== null && runAt !== '') dueAt = Math.min(dueAt, Number(runAt));
   }
   if (results.some((r) => r.ok)) ctx.emit({ type: 'changed', ...(dueAt < Infinity && { dueAt }) });
+  emitWorkflowEvents(ctx, eventLists(replies, 4, 3));
   return results;
 }
 
@@ -81,7 +84,8 @@ export async function release(
   const replies = await ctx.batchScript(items, 'release', ctx.keys.jobIndexes, [now], (item, _, args) => {
     args.push(item.jobId, item.leaseToken, JSON.stringify(item.error), item.leaseExpiresBy ?? '');
   });
-  const results = transitionResults(items, replies);
+  const results = transitionResults(items, replies, 3);
   if (results.some((r) => r.ok)) ctx.emit({ type: 'changed' });
+  emitWorkflowEvents(ctx, eventLists(replies, 3, 2));
   return results;
 }

@@ -1,5 +1,3 @@
-import { unimplementedWorkflows } from '../rules/workflow-rules.js';
-import type { Workflows } from '../workflows.js';
 import { BatonError } from '@baton/core';
 import type {
   Completion,
@@ -33,6 +31,7 @@ import type {
 import type { Accounts } from '../accounts.js';
 import type { OwnerLoad, OwnerUsageUnits } from '../fair-share.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
+import type { Workflows } from '../workflows.js';
 import { logPageLimit } from '../rules/log-rules.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
@@ -56,6 +55,8 @@ import * as scheduling from './scheduling.js';
 import { openLayout } from './schema.js';
 import { defineScripts } from './scripts.js';
 import { failFastWhileDown } from './unavailable.js';
+import { redisWorkflows } from './workflows.js';
+import { unimplementedWorkflows } from '../rules/workflow-rules.js';
 
 type Client = Redis | Cluster;
 
@@ -75,6 +76,7 @@ export class RedisStore implements Store, Coordination {
   private readonly ctx: RedisContext;
   private readonly coordination: RedisCoordination;
   private readonly accounts: Accounts;
+  private readonly workflows: Workflows;
   private subscriber: Client | null = null;
   private opened = false;
   private closed = false;
@@ -91,6 +93,7 @@ export class RedisStore implements Store, Coordination {
     this.ctx = redisContext(this.client, this.keys, settings, (event) => this.events.emit(event));
     this.coordination = new RedisCoordination(this.client, this.keys, settings.clock);
     this.accounts = redisAccounts(this.ctx);
+    this.workflows = redisWorkflows(this.ctx);
   }
 
   async init(): Promise<void> {
@@ -221,15 +224,15 @@ export class RedisStore implements Store, Coordination {
   usage = (halfLifeMs: number): Promise<OwnerUsageUnits[]> => fairShare.usage(this.ctx, halfLifeMs);
   preempt = (items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> =>
     fairShare.preempt(this.ctx, items);
-  // Workflows: not implemented yet (placeholder).
-  private readonly wf = unimplementedWorkflows('redis');
-  createWorkflow: Workflows['createWorkflow'] = (w) => this.wf.createWorkflow(w);
-  getWorkflow: Workflows['getWorkflow'] = (id) => this.wf.getWorkflow(id);
-  listWorkflows: Workflows['listWorkflows'] = (q) => this.wf.listWorkflows(q);
-  workflowSteps: Workflows['workflowSteps'] = (id, page) => this.wf.workflowSteps(id, page);
-  cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.wf.cancelWorkflow(id);
-  retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.wf.retryWorkflow(id, from);
-  addSteps: Workflows['addSteps'] = (id, by, steps) => this.wf.addSteps(id, by, steps);
+  // Workflows (workflows.ts; advancing is in the transition scripts, scripts/lib/workflow.lua).
+  createWorkflow: Workflows['createWorkflow'] = (w) => this.workflows.createWorkflow(w);
+  getWorkflow: Workflows['getWorkflow'] = (id) => this.workflows.getWorkflow(id);
+  listWorkflows: Workflows['listWorkflows'] = (q) => this.workflows.listWorkflows(q);
+  workflowSteps: Workflows['workflowSteps'] = (id, page) => this.workflows.workflowSteps(id, page);
+  cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.workflows.cancelWorkflow(id);
+  retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.workflows.retryWorkflow(id, from);
+  // addSteps: not implemented on Redis yet (placeholder).
+  addSteps: Workflows['addSteps'] = (id, by, steps) => unimplementedWorkflows('redis').addSteps(id, by, steps);
 }
 
 export type { JobHash };

@@ -4,6 +4,7 @@ import type { PendingRequest } from '../contract.js';
 import { askedPending } from '../rules/scheduling-rules.js';
 import type { RedisContext } from './context.js';
 import { PENDING_FIELDS, assignedOf, pendingOf, queuedMember } from './job-hash.js';
+import { emitWorkflowEvents, eventLists } from './workflow-events.js';
 import { callScript } from './scripts.js';
 
 /**
@@ -98,8 +99,10 @@ export async function expireLeases(
   const replies = await ctx.batchScript(ids, 'expire', ctx.keys.jobIndexes, [now], (id, _, args) => {
     args.push(id);
   });
-  const requeued = ids.filter((_, i) => Number(replies[i]) === 1);
-  const failed = ids.filter((_, i) => Number(replies[i]) === 2);
+  // Two values per id: the outcome, then a workflow step's events (workflow-events.ts).
+  const requeued = ids.filter((_, i) => Number(replies[2 * i]) === 1);
+  const failed = ids.filter((_, i) => Number(replies[2 * i]) === 2);
+  emitWorkflowEvents(ctx, eventLists(replies, 2, 1));
   const nextExpiryAt = await earliest(ctx, ctx.keys.leased);
   if (requeued.length > 0 || failed.length > 0) ctx.emit({ type: 'changed' });
   return { requeued, failed, nextExpiryAt };

@@ -8,12 +8,16 @@ import { AFTER_SEP, OWNER_GPUS, OWNER_LEASED, OWNER_UNITS, SEP } from './keys.js
  * `{p}:finished` (final jobs by finish time, for retention); 3 added each owner's job counts,
  * `{p}:owner:<owner>` (scripts/lib/owners.lua), with users, tokens and quotas; 4 added fair
  * share's keys: "units" in the owners' counts, `{p}:leasedowners`, each queue's queued jobs per
- * owner (`{p}:ownerqueued:<queue>\0<owner>`, `{p}:queuedowners:<queue>`) and `{p}:usage`. An
- * older store is upgraded at init: a version 1 store's final jobs are indexed, then its owners
- * counted and their queued jobs indexed (`{p}:usage` starts empty).
+ * owner (`{p}:ownerqueued:<queue>\0<owner>`, `{p}:queuedowners:<queue>`) and `{p}:usage`; 5
+ * added workflows (scripts/lib/workflow.lua): their keys, the `blocked` and `skipped` states,
+ * and step jobs that never enter `{p}:finished`. An older store is upgraded at init: a version 1
+ * store's final jobs are indexed, then a version 1 to 3 store's owners counted and their queued
+ * jobs indexed (`{p}:usage` starts empty); a version 4 store has no workflow, so it is only
+ * marked. The mark is what matters there: a server of version 4 refuses the store, instead of
+ * finishing steps without advancing their workflows (or letting retention delete them).
  */
-export const SCHEMA_VERSION = 4;
-const FINAL_STATES = ['succeeded', 'failed', 'cancelled'] as const;
+export const SCHEMA_VERSION = 5;
+const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'skipped'] as const;
 /** Jobs read per round trip when upgrading. */
 const UPGRADE_PAGE = 1000;
 /** How long the upgrade lock lives unless renewed (it is, every page). */
@@ -46,7 +50,7 @@ async function upgrade(ctx: RedisContext): Promise<void> {
         const found = await current();
         if (found >= SCHEMA_VERSION) return;
         if (found < 2) await indexFinished(ctx);
-        await indexOwners(ctx);
+        if (found < 4) await indexOwners(ctx);
         await ctx.client.set(k.schema, String(SCHEMA_VERSION));
         return;
       } finally {

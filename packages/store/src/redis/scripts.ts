@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
+import type { JobState } from '@baton/core';
+import { WORKFLOW_CANCELLED_ERROR, failFastError, skippedError } from '@baton/core';
 
 /**
  * The Lua scripts of the Redis store: one file per state transition in `src/redis/scripts/`,
@@ -33,6 +35,9 @@ export const SCRIPT_NAMES = [
   'set-quota',
   'preempt',
   'add-usage',
+  'create-workflow',
+  'cancel-workflow',
+  'retry-workflow',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -41,7 +46,31 @@ const SCRIPTS_DIR = new URL('../../src/redis/scripts/', import.meta.url);
 
 function readScript(file: string): string {
   const text = readFileSync(new URL(file, SCRIPTS_DIR), 'utf8');
-  return text.replace(/^--@include (\S+)$/gm, (_, included: string) => readScript(included));
+  return text
+    .replace(/^--@include (\S+)$/gm, (_, included: string) => readScript(included))
+    .replace(/^--@workflow-errors$/m, workflowErrors);
+}
+
+/**
+ * A Lua string literal of JSON text: JSON.stringify escapes every control character, so only
+ * quotes and backslashes need escaping.
+ */
+function luaString(json: string): string {
+  return `'${json.replace(/['\\]/g, (c) => `\\${c}`)}'`;
+}
+
+/**
+ * lib/workflow.lua's error texts, made here from @baton/core's own functions so the texts live
+ * in one place: each a JSON template whose markers `@1@` and `@2@` stand for the step and its
+ * state (filled in Lua by `fill`, JSON-escaped).
+ */
+function workflowErrors(): string {
+  const [step, state] = ['@1@', '@2@' as JobState];
+  return [
+    `local WF_SKIPPED_ERROR = ${luaString(JSON.stringify(skippedError(step, state)))}`,
+    `local WF_FAIL_FAST_ERROR = ${luaString(JSON.stringify(failFastError(step, state)))}`,
+    `local WF_CANCELLED_ERROR = ${luaString(JSON.stringify(WORKFLOW_CANCELLED_ERROR))}`,
+  ].join('\n');
 }
 
 let cache: Map<ScriptName, string> | null = null;

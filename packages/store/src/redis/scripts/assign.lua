@@ -6,7 +6,8 @@
 --   GPUs (JSON)
 -- Returns one entry per placement: {0} when the job is not queued (or unknown), or when its
 --   owner's quota has no room for it: skipped;
---   {1, queue, task, owner, payload, attempts, max_attempts, timeout_ms ('' for none), resources}.
+--   {1, queue, task, owner, payload, attempts, max_attempts, timeout_ms ('' for none), resources}
+--   and, for a workflow's step only, workflow id, step id and inputs (JSON).
 -- avoid_agent_id stays: it names the agent whose lease last expired.
 --@include lib/job.lua
 
@@ -16,7 +17,7 @@ local now, expiry = ARGV[1], ARGV[2]
 -- What the transition and the reply need (move deletes progress and started_at only if present).
 local FIELDS = {
   'id', 'queue', 'state', 'task', 'owner', 'payload', 'attempts', 'max_attempts', 'timeout_ms',
-  'resources', 'qmember', 'wmember', 'progress', 'started_at',
+  'resources', 'qmember', 'wmember', 'progress', 'started_at', 'wf',
 }
 
 local quotas_set = redis.call('EXISTS', QUOTAS) == 1
@@ -85,10 +86,16 @@ for i = 3, #ARGV, 4 do
       assigned_at = now,
       updated_at = now,
     })
-    out[#out + 1] = {
+    local reply = {
       1, job.queue, job.task, job.owner, job.payload, job.attempts, job.max_attempts,
       job.timeout_ms or '', job.resources,
     }
+    -- A plain job pays one absent field of the HMGET above; only a step reads the rest.
+    if job.wf then
+      local step = redis.call('HMGET', job_key(job.id), 'wf_step', 'inputs')
+      reply[10], reply[11], reply[12] = job.wf, step[1], step[2] or '{}'
+    end
+    out[#out + 1] = reply
   end
 end
 flush()

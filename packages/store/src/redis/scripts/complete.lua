@@ -4,9 +4,11 @@
 -- ARGV[1] now, ARGV[2] longest retry delay (ms), then 7 per item: job id, lease token, outcome
 --   ('succeeded' or 'failed'), result or error (JSON), retryable ('1' or '0'), start time the
 --   agent reports ('' when none), random number in [0, 1) for the jitter
--- Returns three values per item, flat: status (0 ok, else a refusal code: see lease_status),
---   state, run_at (for a retry that was delayed, else '').
+-- Returns four values per item, flat: status (0 ok, else a refusal code: see lease_status),
+--   state, run_at (for a retry that was delayed, else ''), and 0, or for a workflow step whose
+--   end advanced its workflow the events to publish (see lib/workflow.lua's wf_events).
 --@include lib/job.lua
+--@include lib/workflow.lua
 
 local now = tonumber(ARGV[1])
 local max_delay = tonumber(ARGV[2])
@@ -16,7 +18,7 @@ local out = {}
 local FIELDS = {
   'id', 'queue', 'state', 'lease_token', 'attempts', 'max_attempts', 'backoff_ms', 'agent_id',
   'assigned_at', 'started_at', 'created_at', 'run_at', 'error', 'lease_expires_at', 'qmember',
-  'owner', 'resources',
+  'owner', 'resources', 'wf',
 }
 
 local function complete(id, token, outcome, value, retryable, reported, random)
@@ -35,6 +37,8 @@ local function complete(id, token, outcome, value, retryable, reported, random)
       lease_token = false,
       lease_expires_at = false,
     })
+    -- A plain job has no wf: one absent field in the HMGET above is all a step costs it.
+    if job.wf then wf_step_ended(job, 'succeeded', now) end
     return 0, 'succeeded', ''
   end
   local attempts = tonumber(job.attempts)
@@ -56,6 +60,7 @@ local function complete(id, token, outcome, value, retryable, reported, random)
     return 0, 'queued', ''
   end
   fail_job(job, value, now, reported)
+  if job.wf then wf_step_ended(job, 'failed', now) end
   return 0, 'failed', ''
 end
 
@@ -64,6 +69,7 @@ for i = 3, #ARGV, 7 do
   out[#out + 1] = status
   out[#out + 1] = state
   out[#out + 1] = run_at
+  out[#out + 1] = wf_take_events()
 end
 flush()
 return out

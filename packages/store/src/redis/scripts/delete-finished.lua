@@ -23,12 +23,15 @@
 local NUL = '\0'
 local BASE = string.sub(KEYS[5], 1, #KEYS[5] - #'finished')
 --@include lib/owners.lua
-local STATES = { 'delayed', 'queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled' }
+local STATES = { 'blocked', 'delayed', 'queued', 'assigned', 'running', 'succeeded', 'failed', 'cancelled', 'skipped' }
 local id = ARGV[1]
 
-local fields = redis.call('HMGET', KEYS[1], 'state', 'queue', 'owner', 'idem', 'finished_at')
+local fields = redis.call('HMGET', KEYS[1], 'state', 'queue', 'owner', 'idem', 'finished_at', 'wf')
 local state, queue, owner, idem, finished_at = fields[1], fields[2], fields[3], fields[4], fields[5]
-if not state or not (state == 'succeeded' or state == 'failed' or state == 'cancelled') or not finished_at then
+local final = state == 'succeeded' or state == 'failed' or state == 'cancelled' or state == 'skipped'
+-- A workflow's step is never deleted (a retry may need its result); steps are never indexed in
+-- {p}:finished, so this only drops an entry that should not be there.
+if not final or not finished_at or fields[6] then
   redis.call('ZREM', KEYS[5], id)
   return 0
 end

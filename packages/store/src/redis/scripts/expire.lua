@@ -2,8 +2,10 @@
 -- agent that held a job becomes the one placement avoids.
 -- KEYS[1..8] the job indexes (see lib/job.lua)
 -- ARGV[1] now, ARGV[2..] job ids
--- Returns one value per id: 0 when the lease is not (or no longer) expired, 1 requeued, 2 failed.
+-- Returns two values per id: 0 when the lease is not (or no longer) expired, 1 requeued, 2
+--   failed; then 0 or a workflow's events (lib/workflow.lua).
 --@include lib/job.lua
+--@include lib/workflow.lua
 
 local now = tonumber(ARGV[1])
 local out = {}
@@ -26,9 +28,11 @@ for i = 2, #ARGV do
       out[#out + 1] = 1
     else
       fail_job(job, err, now, nil)
+      if job.wf then wf_step_ended(job, 'failed', now) end
       out[#out + 1] = 2
     end
   end
+  out[#out + 1] = wf_take_events()
 end
 flush()
 return out

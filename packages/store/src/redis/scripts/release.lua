@@ -5,9 +5,10 @@
 -- ARGV[1] now, then 4 per item: job id, lease token, error (JSON), lease expires by ('' for
 --   an unconditional release: else a current lease ending after it was renewed since the
 --   caller saw it, and the job is left as it is)
--- Returns two values per item, flat: status (0 ok, else a refusal code: see lease_status; 5
---   LEASE_RENEWED), state.
+-- Returns three values per item, flat: status (0 ok, else a refusal code: see lease_status; 5
+--   LEASE_RENEWED), state, and 0 or a workflow's events (lib/workflow.lua).
 --@include lib/job.lua
+--@include lib/workflow.lua
 
 local now = tonumber(ARGV[1])
 local out = {}
@@ -30,9 +31,11 @@ for i = 2, #ARGV, 4 do
     out[#out + 1] = 'queued'
   else
     fail_job(job, err, now, nil)
+    if job.wf then wf_step_ended(job, 'failed', now) end
     out[#out + 1] = 0
     out[#out + 1] = 'failed'
   end
+  out[#out + 1] = wf_take_events()
 end
 flush()
 return out

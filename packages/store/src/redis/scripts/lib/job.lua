@@ -166,7 +166,7 @@ local function is_leased(state)
 end
 
 local function is_final(state)
-  return state == 'succeeded' or state == 'failed' or state == 'cancelled'
+  return state == 'succeeded' or state == 'failed' or state == 'cancelled' or state == 'skipped'
 end
 
 -- Takes the job out of the indexes of its current state.
@@ -196,8 +196,10 @@ local function enter(job)
     zset(DELAYED, id, job.run_at)
   elseif is_leased(state) then
     zset(LEASED, id, job.lease_expires_at)
-  elseif is_final(state) then
-    -- A final job never leaves its state: only deleteFinished takes it out of this index.
+  elseif is_final(state) and not job.wf then
+    -- A final job never leaves its state: only deleteFinished takes it out of this index. A
+    -- workflow's step (job.wf) is never indexed: retention must not delete it (a retry reads
+    -- its result), and a retried step may leave its final state.
     zset(FINISHED, id, job.finished_at)
   end
   count(queue .. NUL .. state, 1)
@@ -229,7 +231,7 @@ local function lease_status(job, token)
   if not job then return 1 end
   if job.state == 'cancelled' then return 2 end
   if job.lease_token == token and is_leased(job.state) then return 0 end
-  if job.state == 'succeeded' or job.state == 'failed' then return 3 end
+  if job.state == 'succeeded' or job.state == 'failed' or job.state == 'skipped' then return 3 end
   return 4
 end
 
