@@ -4,7 +4,7 @@ import type { BatchItem } from '../src/batch-task.js';
 import { defineBatchTask } from '../src/batch-task.js';
 import { JobAbort } from '../src/job-abort.js';
 import { runTask } from '../src/run-task.js';
-import { silentLogger } from '../src/task.js';
+import { silentLogger, type AnyTaskDefinition } from '../src/task.js';
 
 let next = 0;
 function assignment(task: string, payload: unknown, job: Partial<AssignedJob> = {}): JobAssignment {
@@ -30,7 +30,7 @@ function assignment(task: string, payload: unknown, job: Partial<AssignedJob> = 
 
 const hooks = { logger: silentLogger, progress() {}, output() {} };
 const run = (task: ReturnType<typeof defineBatchTask<number, unknown>>, payloads: number[]) =>
-  Promise.all(payloads.map((p) => runTask(task, assignment(task.name, p), new JobAbort(), hooks)));
+  Promise.all(payloads.map((p) => runTask(task as AnyTaskDefinition, assignment(task.name, p), new JobAbort(), hooks)));
 
 describe('batched tasks', () => {
   it('hands ready jobs to the handler up to maxSize at once, each with its own context', async () => {

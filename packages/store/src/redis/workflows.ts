@@ -14,7 +14,7 @@ import { enqueuedEvent } from '../rules/enqueue-rules.js';
  * (create-workflow.lua, cancel-workflow.lua, retry-workflow.lua); advancing is part of the
  * scripts that finish a step (scripts/lib/workflow.lua). Reads are plain commands.
  */
-export function redisWorkflows(ctx: RedisContext): Workflows {
+export function redisWorkflows(ctx: RedisContext): Omit<Workflows, 'addSteps'> {
   const k = ctx.keys;
 
   const getWorkflow = async (id: string): Promise<Workflow | null> => {
