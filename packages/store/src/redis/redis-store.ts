@@ -76,7 +76,7 @@ export class RedisStore implements Store, Coordination {
   private readonly ctx: RedisContext;
   private readonly coordination: RedisCoordination;
   private readonly accounts: Accounts;
-  private readonly workflows: Workflows;
+  private readonly workflows: Omit<Workflows, 'addSteps'>;
   private subscriber: Client | null = null;
   private opened = false;
   private closed = false;
