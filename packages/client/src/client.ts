@@ -31,15 +31,8 @@ import type {
   Submitted,
 } from './types.js';
 import { WorkflowCalls } from './workflow-calls.js';
-import type {
-  SubmittedWorkflow,
-  WaitForWorkflowOptions,
-  WorkflowDetailView,
-  WorkflowListQuery,
-  WorkflowRequest,
-  WorkflowStepsPage,
-  WorkflowView,
-} from './workflow-types.js';
+import type { SubmittedWorkflow, WaitForWorkflowOptions, WorkflowDetailView } from './workflow-types.js';
+import type { WorkflowListQuery, WorkflowRequest, WorkflowStepsPage, WorkflowView } from './workflow-types.js';
 
 /**
  * The Baton HTTP API as typed calls. `Tasks` maps task names to payload types, e.g.
@@ -269,10 +262,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     }
   }
 
-  /**
-   * Submits a workflow (`POST /api/workflows`; `defineWorkflow(...).build()` makes the body),
-   * checked whole: a bad step, an unknown need or a cycle is a 400 naming it, and nothing is made.
-   */
+  /** Submits a workflow (`defineWorkflow(...).build()` makes one); a bad step is a 400 naming it. */
   submitWorkflow(workflow: WorkflowRequest): Promise<SubmittedWorkflow> {
     return this.#workflows.submit(workflow);
   }
