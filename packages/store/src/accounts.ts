@@ -35,7 +35,7 @@ export interface Quota {
   maxRunningJobs: number | null;
   /** GPUs held by the user's `assigned` and `running` jobs at once. */
   maxGpus: number | null;
-  /** Jobs `queued` or `delayed` at once (checked at submission). */
+  /** Jobs `queued`, `delayed` or `blocked` (workflow steps) at once (checked at submission). */
   maxQueuedJobs: number | null;
   /** Submissions per second, a token bucket with a burst of one second's worth (at submission). */
   submitRatePerSec: number | null;
@@ -52,7 +52,7 @@ export interface OwnerUsage {
   leasedJobs: number;
   /** GPUs (`resources.gpus`) of the jobs `assigned` or `running`. */
   leasedGpus: number;
-  /** Jobs `queued` or `delayed`. */
+  /** Jobs `queued` or `delayed`, and workflow steps `blocked` on their needs: work that waits. */
   waitingJobs: number;
 }
 

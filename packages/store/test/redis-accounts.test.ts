@@ -74,7 +74,7 @@ function usageFromJobs(owner: string, jobs: Job[]): OwnerUsage {
       leasedJobs++;
       leasedGpus += job.resources.gpus;
     }
-    if (job.state === 'queued' || job.state === 'delayed') waitingJobs++;
+    if (job.state === 'queued' || job.state === 'delayed' || job.state === 'blocked') waitingJobs++;
   }
   return {
     owner,

@@ -81,8 +81,8 @@ export function registerWorkflowsRoutes(app: FastifyInstance, options: Workflows
     // are created at once and each will wait in a queue (blocked ones only later), so a
     // workflow is as much work as a bulk submission of its steps, and must not be a way around
     // the quota. One larger than maxQueuedJobs is refused (QUOTA_EXCEEDED) like such a bulk.
-    // Once stored, the owner's waiting count (the store's `waitingJobs`) holds only queued and
-    // delayed jobs, not blocked steps: those count again as they are released.
+    // Once stored, the owner's waiting count (the store's `waitingJobs`) holds its blocked steps
+    // too, so workflows waiting on their needs count against later submissions.
     await options.limits.admit(request.owner, workflow.steps.length);
     const { workflow: stored, created } = await store.createWorkflow(workflow);
     return reply.status(created ? 201 : 200).send({ ...workflowJson(stored), created });

@@ -32,7 +32,7 @@ export function ownerUsageOf(owner: string, counts: Iterable<OwnerCount>): Owner
     if (LEASED_STATES.has(state)) {
       leasedJobs += n;
       leasedGpus += gpus;
-    } else if (state === 'queued' || state === 'delayed') {
+    } else if (state === 'queued' || state === 'delayed' || state === 'blocked') {
       waitingJobs += n;
     }
   }

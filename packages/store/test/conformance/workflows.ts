@@ -42,6 +42,8 @@ export function workflowTests(f: () => Fixture): void {
       const stats = (await x.store.queueStats()).find((s) => s.queue === x.queue);
       expect(stats?.counts).toMatchObject({ queued: 1, blocked: 3 });
       expect((await x.store.pending([{ queue: x.queue, limit: 10 }])).map((p) => p.id)).toEqual([jobs.a]);
+      // Blocked steps are work that waits: they count against the owner's maxQueuedJobs.
+      expect((await x.store.ownerUsage(x.owner)).waitingJobs).toBe(4);
     });
 
     it('creates a workflow once per (owner, idempotencyKey)', async () => {
