@@ -1,4 +1,4 @@
-import type { JobState, LeaseRef, NewStep, NewWorkflow, Workflow, WorkflowStep , BatonError} from '@baton/core';
+import type { JobState, LeaseRef, NewStep, NewWorkflow, Workflow, WorkflowStep, BatonError } from '@baton/core';
 import { ConflictError, ValidationError } from '@baton/core';
 import type { WorkflowListQuery, WorkflowPage, Workflows } from '../workflows.js';
 import { refusalFor } from './lease-rules.js';
