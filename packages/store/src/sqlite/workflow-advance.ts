@@ -57,7 +57,8 @@ export class WorkflowAdvance {
     for (const step of steps) {
       wf.cancelStep.run({ error: text, now: this.now, id: step.id });
       counts.cancelled++;
-      this.cancelled.push({ jobId: step.id, agentId: LEASED_STATES.has(step.state) ? step.agent_id : null });
+      // Only an agent has to hear of it; a cascade over thousands of waiting steps sends nothing for them.
+      if (LEASED_STATES.has(step.state)) this.cancelled.push({ jobId: step.id, agentId: step.agent_id });
     }
   }
 
