@@ -126,6 +126,8 @@ export const SQL = {
     (SELECT task, queue FROM task_routes WHERE expires_at <= ? LIMIT ?)`,
 
   // Retention (deleteFinished) never deletes a workflow's step (a retry may need its result).
+  // Steps are left out before the per-state scan's window is counted, so old steps never fill it
+  // and stall a state's retention; the scan steps over them (a row read each) instead.
   // Params: @before, @limit. Final jobs in creation (id)
   // order, each state through its own partial index: no index by finish time, which would cost
   // every completion one more index write on the hot path.
@@ -141,12 +143,15 @@ export const SQL = {
   // jobs, on the event loop). Jobs created long before they finished can hold back younger
   // ones until they are due themselves. The state is written out, not a parameter: SQLite uses
   // a partial index only when the query's WHERE names its state.
-  succeededBefore: `SELECT id FROM (SELECT id, finished_at, workflow_id FROM jobs WHERE state = 'succeeded' ORDER BY id LIMIT @scan)
-    WHERE finished_at < @before AND workflow_id IS NULL LIMIT @limit`,
-  failedBefore: `SELECT id FROM (SELECT id, finished_at, workflow_id FROM jobs WHERE state = 'failed' ORDER BY id LIMIT @scan)
-    WHERE finished_at < @before AND workflow_id IS NULL LIMIT @limit`,
-  cancelledBefore: `SELECT id FROM (SELECT id, finished_at, workflow_id FROM jobs WHERE state = 'cancelled' ORDER BY id LIMIT @scan)
-    WHERE finished_at < @before AND workflow_id IS NULL LIMIT @limit`,
+  succeededBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'succeeded' AND workflow_id IS NULL
+      ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before LIMIT @limit`,
+  failedBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'failed' AND workflow_id IS NULL
+      ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before LIMIT @limit`,
+  cancelledBefore: `SELECT id FROM (SELECT id, finished_at FROM jobs WHERE state = 'cancelled' AND workflow_id IS NULL
+      ORDER BY id LIMIT @scan)
+    WHERE finished_at < @before LIMIT @limit`,
   // Params: jobId. The job row goes last, and only while final; its idempotency key goes with it.
   deleteAttempts: 'DELETE FROM job_attempts WHERE job_id = ?',
   deleteLogs: 'DELETE FROM job_logs WHERE job_id = ?',
