@@ -56,7 +56,6 @@ import { openLayout } from './schema.js';
 import { defineScripts } from './scripts.js';
 import { failFastWhileDown } from './unavailable.js';
 import { redisWorkflows } from './workflows.js';
-import { unimplementedWorkflows } from '../rules/workflow-rules.js';
 
 type Client = Redis | Cluster;
 
@@ -76,7 +75,7 @@ export class RedisStore implements Store, Coordination {
   private readonly ctx: RedisContext;
   private readonly coordination: RedisCoordination;
   private readonly accounts: Accounts;
-  private readonly workflows: Omit<Workflows, 'addSteps'>;
+  private readonly workflows: Workflows;
   private subscriber: Client | null = null;
   private opened = false;
   private closed = false;
@@ -231,8 +230,7 @@ export class RedisStore implements Store, Coordination {
   workflowSteps: Workflows['workflowSteps'] = (id, page) => this.workflows.workflowSteps(id, page);
   cancelWorkflow: Workflows['cancelWorkflow'] = (id) => this.workflows.cancelWorkflow(id);
   retryWorkflow: Workflows['retryWorkflow'] = (id, from) => this.workflows.retryWorkflow(id, from);
-  // addSteps: not implemented on Redis yet (placeholder).
-  addSteps: Workflows['addSteps'] = (id, by, steps) => unimplementedWorkflows('redis').addSteps(id, by, steps);
+  addSteps: Workflows['addSteps'] = (id, by, steps) => this.workflows.addSteps(id, by, steps);
 }
 
 export type { JobHash };

@@ -38,6 +38,7 @@ export const SCRIPT_NAMES = [
   'create-workflow',
   'cancel-workflow',
   'retry-workflow',
+  'add-steps',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -1,4 +1,13 @@
-import type { JobError, JobState, NewWorkflow, OnFailure, Workflow, WorkflowState, WorkflowStep } from '@baton/core';
+import type {
+  JobError,
+  JobState,
+  NewStep,
+  NewWorkflow,
+  OnFailure,
+  Workflow,
+  WorkflowState,
+  WorkflowStep,
+} from '@baton/core';
 import { initialState } from '../rules/enqueue-rules.js';
 import { ENQUEUE_FIELDS, enqueueRow } from './job-hash.js';
 import type { JobHash } from './job-hash.js';
@@ -71,11 +80,12 @@ export function stepStates(w: NewWorkflow, now: number): JobState[] {
 }
 
 /**
- * The steps as create-workflow.lua's one JSON argument: each step's id, needs (JSON text),
- * initial state, timeout and job hash values (ENQUEUE_FIELDS), every value a string.
+ * The steps as create-workflow.lua's (and add-steps.lua's) one JSON argument: each step's id,
+ * needs (JSON text), initial state, timeout and job hash values (ENQUEUE_FIELDS), every value
+ * a string.
  */
-export function stepsArgument(w: NewWorkflow, states: readonly JobState[]): string {
-  const steps = w.steps.map((s, i) => [
+export function stepsArgument(newSteps: readonly NewStep[], states: readonly JobState[]): string {
+  const steps = newSteps.map((s, i) => [
     s.step,
     JSON.stringify(s.needs),
     states[i]!,

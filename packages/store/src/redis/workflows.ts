@@ -1,4 +1,4 @@
-import type { NewWorkflow, Workflow, WorkflowStep } from '@baton/core';
+import type { LeaseRef, NewStep, NewWorkflow, Workflow, WorkflowStep } from '@baton/core';
 import { ConflictError, NotFoundError } from '@baton/core';
 import type { WorkflowListQuery, WorkflowPage, Workflows } from '../workflows.js';
 import type { RedisContext } from './context.js';
@@ -6,15 +6,17 @@ import { hashOf } from './job-hash.js';
 import { AFTER_SEP, SEP } from './keys.js';
 import { callScript } from './scripts.js';
 import { emitWorkflowEvents } from './workflow-events.js';
+import { addSteps } from './workflow-growth.js';
 import { stepOfHash, stepStates, stepsArgument, workflowFields, workflowOfHash } from './workflow-hash.js';
 import { enqueuedEvent } from '../rules/enqueue-rules.js';
 
 /**
- * Workflows in Redis. Creating, cancelling and retrying are one script each
- * (create-workflow.lua, cancel-workflow.lua, retry-workflow.lua); advancing is part of the
- * scripts that finish a step (scripts/lib/workflow.lua). Reads are plain commands.
+ * Workflows in Redis. Creating, cancelling, retrying and growing are one script each
+ * (create-workflow.lua, cancel-workflow.lua, retry-workflow.lua, add-steps.lua, the last
+ * called from workflow-growth.ts); advancing is part of the scripts that finish a step
+ * (scripts/lib/workflow.lua). Reads are plain commands.
  */
-export function redisWorkflows(ctx: RedisContext): Omit<Workflows, 'addSteps'> {
+export function redisWorkflows(ctx: RedisContext): Workflows {
   const k = ctx.keys;
 
   const getWorkflow = async (id: string): Promise<Workflow | null> => {
@@ -37,7 +39,7 @@ export function redisWorkflows(ctx: RedisContext): Omit<Workflows, 'addSteps'> {
       ];
       const idem = w.idempotencyKey === null ? '' : `${w.owner}${SEP}${w.idempotencyKey}`;
       const states = stepStates(w, ctx.clock());
-      const args = [idem, stepsArgument(w, states), ...workflowFields(w)];
+      const args = [idem, stepsArgument(w.steps, states), ...workflowFields(w)];
       const [created, flat] = (await callScript(ctx.client, 'create-workflow', keys, args)) as [number, unknown];
       const workflow = workflowOfHash(hashOf(flat));
       if (created === 1) {
@@ -125,6 +127,9 @@ export function redisWorkflows(ctx: RedisContext): Omit<Workflows, 'addSteps'> {
       emitWorkflowEvents(ctx, [reply[2]]);
       return workflowOfHash(hashOf(reply[1]));
     },
+
+    addSteps: (id: string, by: LeaseRef, steps: NewStep[]): Promise<{ workflow: Workflow; steps: WorkflowStep[] }> =>
+      addSteps(ctx, id, by, steps),
   };
 }
 
