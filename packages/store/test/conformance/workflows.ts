@@ -208,6 +208,8 @@ export function workflowTests(f: () => Fixture): void {
         expect(await x.store.getJob(jobs.c!)).toMatchObject({ error: { code: 'WORKFLOW_FAILED' }, finishedAt: x.now });
         // The running step's agent is told, and its reports are refused.
         await waitFor(() => expect(events).toContainEqual({ type: 'cancelled', jobId: jobs.c, agentId: 'agent-7' }));
+        // Only the leased step is announced: a waiting one has no agent to tell.
+        expect(events.filter((e) => e.type === 'cancelled' && e.jobId === jobs.d)).toEqual([]);
         expect((await x.store.complete([x.succeed(c)]))[0]).toMatchObject({ ok: false, code: 'CANCELLED' });
         expect(await x.store.getWorkflow(workflow.id)).toMatchObject({
           state: 'failed',

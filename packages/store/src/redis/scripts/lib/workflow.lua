@@ -95,8 +95,8 @@ local function wf_release(job, now)
 end
 
 -- Ends an unfinished step as `state` (cancelled or skipped) with `err`, revoking a lease. A
--- cancelled one gets a 'cancelled' event, as a job cancel.lua cancels does (naming the agent
--- of a leased one, which must stop); its attempt's record is the job hash, as there.
+-- cancelled leased one gets a 'cancelled' event naming its agent, which must stop; a cascade over
+-- thousands of waiting steps announces nothing for them. Its attempt's record is the job hash.
 local function wf_end_step(job, state, err, now)
   local agent = is_leased(job.state) and job.agent_id
   move(job, state, {
@@ -106,10 +106,10 @@ local function wf_end_step(job, state, err, now)
     lease_token = false,
     lease_expires_at = false,
   })
-  if state == 'cancelled' then
+  if state == 'cancelled' and agent then
     wf_events[#wf_events + 1] = 'c'
     wf_events[#wf_events + 1] = job.id
-    wf_events[#wf_events + 1] = agent or ''
+    wf_events[#wf_events + 1] = agent
   end
 end
 
