@@ -117,6 +117,7 @@ export function cancel(ctx: SqliteContext, id: string): Job {
     const cancelled = ctx.sql.cancelJob.get({ now, id }) as JobRow;
     // A step cancelled on its own is a step that did not succeed: its workflow advances.
     if (cancelled.workflow_id !== null) advance.finished(id, cancelled.workflow_id, 'cancelled');
+    advance.settle();
     return { job: jobOf(ctx, cancelled), agentId: row.agent_id };
   })();
   ctx.events.emit({ type: 'cancelled', jobId: id, agentId });

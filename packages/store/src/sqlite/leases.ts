@@ -54,7 +54,11 @@ export function complete(ctx: SqliteContext, items: Completion[]): TransitionRes
   const now = ctx.clock();
   const retries = { dueAt: Infinity };
   const advance = new WorkflowAdvance(ctx, now);
-  const results = ctx.db.transaction(() => items.map((item) => completeOne(ctx, item, now, retries, advance)))();
+  const results = ctx.db.transaction(() => {
+    const out = items.map((item) => completeOne(ctx, item, now, retries, advance));
+    advance.settle();
+    return out;
+  })();
   if (results.some((r) => r.ok)) {
     ctx.events.emit({ type: 'changed', ...(retries.dueAt < Infinity && { dueAt: retries.dueAt }) });
   }
@@ -111,8 +115,8 @@ export function release(
   const now = ctx.clock();
   const { sql } = ctx;
   const advance = new WorkflowAdvance(ctx, now);
-  const results = ctx.db.transaction(() =>
-    items.map((item): TransitionResult => {
+  const results = ctx.db.transaction(() => {
+    const out = items.map((item): TransitionResult => {
       const { jobId, leaseToken } = item;
       const row = jobRow(ctx, jobId);
       // Read in the release's transaction, so a conditional release cannot race a renewal.
@@ -129,8 +133,10 @@ export function release(
       sql.failJob.run({ error, now, id: jobId, startedAt: null });
       if (row.workflow_id !== null) advance.finished(jobId, row.workflow_id, 'failed');
       return { jobId, ok: true, state: 'failed' };
-    }),
-  )();
+    });
+    advance.settle();
+    return out;
+  })();
   if (results.some((r) => r.ok)) ctx.events.emit({ type: 'changed' });
   advance.emit();
   return results;

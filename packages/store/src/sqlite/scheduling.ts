@@ -126,6 +126,7 @@ export function expireLeases(ctx: SqliteContext): {
         failed.push(row.id);
       }
     }
+    advance.settle();
     const next = sql.nextLeaseExpiry.get() as { t: number | null };
     return { requeued, failed, nextExpiryAt: next.t };
   })();

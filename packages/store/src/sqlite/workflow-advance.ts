@@ -25,6 +25,8 @@ export const noneFinished = (): FinishedCounts => ({ succeeded: 0, failed: 0, ca
 export class WorkflowAdvance {
   private readonly queues = new Set<string>();
   private readonly cancelled: { jobId: string; agentId: string | null }[] = [];
+  /** Steps finished per workflow in this transaction, written once each by {@link settle}. */
+  private readonly finishedIn = new Map<string, FinishedCounts>();
 
   constructor(
     private readonly ctx: SqliteContext,
@@ -62,14 +64,33 @@ export class WorkflowAdvance {
     }
   }
 
-  /** Adds `counts` to the workflow's; ends it when no step is left unfinished. */
+  /** Adds `counts` to the workflow's, when the transaction settles (siblings of a batch: one write). */
   count(workflowId: string, counts: FinishedCounts): void {
-    const row = this.ctx.wf.countFinished.get({ id: workflowId, now: this.now, ...counts }) as WorkflowRow | undefined;
-    if (!row || row.state !== 'running') return;
-    const workflow = workflowFromRow(row);
-    if (unfinishedSteps(workflow.counts) > 0) return;
-    const state = finalWorkflowState(workflow.counts, row.cancel_requested === 1);
-    this.ctx.wf.endWorkflow.run({ state, now: this.now, id: workflowId });
+    const sum = this.finishedIn.get(workflowId);
+    if (!sum) {
+      this.finishedIn.set(workflowId, counts);
+      return;
+    }
+    sum.succeeded += counts.succeeded;
+    sum.failed += counts.failed;
+    sum.cancelled += counts.cancelled;
+    sum.skipped += counts.skipped;
+  }
+
+  /**
+   * Writes each workflow's counts and ends those with no step left unfinished. Call last in the
+   * transaction that finished the steps.
+   */
+  settle(): void {
+    for (const [id, counts] of this.finishedIn) {
+      const row = this.ctx.wf.countFinished.get({ id, now: this.now, ...counts }) as WorkflowRow | undefined;
+      if (!row || row.state !== 'running') continue;
+      const workflow = workflowFromRow(row);
+      if (unfinishedSteps(workflow.counts) > 0) continue;
+      const state = finalWorkflowState(workflow.counts, row.cancel_requested === 1);
+      this.ctx.wf.endWorkflow.run({ state, now: this.now, id });
+    }
+    this.finishedIn.clear();
   }
 
   /** Tells schedulers of released steps and agents of cancelled ones. Call after the transaction. */
@@ -91,8 +112,7 @@ export class WorkflowAdvance {
   /** A step whose needs have all succeeded: queued now, their results as its inputs. */
   release(jobId: string, queue: string): void {
     const { wf } = this.ctx;
-    const { inputs } = wf.inputsOf.get(jobId) as { inputs: string };
-    wf.setInputs.run(inputs, jobId);
+    wf.setInputs.run(jobId, jobId);
     wf.releaseStep.run({ now: this.now, id: jobId });
     this.queues.add(queue);
   }

@@ -73,6 +73,7 @@ export function addSteps(
     for (const [needId, need] of unsuccessfulNeeds) advance.skipFrom(needId, need.step, need.state, finished);
     for (const r of toRelease) advance.release(r.id, r.queue);
     advance.count(id, finished);
+    advance.settle();
     const created = steps.map((s) => wf.stepPageRow.get(s.job.id) as StepPageRow);
     return { workflow: workflowFromRow(wf.getWorkflow.get(id) as WorkflowRow), steps: created.map(stepFromRow) };
   })();

@@ -38,12 +38,13 @@ export const WORKFLOW_SQL = {
     WHERE e.need_job_id = ? AND j.state = 'blocked'`,
   // Params: jobId. One fewer need unfinished; answers how many are left.
   needSucceeded: 'UPDATE workflow_steps SET needs_left = needs_left - 1 WHERE job_id = ? RETURNING needs_left',
-  // Params: dependent job id. Its needs' results by step id, as JSON (results are stored as JSON).
-  inputsOf: `SELECT json_group_object(s.step, json(COALESCE(j.result, 'null'))) AS inputs
-    FROM workflow_edges e JOIN jobs j ON j.id = e.need_job_id JOIN workflow_steps s ON s.job_id = j.id
-    WHERE e.dependent_job_id = ?`,
-  // Params: inputs, jobId
-  setInputs: 'UPDATE workflow_steps SET inputs = ? WHERE job_id = ?',
+  // Params: jobId, jobId. Its inputs: its needs' results by step id, as JSON (results are stored
+  // as JSON text, spliced in without parsing them).
+  setInputs: `UPDATE workflow_steps SET inputs = (
+      SELECT '{' || COALESCE(group_concat(json_quote(s.step) || ':' || COALESCE(j.result, 'null'), ','), '') || '}'
+      FROM workflow_edges e JOIN jobs j ON j.id = e.need_job_id JOIN workflow_steps s ON s.job_id = j.id
+      WHERE e.dependent_job_id = ?)
+    WHERE job_id = ?`,
   // Params: @now, @id. A blocked step whose needs all succeeded.
   releaseStep: `UPDATE jobs SET state = 'queued', run_at = @now, updated_at = @now WHERE id = @id AND state = 'blocked'`,
   // Params: @error, @now, @id

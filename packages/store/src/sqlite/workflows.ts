@@ -99,6 +99,7 @@ export function cancelWorkflow(ctx: SqliteContext, id: string): Workflow {
     const counts = noneFinished();
     advance.cancelUnfinished(id, WORKFLOW_CANCELLED_ERROR, counts);
     advance.count(id, counts);
+    advance.settle();
     return workflowFromRow(workflowRow(ctx, id));
   })();
   advance.emit();
