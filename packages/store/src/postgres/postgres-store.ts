@@ -1,4 +1,3 @@
-import { unimplementedWorkflows } from '../rules/workflow-rules.js';
 import pg from 'pg';
 import type {
   Completion,
@@ -50,6 +49,7 @@ import { liveRoutes, registerRoutes } from './routes.js';
 import * as scheduling from './scheduling.js';
 import type { PostgresUrl } from './url.js';
 import * as workflowControl from './workflow-control.js';
+import * as workflowGrowth from './workflow-growth.js';
 import * as workflows from './workflows.js';
 
 /**
@@ -190,13 +190,12 @@ export class PostgresStore implements Store, Coordination {
   usage: FairShareStore['usage'] = (halfLifeMs) => this.fairShare.usage(halfLifeMs);
   preempt: FairShareStore['preempt'] = (items) => this.fairShare.preempt(items);
 
-  // Workflows (workflows.ts, workflow-control.ts; advancing in workflow-advance.ts).
+  // Workflows (workflows.ts, workflow-control.ts, workflow-growth.ts; advancing in workflow-advance.ts).
   createWorkflow: Workflows['createWorkflow'] = (w) => workflows.createWorkflow(this.ctx, w);
   getWorkflow: Workflows['getWorkflow'] = (id) => workflows.getWorkflow(this.ctx, id);
   listWorkflows: Workflows['listWorkflows'] = (q) => workflows.listWorkflows(this.ctx, q);
   workflowSteps: Workflows['workflowSteps'] = (id, page) => workflows.workflowSteps(this.ctx, id, page);
   cancelWorkflow: Workflows['cancelWorkflow'] = (id) => workflowControl.cancelWorkflow(this.ctx, id);
   retryWorkflow: Workflows['retryWorkflow'] = (id, from) => workflowControl.retryWorkflow(this.ctx, id, from);
-  // addSteps: not implemented on PostgreSQL yet (placeholder).
-  addSteps: Workflows['addSteps'] = (id, by, steps) => unimplementedWorkflows('postgres').addSteps(id, by, steps);
+  addSteps: Workflows['addSteps'] = (id, by, steps) => workflowGrowth.addSteps(this.ctx, id, by, steps);
 }

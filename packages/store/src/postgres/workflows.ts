@@ -11,7 +11,7 @@ import { stepFromRow, workflowFromRow } from './workflow-rows.js';
 
 /**
  * Workflows in PostgreSQL: creating, reading and listing them (cancel and retry:
- * workflow-control.ts; advancing: workflow-advance.ts).
+ * workflow-control.ts; advancing: workflow-advance.ts; addSteps: workflow-growth.ts).
  */
 
 /**
@@ -67,6 +67,7 @@ export async function createWorkflow(
         workflow.id,
         edges.map(([need]) => need),
         edges.map(([, dependent]) => dependent),
+        workflow.steps.map((s) => s.needs.length),
       ],
       client,
     );

@@ -49,8 +49,9 @@ SELECT * FROM workflows WHERE id = $1::text`,
 /**
  * Inserts a workflow's steps in one statement: their jobs (as enqueue does, with the state the
  * caller chose and the workflow id), their step rows and their edges. Steps without needs are
- * released at once, with no inputs (`{}`). A step's job claims no idempotency key: the
- * workflow's key is the one that counts.
+ * released at once, with no inputs (`{}`). Each step's needs_left is the caller's: all its
+ * needs for a new workflow, the needs not yet succeeded for steps addSteps adds. A step's job
+ * claims no idempotency key: the workflow's key is the one that counts.
  */
 export const insertSteps = statement(
   'insert_steps',
@@ -59,17 +60,17 @@ export const insertSteps = statement(
 -- $7 priority levels, $8 resources (JSON), $9 constraints (JSON), $10 max attempts,
 -- $11 backoff ms, $12 timeout ms, $13 run at, $14 idempotency keys, $15 created at,
 -- $16 states, $17 step ids, $18 needs (JSON arrays of step ids), $19 workflow id,
--- $20 edge need job ids, $21 edge dependent job ids (pairwise)
+-- $20 edge need job ids, $21 edge dependent job ids (pairwise), $22 needs left
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::int[],
     $8::text[], $9::text[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::bigint[],
-    $16::text[], $17::text[], $18::text[])
+    $16::text[], $17::text[], $18::text[], $22::int[])
     AS i(id, queue, task, owner, payload, priority, priority_level, resources, constraints, max_attempts,
-      backoff_ms, timeout_ms, run_at, idempotency_key, created_at, state, step, needs)
+      backoff_ms, timeout_ms, run_at, idempotency_key, created_at, state, step, needs, needs_left)
 ),
 steps AS (
   INSERT INTO workflow_steps (job_id, workflow_id, step, needs, needs_left, inputs, max_attempts)
-  SELECT id, $19::text, step, ARRAY(SELECT json_array_elements_text(needs::json)), json_array_length(needs::json),
+  SELECT id, $19::text, step, ARRAY(SELECT json_array_elements_text(needs::json)), needs_left,
     CASE WHEN json_array_length(needs::json) = 0 THEN '{}'::json END, max_attempts
   FROM input
 ),
