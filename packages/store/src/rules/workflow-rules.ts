@@ -1,8 +1,6 @@
-import type { JobState, LeaseRef, NewStep, NewWorkflow, Workflow, WorkflowStep, BatonError } from '@baton/core';
+import type { BatonError, JobState, LeaseRef, NewStep, Workflow } from '@baton/core';
 import { ConflictError, ValidationError } from '@baton/core';
-import type { WorkflowListQuery, WorkflowPage, Workflows } from '../workflows.js';
 import { refusalFor } from './lease-rules.js';
-import { NotImplementedYet } from './not-implemented.js';
 
 /** Workflow checks every backend shares, so all of them refuse the same way. */
 
@@ -33,21 +31,4 @@ export function refusalError(
   const refused = refusalFor(by, job);
   if (!refused || refused.ok) return null;
   return new ConflictError(refused.message, refused.code === 'NOT_FOUND' ? 'NOT_A_STEP' : refused.code);
-}
-
-export { NotImplementedYet };
-/** Placeholder until a backend implements workflows. */
-export function unimplementedWorkflows(backend: string): Workflows {
-  const no = (): never => {
-    throw new NotImplementedYet(`workflows are not implemented on ${backend} yet`);
-  };
-  return {
-    createWorkflow: async (_w: NewWorkflow): Promise<{ workflow: Workflow; created: boolean }> => no(),
-    getWorkflow: async (_id: string): Promise<Workflow | null> => no(),
-    listWorkflows: async (_q: WorkflowListQuery): Promise<WorkflowPage> => no(),
-    workflowSteps: async (_id: string): Promise<WorkflowStep[]> => no(),
-    cancelWorkflow: async (_id: string): Promise<Workflow> => no(),
-    retryWorkflow: async (_id: string): Promise<Workflow> => no(),
-    addSteps: async (): Promise<{ workflow: Workflow; steps: WorkflowStep[] }> => no(),
-  };
 }
