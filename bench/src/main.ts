@@ -71,7 +71,8 @@ scheduler    one placement pass of place() over a synthetic fleet and backlog (s
   --repeat K          runs (default 1)
 
 workflows    W workflows of S no-op steps (a root, S − 2 steps that need it, a join) against W × S plain
-             jobs on the same store and agent, then one workflow of F steps fanned out the same way
+             jobs on the same store and agent, submitted alike (S per request, 20 requests in flight)
+             and in 1 000-job requests; then one workflow of F steps fanned out the same way
   --store URL         as for throughput
   --workflows W       workflows (default 1000)
   --steps S           steps per workflow (default 10)
