@@ -75,7 +75,8 @@ export interface Harness {
   store: Store;
   server: BatonServer;
   agents: Agent[];
-  addAgent(options?: { concurrency?: number; tasks?: AnyTaskDefinition[] }): Promise<Agent>;
+  /** `apiUrl`: what command steps get as BATON_API_URL (a ws agent's default is its server). */
+  addAgent(options?: { concurrency?: number; tasks?: AnyTaskDefinition[]; apiUrl?: string }): Promise<Agent>;
   /** As the admin, unless `headers` carry their own `authorization`. */
   post(path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   get(path: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
@@ -115,6 +116,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       link: link === 'ws' ? new WsLink({ serverUrl: url, token: TEST_AGENT_TOKEN }) : server.localLink(),
       tasks: [...demoTasks, ...(o.tasks ?? [])],
       concurrency: o.concurrency ?? options.concurrency ?? 4,
+      ...(o.apiUrl !== undefined && { apiUrl: o.apiUrl }),
     });
     agents.push(agent);
     await agent.start();
