@@ -8,6 +8,7 @@ import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
 import type { BatonServer, ServerOptions } from '@baton/server';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import pg from 'pg';
 import { TEST_AGENT_TOKEN } from './agent-wire-client.js';
 
@@ -92,6 +93,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions extends ServerOptions {
+  /** The server's logger (default: warnings to stdout). */
+  logger?: Logger;
   agents?: number;
   concurrency?: number;
   backend?: HarnessBackend;

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AgentLink, StepSpec } from '@baton/core';
 import { Agent, WsLink, defineTask, demoTasks } from '@baton/agent';
 import type { StepCredential, StepWorkflow } from '@baton/agent';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { TEST_AGENT_TOKEN } from './agent-wire-client.js';
 import type { Harness, HarnessLink } from './harness.js';
 import { startHarness } from './harness.js';
@@ -55,8 +57,8 @@ afterEach(async () => {
  * Workflow W (maxSteps 4): `grower` running (held), `later` blocked on it; workflow O: `z`
  * running (held). The agent's link is kept, to send what `ctx.workflow.add` never would.
  */
-async function setUp(link: HarnessLink): Promise<Setup> {
-  h = await startHarness({ agents: 0, link, maxPayloadBytes: 4096 });
+async function setUp(link: HarnessLink, logger?: Logger): Promise<Setup> {
+  h = await startHarness({ agents: 0, link, maxPayloadBytes: 4096, ...(logger && { logger }) });
   const agentLink = link === 'ws' ? new WsLink({ serverUrl: h.url, token: TEST_AGENT_TOKEN }) : h.server.localLink();
   const agent = new Agent({ link: agentLink, tasks: [...demoTasks, hold], concurrency: 4 });
   h.agents.push(agent);
@@ -140,7 +142,9 @@ describe('POST /api/workflows/:id/steps', () => {
   const grow = (workflowId: string, body: unknown) => h.request('POST', `/api/workflows/${workflowId}/steps`, { body });
 
   it('grows the workflow on the lease alone, and refuses each bad request, storing nothing', async () => {
-    const s = await setUp('local');
+    // The server logs at debug level, where the lease token must never show.
+    const logs: string[] = [];
+    const s = await setUp('local', pino({ level: 'debug' }, { write: (line: string) => logs.push(line) }));
     const grower = held.get('grower')!.credential;
     const lease = { jobId: grower.jobId, leaseToken: grower.leaseToken };
     const before = await snapshot(s.workflow);
@@ -191,5 +195,7 @@ describe('POST /api/workflows/:id/steps', () => {
     held.get('z')!.release();
     await waitState(`/api/workflows/${s.other}`, 'succeeded');
     await refused(s.other, { jobId: other.jobId, leaseToken: other.leaseToken, steps: c }, 409, 'WORKFLOW_FINISHED');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const token of [grower.leaseToken, other.leaseToken]) expect(logs.join('\n')).not.toContain(token);
   });
 });
