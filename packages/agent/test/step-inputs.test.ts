@@ -42,6 +42,14 @@ describe('a step’s inputs reach its handler', () => {
     expect(out).toEqual({ outcome: 'succeeded', result: { inputs: step.inputs, workflow: step.workflow } });
   });
 
+  it('with ctx.workflow.add refused (NOT_SUPPORTED) when the runner gives no way to reach the server', async () => {
+    const adding = defineTask('test.add', async (_p: unknown, ctx) =>
+      ctx.workflow!.add([{ id: 'x', task: 'demo.echo' }]),
+    );
+    const out = await runTask(adding, assignment('test.add', {}, step), new JobAbort(), hooks);
+    expect(out).toMatchObject({ outcome: 'failed', error: { code: 'NOT_SUPPORTED' } });
+  });
+
   it('as an empty object and no workflow on a plain job', async () => {
     const out = await runTask(seeing, assignment('test.see', {}), new JobAbort(), hooks);
     expect(out).toEqual({ outcome: 'succeeded', result: { inputs: {}, workflow: null } });

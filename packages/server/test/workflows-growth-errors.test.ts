@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { TEST_AGENT_TOKEN } from './agent-wire-client.js';
 import type { Harness, HarnessLink } from './harness.js';
-import { startHarness } from './harness.js';
+import { ADMIN, startHarness } from './harness.js';
 
 /** Handlers parked in `test.hold` until released, with their step's workflow handle, by step id. */
 const held = new Map<string, { workflow: StepWorkflow; credential: StepCredential; release(): void }>();
@@ -137,10 +137,10 @@ describe.each<HarnessLink>(['local', 'ws'])('growing a workflow is refused, stor
   });
 });
 
-describe('POST /api/workflows/:id/steps', () => {
-  /** Sent as a command would: no bearer token, the step's job id and lease token in the body. */
-  const grow = (workflowId: string, body: unknown) => h.request('POST', `/api/workflows/${workflowId}/steps`, { body });
+/** Sent as a command would: no bearer token, the step's job id and lease token in the body. */
+const grow = (workflowId: string, body: unknown) => h.request('POST', `/api/workflows/${workflowId}/steps`, { body });
 
+describe('POST /api/workflows/:id/steps', () => {
   it('grows the workflow on the lease alone, and refuses each bad request, storing nothing', async () => {
     // The server logs at debug level, where the lease token must never show.
     const logs: string[] = [];
@@ -197,5 +197,31 @@ describe('POST /api/workflows/:id/steps', () => {
     await refused(s.other, { jobId: other.jobId, leaseToken: other.leaseToken, steps: c }, 409, 'WORKFLOW_FINISHED');
     expect(logs.length).toBeGreaterThan(0);
     for (const token of [grower.leaseToken, other.leaseToken]) expect(logs.join('\n')).not.toContain(token);
+  });
+
+  it('counts added steps against the workflow owner’s maxQueuedJobs, as submitted ones', async () => {
+    h = await startHarness({ agents: 0, link: 'local' });
+    await h.addAgent({ tasks: [hold], concurrency: 1 });
+    expect((await h.post('/api/users', { name: 'flo' })).status).toBe(201);
+    expect(
+      (await h.request('PUT', '/api/users/flo/quota', { body: { maxQueuedJobs: 3 }, headers: ADMIN })).status,
+    ).toBe(200);
+    const w = await h.post(
+      '/api/workflows',
+      { steps: [{ id: 'grower', task: 'test.hold' }] },
+      { 'x-baton-user': 'flo' },
+    );
+    await vi.waitFor(() => expect(held.has('grower')).toBe(true), { timeout: 15_000, interval: 10 });
+    const grower = held.get('grower')!;
+    const lease = { jobId: grower.credential.jobId, leaseToken: grower.credential.leaseToken };
+    // The grower runs, so flo has nothing waiting: three steps fit, a fourth does not.
+    const four = await grow(w.body.id, { ...lease, steps: ['a', 'b', 'c', 'd'].map((id) => echo(id)) });
+    expect([four.status, four.body.error.code]).toEqual([429, 'QUOTA_EXCEEDED']);
+    expect((await snapshot(w.body.id)) as { counts: { steps: number } }).toMatchObject({ counts: { steps: 1 } });
+    const three = await grow(w.body.id, { ...lease, steps: ['a', 'b', 'c'].map((id) => echo(id)) });
+    expect(three.status).toBe(201);
+    expect(three.body.steps.map((x: any) => x.jobId)).toHaveLength(3);
+    expect((await h.get(`/api/jobs/${three.body.steps[0].jobId}`)).body.owner).toBe('flo');
+    expect(await codeOf(grower.workflow.add([echo('e')]))).toBe('QUOTA_EXCEEDED');
   });
 });
