@@ -95,7 +95,12 @@ export const demoPropose = defineTask(
     const trained = ctx.inputs[`train-${iteration - 1}`] as { best?: { score?: number } } | undefined;
     const learningRate = 0.1 / iteration;
     if (iteration > iterations || !ctx.workflow) return { iteration, learningRate, done: true, best: trained?.best };
-    await ctx.workflow.add(campaignIteration(iteration, iterations, msOf(payload?.ms)));
+    try {
+      await ctx.workflow.add(campaignIteration(iteration, iterations, msOf(payload?.ms)));
+    } catch (err) {
+      // A retry of this step (its last attempt added the iteration, then was lost) finds it added.
+      if ((err as { code?: unknown }).code !== 'DUPLICATE_STEP') throw err;
+    }
     return { iteration, learningRate, done: false };
   },
 );
