@@ -20,8 +20,10 @@ describe('baton dev', () => {
       expect(dev.output()).toMatch(/demo: 12\/12 finished — 11 succeeded, 1 failed/);
       // The document pipeline ran to its end: extract, three OCR steps, index.
       expect(dev.output()).toMatch(/demo: workflow document-pipeline succeeded: 5\/5 steps finished/);
+      // The campaign grew from one propose step by three iterations of five steps, and ended.
+      expect(dev.output()).toMatch(/demo: workflow campaign succeeded: 16\/16 steps finished/);
       const { jobs } = await getJson(`${dev.url}/api/jobs?limit=100`);
-      expect(jobs).toHaveLength(12 + 5);
+      expect(jobs).toHaveLength(12 + 5 + 16);
       expect(jobs.every((j: { owner: string }) => j.owner === 'demo')).toBe(true);
     } finally {
       dev.child.kill('SIGINT');

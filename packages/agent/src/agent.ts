@@ -66,6 +66,12 @@ export interface AgentOptions extends PoolOptions {
   maxOutputBytesPerJob?: number;
   /** The same for all jobs together. Default 16 MiB. */
   maxOutputBytes?: number;
+  /**
+   * The server's HTTP URL, which command steps get as `BATON_API_URL` to grow their workflow
+   * (`POST /api/workflows/:id/steps`). Default: the server a `WsLink` is connected to; none for
+   * an in-process link (`baton dev` gives its own URL).
+   */
+  apiUrl?: string;
 }
 
 /** Lifecycle of an agent. */
@@ -151,6 +157,11 @@ export class Agent implements ReregisteredInbox {
       heartbeats: this.heartbeats,
       fence: this.fence,
       outcomes: new OutcomeReports({ link, logger, registration, waits: this.retryWaits }),
+      growth: {
+        addSteps: (request) => link.addSteps(request),
+        // Read per job: a WsLink of a fleet moves to another server when it loses its own.
+        apiUrl: () => options.apiUrl ?? serverOf(link),
+      },
     });
   }
 
@@ -273,4 +284,10 @@ export class Agent implements ReregisteredInbox {
     if (changes.length === 0 || this._state === 'idle' || this._state === 'stopped') return;
     await this.link.gpuHealth(changes);
   }
+}
+
+/** The server a link is connected to, when it says (a `WsLink`'s `server`). */
+function serverOf(link: AgentLink): string | undefined {
+  const server = (link as { readonly server?: unknown }).server;
+  return typeof server === 'string' ? server : undefined;
 }

@@ -11,9 +11,31 @@ export type {
   TaskOptions,
   PayloadSchema,
   PayloadsOf,
+  StepWorkflow,
 } from './task.js';
-export { demoTasks, demoSleep, demoFail, demoEcho, demoExtract, demoOcr, demoIndex } from './demo-tasks.js';
-export { INPUTS_FILE_ENV, WORKFLOW_ID_ENV, WORKFLOW_STEP_ENV } from './command-inputs.js';
+export type { StepCredential } from './workflow-handle.js';
+export {
+  demoTasks,
+  demoSleep,
+  demoFail,
+  demoEcho,
+  demoExtract,
+  demoOcr,
+  demoIndex,
+  demoPropose,
+  demoEvaluate,
+  demoTrain,
+  campaignIteration,
+  DEMO_CANDIDATES,
+} from './demo-tasks.js';
+export {
+  API_URL_ENV,
+  INPUTS_FILE_ENV,
+  JOB_ID_ENV,
+  LEASE_TOKEN_ENV,
+  WORKFLOW_ID_ENV,
+  WORKFLOW_STEP_ENV,
+} from './command-inputs.js';
 export {
   commandTask,
   createCommandTask,

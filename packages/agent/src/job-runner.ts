@@ -10,6 +10,7 @@ import { runTask } from './run-task.js';
 import type { RunningJob, RunningJobs } from './running-jobs.js';
 import type { StartReports } from './start-reports.js';
 import type { TaskDefinition, TaskLogger } from './task.js';
+import type { WorkflowGrowthLink } from './workflow-handle.js';
 
 export interface JobRunnerOptions {
   tasks: ReadonlyMap<string, TaskDefinition<unknown, unknown>>;
@@ -24,6 +25,8 @@ export interface JobRunnerOptions {
   heartbeats: LeaseHeartbeats;
   fence: LeaseFenceWatch;
   outcomes: OutcomeReports;
+  /** How steps grow their workflows (the agent's link). */
+  growth: WorkflowGrowthLink;
 }
 
 /** Whether a job's handler got its room, and whether it still holds it. */
@@ -66,6 +69,7 @@ export class JobRunner {
           if (!entry.abort.signal.aborted) outputs.record(entry.output, stream, data);
         },
         room: () => this.admit(entry, handler),
+        growth: this.options.growth,
       });
       if (handler.running) {
         // Told before the outcome frees the job's room on the server.

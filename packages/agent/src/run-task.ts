@@ -3,6 +3,8 @@ import { checkResult } from '@baton/core';
 import type { JobAbort } from './job-abort.js';
 import { preemptGraceOf } from './preemption.js';
 import type { TaskDefinition, TaskLogger } from './task.js';
+import type { WorkflowGrowthLink } from './workflow-handle.js';
+import { WorkflowHandle } from './workflow-handle.js';
 
 /** The inputs of a job that has none: shared and frozen, so a plain job allocates nothing for them. */
 const NO_INPUTS: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -15,7 +17,7 @@ type Outcome = { outcome: 'succeeded'; result: unknown } | { outcome: 'failed'; 
  */
 export async function runTask(
   task: TaskDefinition<unknown, unknown> | undefined,
-  { job }: JobAssignment,
+  assignment: JobAssignment,
   abort: JobAbort,
   hooks: {
     logger: TaskLogger;
@@ -27,8 +29,11 @@ export async function runTask(
      * for a handler that ignores its signal is after the outcome, however long after.
      */
     room?(): Promise<() => void>;
+    /** How a step grows its workflow (`ctx.workflow.add`); without it, `add` is refused. */
+    growth?: WorkflowGrowthLink;
   },
 ): Promise<Outcome> {
+  const { job } = assignment;
   if (!task) {
     if (job.task === 'command') {
       return fail(
@@ -83,7 +88,7 @@ export async function runTask(
       gpus: job.gpus,
       output: hooks.output,
       inputs: job.inputs ?? NO_INPUTS,
-      workflow: job.workflow,
+      workflow: job.workflow ? new WorkflowHandle(assignment, hooks.growth) : undefined,
       // A child logger costs more than a no-op job: made only for tasks that log.
       get log(): TaskLogger {
         return (log ??= childLogger(hooks.logger, job.id));

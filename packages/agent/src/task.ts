@@ -1,4 +1,6 @@
+import type { AddedSteps, StepSpec } from '@baton/core';
 import { DEFAULT_QUEUE } from '@baton/core';
+import type { StepCredential } from './workflow-handle.js';
 
 /** The logging surface a task sees; pino loggers satisfy it. */
 export interface TaskLogger {
@@ -29,8 +31,29 @@ export interface TaskContext {
    * step that needs nothing.
    */
   readonly inputs: Readonly<Record<string, unknown>>;
-  /** The workflow and step this job is, or undefined for a plain job. */
-  readonly workflow: { readonly id: string; readonly step: string } | undefined;
+  /**
+   * The workflow and step this job is, and how it grows the workflow (`add`), or undefined for
+   * a plain job.
+   */
+  readonly workflow: StepWorkflow | undefined;
+}
+
+/** A step's view of its workflow (workflow-handle.ts implements it). */
+export interface StepWorkflow {
+  readonly id: string;
+  readonly step: string;
+  /**
+   * Adds steps to this workflow while this step runs (a campaign's next iteration): each in the
+   * JSON shape of a step of `POST /api/workflows`, `needs` naming existing steps or each other.
+   * Resolves to the workflow and the new steps (`step`, `jobId`, `state`); rejects with a
+   * `BatonError` whose `code` says why, and then nothing was added.
+   */
+  add(steps: readonly StepSpec[]): Promise<AddedSteps>;
+  /**
+   * The job id, lease token and server URL with which a process this step runs (a command)
+   * grows the workflow over HTTP. Good only while this attempt runs; hand it to nothing else.
+   */
+  credential(): StepCredential;
 }
 
 /** Anything with a zod-like `parse`, used to check a payload before the handler sees it. */

@@ -1,4 +1,6 @@
 import type {
+  AddStepsRequest,
+  AddedSteps,
   AgentInbox,
   AgentLink,
   AgentRegistration,
@@ -122,6 +124,11 @@ export class WsLink implements AgentLink, LingeringReport {
 
   async lingering(jobs: LingeringJob[]): Promise<void> {
     await this.call({ t: 'lingering', jobs });
+  }
+
+  /** Never split (it is one atomic change); a request too large for a frame fails `UNSENDABLE_REQUEST`. */
+  addSteps(request: AddStepsRequest): Promise<AddedSteps> {
+    return this.call({ t: 'addSteps', ...request }) as Promise<AddedSteps>;
   }
 
   async drain(): Promise<void> {

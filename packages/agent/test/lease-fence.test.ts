@@ -57,6 +57,9 @@ class CuttableLink implements AgentLink {
     }
     return items.map((i) => ({ jobId: i.jobId, ok: true, state: 'queued' }));
   }
+  async addSteps(): Promise<never> {
+    throw new Error('this test link grows no workflows');
+  }
   async logs(chunks: { data: string }[]): Promise<void> {
     for (const c of chunks) this.output.push(c.data);
     const pid = Number(/pid=(\d+)/.exec(this.output.join(''))?.[1] ?? 0);

@@ -118,6 +118,9 @@ class ScriptedLink implements AgentLink {
     if (answer instanceof Error) throw answer;
     return answer;
   }
+  async addSteps(): Promise<never> {
+    throw new Error('this test link grows no workflows');
+  }
   async logs(): Promise<void> {}
   async gpuHealth(): Promise<void> {}
   async drain(): Promise<void> {}

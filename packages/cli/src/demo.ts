@@ -1,10 +1,11 @@
 import type { DemoWorkflowState } from './demo-workflow.js';
-import { demoWorkflow, demoWorkflowLine } from './demo-workflow.js';
+import { demoCampaign, demoWorkflow, demoWorkflowLine } from './demo-workflow.js';
 
 /**
  * The `--demo` workload: a small realistic mix (renders of varied length and priority, a
- * delayed report, a flaky step that exhausts its retries) and a document pipeline workflow
- * (demo-workflow.ts), submitted over the public API, with a line of progress as they run.
+ * delayed report, a flaky step that exhausts its retries), a document pipeline workflow and a
+ * campaign that grows while it runs (demo-workflow.ts), submitted over the public API, with a
+ * line of progress as they run.
  */
 export async function runDemo(baseUrl: string, adminToken: string, print: (line: string) => void): Promise<void> {
   // The admin's token, acting as the user `demo` (which admins may): the demo's jobs are demo's.
@@ -30,29 +31,31 @@ export async function runDemo(baseUrl: string, adminToken: string, print: (line:
     `demo: submitted ${created.length} jobs (sleeps, a high and a low priority one, a delayed one, one that always fails)`,
   );
   const headers = { 'content-type': 'application/json', authorization, 'x-baton-user': 'demo' };
-  const submitted = await fetch(`${baseUrl}/api/workflows`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify(demoWorkflow()),
-  });
-  if (!submitted.ok) {
-    print(`demo: workflow submission failed: ${submitted.status} ${await submitted.text()}`);
-    return;
+  const workflows: { name: string; id: string; line: string; done: boolean }[] = [];
+  for (const [body, what] of [
+    [demoWorkflow(), 'extract → ocr of each page (a fan-out) → index (a fan-in)'],
+    [demoCampaign(), 'propose, which adds evaluations, a training and the next propose while iterations are left'],
+  ] as const) {
+    const submitted = await fetch(`${baseUrl}/api/workflows`, { method: 'POST', headers, body: JSON.stringify(body) });
+    if (!submitted.ok) {
+      print(`demo: workflow submission failed: ${submitted.status} ${await submitted.text()}`);
+      return;
+    }
+    const id = ((await submitted.json()) as { id: string }).id;
+    workflows.push({ name: body.name, id, line: '', done: false });
+    print(`demo: submitted workflow ${body.name} ${id}: ${what}`);
   }
-  const workflowId = ((await submitted.json()) as { id: string }).id;
-  print(`demo: submitted workflow ${workflowId}: extract → ocr of each page (a fan-out) → index (a fan-in)`);
   let last = '';
-  let lastWorkflow = '';
-  let workflowDone = false;
   for (;;) {
-    if (!workflowDone) {
-      const r = await fetch(`${baseUrl}/api/workflows/${workflowId}`, {
+    for (const w of workflows) {
+      if (w.done) continue;
+      const r = await fetch(`${baseUrl}/api/workflows/${w.id}`, {
         headers: { authorization, 'x-baton-user': 'demo' },
       });
-      const w = (await r.json()) as DemoWorkflowState;
-      const line = demoWorkflowLine(w);
-      if (line !== lastWorkflow) print((lastWorkflow = line));
-      workflowDone = w.state !== 'running';
+      const state = (await r.json()) as DemoWorkflowState;
+      const line = demoWorkflowLine(w.name, state);
+      if (line !== w.line) print((w.line = line));
+      w.done = state.state !== 'running';
     }
     const states = await Promise.all(
       created.map(async ({ id }) => {
@@ -64,11 +67,11 @@ export async function runDemo(baseUrl: string, adminToken: string, print: (line:
     const finished = count('succeeded') + count('failed') + count('cancelled');
     const line = `demo: ${finished}/${states.length} finished — ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('running')} running, ${count('queued') + count('assigned')} queued, ${count('delayed')} delayed`;
     if (line !== last) print((last = line));
-    if (finished === states.length && workflowDone) break;
+    if (finished === states.length && workflows.every((w) => w.done)) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   print('demo: done. The failed job is demo.fail: it always throws, so it was retried with backoff and then');
   print('      dead-lettered, as designed. Its history: npx baton jobs --state failed, then npx baton job ID');
-  print(`demo: the workflow's steps: npx baton workflow ${workflowId}`);
+  for (const w of workflows) print(`demo: the ${w.name} workflow's steps: npx baton workflow ${w.id}`);
   print(`demo: browse ${baseUrl}/api/jobs or run: npx baton jobs`);
 }

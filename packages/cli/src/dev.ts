@@ -31,6 +31,7 @@ async function runDev(options: DevOptions): Promise<void> {
   const logger = serveLogger(options.logLevel);
   const admin = devAdminToken(options);
   const serving = await serve({ ...options, adminToken: admin.token }, logger);
+  const url = await serving.listen();
   const agents = Array.from(
     { length: options.agents },
     (_, i) =>
@@ -40,9 +41,10 @@ async function runDev(options: DevOptions): Promise<void> {
         concurrency: options.concurrency,
         name: `local-${i + 1}`,
         logger,
+        // What command steps would get as BATON_API_URL: the agents share this host with the server.
+        apiUrl: url,
       }),
   );
-  const url = await serving.listen();
   for (const agent of agents) await agent.start();
   const adminLine = saveDevAdminToken(url, admin);
 

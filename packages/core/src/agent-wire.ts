@@ -4,6 +4,8 @@ import type { JobAssignment, JobError, PriorityClass } from './job.js';
 import { PRIORITY_CLASSES } from './job.js';
 import { frameShape } from './frame-shape.js';
 import type { AgentRegistration, Completion, GpuHealth, LeaseRef, LogChunk } from './protocol.js';
+import type { AddStepsRequest } from './workflow-growth.js';
+import { addStepsWireFields } from './workflow-growth.js';
 
 /**
  * The agent protocol on the wire (WebSocket at `/api/agents/connect`). Each WebSocket message
@@ -125,6 +127,8 @@ export type AgentRequest =
   | { t: 'logs'; id: number; chunks: LogChunk[] }
   | { t: 'gpuHealth'; id: number; gpus: GpuHealth[] }
   | { t: 'lingering'; id: number; jobs: LingeringJob[] }
+  // Added after protocol 2 shipped: a server that does not know it answers INVALID_AGENT_MESSAGE.
+  | ({ t: 'addSteps'; id: number } & AddStepsRequest)
   | { t: 'drain'; id: number }
   | { t: 'unregister'; id: number };
 
@@ -395,6 +399,7 @@ export const agentRequestSchema = z.discriminatedUnion('t', [
       )
       .max(MAX_LINGERING_JOBS),
   }),
+  z.strictObject({ t: z.literal('addSteps'), id, ...addStepsWireFields }),
   z.strictObject({ t: z.literal('drain'), id }),
   z.strictObject({ t: z.literal('unregister'), id }),
 ]);

@@ -18,3 +18,4 @@ export * from './preemption.js';
 export * from './workflow.js';
 export * from './workflow-graph.js';
 export * from './workflow-schemas.js';
+export * from './workflow-growth.js';

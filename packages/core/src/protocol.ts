@@ -1,4 +1,5 @@
 import type { JobAssignment, JobError, JobState, PriorityClass, Resources } from './job.js';
+import type { AddStepsRequest, AddedSteps } from './workflow-growth.js';
 
 /**
  * The agent protocol: the only way work reaches an agent and outcomes leave it. Agents
@@ -154,6 +155,13 @@ export interface AgentLink {
   logs(chunks: LogChunk[]): Promise<void>;
   /** GPU health changed: unhealthy GPUs leave capacity and the jobs on them move elsewhere. */
   gpuHealth(gpus: GpuHealth[]): Promise<void>;
+  /**
+   * A running step grows its workflow (a campaign): the steps are checked as a workflow
+   * submission's are, then added in one atomic step, only while `jobId`'s lease is
+   * `leaseToken`. Rejects with the refusal's code (`STALE_LEASE`, `DUPLICATE_STEP`, …);
+   * nothing is added then. See workflow-growth.ts.
+   */
+  addSteps(request: AddStepsRequest): Promise<AddedSteps>;
   /** The agent is draining: no new work reaches it; running jobs may finish. */
   drain(): Promise<void>;
   /** Leaves the fleet; jobs still held are released by lease expiry. */

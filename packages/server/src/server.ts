@@ -28,10 +28,12 @@ import { registerJobsRoutes } from './http/jobs-routes.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { registerWorkflowsRoutes } from './http/workflows-routes.js';
+import { registerWorkflowStepsRoute } from './http/workflow-steps-route.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
 import { resolveServerOptions } from './options.js';
 import { RetentionSweeper } from './retention.js';
 import { TaskRoutes } from './task-routes.js';
+import { WorkflowGrowth } from './workflow-growth.js';
 
 const CLOSE_GRACE_MS = 5000;
 
@@ -69,6 +71,13 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     ...(resolved.trustProxy !== null && { trustProxy: resolved.trustProxy }),
     ...(resolved.tls && { https: { cert: resolved.tls.cert, key: resolved.tls.key } }),
   }) as unknown as FastifyInstance;
+  const routes = new TaskRoutes(store);
+  const quotas = new QuotaBook(store);
+  // One set of submit limits: jobs, workflow steps and steps added to running workflows draw on
+  // the same rate and quota.
+  const limits = new SubmitLimits(store, quotas);
+  // Agents (addSteps) and command steps (POST /api/workflows/:id/steps) grow workflows alike.
+  const growth = new WorkflowGrowth({ store, routes, limits, maxPayloadBytes: resolved.maxPayloadBytes });
   const gateway = new AgentGateway(store, {
     leaseMs: resolved.leaseMs,
     heartbeatMs: resolved.heartbeatMs,
@@ -76,6 +85,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     reconnectGraceMs: resolved.reconnectGraceMs,
     routeTtlMs: resolved.routeTtlMs,
     logger,
+    growth,
   });
   // One id per server process: it names the server's agent report and its scheduler.
   const serverId = `server-${randomBytes(6).toString('hex')}`;
@@ -86,7 +96,6 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   const shards = resolved.scheduler
     ? new ShardKeeper(store, { schedulerId: serverId, leaseMs: resolved.shardLeaseMs, logger })
     : null;
-  const quotas = new QuotaBook(store);
   const scheduler = shards
     ? new SchedulerLoop(store, gateway, {
         shares: new FleetShares(store, resolved.fairShareHalfLifeMs),
@@ -108,7 +117,6 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     // A server without a scheduler cannot tell who listens: it reports every change.
     othersListening: () => (shards ? shards.liveSchedulers > 1 : true),
   });
-  const routes = new TaskRoutes(store);
   // Once per fleet: the server holding shard 0 sweeps (a server without a scheduler never does).
   const retention = new RetentionSweeper(store, {
     retention: resolved.retention,
@@ -141,8 +149,6 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   installJsonBodyParser(app);
   installErrorHandling(app);
   installAuthentication(app, auth);
-  // One set of submit limits: jobs and workflow steps draw on the same rate and quota.
-  const limits = new SubmitLimits(store, quotas);
   registerJobsRoutes(app, {
     limits,
     store,
@@ -156,6 +162,11 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     store,
     routes,
     limits,
+    maxPayloadBytes: resolved.maxPayloadBytes,
+    maxBulkBodyBytes: resolved.maxBulkBodyBytes,
+  });
+  registerWorkflowStepsRoute(app, {
+    growth,
     maxPayloadBytes: resolved.maxPayloadBytes,
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });

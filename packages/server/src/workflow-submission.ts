@@ -42,10 +42,44 @@ export async function workflowFromSubmission(body: unknown, ctx: WorkflowSubmiss
       'TOO_MANY_STEPS',
     );
   }
-  const steps = w.steps.map((raw, i) => parseStep(raw, i));
-  checkWorkflowGraph(steps.map((s) => ({ id: s.id, needs: s.needs ?? [] })));
-
   const id = newJobId(ctx.now);
+  const steps = await stepsFromSpecs(w.steps, { ...ctx, workflowId: id, existingNeeds: false });
+  return {
+    id,
+    owner: ctx.owner,
+    name: w.name ?? null,
+    onFailure: w.onFailure ?? 'fail-fast',
+    maxSteps,
+    idempotencyKey: w.idempotencyKey ?? null,
+    createdAt: ctx.now,
+    steps,
+  };
+}
+
+/** What {@link stepsFromSpecs} needs besides the submission context. */
+export interface StepsContext extends WorkflowSubmissionContext {
+  workflowId: string;
+  /**
+   * Whether a need may name a step outside `specs`: a running workflow's existing step, which
+   * the store checks (UNKNOWN_STEP) when the steps are added. False for a new workflow.
+   */
+  existingNeeds: boolean;
+}
+
+/**
+ * Turns untrusted step specs into the store's steps, each made exactly as a job submission
+ * makes a job (defaults, task and queue routes, payload limits), or throws the first 4xx error
+ * naming its step: each step's fields, then the graph among them (duplicate ids, unknown needs,
+ * cycles), then each step as a job. A new workflow and a running one's added steps (a campaign)
+ * both come through here, so a step is the same whichever way it arrives.
+ */
+export async function stepsFromSpecs(specs: readonly unknown[], ctx: StepsContext): Promise<NewStep[]> {
+  const steps = specs.map((raw, i) => parseStep(raw, i));
+  const links = steps.map((s) => ({ id: s.id, needs: s.needs ?? [] }));
+  // Needs outside the list may name existing steps: counted known here, checked by the store.
+  const ids = new Set(links.map((s) => s.id));
+  const outside = ctx.existingNeeds ? new Set(links.flatMap((s) => s.needs).filter((n) => !ids.has(n))) : undefined;
+  checkWorkflowGraph(links, outside);
   const out: NewStep[] = [];
   for (const [i, s] of steps.entries()) {
     const { id: step, needs = [], ...fields } = s;
@@ -60,18 +94,9 @@ export async function workflowFromSubmission(body: unknown, ctx: WorkflowSubmiss
     } catch (err) {
       throw inStep(err, i, step);
     }
-    out.push({ step, needs, job: { ...job, workflow: { id, step, needs } } });
+    out.push({ step, needs, job: { ...job, workflow: { id: ctx.workflowId, step, needs } } });
   }
-  return {
-    id,
-    owner: ctx.owner,
-    name: w.name ?? null,
-    onFailure: w.onFailure ?? 'fail-fast',
-    maxSteps,
-    idempotencyKey: w.idempotencyKey ?? null,
-    createdAt: ctx.now,
-    steps: out,
-  };
+  return out;
 }
 
 /** Where a step is, for messages: `steps[3] ("ocr")`, or `steps[3]` before its id is known good. */

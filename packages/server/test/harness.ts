@@ -8,6 +8,7 @@ import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
 import type { BatonServer, ServerOptions } from '@baton/server';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import pg from 'pg';
 import { TEST_AGENT_TOKEN } from './agent-wire-client.js';
 
@@ -75,7 +76,8 @@ export interface Harness {
   store: Store;
   server: BatonServer;
   agents: Agent[];
-  addAgent(options?: { concurrency?: number; tasks?: AnyTaskDefinition[] }): Promise<Agent>;
+  /** `apiUrl`: what command steps get as BATON_API_URL (a ws agent's default is its server). */
+  addAgent(options?: { concurrency?: number; tasks?: AnyTaskDefinition[]; apiUrl?: string }): Promise<Agent>;
   /** As the admin, unless `headers` carry their own `authorization`. */
   post(path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   get(path: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
@@ -91,6 +93,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions extends ServerOptions {
+  /** The server's logger (default: warnings to stdout). */
+  logger?: Logger;
   agents?: number;
   concurrency?: number;
   backend?: HarnessBackend;
@@ -115,6 +119,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       link: link === 'ws' ? new WsLink({ serverUrl: url, token: TEST_AGENT_TOKEN }) : server.localLink(),
       tasks: [...demoTasks, ...(o.tasks ?? [])],
       concurrency: o.concurrency ?? options.concurrency ?? 4,
+      ...(o.apiUrl !== undefined && { apiUrl: o.apiUrl }),
     });
     agents.push(agent);
     await agent.start();

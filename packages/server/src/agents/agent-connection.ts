@@ -1,4 +1,6 @@
 import type {
+  AddStepsRequest,
+  AddedSteps,
   AgentInbox,
   AgentLink,
   AgentRegistration,
@@ -40,6 +42,8 @@ export interface ConnectionHost {
   ): Promise<{ session: AgentSession; registered: RegisteredAgent }>;
   gpuHealth(session: AgentSession, changes: GpuHealth[]): Promise<void>;
   lingering(session: AgentSession, jobs: LingeringJob[]): void;
+  /** A running step of the agent's grows its workflow (the lease in the request is the check). */
+  addSteps(session: AgentSession, request: AddStepsRequest): Promise<AddedSteps>;
   /** The session's transport closed: its reconnect grace starts. */
   disconnected(session: AgentSession): void;
 }
@@ -81,6 +85,7 @@ export function openConnection(
     undeliverable: (failed) => host.reports.undeliverable(session, failed),
     gpuHealth: async (gpus) => host.gpuHealth(current(), gpus),
     lingering: async (jobs) => host.lingering(current(), jobs),
+    addSteps: async (request) => host.addSteps(current(), request),
     drain: async () => {
       const s = current();
       s.state = 'draining';

@@ -177,6 +177,10 @@ function dispatch(connection: AgentConnection, request: AgentRequest): Promise<u
       return connection.gpuHealth(request.gpus);
     case 'lingering':
       return connection.lingering(request.jobs);
+    case 'addSteps': {
+      const { t: _t, id: _id, ...rest } = request;
+      return connection.addSteps(rest);
+    }
     case 'drain':
       return connection.drain();
     case 'unregister':

@@ -6,6 +6,7 @@ import {
   MAX_FRAME_VALUES,
   MAX_INVALID_MESSAGES,
   MAX_ITEMS_PER_MESSAGE,
+  MAX_ADDED_STEPS,
   MAX_LINGERING_JOBS,
   MAX_RESUMED_JOBS,
 } from '@baton/core';
@@ -17,6 +18,7 @@ const LIST_LIMITS: [path: string[], max: number][] = [
   [['chunks'], MAX_ITEMS_PER_MESSAGE],
   [['gpus'], MAX_ITEMS_PER_MESSAGE],
   [['jobs'], MAX_LINGERING_JOBS],
+  [['steps'], MAX_ADDED_STEPS],
   [['registration', 'queues'], MAX_AGENT_QUEUES],
   [['registration', 'tasks'], MAX_AGENT_TASKS],
   [['registration', 'tags'], 100],

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type {
+  AddStepsRequest,
+  AddedSteps,
   AgentCapacity,
   AgentInbox,
   AgentLink,
@@ -34,6 +36,8 @@ export interface GatewayOptions {
   /** How long an agent's task routes stay live in the store unless renewed (see route-keeper.ts). */
   routeTtlMs: number;
   logger: Logger;
+  /** Grows workflows for agents' running steps (the server's workflow-growth.ts). */
+  growth: { add(request: AddStepsRequest): Promise<AddedSteps> };
 }
 
 interface GatewayEvents {
@@ -91,6 +95,8 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       },
       gpuHealth: (session, changes) => this.gpuHealth(session, changes),
       lingering: (session, jobs) => this.lingering(session, jobs),
+      // Any registered agent may ask: the step's lease token, checked by the store, is the credential.
+      addSteps: (_session, request) => options.growth.add(request),
       disconnected: (session) => this.liveness.disconnected(session),
     };
   }
@@ -124,6 +130,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
       logs: (chunks) => open().logs(chunks),
       gpuHealth: (gpus) => open().gpuHealth(gpus),
       lingering: (jobs) => open().lingering(jobs),
+      addSteps: (request) => open().addSteps(request),
       drain: () => open().drain(),
       unregister: () => open().unregister(),
     };
