@@ -121,7 +121,9 @@ describe('many users on one fleet, through the CLI', () => {
         'submit',
         'demo.sleep',
         '--payload',
-        '{"ms":3000}',
+        // Long enough to still run when the high job comes, however slowly a loaded machine
+        // starts the CLI that submits it.
+        '{"ms":8000}',
         '--gpus',
         '2',
         '--priority',
@@ -135,10 +137,10 @@ describe('many users on one fleet, through the CLI', () => {
     const high = JSON.parse(await as('ann', 'submit', 'demo.echo', '--gpus', '2', '--priority', 'high', '--json')).id;
     await expect.poll(async () => (await job('ann', high)).state, { timeout: 15_000 }).toBe('succeeded');
     const done = await (async () => {
-      await expect.poll(async () => (await job('ben', low)).state, { timeout: 20_000 }).toBe('succeeded');
+      await expect.poll(async () => (await job('ben', low)).state, { timeout: 40_000 }).toBe('succeeded');
       return job('ben', low);
     })();
     expect(done.history.map((a: { outcome: string }) => a.outcome)).toEqual(['preempted', 'succeeded']);
     expect(done.maxAttempts).toBe(2);
-  });
+  }, 90_000);
 });
