@@ -1,23 +1,9 @@
-import type { JobError, JobState, OnFailure, Workflow, WorkflowState, WorkflowStep } from '@baton/core';
+import type { WorkflowRowColumns } from '../rules/workflow-rows.js';
+import type { JobError, JobState, WorkflowStep } from '@baton/core';
 
 /** A `workflows` row as better-sqlite3 returns it. */
-export interface WorkflowRow {
-  id: string;
-  owner: string;
-  name: string | null;
-  state: string;
-  on_failure: string;
-  max_steps: number;
-  idempotency_key: string | null;
-  steps: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-  skipped: number;
+export interface WorkflowRow extends WorkflowRowColumns {
   cancel_requested: number;
-  created_at: number;
-  finished_at: number | null;
-  updated_at: number;
 }
 
 /** A `workflow_steps` row. */
@@ -46,28 +32,6 @@ export interface StepPageRow {
   needs: string;
 }
 
-export function workflowFromRow(row: WorkflowRow): Workflow {
-  return {
-    id: row.id,
-    owner: row.owner,
-    name: row.name,
-    state: row.state as WorkflowState,
-    onFailure: row.on_failure as OnFailure,
-    maxSteps: row.max_steps,
-    idempotencyKey: row.idempotency_key,
-    counts: {
-      steps: row.steps,
-      succeeded: row.succeeded,
-      failed: row.failed,
-      cancelled: row.cancelled,
-      skipped: row.skipped,
-    },
-    createdAt: row.created_at,
-    finishedAt: row.finished_at,
-    updatedAt: row.updated_at,
-  };
-}
-
 export function stepFromRow(row: StepPageRow): WorkflowStep {
   return {
     step: row.step,
@@ -83,3 +47,5 @@ export function stepFromRow(row: StepPageRow): WorkflowStep {
     finishedAt: row.finished_at,
   };
 }
+
+export { countsOf, workflowFromRow } from '../rules/workflow-rows.js';
