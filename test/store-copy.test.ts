@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,38 +6,10 @@ import type { NewJob } from '@baton/core';
 import { DEFAULT_RESOURCES, newJobId } from '@baton/core';
 import { copyJobs, openStore } from '@baton/store';
 import { startBaton } from './fleet.js';
+import { networkedStores } from './networked-stores.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-copy-'));
-const run = randomBytes(4).toString('hex');
-const TARGETS = [
-  {
-    name: 'PostgreSQL',
-    url: `postgres://root@127.0.0.1:5432/test?schema=copy_${run}`,
-    cleanup: () =>
-      execFileSync('psql', [
-        '-h',
-        '127.0.0.1',
-        '-U',
-        'root',
-        '-q',
-        'test',
-        '-c',
-        `DROP SCHEMA IF EXISTS copy_${run} CASCADE`,
-      ]),
-  },
-  {
-    name: 'Redis',
-    url: `redis://127.0.0.1:6379?prefix=copy_${run}`,
-    cleanup: () => {
-      const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{copy_${run}}*`], {
-        encoding: 'utf8',
-      })
-        .split('\n')
-        .filter(Boolean);
-      if (keys.length > 0) execFileSync('redis-cli', ['-h', '127.0.0.1', 'unlink', ...keys]);
-    },
-  },
-];
+const TARGETS = networkedStores('copy');
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   for (const t of TARGETS) t.cleanup();

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +6,7 @@ import type { BatonProcess } from './baton-process.js';
 import { getJson, postJson, startBatonDev, until } from './baton-process.js';
 import type { Proc } from './fleet.js';
 import { AGENT_TOKEN, FAST, api, job, startAgent, startBaton } from './fleet.js';
+import { networkedStores } from './networked-stores.js';
 
 /**
  * A document pipeline (extract → OCR per page → index) whose server dies mid-workflow. Advancing
@@ -101,38 +100,7 @@ describe('kill -9 of baton dev mid-workflow, then a restart on the same SQLite f
   }, 120_000);
 });
 
-const run = randomBytes(4).toString('hex');
-const NETWORKED = [
-  {
-    name: 'PostgreSQL',
-    url: `postgres://root@127.0.0.1:5432/test?schema=wfcrash_${run}`,
-    cleanup: () =>
-      execFileSync('psql', [
-        '-h',
-        '127.0.0.1',
-        '-U',
-        'root',
-        '-q',
-        'test',
-        '-c',
-        `DROP SCHEMA IF EXISTS wfcrash_${run} CASCADE`,
-      ]),
-  },
-  {
-    name: 'Redis',
-    url: `redis://127.0.0.1:6379?prefix=wfcrash_${run}`,
-    cleanup: () => {
-      const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{wfcrash_${run}}*`], {
-        encoding: 'utf8',
-      })
-        .split('\n')
-        .filter(Boolean);
-      for (let i = 0; i < keys.length; i += 500) {
-        execFileSync('redis-cli', ['-h', '127.0.0.1', 'unlink', ...keys.slice(i, i + 500)]);
-      }
-    },
-  },
-];
+const NETWORKED = networkedStores('wfcrash');
 
 describe.each(NETWORKED)('a server killed mid-workflow, three servers on $name', ({ url: store, cleanup }) => {
   const procs: Proc[] = [];
