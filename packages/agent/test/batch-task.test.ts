@@ -1,36 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { AssignedJob, JobAssignment } from '@baton/core';
 import type { BatchItem } from '../src/batch-task.js';
 import { defineBatchTask } from '../src/batch-task.js';
 import { JobAbort } from '../src/job-abort.js';
 import { runTask } from '../src/run-task.js';
 import { silentLogger, type AnyTaskDefinition } from '../src/task.js';
-
-let next = 0;
-function assignment(task: string, payload: unknown, job: Partial<AssignedJob> = {}): JobAssignment {
-  next++;
-  return {
-    leaseToken: `lease-${next}`,
-    job: {
-      id: `job-${next}`,
-      queue: 'default',
-      task,
-      owner: 'tester',
-      payload,
-      attempts: 1,
-      maxAttempts: 3,
-      timeoutMs: null,
-      agentId: 'agent-1',
-      resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 },
-      gpus: [],
-      ...job,
-    },
-  };
-}
+import { assignment } from './assignment.js';
 
 const hooks = { logger: silentLogger, progress() {}, output() {} };
+let next = 0;
 const run = (task: ReturnType<typeof defineBatchTask<number, unknown>>, payloads: number[]) =>
-  Promise.all(payloads.map((p) => runTask(task as AnyTaskDefinition, assignment(task.name, p), new JobAbort(), hooks)));
+  Promise.all(
+    payloads.map((p) =>
+      runTask(task as AnyTaskDefinition, assignment(task.name, p, { id: `job-${++next}` }), new JobAbort(), hooks),
+    ),
+  );
 
 describe('batched tasks', () => {
   it('hands ready jobs to the handler up to maxSize at once, each with its own context', async () => {

@@ -14,6 +14,7 @@ import { createCommandTask } from '../src/command-task.js';
 import { fencePlan } from '../src/lease-fence.js';
 import { defineTask, silentLogger } from '../src/task.js';
 import type { AnyTaskDefinition, TaskLogger } from '../src/task.js';
+import { assignment } from './assignment.js';
 
 /**
  * An in-process link standing in for a server and its store: it renews a job's lease on every
@@ -92,23 +93,6 @@ function alive(pid: number): boolean {
     return process.platform !== 'linux';
   }
 }
-
-const assignment = (task: string, payload: unknown = {}): JobAssignment => ({
-  leaseToken: 'lease-1',
-  job: {
-    id: 'job-1',
-    queue: 'default',
-    task,
-    owner: 'tester',
-    payload,
-    attempts: 1,
-    maxAttempts: 3,
-    timeoutMs: null,
-    agentId: 'agent-1',
-    resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 },
-    gpus: [],
-  },
-});
 
 async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,28 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentLink, JobAssignment } from '@baton/core';
+import type { AgentLink } from '@baton/core';
 import { Agent } from '../src/agent.js';
 import { createCommandTask } from '../src/command-task.js';
 import { JobAbort } from '../src/job-abort.js';
 import { PreemptedError, poolRegistration } from '../src/preemption.js';
 import { abortGrace, runTask } from '../src/run-task.js';
 import { defineTask, silentLogger } from '../src/task.js';
+import { assignment } from './assignment.js';
 
-const assignment = (task: string, payload: unknown = {}): JobAssignment => ({
-  leaseToken: 'lease-1',
-  job: {
-    id: 'job-1',
-    queue: 'default',
-    task,
-    owner: 'tester',
-    payload,
-    attempts: 1,
-    maxAttempts: 3,
-    timeoutMs: null,
-    agentId: 'agent-1',
-    resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 },
-    gpus: [],
-  },
-});
 const hooks = { logger: silentLogger, progress() {}, output() {} };
 const echo = defineTask('echo', async (p: unknown) => p);
 const link = {} as AgentLink;

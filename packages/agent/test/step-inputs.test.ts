@@ -7,26 +7,7 @@ import { INPUTS_FILE_ENV } from '../src/command-inputs.js';
 import { JobAbort } from '../src/job-abort.js';
 import { runTask } from '../src/run-task.js';
 import { defineTask, silentLogger, type AnyTaskDefinition } from '../src/task.js';
-
-function assignment(task: string, payload: unknown, job: Partial<AssignedJob> = {}): JobAssignment {
-  return {
-    leaseToken: 'lease-1',
-    job: {
-      id: 'job-1',
-      queue: 'default',
-      task,
-      owner: 'tester',
-      payload,
-      attempts: 1,
-      maxAttempts: 3,
-      timeoutMs: null,
-      agentId: 'agent-1',
-      resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 },
-      gpus: [],
-      ...job,
-    },
-  };
-}
+import { assignment } from './assignment.js';
 
 const hooks = { logger: silentLogger, progress() {}, output() {} };
 const step = { workflow: { id: '01JDB5Q2X8W6K7C3V9M4N0P1R2', step: 'index' }, inputs: { ocr: { text: 'héllo' } } };
