@@ -19,3 +19,4 @@ export * from './workflow.js';
 export * from './workflow-graph.js';
 export * from './workflow-schemas.js';
 export * from './workflow-growth.js';
+export * from './pools-config.js';

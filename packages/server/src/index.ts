@@ -8,3 +8,4 @@ export { MIN_AGENT_TOKEN_LENGTH } from './options.js';
 export { jobJson } from './http/job-json.js';
 export { RetentionSweeper, DEFAULT_RETENTION } from './retention.js';
 export type { RetentionOptions, RetentionStats } from './retention.js';
+export { loadConfigFile, parseConfigText, MAX_CONFIG_BYTES } from './scaling/config-file.js';
