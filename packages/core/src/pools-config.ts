@@ -178,6 +178,8 @@ export function parseBatonConfig(
         // One problem per unknown field, at that field, so the line points at the typo.
         if (i.code === 'unrecognized_keys')
           return i.keys.map((k) => ({ path: [...path, k], message: 'unknown field' }));
+        // A bad pool name: the key's own rule says what is wrong with it.
+        if (i.code === 'invalid_key') return i.issues.map((k) => ({ path, message: k.message }));
         const field = path[path.length - 1];
         if (i.code === 'invalid_type' && i.message.endsWith('received undefined') && field !== undefined)
           return [{ path, message: `${field} is required` }];
