@@ -20,3 +20,6 @@ export * from './workflow-graph.js';
 export * from './workflow-schemas.js';
 export * from './workflow-growth.js';
 export * from './pools-config.js';
+export * from './scaling-hpa.js';
+export * from './scaling-decision.js';
+export * from './scaling-demand.js';
