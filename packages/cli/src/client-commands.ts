@@ -6,6 +6,7 @@ import { registerJobCommand } from './commands/job.js';
 import { registerJobsCommand } from './commands/jobs.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerQuotaCommand } from './commands/quota.js';
+import { registerScalingCommand } from './commands/scaling.js';
 import { registerSubmitCommand } from './commands/submit.js';
 import { registerTokensCommand } from './commands/tokens.js';
 import { registerUsersCommand } from './commands/users.js';
@@ -24,6 +25,7 @@ export function registerClientCommands(program: Command): void {
   registerWorkflowsCommand(program);
   registerAgentsCommand(program);
   registerCapacityCommand(program);
+  registerScalingCommand(program);
   registerWhoamiCommand(program);
   registerUsersCommand(program);
   registerTokensCommand(program);

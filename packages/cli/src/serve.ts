@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { BatonError } from '@baton/core';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
-import { MIN_AGENT_TOKEN_LENGTH, createBatonServer } from '@baton/server';
+import { MIN_AGENT_TOKEN_LENGTH, createBatonServer, loadConfigFile } from '@baton/server';
 import type { BatonServer } from '@baton/server';
 import { CliError, intOption } from './cli-error.js';
 import { durationOption } from './duration.js';
@@ -38,12 +38,15 @@ export interface ServeOptions {
   insecureNoAuth?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  /** `--config baton.yaml`: the pools whose scaling the server decides. */
+  config?: string;
   logLevel: string;
 }
 
 export function withServeOptions(command: Command, defaults: { store: string; port: number }): Command {
   return command
     .option('--port <n>', 'HTTP port (0 picks a free one)', intOption('--port', 0, 65535), defaults.port)
+    .option('--config <file>', 'baton.yaml: the agent pools whose scaling this server decides (GET /api/scaling)')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--store <url>', 'store URL (or BATON_STORE)', process.env.BATON_STORE ?? defaults.store)
     .option(
@@ -206,7 +209,9 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
   const agentToken = givenToken ?? randomBytes(24).toString('base64url');
   let server: BatonServer;
   try {
+    const scalingConfig = options.config !== undefined ? loadConfigFile(options.config) : null;
     server = createBatonServer(store, {
+      scalingConfig,
       logger,
       agentToken,
       adminToken: options.insecureNoAuth ? null : (options.adminToken ?? null),

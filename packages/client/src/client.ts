@@ -18,6 +18,7 @@ import { Transport, sleep } from './transport.js';
 import type {
   AgentView,
   CapacityView,
+  ScalingView,
   ClientOptions,
   FollowLogsOptions,
   JobListQuery,
@@ -136,6 +137,14 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
    */
   async capacity(): Promise<CapacityView> {
     return (await this.request<{ status: string; result: CapacityView }>('GET', '/api/capacity')).result;
+  }
+
+  /**
+   * How many agents each pool of the server's `baton.yaml` has and should have, and why
+   * (`GET /api/scaling`). `drain` lists agent ids only for an admin.
+   */
+  async scaling(): Promise<ScalingView> {
+    return this.request<ScalingView>('GET', '/api/scaling');
   }
 
   /**

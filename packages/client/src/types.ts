@@ -253,3 +253,38 @@ export interface FollowLogsOptions extends LogsOptions {
   /** Called for each chunk as it arrives, in order. */
   onChunk?: (chunk: LogChunkView) => void;
 }
+
+/** One pool's scaling decision (`GET /api/scaling`). */
+export interface PoolScalingView {
+  pool: string;
+  /** What the pool scales by: slots, or GPUs for a GPU pool. */
+  unit: 'slots' | 'gpus';
+  /** Agents connected now (not draining). */
+  current: number;
+  desired: number;
+  min: number;
+  max: number;
+  reason: string;
+  /** When `desired` last changed (epoch ms), or null. */
+  lastScaleAt: number | null;
+  /** Units wanted: pending plus running. */
+  load: number;
+  pendingJobs: number;
+  /** Agent ids picked for scale-in (idle ones only; empty for non-admins). */
+  drain: string[];
+  /** Agents over `desired` kept because they are busy. */
+  busyKept: number;
+}
+
+export interface ScalingView {
+  /** When the decisions were made (epoch ms), or null before the first. */
+  at: number | null;
+  syncSeconds: number;
+  /** False when the server has no `baton.yaml` pools: nothing is decided. */
+  configured: boolean;
+  pools: PoolScalingView[];
+  /** Pending jobs no configured pool can run. */
+  unplaceable: number;
+  /** Free GPUs per pool that no pending job can use (fragmentation). */
+  strandedGpus: Record<string, number>;
+}

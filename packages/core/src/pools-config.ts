@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { queueNameSchema } from './schemas.js';
+import { queueNameSchema, taskNameSchema } from './schemas.js';
 
 /**
  * `baton.yaml`: the agent pools an operator runs, how each scales, and how it is deployed. One
@@ -62,6 +62,12 @@ const keyValue = z.record(z.string().min(1).max(253), z.string().max(253));
 const poolSchema = z
   .strictObject({
     queues: z.array(queueNameSchema).min(1, 'queues must name at least one queue').max(100),
+    /**
+     * Tasks the pool's agents serve, accepted on its queues even while it has no agent (a pool
+     * at zero must take the job that wakes it). Routes agents registered on its queues are kept
+     * too; these are for a pool that has never had an agent yet.
+     */
+    tasks: z.array(taskNameSchema).max(1000).default([]),
     min: z.int().min(0, 'min must be 0 or more').max(MAX_AGENTS_PER_POOL).default(0),
     max: z.int().min(1, 'max must be at least 1').max(MAX_AGENTS_PER_POOL, `max is at most ${MAX_AGENTS_PER_POOL}`),
     slotsPerAgent: z.int().min(1, 'slotsPerAgent must be at least 1').max(10_000).optional(),

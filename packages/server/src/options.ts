@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { BatonError, DEFAULT_LEASE_MS, DEFAULT_MAX_PAYLOAD_BYTES } from '@baton/core';
+import type { BatonConfig } from '@baton/core';
 import type { RetentionOptions } from './retention.js';
 import { resolveRetention } from './retention.js';
 
@@ -81,6 +82,11 @@ export interface ServerOptions {
    * sweeper deletes older ones (see retention.ts). [succeeded 7 d, failed 30 d, cancelled 7 d, every 60 s]
    */
   retention?: Partial<RetentionOptions>;
+  /**
+   * The pools of a `baton.yaml` (see loadConfigFile): `GET /api/scaling` decides how many agents
+   * each should have. Null: no pools are configured and nothing is decided. [null]
+   */
+  scalingConfig?: BatonConfig | null;
 }
 
 /** A server's TLS certificate (chain) and its private key, PEM. */
@@ -170,6 +176,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     scheduler: options.scheduler ?? true,
     maxSweepMs: positiveInt('maxSweepMs', options.maxSweepMs ?? 1000, 10),
     retention: resolveRetention(options.retention),
+    scalingConfig: options.scalingConfig ?? null,
   };
 }
 

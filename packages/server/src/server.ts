@@ -29,6 +29,9 @@ import { installJsonBodyParser } from './http/json-body.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { registerWorkflowsRoutes } from './http/workflows-routes.js';
 import { registerWorkflowStepsRoute } from './http/workflow-steps-route.js';
+import { registerScalingRoutes } from './http/scaling-routes.js';
+import { PoolScaler } from './scaling/pool-scaler.js';
+import { PoolRoutes } from './scaling/pool-routes.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
 import { resolveServerOptions } from './options.js';
 import { RetentionSweeper } from './retention.js';
@@ -48,6 +51,8 @@ export interface BatonServer {
   readonly serverId: string;
   /** Decides who each API request acts as (see auth/authenticator.ts). */
   readonly auth: Authenticator;
+  /** How many agents each pool of `scalingConfig` should have (`GET /api/scaling`). */
+  readonly scaling: PoolScaler;
   /** A link for an agent in this process. */
   localLink(): AgentLink & LingeringReport;
   /** Listens and returns the base URL. */
@@ -129,6 +134,16 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     isAccountant: () => shards?.owned.has(0) ?? false,
     logger,
   });
+  const scaling = new PoolScaler({
+    store,
+    config: resolved.scalingConfig,
+    fleetAgents,
+    connectedAt: (id) => gateway.agents().find((s) => s.id === id)?.connectedAt,
+    logger,
+  });
+  const poolRoutes = resolved.scalingConfig
+    ? new PoolRoutes(store, resolved.scalingConfig, { routeTtlMs: resolved.routeTtlMs, logger })
+    : null;
   const unsubscribe = store.subscribe((event) => {
     if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
     // Another server's scheduler placed jobs on this server's agents.
@@ -174,6 +189,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   registerUsersRoutes(app, { store, auth, quotas });
   registerQuotaRoutes(app, { store, quotas });
   registerAgentsRoutes(app, { gateway, store, serverId, shards });
+  registerScalingRoutes(app, { scaler: scaling });
   let detachAgentSocket: (() => void) | null = null;
 
   let closed = false;
@@ -185,6 +201,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     retention,
     serverId,
     auth,
+    scaling,
     localLink: () => gateway.localLink(),
     async listen(port, host = '127.0.0.1') {
       // Before anything runs: a second server on one SQLite file is refused (STORE_IN_USE).
@@ -195,6 +212,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       scheduler?.start();
       retention.start();
       if (resolved.fairShare) accountant.start();
+      if (resolved.scalingConfig) scaling.start();
+      poolRoutes?.start();
       detachAgentSocket ??= routeUpgrades(app.server, [
         agentSocket(gateway, { agentToken: resolved.agentToken, logger }),
         eventsSocket(store, auth),
@@ -209,6 +228,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
       if (closed) return;
       closed = true;
       scheduler?.stop();
+      scaling.stop();
+      poolRoutes?.stop();
       await retention.stop();
       await accountant.stop();
       reporter.stop();
