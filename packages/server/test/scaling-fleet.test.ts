@@ -1,0 +1,86 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Agent, demoTasks } from '@baton/agent';
+import { openStore } from '@baton/store';
+import type { Store } from '@baton/store';
+import { createBatonServer } from '../src/index.js';
+import type { BatonServer } from '../src/index.js';
+import { parseConfigText } from '../src/scaling/config-file.js';
+import { networkedStores } from '../../../test/networked-stores.js';
+import { ADMIN, TEST_ADMIN_TOKEN } from './harness.js';
+
+const config = parseConfigText(`
+pools:
+  burst:
+    queues: [burst]
+    tasks: [demo.sleep]
+    max: 10
+    slotsPerAgent: 2
+`);
+
+describe.each(networkedStores('scaling_fleet'))('scaling decisions from two servers on $name', (backend) => {
+  const stores: Store[] = [];
+  const servers: BatonServer[] = [];
+  const agents: Agent[] = [];
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop(1000)));
+    for (const s of servers) await s.close();
+    for (const s of stores) await s.close();
+    backend.cleanup();
+  });
+
+  it('agree: the backlog is the store’s and the agents are every server’s', async () => {
+    const urls: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const store = await openStore(backend.url);
+      stores.push(store);
+      const server = createBatonServer(store, { adminToken: TEST_ADMIN_TOKEN, scalingConfig: config, maxSweepMs: 200 });
+      servers.push(server);
+      urls.push(await server.listen(0));
+    }
+    const [a, b] = servers as [BatonServer, BatonServer];
+    // One agent of the pool on each server, two slots each, and 9 jobs of 60 s: 4 run, 5 wait.
+    for (const server of servers) {
+      const agent = new Agent({
+        link: server.localLink(),
+        tasks: demoTasks,
+        concurrency: 2,
+        pool: 'burst',
+        queues: ['burst'],
+      });
+      agents.push(agent);
+      await agent.start();
+    }
+    for (let i = 0; i < 9; i++) {
+      const r = await fetch(`${urls[i % 2]}/api/jobs`, {
+        method: 'POST',
+        headers: { ...ADMIN, 'content-type': 'application/json' },
+        body: JSON.stringify({ task: 'demo.sleep', queue: 'burst', payload: { ms: 60_000 } }),
+      });
+      expect(r.status).toBe(201);
+    }
+    let last: unknown = null;
+    const settled = async () => {
+      const [x, y] = await Promise.all([a.scaling.sync(), b.scaling.sync()]);
+      const px = x.pools[0];
+      const py = y.pools[0];
+      last = [px, py];
+      return px?.current === 2 && px.load === 9 && py?.current === 2 && py.load === 9 ? [px, py] : null;
+    };
+    const deadline = Date.now() + 20_000;
+    let both = await settled();
+    while (!both && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      both = await settled();
+    }
+    expect(both, JSON.stringify(last)).not.toBeNull();
+    const [fromA, fromB] = both!;
+    expect(fromA).toMatchObject({ current: 2, pendingJobs: 5, load: 9, drain: [] });
+    expect(fromB).toMatchObject({ current: 2, pendingJobs: 5, load: 9, drain: [] });
+    // 9 slots / (2 × 0.8) → 6 agents; but each server scaled this pool from zero to 4 when the
+    // jobs came, and within 15 s of that the HPA's policies allow no more (+4 pods or +100 %
+    // from the period's start, 0). Later, 6.
+    expect(fromA.desired).toBe(fromB.desired);
+    if (fromA.desired === 4) expect(fromA.reason).toContain('limited to 4 by the scale-up policy');
+    else expect(fromA.desired).toBe(6);
+  });
+});
