@@ -64,7 +64,7 @@ describe.each(networkedStores('scaling_fleet'))('scaling decisions from two serv
       const px = x.pools[0];
       const py = y.pools[0];
       last = [px, py];
-      return px?.current === 2 && px.load === 9 && py?.current === 2 && py.load === 9 ? [px, py] : null;
+      return px?.current === 2 && px.load === 9 && py?.current === 2 && py.load === 9 ? ([px, py] as const) : null;
     };
     const deadline = Date.now() + 20_000;
     let both = await settled();
