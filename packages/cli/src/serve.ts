@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { destination, pino } from 'pino';
 import type { Logger } from 'pino';
 import { BatonError } from '@baton/core';
+import type { BatonConfig } from '@baton/core';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { MIN_AGENT_TOKEN_LENGTH, createBatonServer } from '@baton/server';
@@ -39,6 +40,8 @@ export interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   logLevel: string;
+  /** The pools of a baton.yaml (`baton dev --config`), for the server's scaling decisions. */
+  scalingConfig?: BatonConfig;
 }
 
 export function withServeOptions(command: Command, defaults: { store: string; port: number }): Command {
@@ -222,6 +225,7 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
       ...(options.fairShareHalfLife !== undefined && { fairShareHalfLifeMs: options.fairShareHalfLife }),
       ...(options.shardLeaseMs !== undefined && { shardLeaseMs: options.shardLeaseMs }),
       ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
+      ...(options.scalingConfig !== undefined && { scalingConfig: options.scalingConfig }),
       retention: {
         ...(options.retainSucceeded !== undefined && { succeededMs: options.retainSucceeded }),
         ...(options.retainFailed !== undefined && { failedMs: options.retainFailed }),

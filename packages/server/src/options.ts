@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { BatonError, DEFAULT_LEASE_MS, DEFAULT_MAX_PAYLOAD_BYTES } from '@baton/core';
+import type { BatonConfig } from '@baton/core';
 import type { RetentionOptions } from './retention.js';
 import { resolveRetention } from './retention.js';
 
@@ -81,6 +82,11 @@ export interface ServerOptions {
    * sweeper deletes older ones (see retention.ts). [succeeded 7 d, failed 30 d, cancelled 7 d, every 60 s]
    */
   retention?: Partial<RetentionOptions>;
+  /**
+   * The pools of a `baton.yaml`, for the scaling decisions (`GET /api/scaling`).
+   * Placeholder for the local autoscaler's pass-through: not read by the server yet.
+   */
+  scalingConfig?: BatonConfig;
 }
 
 /** A server's TLS certificate (chain) and its private key, PEM. */
@@ -89,7 +95,9 @@ export interface ServerTlsOptions {
   key: string | Buffer;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'retention'>> & { retention: RetentionOptions };
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'retention' | 'scalingConfig'>> & {
+  retention: RetentionOptions;
+};
 
 /** How long an agent's task routes stay live without renewal (see `routeTtlMs`). */
 export const DEFAULT_ROUTE_TTL_MS = 5 * 60_000;
