@@ -198,11 +198,46 @@ describe('autoscaler reconcile (fake source, fake agents)', () => {
     expect([1, 2, 3, 4, 10, 100].map(restartDelayMs)).toEqual([0, 1000, 2000, 4000, 30_000, 30_000]);
   });
 
-  it('agents of the pool started elsewhere count toward desired', async () => {
+  it('agents of the pool started elsewhere count toward desired, up and down', async () => {
     const { source, launcher, autoscaler } = setup();
     source.set(decision('burst', 3, { current: 2 }));
     await autoscaler.reconcile();
     expect(launcher.running()).toHaveLength(1);
+    launcher.byName('autoscale-burst-1').connect();
+    // Two others and ours; desired 2: ours goes once idle.
+    source.set(decision('burst', 2, { current: 3, drain: ['id-autoscale-burst-1'] }));
+    await autoscaler.reconcile();
+    await settle();
+    expect(launcher.running()).toEqual([]);
+  });
+
+  it('the server counting an agent before its connected line is read neither drains nor over-starts', async () => {
+    const { source, launcher, autoscaler } = setup();
+    source.set(decision('burst', 3));
+    await autoscaler.reconcile();
+    launcher.byName('autoscale-burst-1').connect();
+    launcher.byName('autoscale-burst-2').connect();
+    // All three registered; this process has read two "connected" lines so far.
+    source.set(decision('burst', 3, { current: 3, drain: ['id-autoscale-burst-1', 'id-autoscale-burst-2'] }));
+    await autoscaler.reconcile();
+    expect(launcher.launched.map((a) => a.terminated)).toEqual([0, 0, 0]);
+    expect(launcher.launched).toHaveLength(3);
+    // One of ours exited and the server has not noticed yet: not started twice, nothing drained.
+    launcher.byName('autoscale-burst-3').connect();
+    launcher.byName('autoscale-burst-3').exit(1);
+    await settle();
+    source.set(decision('burst', 3, { current: 3, drain: ['id-autoscale-burst-1'] }));
+    await autoscaler.reconcile();
+    expect(launcher.launched).toHaveLength(3);
+    expect(launcher.launched.map((a) => a.terminated)).toEqual([0, 0, 0]);
+    // Once it has: replaced.
+    source.set(decision('burst', 3, { current: 2 }));
+    await autoscaler.reconcile();
+    expect(launcher.running().map((a) => a.name)).toEqual([
+      'autoscale-burst-1',
+      'autoscale-burst-2',
+      'autoscale-burst-3',
+    ]);
   });
 
   it('a source that fails leaves the agents as they are, said once; a pool not in the config is not started', async () => {

@@ -124,23 +124,29 @@ export class Autoscaler {
     const state = this.poolState(pool.name);
     const alive = [...this.children].filter((c) => c.pool === pool.name && c.state !== 'stopping');
     const connected = alive.filter((c) => c.state === 'connected').length;
-    // Agents of the pool started elsewhere (another terminal, another host) count toward desired.
-    const others = Math.max(0, decision.current - connected);
     const desired = Math.min(Math.max(decision.desired, pool.min), pool.max, decision.max);
-    const wanted = Math.max(0, desired - others);
-    const step = `autoscale: pool ${pool.name} ${alive.length + others} → ${desired} agents (reason: ${decision.reason})`;
+    // Agents of the pool started elsewhere (another terminal, another host) count toward desired.
+    // `current` is the server's count, which can run ahead of what this process has seen (an
+    // agent registered before its "connected" line was read, one exited not yet timed out), so
+    // each direction takes the bound that errs on doing nothing: a lag delays a start by a
+    // tick, and never drains an agent.
+    const othersAtMost = Math.max(0, decision.current - connected);
+    const othersAtLeast = Math.max(0, decision.current - alive.length);
+    const step = (others: number) =>
+      `autoscale: pool ${pool.name} ${alive.length + others} → ${desired} agents (reason: ${decision.reason})`;
 
-    if (wanted > alive.length) {
+    if (desired - othersAtMost > alive.length) {
+      const wanted = desired - othersAtMost;
       if (state.notBefore > this.now()) {
         const pause = restartDelayMs(state.crashes) / 1000;
         this.note(state, `autoscale: pool ${pool.name}: ${state.crashes} agents exited in a row; pausing ${pause} s`);
         return;
       }
       state.note = null;
-      this.options.log(step);
+      this.options.log(step(othersAtMost));
       for (let i = alive.length; i < wanted; i++) this.spawn(pool, state);
-    } else if (wanted < alive.length) {
-      const excess = alive.length - wanted;
+    } else if (desired - othersAtLeast < alive.length) {
+      const excess = alive.length - Math.max(0, desired - othersAtLeast);
       // In the decision's order (idle first); only agents it names: a busy one is never stopped.
       const picked: Child[] = [];
       for (const id of decision.drain) {
@@ -150,7 +156,7 @@ export class Autoscaler {
       }
       if (picked.length > 0) {
         state.note = null;
-        this.options.log(`${step}: draining ${picked.map((c) => c.name).join(', ')}`);
+        this.options.log(`${step(othersAtLeast)}: draining ${picked.map((c) => c.name).join(', ')}`);
         for (const child of picked) {
           child.state = 'stopping';
           child.handle?.terminate();
