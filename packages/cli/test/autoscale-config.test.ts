@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkAgentArgs, drainGraceMs } from '../src/autoscale/agent-args.js';
 import { batonBinPath } from '../src/autoscale/agent-process.js';
@@ -33,6 +34,15 @@ describe('autoscale config and helpers', () => {
     expect(found?.config.pools.map((p) => [p.name, p.min, p.max, p.slotsPerAgent, p.cooldownSeconds])).toEqual([
       ['burst', 0, 4, 2, 20],
     ]);
+  });
+
+  it('docs/baton.autoscale.yaml is a valid config, with the pool the error message shows', () => {
+    const example = fileURLToPath(new URL('../../../docs/baton.autoscale.yaml', import.meta.url));
+    const docs = devScalingConfig({ config: example, autoscale: true });
+    writeFileSync(join(dir, 'printed.yaml'), EXAMPLE_CONFIG);
+    const printed = devScalingConfig({ config: 'printed.yaml', autoscale: true }, dir);
+    expect(docs?.config.pools).toEqual(printed?.config.pools);
+    expect(docs?.config.scaling.syncSeconds).toBe(5);
   });
 
   it('--config names the file; a bad one fails with its line and field, exit code 2', () => {

@@ -9,7 +9,7 @@ import { checkAgentArgs } from './agent-args.js';
 /** What `--autoscale` without `--config` and without a ./baton.yaml says to write. */
 export const EXAMPLE_CONFIG = `pools:
   burst:
-    queues: [default]
+    queues: [burst]
     min: 0
     max: 4
     slotsPerAgent: 2

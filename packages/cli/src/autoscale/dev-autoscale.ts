@@ -4,7 +4,7 @@ import { processLauncher } from './agent-process.js';
 import { Autoscaler } from './autoscaler.js';
 import { HttpScalingSource } from './scaling-source.js';
 
-/** How often `baton dev --autoscale` reads the decisions: the server makes them every syncSeconds. */
+/** How often `baton dev --autoscale` reads the decisions (the server makes them every syncSeconds, at least 1 s). */
 export const DEV_RECONCILE_MS = 1000;
 
 export interface DevAutoscale {
@@ -29,7 +29,7 @@ export function startDevAutoscale(options: {
     serverUrl: options.url,
     log: options.write,
   });
-  autoscaler.start(Math.min(DEV_RECONCILE_MS, options.config.scaling.syncSeconds * 1000));
+  autoscaler.start(DEV_RECONCILE_MS);
   const grace = drainGraceMs(options.config) + 5000;
   return { autoscaler, stop: () => autoscaler.stop(grace) };
 }
