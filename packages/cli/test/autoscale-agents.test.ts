@@ -131,6 +131,7 @@ describe('autoscaler with real baton agent processes', () => {
       ['autoscale-burst-2', 2],
     ]);
     expect(output, explain()).toContain('autoscale: pool burst 0 → 2 agents (reason: scripted: 2)');
+    expect(output.some((l) => l.startsWith('[autoscale-burst-1] agent autoscale-burst-1 connected to'))).toBe(true);
     await until('the autoscaler to see both connected', async () =>
       autoscaler.agents().every((c) => c.state === 'connected'),
     );
