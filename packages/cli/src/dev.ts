@@ -4,14 +4,20 @@ import { DEFAULT_PORT } from '@baton/core';
 import { DEFAULT_STORE_URL } from '@baton/store';
 import { intOption } from './cli-error.js';
 import { runDemo } from './demo.js';
+import { devScalingConfig } from './autoscale/config-path.js';
+import type { DevAutoscale } from './autoscale/dev-autoscale.js';
+import { startDevAutoscale } from './autoscale/dev-autoscale.js';
 import { devAdminToken, saveDevAdminToken } from './dev-admin.js';
 import type { ServeOptions } from './serve.js';
 import { agentHint, onShutdown, serve, serveLogger, withServeOptions } from './serve.js';
 
 interface DevOptions extends ServeOptions {
-  agents: number;
+  /** Given or not: 1 by default, 0 with --autoscale. */
+  agents?: number;
   concurrency: number;
   demo: boolean;
+  autoscale: boolean;
+  config?: string;
 }
 
 export function registerDevCommand(program: Command): void {
@@ -19,9 +25,14 @@ export function registerDevCommand(program: Command): void {
     program.command('dev').description('run API, scheduler, embedded store and local agents in one process'),
     { store: DEFAULT_STORE_URL, port: DEFAULT_PORT },
   )
-    .option('--agents <n>', 'in-process agents to start', intOption('--agents', 0, 64), 1)
+    .option('--agents <n>', 'in-process agents to start (default 1; 0 with --autoscale)', intOption('--agents', 0, 64))
     .option('--concurrency <n>', 'jobs each agent runs at once', intOption('--concurrency', 1, 10_000), 8)
     .option('--demo', 'also submit a small demo workload and report as it runs', false)
+    .option(
+      '--autoscale',
+      "start and stop local `baton agent` processes per pool of the config, following the server's scaling decisions",
+      false,
+    )
     .action(async (options: DevOptions) => {
       await runDev(options);
     });
@@ -29,11 +40,16 @@ export function registerDevCommand(program: Command): void {
 
 async function runDev(options: DevOptions): Promise<void> {
   const logger = serveLogger(options.logLevel);
+  const scaling = devScalingConfig(options);
+  const agentCount = options.agents ?? (options.autoscale ? 0 : 1);
   const admin = devAdminToken(options);
-  const serving = await serve({ ...options, adminToken: admin.token }, logger);
+  const serving = await serve(
+    { ...options, adminToken: admin.token, ...(scaling !== null && { scalingConfig: scaling.config }) },
+    logger,
+  );
   const url = await serving.listen();
   const agents = Array.from(
-    { length: options.agents },
+    { length: agentCount },
     (_, i) =>
       new Agent({
         link: serving.server.localLink(),
@@ -48,8 +64,12 @@ async function runDev(options: DevOptions): Promise<void> {
   for (const agent of agents) await agent.start();
   const adminLine = saveDevAdminToken(url, admin);
 
+  const write = (line: string) => void process.stdout.write(`${line}\n`);
+  let autoscale: DevAutoscale | null = null;
   onShutdown(async (signal) => {
     process.stdout.write(`\n${signal}: draining agents and stopping…\n`);
+    // The autoscaled agents drain first, while the server is still there to take their results.
+    await autoscale?.stop();
     await Promise.all(agents.map((a) => a.stop(5000)));
     await serving.close();
   });
@@ -58,15 +78,31 @@ async function runDev(options: DevOptions): Promise<void> {
     [
       `Baton dev listening on ${url}`,
       `  store:  ${options.store}`,
-      `  local:  ${options.agents} in-process agent(s) × ${options.concurrency} slots (tasks: ${demoTasks.map((t) => t.name).join(', ')})`,
+      `  local:  ${agentCount} in-process agent(s) × ${options.concurrency} slots (tasks: ${demoTasks.map((t) => t.name).join(', ')})`,
       adminLine,
       agentHint(url, options, serving.agentToken),
+      ...(scaling === null
+        ? []
+        : [
+            `  pools:  ${scaling.config.pools.map((p) => `${p.name} (${p.min}–${p.max})`).join(', ')} from ${scaling.path}` +
+              (options.autoscale ? '; autoscaled here' : ''),
+          ]),
       `  try:    npx baton submit demo.sleep --payload '{"ms":500}' --wait${url === 'http://127.0.0.1:7070' ? '' : ` --server ${url}`}`,
       '',
     ].join('\n'),
   );
+  if (scaling !== null && options.autoscale) {
+    autoscale = startDevAutoscale({
+      config: scaling.config,
+      url,
+      adminToken: admin.token,
+      agentToken: serving.agentToken,
+      write,
+    });
+  }
   if (options.demo) {
-    if (options.agents === 0) process.stdout.write('demo: no agents (--agents 0), so demo jobs will wait\n');
+    if (agentCount === 0 && !options.autoscale)
+      process.stdout.write('demo: no agents (--agents 0), so demo jobs will wait\n');
     await runDemo(url, admin.token, (line) => process.stdout.write(`${line}\n`));
   }
 }

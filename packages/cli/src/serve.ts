@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { destination, pino } from 'pino';
 import type { Logger } from 'pino';
 import { BatonError } from '@baton/core';
+import type { BatonConfig } from '@baton/core';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { MIN_AGENT_TOKEN_LENGTH, createBatonServer, loadConfigFile } from '@baton/server';
@@ -41,6 +42,8 @@ export interface ServeOptions {
   /** `--config baton.yaml`: the pools whose scaling the server decides. */
   config?: string;
   logLevel: string;
+  /** The pools of a baton.yaml already loaded (`baton dev --autoscale`); else `config` is read. */
+  scalingConfig?: BatonConfig;
 }
 
 export function withServeOptions(command: Command, defaults: { store: string; port: number }): Command {
@@ -209,7 +212,8 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
   const agentToken = givenToken ?? randomBytes(24).toString('base64url');
   let server: BatonServer;
   try {
-    const scalingConfig = options.config !== undefined ? loadConfigFile(options.config) : null;
+    const scalingConfig =
+      options.scalingConfig ?? (options.config !== undefined ? loadConfigFile(options.config) : null);
     server = createBatonServer(store, {
       scalingConfig,
       logger,
