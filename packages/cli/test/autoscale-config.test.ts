@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +8,7 @@ import { batonBinPath } from '../src/autoscale/agent-process.js';
 import { EXAMPLE_CONFIG, devScalingConfig } from '../src/autoscale/config-path.js';
 import { connectedAgentId } from '../src/autoscale/output-lines.js';
 import { BIN } from './baton-run.js';
-import { configOf, decision } from './autoscale-fakes.js';
+import { configOf } from './autoscale-fakes.js';
 
 describe('autoscale config and helpers', () => {
   let dir: string;
@@ -100,7 +98,6 @@ describe('autoscale config and helpers', () => {
     expect(connectedAgentId('[info] agent connected')).toBeNull();
     expect(batonBinPath()).toBe(BIN);
   });
-
 });
 
 function thrown(fn: () => unknown): Error {
