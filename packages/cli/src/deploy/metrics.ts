@@ -38,18 +38,54 @@ export const BATON_METRICS = {
   schedulePass: 'baton_schedule_pass_seconds',
 } as const;
 
+/** The labels each metric carries (Prometheus adds its target labels, e.g. `namespace`, on scrape). */
+export const BATON_METRIC_LABELS: Readonly<Record<string, readonly string[]>> = {
+  [BATON_METRICS.jobsPending]: ['queue'],
+  [BATON_METRICS.jobsRunning]: ['queue', 'pool'],
+  [BATON_METRICS.queueOldestAge]: ['queue'],
+  [BATON_METRICS.slotsCapacity]: ['pool'],
+  [BATON_METRICS.slotsUsed]: ['pool'],
+  [BATON_METRICS.slotsAvailable]: ['pool'],
+  [BATON_METRICS.gpusTotal]: ['pool'],
+  [BATON_METRICS.gpusUsed]: ['pool'],
+  [BATON_METRICS.gpusUnhealthy]: ['pool'],
+  [BATON_METRICS.gpusStranded]: ['pool'],
+  [BATON_METRICS.agents]: ['pool', 'state'],
+  [BATON_METRICS.desiredAgents]: ['pool'],
+  [BATON_METRICS.jobsFinished]: ['queue', 'state'],
+  [BATON_METRICS.failovers]: [],
+  [BATON_METRICS.preemptions]: [],
+  [BATON_METRICS.jobDuration]: ['queue'],
+  [BATON_METRICS.jobWait]: ['queue'],
+  [BATON_METRICS.schedulePass]: [],
+};
+
 /** Every metric name above. */
 export const BATON_METRIC_NAMES: readonly string[] = Object.values(BATON_METRICS);
 
-/** The names of the series a histogram exposes besides its own name. */
+/** The series a histogram exposes besides its own name (`_bucket` adds the label `le`). */
 const HISTOGRAM_SERIES = ['_bucket', '_sum', '_count'];
+const HISTOGRAMS: readonly string[] = [BATON_METRICS.jobDuration, BATON_METRICS.jobWait, BATON_METRICS.schedulePass];
 
 /**
- * Whether `name` is a series Baton serves: a metric of the list, or a histogram's
- * `_bucket`, `_sum` or `_count`.
+ * The metric a series name belongs to: the name itself, or a histogram's `_bucket`, `_sum` or
+ * `_count`; null for a series Baton does not serve.
  */
-export function isBatonSeries(name: string): boolean {
-  if (BATON_METRIC_NAMES.includes(name)) return true;
-  const histograms = [BATON_METRICS.jobDuration, BATON_METRICS.jobWait, BATON_METRICS.schedulePass] as string[];
-  return HISTOGRAM_SERIES.some((suffix) => name.endsWith(suffix) && histograms.includes(name.slice(0, -suffix.length)));
+export function batonMetricOf(series: string): string | null {
+  if (BATON_METRIC_NAMES.includes(series)) return series;
+  const suffix = HISTOGRAM_SERIES.find((s) => series.endsWith(s) && HISTOGRAMS.includes(series.slice(0, -s.length)));
+  return suffix === undefined ? null : series.slice(0, -suffix.length);
+}
+
+/** Whether `series` is one Baton serves. */
+export function isBatonSeries(series: string): boolean {
+  return batonMetricOf(series) !== null;
+}
+
+/** The labels a series carries: its metric's, and `le` on a histogram's buckets. */
+export function labelsOfSeries(series: string): readonly string[] {
+  const metric = batonMetricOf(series);
+  if (metric === null) return [];
+  const labels = BATON_METRIC_LABELS[metric] ?? [];
+  return series.endsWith('_bucket') ? [...labels, 'le'] : labels;
 }
