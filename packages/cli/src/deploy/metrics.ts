@@ -18,7 +18,7 @@ export const BATON_METRICS = {
   gpusTotal: 'baton_gpus_total',
   gpusUsed: 'baton_gpus_used',
   gpusUnhealthy: 'baton_gpus_unhealthy',
-  /** Gauge {pool}: GPUs that are free but cannot be used (their agent's slots are full). */
+  /** Gauge {pool}: GPUs that are free but no job can use (stranded on their agent). */
   gpusStranded: 'baton_gpus_stranded',
   /** Gauge {pool, state}: agents by connection state (connected, draining, disconnected). */
   agents: 'baton_agents',
