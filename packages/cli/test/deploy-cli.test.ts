@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { GENERATED_MARK } from '../src/deploy/rendered-file.js';
+import { writeRendered } from '../src/deploy/write-output.js';
 import { runBaton } from './baton-run.js';
 import { EXAMPLE_CONFIG_PATH } from './deploy-fixtures.js';
 
@@ -157,5 +159,25 @@ describe('baton deploy render', () => {
       for (const value of Object.values(env)) expect(text, target).not.toContain(value);
       expect(text).not.toContain('pw-secret');
     }
+  });
+});
+
+describe('writeRendered', () => {
+  const file = (path: string, body = 'x: 1\n') => ({ path, content: `${GENERATED_MARK} --target t\n${body}` });
+
+  it('refuses an --out that is a file', () => {
+    const path = join(temp, 'a-file');
+    writeFileSync(path, 'x');
+    expect(() => writeRendered(path, [file('a.yaml')])).toThrow(`--out ${path} is a file, not a directory`);
+  });
+
+  it('switching targets in one directory removes the other target`s files, in templates/ too', () => {
+    const out = outDir();
+    writeRendered(out, [file('10-server.yaml'), file('templates/20-agent-a.yaml')]);
+    writeFileSync(join(out, 'templates', 'mine.yaml'), 'kept: true\n');
+    const result = writeRendered(out, [file('Chart.yaml'), file('templates/20-agent-b.yaml', 'y: 2\n')]);
+    expect(result.removed.sort()).toEqual(['10-server.yaml', 'templates/20-agent-a.yaml']);
+    expect(readdirSync(join(out, 'templates')).sort()).toEqual(['20-agent-b.yaml', 'mine.yaml']);
+    expect(readFileSync(join(out, 'templates', '20-agent-b.yaml'), 'utf8')).toContain('y: 2');
   });
 });

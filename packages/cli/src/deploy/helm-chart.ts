@@ -8,9 +8,10 @@ import { generatedHeader, yamlText } from './rendered-file.js';
 /**
  * `--target helm`: a chart whose templates are the `--target k8s` manifests with a few fields
  * replaced by plain substitutions: `{{ .Values.path }}`, `{{ index .Values.pools "NAME" "key" }}`,
- * `{{ .Release.Namespace }}`, optionally `| quote`, and `{{ "{{" }}` for a literal `{{`. No loops and no conditionals: a pool is a
- * template file rendered from baton.yaml, so the chart stays readable without helm at hand and
- * a test can evaluate it. With its default values it yields exactly the k8s target's objects.
+ * `{{ .Release.Namespace }}`, optionally `| quote`, and `{{ "{{" }}` for a literal `{{`. No loops
+ * and no conditionals: a pool is a template file rendered from baton.yaml, so the chart stays
+ * readable without helm at hand and a test can evaluate it. With its default values it yields
+ * exactly the k8s target's objects.
  */
 
 export const CHART_VERSION = '0.1.0';
