@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerClientCommands } from './client-commands.js';
 import { registerAgentCommand } from './agent-command.js';
+import { registerDeployCommand } from './commands/deploy.js';
 import { registerDevCommand } from './dev.js';
 import { registerServerCommand } from './server-command.js';
 import { registerStoreCommand } from './store-command.js';
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
   registerAgentCommand(program);
   registerStoreCommand(program);
   registerClientCommands(program);
+  registerDeployCommand(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
