@@ -55,7 +55,7 @@ describe('baton deploy render', () => {
     expect(readdirSync(helm).sort()).toEqual(['Chart.yaml', 'templates', 'values.yaml']);
     const compose = outDir();
     expect((await runBaton(['deploy', 'render', '--target', 'compose', '--out', compose])).code).toBe(0);
-    expect(readdirSync(compose)).toEqual(['docker-compose.yml']);
+    expect(readdirSync(compose).sort()).toEqual(['baton-config.yaml', 'docker-compose.yml']);
   });
 
   it('a bad --target, or none, is a usage error (exit 2)', async () => {

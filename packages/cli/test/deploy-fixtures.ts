@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { parseBatonConfig } from '@baton/core';
 import type { BatonConfig, BatonConfigInput } from '@baton/core';
 import { loadConfigFile } from '@baton/server';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -60,6 +61,7 @@ export function allConfigs(): [string, BatonConfig][] {
 
 type Model = { validate(): void };
 const MODELS: Record<string, (m: Manifest) => Model> = {
+  'v1/ConfigMap': (m) => new ConfigMap(m as never),
   'v1/Namespace': (m) => new Namespace(m as never),
   'v1/Service': (m) => new Service(m as never),
   'apps/v1/Deployment': (m) => new Deployment(m as never),

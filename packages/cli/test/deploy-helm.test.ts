@@ -45,7 +45,7 @@ describe('baton deploy render --target helm', () => {
     for (const m of objects) validateManifest(m);
   });
 
-  it('takes the image, servers, secret, Prometheus, namespace and pool bounds from values', () => {
+  it('takes the image, servers, secret, Prometheus, namespace and initial replicas from values', () => {
     const config = loadConfigFile(EXAMPLE_CONFIG_PATH);
     const files = renderHelmChart(config, OPTIONS);
     const values = structuredClone(defaultValues(files)) as any;
@@ -55,20 +55,20 @@ describe('baton deploy render --target helm', () => {
       secretName: 'baton-secrets',
       prometheus: { serverAddress: OPTIONS.prometheusUrl },
       pools: {
-        burst: { replicas: 0, minReplicas: 0, maxReplicas: 20 },
-        gpu: { replicas: 0, minReplicas: 0, maxReplicas: 8 },
+        burst: { replicas: 0 },
+        gpu: { replicas: 0 },
       },
     });
     values.image = 'registry.example/baton:9';
     values.servers = 5;
     values.secretName = 'other-secrets';
     values.prometheus.serverAddress = 'http://prom:9090';
-    values.pools.gpu = { replicas: 1, minReplicas: 1, maxReplicas: 3 };
+    values.pools.gpu = { replicas: 2 };
     const objects = helmTemplate(files, values, 'prod');
     const changed = configOf({
       pools: {
         burst: { ...rawPool(config, 'burst') },
-        gpu: { ...rawPool(config, 'gpu'), min: 1, max: 3 },
+        gpu: { ...rawPool(config, 'gpu') },
       },
       deploy: {
         ...config.deploy,
@@ -78,7 +78,11 @@ describe('baton deploy render --target helm', () => {
         namespace: 'prod',
       },
     });
-    expect(objects).toEqual(k8sObjects(changed).map((m) => withPrometheus(m, 'http://prom:9090')));
+    const expected = k8sObjects(changed).map((m) => withPrometheus(m, 'http://prom:9090'));
+    // The initial replicas of the GPU pool's Deployment, which the autoscaler owns afterwards.
+    const gpuDeployment = expected.find((m) => m.kind === 'Deployment' && m.metadata.name === 'baton-agent-gpu');
+    (gpuDeployment?.spec as { replicas: number }).replicas = 2;
+    expect(objects).toEqual(expected);
   });
 
   it('keeps a literal {{ in an agent argument literal', () => {

@@ -4,7 +4,8 @@ import { kubernetesFiles, renderKubernetes } from '../src/deploy/k8s-render.js';
 import type { Manifest } from '../src/deploy/k8s-pod.js';
 import { isBatonSeries } from '../src/deploy/metrics.js';
 import { allConfigs, mixedFleet, validateManifest } from './deploy-fixtures.js';
-import { loadConfigFile } from '@baton/server';
+import { loadConfigFile, parseConfigText } from '@baton/server';
+import { renderCompose } from '../src/deploy/compose.js';
 import { EXAMPLE_CONFIG_PATH } from './deploy-fixtures.js';
 
 const PROMETHEUS = 'http://prom.monitoring:9090';
@@ -20,6 +21,21 @@ function find(all: Manifest[], kind: string, name: string): any {
 }
 
 describe('baton deploy render --target k8s', () => {
+  it('gives the servers the pools they were rendered from (ConfigMap and compose file), defaults written out', () => {
+    for (const [name, config] of allConfigs()) {
+      const server = kubernetesFiles(config, { prometheusUrl: 'http://p:9090' })
+        .flatMap((f) => f.manifests)
+        .find((m) => m.kind === 'ConfigMap');
+      const text = (server?.data as Record<string, string> | undefined)?.['baton.yaml'];
+      expect(text, name).toBeDefined();
+      const read = parseConfigText(text ?? '');
+      expect(read.pools, name).toEqual(config.pools);
+      expect(read.scaling, name).toEqual(config.scaling);
+      const compose = renderCompose(config).find((f) => f.path === 'baton-config.yaml');
+      expect(parseConfigText(compose?.content ?? '').pools, name).toEqual(config.pools);
+    }
+  });
+
   it.each(allConfigs())('every object of the %s config passes its Kubernetes schema', (_name, config) => {
     const all = manifests(config);
     for (const m of all) expect(() => validateManifest(m), `${m.kind} ${m.metadata.name}`).not.toThrow();
@@ -71,7 +87,15 @@ describe('baton deploy render --target k8s', () => {
     const pod = deployment.spec.template.spec;
     const [container] = pod.containers;
     expect(container.image).toBe('baton:1.2.3');
-    expect(container.args).toEqual(['server', '--host', '0.0.0.0', '--port', '7070']);
+    expect(container.args).toEqual([
+      'server',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '7070',
+      '--config',
+      '/etc/baton/baton.yaml',
+    ]);
     expect(container.ports).toEqual([{ name: 'http', containerPort: 7070, protocol: 'TCP' }]);
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });

@@ -1,6 +1,7 @@
 import type { BatonConfig, PoolConfig } from '@baton/core';
 import { agentCommand, connectedProbe, stopGraceSeconds } from './agent-command.js';
 import { SERVER_PORT, serverUrl } from './names.js';
+import { CONFIG_PATH, serverConfigText } from './config-text.js';
 import type { RenderedFile } from './rendered-file.js';
 import { generatedHeader, yamlText } from './rendered-file.js';
 
@@ -16,6 +17,8 @@ const HOST_PORT_RANGE = 10;
 const SERVER_ENV_FILE = 'baton-server.env';
 const AGENT_ENV_FILE = 'baton-agent.env';
 const POSTGRES_ENV_FILE = 'postgres.env';
+/** The servers' baton.yaml, written beside the compose file (not `baton.yaml`: that may be the source). */
+const CONFIG_FILE = 'baton-config.yaml';
 
 /** Container hardening: no new privileges and no capabilities (Baton binds an unprivileged port). */
 const HARDENED = { cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'] };
@@ -28,7 +31,9 @@ function serverService(config: BatonConfig): Record<string, unknown> {
   const ports = Math.max(servers, HOST_PORT_RANGE);
   return {
     image,
-    command: ['server', '--host', '0.0.0.0', '--port', String(SERVER_PORT)],
+    command: ['server', '--host', '0.0.0.0', '--port', String(SERVER_PORT), '--config', CONFIG_PATH],
+    // The pools whose scaling the servers decide (`baton scaling`), as rendered.
+    configs: [{ source: 'baton-config', target: CONFIG_PATH }],
     // BATON_STORE, BATON_ADMIN_TOKEN, BATON_AGENT_TOKEN.
     env_file: [SERVER_ENV_FILE],
     ports: [`127.0.0.1:${SERVER_PORT}-${SERVER_PORT + ports - 1}:${SERVER_PORT}`],
@@ -105,9 +110,16 @@ export function composeFile(config: BatonConfig): Record<string, unknown> {
     server: serverService(config),
   };
   for (const pool of config.pools) services[`agent-${pool.name}`] = agentService(config, pool);
-  return { services, volumes: { 'postgres-data': {}, 'redis-data': {} } };
+  return {
+    services,
+    volumes: { 'postgres-data': {}, 'redis-data': {} },
+    configs: { 'baton-config': { file: `./${CONFIG_FILE}` } },
+  };
 }
 
 export function renderCompose(config: BatonConfig): RenderedFile[] {
-  return [{ path: 'docker-compose.yml', content: generatedHeader('compose') + yamlText([composeFile(config)]) }];
+  return [
+    { path: 'docker-compose.yml', content: generatedHeader('compose') + yamlText([composeFile(config)]) },
+    { path: CONFIG_FILE, content: generatedHeader('compose') + serverConfigText(config) },
+  ];
 }

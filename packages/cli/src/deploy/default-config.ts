@@ -8,7 +8,14 @@ import type { BatonConfig, BatonConfigInput } from '@baton/core';
  */
 export const DEFAULT_DEPLOY_CONFIG: BatonConfigInput = {
   pools: {
-    default: { queues: ['default'], min: 1, max: 10, slotsPerAgent: 8, agentArgs: ['--allow-commands'] },
+    default: {
+      queues: ['default'],
+      tasks: ['command'],
+      min: 1,
+      max: 10,
+      slotsPerAgent: 8,
+      agentArgs: ['--allow-commands'],
+    },
   },
 };
 

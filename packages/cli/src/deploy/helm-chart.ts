@@ -23,22 +23,21 @@ interface NumberKnob {
   valuePath: string[];
 }
 
-/** Replicas and autoscaler bounds: what an operator changes per installation. */
+/**
+ * Replicas: what an operator changes per installation. A pool's bounds are not values: they
+ * live in baton.yaml, which the servers' scaling decisions read too (the ConfigMap), so they
+ * change there and the chart is rendered again; a value could only make the two disagree.
+ */
 function numberKnobs(manifests: Manifest[]): NumberKnob[] {
   const knobs: NumberKnob[] = [];
   manifests.forEach((m, i) => {
     const pool = m.metadata.labels?.['baton/pool'];
-    const per = (field: string, key: string) =>
-      knobs.push({ manifest: i, field, valuePath: pool === undefined ? [key] : ['pools', pool, key] });
-    if (m.kind === 'Deployment') per('replicas', pool === undefined ? 'servers' : 'replicas');
-    if (m.kind === 'HorizontalPodAutoscaler') {
-      per('minReplicas', 'minReplicas');
-      per('maxReplicas', 'maxReplicas');
-    }
-    if (m.kind === 'ScaledObject') {
-      per('minReplicaCount', 'minReplicas');
-      per('maxReplicaCount', 'maxReplicas');
-    }
+    if (m.kind === 'Deployment')
+      knobs.push({
+        manifest: i,
+        field: 'replicas',
+        valuePath: pool === undefined ? ['servers'] : ['pools', pool, 'replicas'],
+      });
   });
   return knobs;
 }
@@ -142,6 +141,7 @@ const VALUES_GUIDE = `#
 # secretName: the Secret with BATON_STORE, BATON_ADMIN_TOKEN and BATON_AGENT_TOKEN.
 # prometheus.serverAddress: the Prometheus KEDA's ScaledObjects query.
 # pools.NAME.replicas: the agents a new Deployment starts with; the autoscaler owns the count after.
-# pools.NAME.minReplicas / maxReplicas: the autoscaler's bounds.
+# A pool's bounds (min, max) and scaling settings are baton.yaml's: change them there and render
+# the chart again (the servers' scaling decisions read the same file, from the baton-config ConfigMap).
 # The namespace is the release's (helm install -n NAMESPACE --create-namespace).
 `;

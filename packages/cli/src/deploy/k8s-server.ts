@@ -2,6 +2,10 @@ import type { BatonConfig } from '@baton/core';
 import type { Manifest } from './k8s-pod.js';
 import { containerSecurityContext, podSecurityContext, secretEnv, spreadOverNodes } from './k8s-pod.js';
 import { SECRET_KEYS, SERVER_NAME, SERVER_PORT, serverLabels, serverSelector } from './names.js';
+import { CONFIG_PATH, configChecksum, serverConfigText } from './config-text.js';
+
+/** The ConfigMap holding the servers' baton.yaml. */
+export const CONFIG_MAP_NAME = 'baton-config';
 
 /**
  * The server tier: `deploy.servers` replicas of `baton server` behind one ClusterIP Service.
@@ -11,6 +15,14 @@ import { SECRET_KEYS, SERVER_NAME, SERVER_PORT, serverLabels, serverSelector } f
 export function serverManifests(config: BatonConfig): Manifest[] {
   const { namespace, servers, image, secretName } = config.deploy;
   const metadata = { name: SERVER_NAME, namespace, labels: serverLabels() };
+  // The servers decide each pool's scaling from the same pools the agents were rendered from.
+  const configText = serverConfigText(config);
+  const configMap: Manifest = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: CONFIG_MAP_NAME, namespace, labels: serverLabels() },
+    data: { 'baton.yaml': configText },
+  };
   const deployment: Manifest = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -20,7 +32,8 @@ export function serverManifests(config: BatonConfig): Manifest[] {
       selector: { matchLabels: serverSelector() },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
-        metadata: { labels: serverLabels() },
+        // A changed config rolls the servers (a ConfigMap edit alone restarts nothing).
+        metadata: { labels: serverLabels(), annotations: { 'baton/config-checksum': configChecksum(configText) } },
         spec: {
           automountServiceAccountToken: false,
           securityContext: podSecurityContext(),
@@ -30,7 +43,7 @@ export function serverManifests(config: BatonConfig): Manifest[] {
             {
               name: 'server',
               image,
-              args: ['server', '--host', '0.0.0.0', '--port', String(SERVER_PORT)],
+              args: ['server', '--host', '0.0.0.0', '--port', String(SERVER_PORT), '--config', CONFIG_PATH],
               ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
               env: secretEnv(secretName, [SECRET_KEYS.store, SECRET_KEYS.adminToken, SECRET_KEYS.agentToken]),
               // Opening the store migrates it: the first start may take a while.
@@ -50,10 +63,16 @@ export function serverManifests(config: BatonConfig): Manifest[] {
               },
               resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } },
               securityContext: containerSecurityContext(true),
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'config', mountPath: CONFIG_PATH.slice(0, CONFIG_PATH.lastIndexOf('/')), readOnly: true },
+              ],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [
+            { name: 'tmp', emptyDir: {} },
+            { name: 'config', configMap: { name: CONFIG_MAP_NAME } },
+          ],
         },
       },
     },
@@ -75,5 +94,5 @@ export function serverManifests(config: BatonConfig): Manifest[] {
     // maxUnavailable, not minAvailable: with one server a node drain may still proceed.
     spec: { maxUnavailable: 1, selector: { matchLabels: serverSelector() } },
   };
-  return [deployment, service, disruptionBudget];
+  return [configMap, deployment, service, disruptionBudget];
 }
