@@ -9,3 +9,4 @@ export { jobJson } from './http/job-json.js';
 export { RetentionSweeper, DEFAULT_RETENTION } from './retention.js';
 export type { RetentionOptions, RetentionStats } from './retention.js';
 export { loadConfigFile, parseConfigText, MAX_CONFIG_BYTES } from './scaling/config-file.js';
+export type { PoolSignal, PoolSignals } from './metrics/fleet-figures.js';

@@ -81,6 +81,11 @@ export interface ServerOptions {
    * sweeper deletes older ones (see retention.ts). [succeeded 7 d, failed 30 d, cancelled 7 d, every 60 s]
    */
   retention?: Partial<RetentionOptions>;
+  /**
+   * Serve `GET /metrics` (Prometheus text, no token; refused through a proxy) and keep the
+   * counters behind it. Off: `/metrics` is a 404. [true]
+   */
+  metrics?: boolean;
 }
 
 /** A server's TLS certificate (chain) and its private key, PEM. */
@@ -170,6 +175,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     scheduler: options.scheduler ?? true,
     maxSweepMs: positiveInt('maxSweepMs', options.maxSweepMs ?? 1000, 10),
     retention: resolveRetention(options.retention),
+    metrics: options.metrics ?? true,
   };
 }
 
