@@ -1,15 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Harness } from './harness.js';
-import { startHarness } from './harness.js';
+import { Agent, demoTasks } from '@baton/agent';
+import { gateTask, isFinal, startHarness } from './harness.js';
 import { WireAgent } from './agent-wire-client.js';
 import type { Exposition } from './metrics-text.js';
 import { parseExposition } from './metrics-text.js';
 
 /**
- * This server's failover and expiry counts, with a raw agent on the wire that does exactly
+ * This server's failover, expiry and preemption counts, with a raw agent on the wire that does exactly
  * what each case needs (loses a GPU, drops its connection, falls silent).
  */
-describe('failovers and lease expiry in /metrics', () => {
+describe('failovers, lease expiry and preemptions in /metrics', () => {
   let h: Harness | undefined;
   const wires: WireAgent[] = [];
   afterEach(async () => {
@@ -93,5 +94,34 @@ describe('failovers and lease expiry in /metrics', () => {
       (x) => x.value('baton_jobs_finished_total', { queue: 'default', state: 'failed' }) === 1,
     );
     expect(failovers(m, 'lease_expired')).toBe(0);
+  });
+
+  it('counts a preemption once', async () => {
+    h = await startHarness({ agents: 0 });
+    const gate = gateTask('metrics.preemptible');
+    await h.store.registerTasks([{ task: 'metrics.preemptible', queue: 'default' }]);
+    const agent = new Agent({
+      link: h.server.localLink(),
+      tasks: [...demoTasks, gate.task],
+      concurrency: 1,
+      preemptible: true,
+      minRuntimeMs: 0,
+      preemptGraceMs: 2000,
+    });
+    h.agents.push(agent);
+    await agent.start();
+    const low = (await h.post('/api/jobs', { task: 'metrics.preemptible', priority: 'low', maxAttempts: 2 })).body.id;
+    await h.waitFor(low, (j) => j.state === 'running');
+    const high = (await h.post('/api/jobs', { task: 'demo.echo', payload: 'urgent', priority: 'high' })).body.id;
+    expect((await h.waitFor(high, isFinal)).state).toBe('succeeded');
+    gate.release();
+    expect((await h.waitFor(low, isFinal)).state).toBe('succeeded');
+    const m = await scrapeUntil(
+      (x) => x.value('baton_jobs_finished_total', { queue: 'default', state: 'succeeded' }) === 2,
+    );
+    expect(m.value('baton_preemptions_total')).toBe(1);
+    // A preempted job goes back to the queue: neither finished nor a failover.
+    expect(m.value('baton_jobs_finished_total', { queue: 'default', state: 'failed' })).toBeUndefined();
+    expect(failovers(m, 'agent_lost')! + failovers(m, 'lease_expired')! + failovers(m, 'gpu_unhealthy')!).toBe(0);
   });
 });
