@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, demoTasks } from '@baton/agent';
+import { pino } from 'pino';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
@@ -34,10 +35,13 @@ describe('GET /metrics on one server (SQLite, in-process agents)', () => {
   });
 
   /** A server on a store whose clock runs `offset.ms` ahead of this process's. */
-  const startServer = async (options: Parameters<typeof createBatonServer>[1] = {}) => {
+  const startServer = async (
+    options: Parameters<typeof createBatonServer>[1] = {},
+    wrap: (store: Store) => Store = (store) => store,
+  ) => {
     const offset = { ms: 0 };
     const store: Store = await openStore('sqlite::memory:', { clock: () => Date.now() + offset.ms });
-    const server: BatonServer = createBatonServer(store, { insecureNoAuth: true, maxSweepMs: 200, ...options });
+    const server: BatonServer = createBatonServer(wrap(store), { insecureNoAuth: true, maxSweepMs: 200, ...options });
     const url = await server.listen(0);
     await store.registerTasks(demoTasks.map((t) => ({ task: t.name, queue: t.queue })));
     const agents: Agent[] = [];
@@ -180,6 +184,66 @@ describe('GET /metrics on one server (SQLite, in-process agents)', () => {
     expect(n.types.get('baton_desired_agents')).toBe('gauge');
     expect(n.series('baton_desired_agents')).toEqual([]);
     expect(n.series('baton_gpus_stranded')).toEqual([]);
+    // A provider that fails leaves its gauges out; the rest is served.
+    const failing = await startServer({
+      poolSignals: async () => {
+        throw new Error('scaling not ready');
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    const f = await scrape(failing.url);
+    expect(f.series('baton_desired_agents')).toEqual([]);
+    expect(f.value('baton_jobs_pending', { queue: 'default' })).toBe(0);
+  });
+
+  it('reads the store once for concurrent scrapes, and again only after a second', async () => {
+    let reads = 0;
+    const s = await startServer(
+      {},
+      (store) =>
+        new Proxy(store, {
+          get(target, key, receiver) {
+            if (key === 'queueStats') {
+              return () => {
+                reads++;
+                return target.queueStats();
+              };
+            }
+            const value = Reflect.get(target, key, receiver);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }),
+    );
+    const before = reads;
+    await Promise.all(Array.from({ length: 5 }, () => scrape(s.url)));
+    expect(reads - before).toBe(1);
+    await new Promise((r) => setTimeout(r, 1100));
+    await scrape(s.url);
+    expect(reads - before).toBe(2);
+  });
+
+  it('counts a pool an older server reports (slots, no pool figures) with zeros for what it lacks', async () => {
+    const s = await startServer();
+    const slots = { name: 'legacy', capacity: 8, target: 8, used: 2, available: 6, holders: 2 };
+    await s.store.putAgents(
+      'server-older',
+      {
+        agents: [],
+        pools: {
+          slots: [slots],
+          totals: { capacity: 8, used: 2, available: 6 },
+          gpus: { total: 0, used: 0, available: 0, unhealthy: 0 },
+        },
+      },
+      60_000,
+    );
+    const m = await scrape(s.url);
+    expect(m.value('baton_slots_capacity', { pool: 'legacy' })).toBe(8);
+    expect(m.value('baton_slots_used', { pool: 'legacy' })).toBe(2);
+    expect(m.value('baton_slots_available', { pool: 'legacy' })).toBe(6);
+    expect(m.value('baton_gpus_total', { pool: 'legacy' })).toBe(0);
+    expect(m.value('baton_agents', { pool: 'legacy', state: 'connected' })).toBe(0);
+    expect(m.series('baton_jobs_running')).toEqual([]);
   });
 });
 

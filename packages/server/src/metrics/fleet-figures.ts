@@ -1,4 +1,5 @@
 import type { QueueStats, Store } from '@baton/store';
+import type { Logger } from 'pino';
 import type { AgentSession } from '../agents/agent-session.js';
 import type { CapacityReport, PoolFigures } from '../agents/capacity-report.js';
 import { capacityReport, mergeCapacity, mergePoolFigures, poolFigures } from '../agents/capacity-report.js';
@@ -30,6 +31,7 @@ export interface FleetFigureDeps {
   /** This server's agents (its own figures are exact; the other servers' come from their reports). */
   agents(): readonly AgentSession[];
   poolSignals?: PoolSignals | undefined;
+  logger: Logger;
   /** How long one read serves later scrapes. [1 000] */
   maxAgeMs?: number;
 }
@@ -59,13 +61,23 @@ export class FleetFigureReader {
     return this.reading;
   }
 
+  /** The provider's signals; when it fails, the scrape goes on without them (and says so in the log). */
+  private async signals(): Promise<PoolSignal[] | null> {
+    if (!this.deps.poolSignals) return null;
+    try {
+      return await this.deps.poolSignals();
+    } catch (err) {
+      this.deps.logger.warn(
+        { err },
+        'pool signals unavailable: /metrics leaves baton_desired_agents and baton_gpus_stranded out',
+      );
+      return null;
+    }
+  }
+
   private async readNow(): Promise<FleetFigures> {
     const { store, serverId } = this.deps;
-    const [queues, reports, signals] = await Promise.all([
-      store.queueStats(),
-      store.agentReports(),
-      this.deps.poolSignals ? this.deps.poolSignals() : Promise.resolve(null),
-    ]);
+    const [queues, reports, signals] = await Promise.all([store.queueStats(), store.agentReports(), this.signals()]);
     const sessions = this.deps.agents();
     const capacity: CapacityReport[] = [capacityReport(sessions)];
     const pools: PoolFigures[][] = [poolFigures(sessions)];

@@ -73,16 +73,23 @@ export function registerFleetGauges(registry: Registry, reader: FleetFigureReade
   slot('capacity', 'Slots of connected agents (draining included), per pool');
   slot('used', 'Slots jobs hold, per pool');
   slot('available', 'Slots new work can take now, per pool');
+  // A pool only an older server reports (slots, no pool figures) still gets its series, at 0.
+  const figuresOf = (f: FleetFigures) => {
+    const byPool = new Map(f.pools.map((p) => [p.pool, p]));
+    return [...poolNames(f)].map((pool) => ({ pool, figures: byPool.get(pool) }));
+  };
   const gpu = (key: 'total' | 'used' | 'unhealthy', help: string) => {
     const g = gauge(`baton_gpus_${key}`, help, ['pool'], (f) => {
-      for (const p of f.pools) g.set({ pool: p.pool }, p.gpus[key]);
+      for (const { pool, figures } of figuresOf(f)) g.set({ pool }, figures?.gpus[key] ?? 0);
     });
   };
   gpu('total', 'GPUs of connected agents, per pool');
   gpu('used', 'GPUs jobs hold, per pool');
   gpu('unhealthy', 'GPUs reported unhealthy, per pool');
   const agents = gauge('baton_agents', 'Agents per pool and session state', ['pool', 'state'], (f) => {
-    for (const p of f.pools) for (const state of AGENT_STATES) agents.set({ pool: p.pool, state }, p.agents[state]);
+    for (const { pool, figures } of figuresOf(f)) {
+      for (const state of AGENT_STATES) agents.set({ pool, state }, figures?.agents[state] ?? 0);
+    }
   });
 
   // Fed by the scaling work's provider; without one these have no series.

@@ -40,6 +40,7 @@ export class ServerMetrics {
       serverId: deps.serverId,
       agents: deps.agents,
       poolSignals: deps.poolSignals,
+      logger: deps.logger,
     });
     registerFleetGauges(this.registry, this.fleet);
   }
