@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, demoTasks } from '@baton/agent';
 import { pino } from 'pino';
+import { BatonError } from '@baton/core';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
@@ -220,6 +221,39 @@ describe('GET /metrics on one server (SQLite, in-process agents)', () => {
     await new Promise((r) => setTimeout(r, 1100));
     await scrape(s.url);
     expect(reads - before).toBe(2);
+  });
+
+  it("serves this server's own metrics when the store cannot be read, and says the fleet's are missing", async () => {
+    let down = false;
+    const s = await startServer(
+      { logger: pino({ level: 'silent' }) },
+      (store) =>
+        new Proxy(store, {
+          get(target, key, receiver) {
+            if (key === 'queueStats') {
+              return () => {
+                if (down) return Promise.reject(new BatonError('STORE_UNAVAILABLE', 'the store is down', 503));
+                return target.queueStats();
+              };
+            }
+            const value = Reflect.get(target, key, receiver);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }),
+    );
+    expect((await scrape(s.url)).value('baton_fleet_figures_up')).toBe(1);
+    await new Promise((r) => setTimeout(r, 1100)); // past the cached read
+    down = true;
+    const m = await scrape(s.url);
+    expect(m.value('baton_fleet_figures_up')).toBe(0);
+    expect(m.series('baton_jobs_pending')).toEqual([]);
+    expect(m.series('baton_slots_capacity')).toEqual([]);
+    expect(m.value('baton_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBe(1);
+    expect(m.types.get('process_cpu_user_seconds_total')).toBe('counter');
+    down = false;
+    const back = await scrape(s.url);
+    expect(back.value('baton_fleet_figures_up')).toBe(1);
+    expect(back.value('baton_jobs_pending', { queue: 'default' })).toBe(0);
   });
 
   it('counts a pool an older server reports (slots, no pool figures) with zeros for what it lacks', async () => {

@@ -1,29 +1,39 @@
 import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
 import { AGENT_STATES } from '../agents/capacity-report.js';
-import type { FleetFigureReader, FleetFigures } from './fleet-figures.js';
+import type { FleetFigures } from './fleet-figures.js';
 
 type Collect = (f: FleetFigures) => void;
 
 /**
- * The fleet's gauges, set from one {@link FleetFigureReader} read at each scrape. Every server
- * of a store exports the same values: sum them over one server only (or take `max`).
+ * The fleet's gauges, set at each scrape from the figures `current()` gives: the scrape's one
+ * read (see server-metrics.ts), or null when the store could not be read, and then they have
+ * no series (`baton_fleet_figures_up` says 0). Every server of a store exports the same
+ * values: query one server (or take `max`), never sum them.
  */
-export function registerFleetGauges(registry: Registry, reader: FleetFigureReader): void {
+export function registerFleetGauges(registry: Registry, current: () => FleetFigures | null): void {
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], collect: Collect) => {
     const g: Gauge<L> = new Gauge<L>({
       name,
       help,
       labelNames,
       registers: [registry],
-      async collect() {
-        const figures = await reader.read();
+      collect() {
         g.reset();
-        collect(figures);
+        const figures = current();
+        if (figures) collect(figures);
       },
     });
     return g;
   };
+  const up = new Gauge({
+    name: 'baton_fleet_figures_up',
+    help: "1 when this scrape read the fleet's figures from the store, 0 when it could not (the fleet gauges are then left out)",
+    registers: [registry],
+    collect() {
+      up.set(current() ? 1 : 0);
+    },
+  });
 
   const pending = gauge('baton_jobs_pending', 'Jobs queued and ready to run, per queue', ['queue'], (f) => {
     for (const q of f.queues) pending.set({ queue: q.queue }, q.counts.queued);

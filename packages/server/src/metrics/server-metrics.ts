@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentSession } from '../agents/agent-session.js';
 import { FleetFigureReader } from './fleet-figures.js';
-import type { PoolSignals } from './fleet-figures.js';
+import type { FleetFigures, PoolSignals } from './fleet-figures.js';
 import { registerFleetGauges } from './fleet-gauges.js';
 import { installHttpMetrics } from './http-metrics.js';
 import { JobCounters } from './job-counters.js';
@@ -31,6 +31,9 @@ export class ServerMetrics {
   readonly registry = new Registry();
   readonly jobs: JobCounters;
   private readonly fleet: FleetFigureReader;
+  /** The fleet's figures of the latest scrape; null when its read failed. */
+  private figures: FleetFigures | null = null;
+  private readonly logger: Logger;
 
   constructor(deps: ServerMetricsDeps) {
     collectDefaultMetrics({ register: this.registry });
@@ -42,7 +45,8 @@ export class ServerMetrics {
       poolSignals: deps.poolSignals,
       logger: deps.logger,
     });
-    registerFleetGauges(this.registry, this.fleet);
+    registerFleetGauges(this.registry, () => this.figures);
+    this.logger = deps.logger;
   }
 
   get contentType(): string {
@@ -55,9 +59,21 @@ export class ServerMetrics {
     registerMetricsRoute(app, this);
   }
 
-  /** The exposition text. The fleet is read once first, so every gauge shows the same read. */
+  /**
+   * The exposition text. The fleet is read once first, so every gauge shows the same read. A
+   * store that cannot be read (an outage) leaves the fleet's gauges out; this server's own
+   * metrics are served all the same.
+   */
   async text(): Promise<string> {
-    await this.fleet.read();
+    try {
+      this.figures = await this.fleet.read();
+    } catch (err) {
+      this.figures = null;
+      this.logger.warn(
+        { err },
+        "/metrics: could not read the fleet's figures from the store; serving this server's own",
+      );
+    }
     return this.registry.metrics();
   }
 }
