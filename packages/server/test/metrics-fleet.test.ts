@@ -9,12 +9,10 @@ import type { Exposition } from './metrics-text.js';
 import { parseExposition } from './metrics-text.js';
 
 /**
- * Two servers on one PostgreSQL store: the fleet's figures read the same from either, and
+ * Two servers on one networked store: the fleet's figures read the same from either, and
  * capacity per pool adds up the agents of both.
  */
-const pg = networkedStores('metricsfleet').find((s) => s.name === 'PostgreSQL')!;
-
-describe('GET /metrics with two servers on PostgreSQL', () => {
+describe.each(networkedStores('metricsfleet'))('GET /metrics with two servers on $name', (backing) => {
   const stores: Store[] = [];
   const servers: BatonServer[] = [];
   const agents: Agent[] = [];
@@ -23,10 +21,10 @@ describe('GET /metrics with two servers on PostgreSQL', () => {
     await Promise.all(servers.splice(0).map((s) => s.close()));
     await Promise.all(stores.splice(0).map((s) => s.close()));
   });
-  afterAll(() => pg.cleanup());
+  afterAll(() => backing.cleanup());
 
   const start = async () => {
-    const store = await openStore(pg.url);
+    const store = await openStore(backing.url);
     stores.push(store);
     const server = createBatonServer(store, { insecureNoAuth: true, maxSweepMs: 200 });
     servers.push(server);
