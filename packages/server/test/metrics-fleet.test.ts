@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Agent, demoTasks } from '@baton/agent';
+import type { AnyTaskDefinition } from '@baton/agent';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { createBatonServer } from '@baton/server';
@@ -7,6 +8,7 @@ import type { BatonServer } from '@baton/server';
 import { networkedStores } from '../../../test/networked-stores.js';
 import type { Exposition } from './metrics-text.js';
 import { parseExposition } from './metrics-text.js';
+import { gateTask } from './harness.js';
 
 /**
  * Two servers on one networked store: the fleet's figures read the same from either, and
@@ -30,10 +32,10 @@ describe.each(networkedStores('metricsfleet'))('GET /metrics with two servers on
     servers.push(server);
     return { server, store, url: await server.listen(0) };
   };
-  const agentOn = async (server: BatonServer, pool: string, concurrency: number) => {
+  const agentOn = async (server: BatonServer, pool: string, concurrency: number, tasks: AnyTaskDefinition[] = []) => {
     const agent = new Agent({
       link: server.localLink(),
-      tasks: [...demoTasks],
+      tasks: [...demoTasks, ...tasks],
       queues: ['metrics-idle'],
       pool,
       concurrency,
@@ -82,7 +84,8 @@ describe.each(networkedStores('metricsfleet'))('GET /metrics with two servers on
     // Agents join both servers, in two pools (one pool on both servers), and run the jobs.
     await agentOn(a.server, 'alpha', 2);
     await agentOn(b.server, 'alpha', 1);
-    await agentOn(b.server, 'beta', 3);
+    const gate = gateTask('metrics.fleet-gate');
+    await agentOn(b.server, 'beta', 3, [gate.task]);
     const [ma, mb] = await bothUntil(
       [a.url, b.url],
       (m) =>
@@ -116,5 +119,23 @@ describe.each(networkedStores('metricsfleet'))('GET /metrics with two servers on
     const finished = (m: Exposition) =>
       m.value('baton_jobs_finished_total', { queue: 'default', state: 'succeeded' }) ?? 0;
     expect(finished(ma!) + finished(mb!)).toBe(5);
+
+    // A job held by server B's agent shows as running in its pool from server A too (B's report).
+    await a.store.registerTasks([{ task: 'metrics.fleet-gate', queue: 'default' }]);
+    const held = await fetch(`${a.url}/api/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ task: 'metrics.fleet-gate' }),
+    });
+    expect(held.status).toBe(201);
+    const [ra, rb] = await bothUntil(
+      [a.url, b.url],
+      (m) => m.value('baton_jobs_running', { queue: 'default', pool: 'beta' }) === 1,
+    );
+    for (const m of [ra!, rb!]) {
+      expect(m.value('baton_jobs_running', { queue: 'default', pool: 'alpha' })).toBe(0);
+      expect(m.value('baton_slots_used', { pool: 'beta' })).toBe(1);
+    }
+    gate.release();
   });
 });
