@@ -41,6 +41,8 @@ export interface ServeOptions {
   tlsKey?: string;
   /** `--config baton.yaml`: the pools whose scaling the server decides. */
   config?: string;
+  /** `--no-metrics` sets it false; `BATON_METRICS` is read where the server is made (see {@link metricsOf}). */
+  metrics?: boolean;
   logLevel: string;
   /** The pools of a baton.yaml already loaded (`baton dev --autoscale`); else `config` is read. */
   scalingConfig?: BatonConfig;
@@ -77,6 +79,7 @@ export function withServeOptions(command: Command, defaults: { store: string; po
       '--trust-proxy <addresses>',
       'reverse proxies in front of the API (IPs or CIDR ranges, comma-separated): their X-Forwarded-For names the client',
     )
+    .option('--no-metrics', 'serve no /metrics (or BATON_METRICS=false; default: served, without a token)')
     .option('--no-fair-share', "run users' jobs first come, first served within a priority class (default: fair share)")
     .option(
       '--fair-share-half-life <duration>',
@@ -179,6 +182,19 @@ export function serveLogger(level: string): Logger {
   );
 }
 
+/**
+ * Whether to serve `/metrics`: not with `--no-metrics`; else as `BATON_METRICS` says (`true`,
+ * `false`, `1` or `0`); else yes. Any other value of `BATON_METRICS` is an error, not a guess.
+ */
+export function metricsOf(options: Pick<ServeOptions, 'metrics'>, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (options.metrics === false) return false;
+  const value = env.BATON_METRICS;
+  if (value === undefined || value === '') return true;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new CliError(`BATON_METRICS must be true, false, 1 or 0 (got ${JSON.stringify(value.slice(0, 40))})`, 2);
+}
+
 /** `--admin-token` given on the command line, else `BATON_ADMIN_TOKEN`, else none. */
 export function adminTokenOf(options: ServeOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
   return options.adminToken ?? (env.BATON_ADMIN_TOKEN || undefined);
@@ -197,6 +213,7 @@ function checkAdminToken(token: string): void {
 /** Opens the store and builds the server from the shared flags, with clear errors. */
 export async function serve(options: ServeOptions, logger: Logger): Promise<Serving> {
   const tls = tlsOf(options);
+  const metrics = metricsOf(options);
   if (options.adminToken !== undefined) checkAdminToken(options.adminToken);
   const givenToken =
     options.agentTokenFile === undefined
@@ -221,6 +238,7 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
       adminToken: options.insecureNoAuth ? null : (options.adminToken ?? null),
       insecureNoAuth: options.insecureNoAuth ?? false,
       tls,
+      metrics,
       ...(options.leaseMs !== undefined && { leaseMs: options.leaseMs }),
       ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
       ...(options.agentTimeoutMs !== undefined && { agentTimeoutMs: options.agentTimeoutMs }),

@@ -11,3 +11,4 @@ export type { RetentionOptions, RetentionStats } from './retention.js';
 export { loadConfigFile, parseConfigText, MAX_CONFIG_BYTES } from './scaling/config-file.js';
 export { PoolScaler } from './scaling/pool-scaler.js';
 export type { PoolScaling, ScalingSnapshot } from './scaling/pool-scaler.js';
+export type { PoolSignal, PoolSignals } from './metrics/fleet-figures.js';

@@ -87,6 +87,11 @@ export interface ServerOptions {
    * each should have. Null: no pools are configured and nothing is decided. [null]
    */
   scalingConfig?: BatonConfig | null;
+  /**
+   * Serve `GET /metrics` (Prometheus text, no token; refused through a proxy) and keep the
+   * counters behind it. Off: `/metrics` is a 404. [true]
+   */
+  metrics?: boolean;
 }
 
 /** A server's TLS certificate (chain) and its private key, PEM. */
@@ -177,6 +182,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     maxSweepMs: positiveInt('maxSweepMs', options.maxSweepMs ?? 1000, 10),
     retention: resolveRetention(options.retention),
     scalingConfig: options.scalingConfig ?? null,
+    metrics: options.metrics ?? true,
   };
 }
 

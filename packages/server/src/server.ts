@@ -19,6 +19,7 @@ import { eventsSocket } from './http/events-socket.js';
 import { routeUpgrades } from './http/upgrades.js';
 import { AgentGateway } from './agents/gateway.js';
 import { AgentReporter } from './agents/agent-reporter.js';
+import type { AgentSession } from './agents/agent-session.js';
 import { FleetView } from './agents/fleet-view.js';
 import { SchedulerLoop } from './agents/scheduler-loop.js';
 import { ShardKeeper } from './agents/shard-keeper.js';
@@ -30,11 +31,13 @@ import { registerSystemRoutes } from './http/system-routes.js';
 import { registerWorkflowsRoutes } from './http/workflows-routes.js';
 import { registerWorkflowStepsRoute } from './http/workflow-steps-route.js';
 import { registerScalingRoutes } from './http/scaling-routes.js';
-import { PoolScaler } from './scaling/pool-scaler.js';
+import { PoolScaler, poolSignals } from './scaling/pool-scaler.js';
 import { PoolRoutes } from './scaling/pool-routes.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
 import { resolveServerOptions } from './options.js';
 import { RetentionSweeper } from './retention.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
+import type { PoolSignals } from './metrics/fleet-figures.js';
 import { TaskRoutes } from './task-routes.js';
 import { WorkflowGrowth } from './workflow-growth.js';
 
@@ -65,7 +68,14 @@ export interface BatonServer {
  * A Baton server on a store: the HTTP API, the agent gateway and (unless disabled) the
  * scheduler loop. Stateless apart from its connected agents, so many can share one store.
  */
-export function createBatonServer(store: Store, options: ServerOptions & { logger?: Logger } = {}): BatonServer {
+export function createBatonServer(
+  store: Store,
+  options: ServerOptions & {
+    logger?: Logger;
+    /** Each pool's desired agents and stranded GPUs, for `/metrics` (from the scaling work); none: no such series. */
+    poolSignals?: PoolSignals;
+  } = {},
+): BatonServer {
   const resolved = resolveServerOptions(options);
   const logger = options.logger ?? pino({ level: 'warn' });
   // With TLS, Fastify serves on an https.Server: the same request, upgrade and close API.
@@ -83,7 +93,20 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   const limits = new SubmitLimits(store, quotas);
   // Agents (addSteps) and command steps (POST /api/workflows/:id/steps) grow workflows alike.
   const growth = new WorkflowGrowth({ store, routes, limits, maxPayloadBytes: resolved.maxPayloadBytes });
-  const gateway = new AgentGateway(store, {
+  // One id per server process: it names the server's agent report, its scheduler and its metrics.
+  const serverId = `server-${randomBytes(6).toString('hex')}`;
+  // Created before the parts that count into it; it reads the gateway's agents only at scrape time.
+  const metrics = resolved.metrics
+    ? new ServerMetrics({
+        store,
+        serverId,
+        agents: (): readonly AgentSession[] => gateway.agents(),
+        // The scaling decisions (made when stale): desired agents and stranded GPUs per pool.
+        poolSignals: options.poolSignals ?? (async () => poolSignals(await scaling.current())),
+        logger,
+      })
+    : null;
+  const gateway: AgentGateway = new AgentGateway(store, {
     leaseMs: resolved.leaseMs,
     heartbeatMs: resolved.heartbeatMs,
     agentTimeoutMs: resolved.agentTimeoutMs,
@@ -91,9 +114,8 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
     routeTtlMs: resolved.routeTtlMs,
     logger,
     growth,
+    metrics: metrics?.jobs,
   });
-  // One id per server process: it names the server's agent report and its scheduler.
-  const serverId = `server-${randomBytes(6).toString('hex')}`;
   // The other servers' agents, as their reports say: the scheduler places onto them, and every
   // server (one without a scheduler too) explains a pending job against the whole fleet.
   const fleet = new FleetView(store, serverId);
@@ -112,6 +134,7 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
         serverId,
         shards,
         fleet,
+        metrics: metrics?.jobs,
       })
     : null;
   const reporter = new AgentReporter(store, gateway, {
@@ -164,12 +187,14 @@ export function createBatonServer(store: Store, options: ServerOptions & { logge
   installJsonBodyParser(app);
   installErrorHandling(app);
   installAuthentication(app, auth);
+  metrics?.install(app);
   registerJobsRoutes(app, {
     limits,
     store,
     routes,
     scheduler,
     fleetAgents,
+    metrics: metrics?.jobs,
     maxPayloadBytes: resolved.maxPayloadBytes,
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });

@@ -127,6 +127,51 @@ describe('GET /api/scaling', () => {
   });
 });
 
+describe('scaling signals in /metrics', () => {
+  it('exports desired agents per configured pool and GPUs stranded by fragmentation', async () => {
+    const gpuConfig = parseConfigText(`
+pools:
+  gpu:
+    queues: [train]
+    tasks: [demo.sleep]
+    max: 3
+    gpusPerAgent: 4
+`);
+    h = await startHarness({ agents: 0, scalingConfig: gpuConfig });
+    const gpus = [0, 1, 2, 3].map((index) => ({
+      index,
+      uuid: `GPU-${index}`,
+      name: 'test',
+      memoryMb: 1000,
+      healthy: true,
+    }));
+    const agent = new Agent({
+      link: h.server.localLink(),
+      tasks: demoTasks,
+      concurrency: 4,
+      pool: 'gpu',
+      queues: ['train'],
+      gpus,
+    });
+    h.agents.push(agent);
+    await agent.start();
+    const sleep = (gpus: number) =>
+      h!.post('/api/jobs', { task: 'demo.sleep', queue: 'train', payload: { ms: 60_000 }, resources: { gpus } });
+    const two = await sleep(2);
+    expect(two.status).toBe(201);
+    await h.waitFor(two.body.id as string, (j) => j.state === 'running');
+    // Two GPUs free, and the only job waiting wants four: the two are stranded.
+    expect((await sleep(4)).status).toBe(201);
+    const snapshot = await h.server.scaling.sync();
+    expect(snapshot.strandedGpus).toEqual({ gpu: 2 });
+    // (4 pending + 2 running) GPUs / (4 per agent × 0.8) → 2 agents.
+    expect(snapshot.pools[0]).toMatchObject({ pool: 'gpu', unit: 'gpus', load: 6, desired: 2, current: 1 });
+    const text = (await h.request('GET', '/metrics')).body as string;
+    expect(text).toMatch(/^baton_desired_agents\{pool="gpu"\} 2$/m);
+    expect(text).toMatch(/^baton_gpus_stranded\{pool="gpu"\} 2$/m);
+  });
+});
+
 describe('task routes of pools at zero', () => {
   it('keeps accepting the tasks a pool served after its last agent left, and only on its queues', async () => {
     const noTasks = parseConfigText('pools:\n  burst:\n    queues: [burst]\n    max: 2\n    slotsPerAgent: 1\n');

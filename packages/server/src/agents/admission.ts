@@ -81,6 +81,7 @@ export function dispatch(
       endsBy: a.job.timeoutMs === null ? Infinity : now + a.job.timeoutMs,
       priority: priorities.get(a.job.id) ?? null,
       owner: a.job.owner,
+      queue: a.job.queue,
       startedAt: now,
     });
     let list = byAgent.get(session);

@@ -1,7 +1,7 @@
 import type { Store } from '@baton/store';
 import type { Logger } from 'pino';
 import { agentJson } from './agent-json.js';
-import { capacityReport } from './capacity-report.js';
+import { capacityReport, poolFigures } from './capacity-report.js';
 import { toReport } from './capacity-wire.js';
 import type { AgentGateway } from './gateway.js';
 
@@ -76,6 +76,7 @@ export class AgentReporter {
         const report = toReport(this.gateway.capacity(), {
           views: sessions.map(agentJson),
           pools: capacityReport(sessions),
+          poolFigures: poolFigures(sessions),
         });
         await this.store.putAgents(serverId, report, ttlMs);
         await this.store.publish({ type: 'capacity', serverId });

@@ -4,6 +4,7 @@ import type { Store } from '@baton/store';
 import type { Logger } from 'pino';
 import type { AgentSession } from './agent-session.js';
 import { Batcher } from './batcher.js';
+import type { JobMetrics } from '../metrics/job-metrics.js';
 
 const PREEMPTED_MESSAGE = 'stopped for a higher-priority job; back in the queue, the attempt not spent';
 
@@ -20,7 +21,7 @@ export class AgentReports {
 
   constructor(
     store: Store,
-    private readonly options: { leaseMs: number; logger: Logger },
+    private readonly options: { leaseMs: number; logger: Logger; metrics?: JobMetrics | undefined },
     /** Room on an agent came back. */
     private readonly freed: () => void,
   ) {
@@ -138,9 +139,19 @@ export class AgentReports {
       session?.outcomeUnrecorded(jobIds);
       throw err;
     }
+    if (this.options.metrics) this.counted(this.options.metrics, session, results);
     for (const jobId of jobIds) session?.release(jobId);
     this.freed();
     return results;
+  }
+
+  /** Outcomes the store recorded, counted with their queue and run time while the jobs are still held. */
+  private counted(metrics: JobMetrics, session: AgentSession | null, results: readonly TransitionResult[]): void {
+    for (const r of results) {
+      if (!r.ok) continue;
+      const held = session?.held.get(r.jobId);
+      metrics.finished(held?.queue, r.state, held?.startedAt);
+    }
   }
 
   /** The store answered start or heartbeat reports: leases it renewed count from now. */

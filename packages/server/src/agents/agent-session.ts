@@ -34,6 +34,8 @@ export interface HeldJob {
   priority?: PriorityClass | null;
   /** Who submitted it, when known. */
   owner?: string | null;
+  /** Its queue, when known (null for a job re-adopted on resume): for the metrics' per-queue figures. */
+  queue?: string | null;
   /** When it was handed to the agent (epoch ms); for a resumed job, when it was re-adopted. */
   startedAt?: number;
   /** The agent was told to stop it for a higher-class job: its room comes back when it reports. */
@@ -162,6 +164,7 @@ export class AgentSession {
       endsBy: job.endsBy,
       priority: job.priority ?? null,
       owner: job.owner ?? null,
+      queue: job.queue ?? null,
       startedAt: job.startedAt ?? now,
       preempting: job.preempting ?? false,
       renewedAt: job.renewedAt ?? now,

@@ -1,4 +1,4 @@
-import type { AgentSession } from './agent-session.js';
+import type { AgentSession, AgentSessionState } from './agent-session.js';
 
 export interface PoolSlots {
   name: string;
@@ -72,4 +72,79 @@ export function mergeCapacity(parts: readonly CapacityReport[]): CapacityReport 
     for (const k of ['total', 'used', 'available', 'unhealthy'] as const) gpus[k] += part.gpus[k];
   }
   return { slots: [...pools.values()].sort((a, b) => a.name.localeCompare(b.name)), totals, gpus };
+}
+
+/** Agent session states, in the order metrics list them. */
+export const AGENT_STATES: readonly AgentSessionState[] = ['connected', 'draining', 'disconnected'];
+
+/** The queue label of jobs whose queue this server does not know (re-adopted on resume); no queue is named so. */
+export const UNKNOWN_QUEUE = '_unknown';
+
+/**
+ * A pool's figures for `/metrics`, beyond its slots: its agents by state, its GPUs, and the
+ * leased jobs its agents hold by queue. Reported to the store with the slots (an older
+ * server's report lacks them: its pools then count zero here).
+ */
+export interface PoolFigures {
+  pool: string;
+  agents: Record<AgentSessionState, number>;
+  /** GPUs of the pool's agents that are not disconnected (as `CapacityReport.gpus` counts them). */
+  gpus: { total: number; used: number; unhealthy: number };
+  /** Leased jobs by queue; every queue the pool's agents serve is listed, 0 when none runs. */
+  running: Record<string, number>;
+}
+
+/** The pool figures of this server's agents, sorted by pool. */
+export function poolFigures(sessions: readonly AgentSession[]): PoolFigures[] {
+  const pools = new Map<string, PoolFigures>();
+  for (const s of sessions) {
+    const { pool, queues } = s.declaration;
+    let entry = pools.get(pool);
+    if (!entry) pools.set(pool, (entry = emptyPool(pool)));
+    entry.agents[s.state]++;
+    for (const queue of queues) entry.running[queue] ??= 0;
+    // Room held for an assignment still being made ('' token) is not a leased job yet.
+    for (const held of s.held.values()) {
+      if (held.leaseToken === '') continue;
+      const queue = held.queue ?? UNKNOWN_QUEUE;
+      entry.running[queue] = (entry.running[queue] ?? 0) + 1;
+    }
+    if (s.state === 'disconnected') continue;
+    for (const gpu of s.gpus.values()) {
+      entry.gpus.total++;
+      if (s.gpuHolder(gpu.index) !== undefined) entry.gpus.used++;
+      if (!gpu.healthy) entry.gpus.unhealthy++;
+    }
+  }
+  return [...pools.values()].sort((a, b) => a.pool.localeCompare(b.pool));
+}
+
+/**
+ * Adds up several servers' pool figures (pools of one name are one pool). Entries that are not
+ * well-formed (a newer or broken server's) are skipped.
+ */
+export function mergePoolFigures(parts: readonly (readonly PoolFigures[])[]): PoolFigures[] {
+  const pools = new Map<string, PoolFigures>();
+  const count = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0);
+  for (const part of parts) {
+    for (const p of part) {
+      if (typeof p?.pool !== 'string') continue;
+      let entry = pools.get(p.pool);
+      if (!entry) pools.set(p.pool, (entry = emptyPool(p.pool)));
+      for (const state of AGENT_STATES) entry.agents[state] += count(p.agents?.[state]);
+      for (const k of ['total', 'used', 'unhealthy'] as const) entry.gpus[k] += count(p.gpus?.[k]);
+      for (const [queue, n] of Object.entries(p.running ?? {}))
+        entry.running[queue] = (entry.running[queue] ?? 0) + count(n);
+    }
+  }
+  return [...pools.values()].sort((a, b) => a.pool.localeCompare(b.pool));
+}
+
+function emptyPool(pool: string): PoolFigures {
+  return {
+    pool,
+    agents: { connected: 0, draining: 0, disconnected: 0 },
+    gpus: { total: 0, used: 0, unhealthy: 0 },
+    running: {},
+  };
 }

@@ -1,6 +1,6 @@
 import type { AgentCapacity, CapacityRelease, PriorityClass, RunningJobView } from '@baton/core';
 import { PRIORITY_CLASSES } from '@baton/core';
-import type { CapacityReport } from './capacity-report.js';
+import type { CapacityReport, PoolFigures } from './capacity-report.js';
 
 /**
  * An agent's capacity as a server reports it to the store for other servers' schedulers:
@@ -35,6 +35,8 @@ export interface AgentsReport {
   agents: WireCapacity[];
   views?: Record<string, unknown>[];
   pools?: CapacityReport;
+  /** Agents by state, GPUs and running jobs per pool, for `/metrics`: absent from older servers' reports. */
+  poolFigures?: PoolFigures[];
 }
 
 const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
@@ -42,7 +44,7 @@ const unbounded = (n: number | null | undefined): number => (typeof n === 'numbe
 
 export function toReport(
   agents: readonly AgentCapacity[],
-  extra: Pick<AgentsReport, 'views' | 'pools'> = {},
+  extra: Pick<AgentsReport, 'views' | 'pools' | 'poolFigures'> = {},
 ): AgentsReport {
   return {
     ...extra,

@@ -23,6 +23,7 @@ import type { AgentSession } from './agent-session.js';
 import { moveOffUnhealthyGpus } from './gpu-failover.js';
 import { AgentLiveness } from './liveness.js';
 import { RouteKeeper } from './route-keeper.js';
+import type { JobMetrics } from '../metrics/job-metrics.js';
 
 export type { AgentConnection } from './agent-connection.js';
 
@@ -38,6 +39,8 @@ export interface GatewayOptions {
   logger: Logger;
   /** Grows workflows for agents' running steps (the server's workflow-growth.ts). */
   growth: { add(request: AddStepsRequest): Promise<AddedSteps> };
+  /** Counts outcomes, failovers and waits (absent: metrics are off). */
+  metrics?: JobMetrics | undefined;
 }
 
 interface GatewayEvents {
@@ -146,7 +149,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
 
   /** Unhealthy GPUs leave capacity; the jobs on them go back to the queue and their agent stops them. */
   private async gpuHealth(session: AgentSession, changes: GpuHealth[]): Promise<void> {
-    await moveOffUnhealthyGpus(this.store, this.options.logger, session, changes);
+    await moveOffUnhealthyGpus(this.store, this.options.logger, session, changes, this.options.metrics);
     this.emit('capacity');
   }
 
@@ -185,6 +188,7 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
   async admit(offers: readonly Offer[]): Promise<JobAssignment[]> {
     const { assignments, accepted } = await admit(this.store, this.sessions, offers, this.options.leaseMs);
     if (accepted === 0) return [];
+    this.options.metrics?.assigned(assignments);
     this.dispatch(assignments, prioritiesOf(offers));
     if (assignments.length < accepted) this.emit('capacity'); // room held for jobs others took
     return assignments;

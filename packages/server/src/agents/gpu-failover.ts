@@ -2,6 +2,7 @@ import type { GpuHealth } from '@baton/core';
 import type { Store } from '@baton/store';
 import type { Logger } from 'pino';
 import type { AgentSession } from './agent-session.js';
+import type { JobMetrics } from '../metrics/job-metrics.js';
 
 /**
  * Applies an agent's GPU health changes to its session. The job on a GPU that became
@@ -12,6 +13,7 @@ export async function moveOffUnhealthyGpus(
   logger: Logger,
   session: AgentSession,
   changes: GpuHealth[],
+  metrics?: JobMetrics,
 ): Promise<void> {
   const moved: { jobId: string; leaseToken: string; index: number; reason: string }[] = [];
   for (const change of changes) {
@@ -31,7 +33,7 @@ export async function moveOffUnhealthyGpus(
   }
   logger.warn({ agentId: session.id, changes, moved: moved.map((m) => m.jobId) }, 'GPU health changed');
   if (moved.length > 0) {
-    await store.release(
+    const results = await store.release(
       moved.map((m) => ({
         jobId: m.jobId,
         leaseToken: m.leaseToken,
@@ -42,6 +44,7 @@ export async function moveOffUnhealthyGpus(
         },
       })),
     );
+    metrics?.released('gpu_unhealthy', results, (jobId) => session.held.get(jobId));
     for (const m of moved) session.release(m.jobId);
     session.inbox?.abort(
       moved.map((m) => m.jobId),

@@ -1,7 +1,8 @@
 import type { JobError } from '@baton/core';
 import type { Store } from '@baton/store';
 import type { Logger } from 'pino';
-import type { AgentSession } from './agent-session.js';
+import type { AgentSession, HeldJob } from './agent-session.js';
+import type { JobMetrics } from '../metrics/job-metrics.js';
 
 export interface LivenessOptions {
   leaseMs: number;
@@ -11,6 +12,7 @@ export interface LivenessOptions {
   /** An agent whose connection closed and that is not back this long after is gone: its jobs are released. */
   reconnectGraceMs: number;
   logger: Logger;
+  metrics?: JobMetrics | undefined;
 }
 
 /** What the liveness watch needs of the gateway that owns the sessions. */
@@ -159,7 +161,7 @@ export class AgentLiveness {
    * release, and it stays. This assumes the servers' clocks agree to well within a heartbeat,
    * as lease expiry itself does. A job no longer leased to the agent is refused as well.
    */
-  private async releaseJobs(session: AgentSession, leased: [string, { leaseToken: string }][]): Promise<void> {
+  private async releaseJobs(session: AgentSession, leased: [string, HeldJob][]): Promise<void> {
     const { leaseMs, reconnectGraceMs, logger } = this.options;
     const leaseExpiresBy = session.leasesRenewedAt + leaseMs;
     const error: JobError = {
@@ -173,6 +175,8 @@ export class AgentLiveness {
         : await this.store.release(
             leased.map(([jobId, { leaseToken }]) => ({ jobId, leaseToken, error, leaseExpiresBy })),
           );
+    const held = new Map(leased);
+    this.options.metrics?.released('agent_lost', results, (jobId) => held.get(jobId));
     const released = results.filter((r) => r.ok).map((r) => r.jobId);
     const renewedElsewhere = results.filter((r) => !r.ok && r.code === 'LEASE_RENEWED').map((r) => r.jobId);
     logger.warn(

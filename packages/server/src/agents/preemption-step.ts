@@ -3,6 +3,7 @@ import { planPreemptions } from '@baton/core';
 import type { Store } from '@baton/store';
 import type { Logger } from 'pino';
 import type { AgentGateway } from './gateway.js';
+import type { JobMetrics } from '../metrics/job-metrics.js';
 
 /** Said to a preempted job (its AbortSignal's reason) and logged. */
 export const PREEMPT_REASON = 'preempted for a higher-priority job';
@@ -16,7 +17,7 @@ export const PREEMPT_REASON = 'preempted for a higher-priority job';
  * then frees for the waiting job. Returns the waiting jobs' reasons (`WAITING_FOR_PREEMPTION`).
  */
 export async function preemptForWaiting(
-  deps: { store: Store; gateway: AgentGateway; logger: Logger },
+  deps: { store: Store; gateway: AgentGateway; logger: Logger; metrics?: JobMetrics | undefined },
   pass: {
     admitted: readonly PendingJob[];
     result: PlacementResult;
@@ -39,6 +40,7 @@ export async function preemptForWaiting(
     });
   }
   if (plan.victims.length === 0) return reasons;
+  deps.metrics?.preempted(plan.victims.length);
   const mine = plan.victims.filter((v) => !serverOf.has(v.agentId));
   const stopped = mine.length > 0 ? deps.gateway.preempt(mine, PREEMPT_REASON) : [];
   const elsewhere = new Map<string, { jobId: string; agentId: string }[]>();

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { FleetView } from './fleet-view.js';
 import type { AgentGateway } from './gateway.js';
 import type { ShardKeeper } from './shard-keeper.js';
+import type { JobMetrics } from '../metrics/job-metrics.js';
 
 export interface SchedulerLoopOptions {
   leaseMs: number;
@@ -31,6 +32,8 @@ export interface SchedulerLoopOptions {
   quotas: QuotaBook;
   /** Interleave owners by fair share (else first come, first served within a class). */
   fairShare: boolean;
+  /** Times passes, counts expired leases and preemptions (absent: metrics are off). */
+  metrics?: JobMetrics | undefined;
 }
 
 /**
@@ -166,6 +169,7 @@ export class SchedulerLoop {
     this.passing = true;
     this.again = false;
     let retryAt: number | null = null;
+    const timed = this.options.metrics?.passTimer();
     try {
       const now = Date.now();
       if (now >= this.nextSweepAt()) await this.sweep(now);
@@ -179,6 +183,7 @@ export class SchedulerLoop {
       this.lastSweepAt = 0; // sweep on the retry
     } finally {
       this.passing = false;
+      timed?.();
     }
     if (this.state !== 'running') return;
     if (this.timer) clearTimeout(this.timer);
@@ -195,7 +200,9 @@ export class SchedulerLoop {
   /** Promotes due delayed jobs and expires dead leases, learning when the next of each is due. */
   private async sweep(now: number): Promise<void> {
     const { nextRunAt } = await this.store.promoteDue();
-    const { nextExpiryAt } = await this.store.expireLeases();
+    const expired = await this.store.expireLeases();
+    this.options.metrics?.expired(expired);
+    const { nextExpiryAt } = expired;
     this.nextRunAt = nextRunAt ?? Infinity;
     this.nextExpiryAt = nextExpiryAt ?? Infinity;
     this.lastSweepAt = now;
@@ -360,7 +367,7 @@ export class SchedulerLoop {
     const { placements } = result;
     this.reasons = order.explain(result);
     const preempting = await preemptForWaiting(
-      { store: this.store, gateway: this.gateway, logger: this.options.logger },
+      { store: this.store, gateway: this.gateway, logger: this.options.logger, metrics: this.options.metrics },
       { admitted: order.admitted, result, agents, serverOf },
     );
     for (const [jobId, reason] of preempting) this.reasons.set(jobId, reason);

@@ -17,7 +17,8 @@ declare module 'fastify' {
 /**
  * Every `/api/*` request is authenticated before its body is read: no token, a bad one, or an
  * address that sent too many bad ones is refused here (401, 429). `/healthz` and `/readyz`
- * stay open for probes. An unknown `/api` path is a 401 too, so routes cannot be mapped
+ * stay open for probes, and `/metrics` for the in-cluster scraper (it refuses proxied requests
+ * itself: metrics/metrics-route.ts). An unknown `/api` path is a 401 too, so routes cannot be mapped
  * without a token. The one exception, `POST /api/workflows/:id/steps`, is authorized by the
  * lease token its body carries: it acts as no user.
  */

@@ -18,6 +18,7 @@ import type { TaskRoutes } from '../task-routes.js';
 import type { SchedulerLoop } from '../agents/scheduler-loop.js';
 import { explainPending } from '../agents/explain-pending.js';
 import { jobIdOf } from './job-id.js';
+import type { JobMetrics } from '../metrics/job-metrics.js';
 import { jobJson } from './job-json.js';
 import { registerLogsRoutes } from './logs-routes.js';
 
@@ -34,6 +35,8 @@ export interface JobsRoutesOptions {
   fleetAgents: () => Promise<AgentCapacity[]>;
   /** Submit-side quotas (rate, jobs waiting), checked before anything is stored. */
   limits: SubmitLimits;
+  /** Counts cancels (absent: metrics are off). */
+  metrics?: JobMetrics | undefined;
 }
 
 /**
@@ -131,8 +134,10 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
 
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', async (request) => {
     const id = jobIdOf(request);
-    await visibleJob(store, request, id);
-    return jobJson(await store.cancel(id));
+    const before = await visibleJob(store, request, id);
+    const job = await store.cancel(id);
+    if (before.state !== 'cancelled') options.metrics?.finished(job.queue, job.state);
+    return jobJson(job);
   });
 
   // An admin sees every job's counts; a user the same queues with their own jobs' counts.

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AgentCapacity, BatonConfig, PoolDecision, PoolMemory, QueueBacklog } from '@baton/core';
 import { chooseDrain, decidePool, emptyPoolMemory, poolDemand, strandedGpus, unitsPerAgent } from '@baton/core';
 import type { Store } from '@baton/store';
+import type { PoolSignal } from '../metrics/fleet-figures.js';
 
 /** Pending jobs read per queue to learn the backlog's shape; the queue's count scales it. */
 export const BACKLOG_SAMPLE = 200;
@@ -98,8 +99,12 @@ export class PoolScaler {
   private async decide(now: number): Promise<ScalingSnapshot> {
     const { store, config } = this.deps;
     const [stats, agents] = await Promise.all([store.queueStats(), this.deps.fleetAgents()]);
+    const pools = config?.pools ?? [];
+    // The backlog's shape matters to configured pools and to GPUs that may be stranded; with
+    // neither, the counts alone do.
+    const sample = pools.length > 0 || agents.some((a) => a.freeGpus.length > 0);
     const waiting = stats
-      .filter((s) => s.counts.queued > 0)
+      .filter((s) => sample && s.counts.queued > 0)
       .sort((a, b) => b.counts.queued - a.counts.queued)
       .slice(0, MAX_SAMPLED_QUEUES);
     const samples = await Promise.all(
@@ -112,7 +117,6 @@ export class PoolScaler {
       sample: sampled.get(s.queue) ?? [],
     }));
 
-    const pools = config?.pools ?? [];
     const byPool = new Map<string, AgentCapacity[]>();
     for (const a of agents) byPool.set(a.pool, [...(byPool.get(a.pool) ?? []), a]);
     const active = new Set([...byPool.keys()].filter((p) => (byPool.get(p)?.length ?? 0) > 0));
@@ -162,4 +166,16 @@ export class PoolScaler {
     };
     return this.snapshot;
   }
+}
+
+/** What `/metrics` shows of the decisions: each pool's desired agents (configured pools) and stranded GPUs. */
+export function poolSignals(snapshot: ScalingSnapshot): PoolSignal[] {
+  const signals = new Map<string, PoolSignal>();
+  for (const p of snapshot.pools) signals.set(p.pool, { pool: p.pool, desired: p.desired, strandedGpus: 0 });
+  for (const [pool, stranded] of Object.entries(snapshot.strandedGpus)) {
+    const known = signals.get(pool);
+    if (known) known.strandedGpus = stranded;
+    else signals.set(pool, { pool, desired: null, strandedGpus: stranded });
+  }
+  return [...signals.values()];
 }
