@@ -7,6 +7,7 @@ import { DEFAULT_HALF_LIFE_S, POLICY_NAMES } from './packing/policies.js';
 import { DEFAULT_FAIR_WINDOW_S } from './packing/report.js';
 import type { TimeLimits } from './packing/run.js';
 import { TIME_LIMITS, runPacking } from './packing/run.js';
+import { runAutoscale } from './autoscale.js';
 import { runFailover } from './failover.js';
 import { DEFAULT_SEED, runScheduler, runSchedulerScaling } from './scheduler.js';
 import { TraceError } from './packing/trace.js';
@@ -18,7 +19,7 @@ import { runWorkflowBench } from './workflows.js';
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
 
-const WORKLOADS = ['throughput', 'latency', 'packing', 'failover', 'scheduler', 'workflows'] as const;
+const WORKLOADS = ['throughput', 'latency', 'packing', 'failover', 'scheduler', 'workflows', 'autoscale'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const USAGE = `usage: npm run bench -- WORKLOAD [flags]
@@ -79,6 +80,17 @@ workflows    W workflows of S no-op steps (a root, S − 2 steps that need it, a
   --fan-out F         steps of the wide workflow (default 10000; 0 skips it)
   --concurrency C     the agent's concurrency (default 50)
   --repeat K          runs (default 1)
+  --timeout-s T       limit per run in seconds (default 300)
+
+autoscale    baton dev --autoscale with one pool at zero; a burst of N jobs on its queue; the pool's
+             agents sampled until it is back at zero: first agent, peak, total, agent-seconds
+  --jobs N            jobs of the burst (default 2000)
+  --job-ms MS         each job's run time (default 1000)
+  --max A             the pool's max agents (default 10)
+  --slots S           slots per agent (default 8)
+  --cooldown-s C      the pool's scale-to-zero cooldown (default 30)
+  --sync-s Y          scaling.syncSeconds (default 5)
+  --repeat K          runs (default 1)
   --timeout-s T       limit per run in seconds (default 300)`;
 
 class UsageError extends Error {}
@@ -108,6 +120,11 @@ interface Parsed {
   workflows: number;
   steps: number;
   fanOut: number;
+  jobMs: number;
+  max: number;
+  slots: number;
+  cooldownS: number;
+  syncS: number;
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -174,6 +191,19 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       steps: args.steps,
       fanOut: args.fanOut,
       concurrency: args.concurrency,
+      timeoutMs: args.timeoutS * 1000,
+      log,
+    });
+    return { lines: [result], ok: result.ok };
+  },
+  autoscale: async (args) => {
+    const result = await runAutoscale({
+      jobs: args.jobs,
+      jobMs: args.jobMs,
+      max: args.max,
+      slots: args.slots,
+      cooldownS: args.cooldownS,
+      syncS: args.syncS,
       timeoutMs: args.timeoutS * 1000,
       log,
     });
@@ -259,6 +289,11 @@ function parse(argv: string[]): Parsed | 'help' {
         workflows: { type: 'string' },
         steps: { type: 'string' },
         'fan-out': { type: 'string' },
+        'job-ms': { type: 'string' },
+        max: { type: 'string' },
+        slots: { type: 'string' },
+        'cooldown-s': { type: 'string' },
+        'sync-s': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -294,7 +329,7 @@ function parse(argv: string[]): Parsed | 'help' {
     jobs: positiveInt(
       '--jobs',
       values.jobs,
-      workload === 'failover' ? 12 : workload === 'scheduler' ? 100_000 : 20_000,
+      workload === 'failover' ? 12 : workload === 'scheduler' ? 100_000 : workload === 'autoscale' ? 2000 : 20_000,
     ),
     concurrency: positiveInt('--concurrency', values.concurrency, workload === 'latency' ? 10 : 50),
     chunk,
@@ -316,6 +351,11 @@ function parse(argv: string[]): Parsed | 'help' {
     workflows: positiveInt('--workflows', values.workflows, 1000),
     steps: positiveInt('--steps', values.steps, 10),
     fanOut: values['fan-out'] === undefined ? 10_000 : nonNegativeInt('--fan-out', values['fan-out']),
+    jobMs: positiveInt('--job-ms', values['job-ms'], 1000),
+    max: positiveInt('--max', values.max, 10),
+    slots: positiveInt('--slots', values.slots, 8),
+    cooldownS: values['cooldown-s'] === undefined ? 30 : nonNegativeInt('--cooldown-s', values['cooldown-s']),
+    syncS: positiveInt('--sync-s', values['sync-s'], 5),
   };
 }
 

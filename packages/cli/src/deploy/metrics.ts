@@ -26,7 +26,7 @@ export const BATON_METRICS = {
   desiredAgents: 'baton_desired_agents',
   /** Counter {queue, state}: jobs that reached a final state. */
   jobsFinished: 'baton_jobs_finished_total',
-  /** Counter: jobs moved to another agent after theirs was lost. */
+  /** Counter {reason}: jobs sent back to the queue because their agent, lease or GPU was lost. */
   failovers: 'baton_failovers_total',
   /** Counter: jobs preempted for a higher priority class. */
   preemptions: 'baton_preemptions_total',
@@ -53,7 +53,7 @@ export const BATON_METRIC_LABELS: Readonly<Record<string, readonly string[]>> = 
   [BATON_METRICS.agents]: ['pool', 'state'],
   [BATON_METRICS.desiredAgents]: ['pool'],
   [BATON_METRICS.jobsFinished]: ['queue', 'state'],
-  [BATON_METRICS.failovers]: [],
+  [BATON_METRICS.failovers]: ['reason'],
   [BATON_METRICS.preemptions]: [],
   [BATON_METRICS.jobDuration]: ['queue'],
   [BATON_METRICS.jobWait]: ['queue'],
