@@ -197,7 +197,7 @@ describe('baton deploy render --target k8s', () => {
     });
   });
 
-  it('HPA: follows baton_desired_agents with an AverageValue of 1, never below 1 replica, with the pool behavior', () => {
+  it('HPA: follows baton_desired_agents with an AverageValue of 1, never below 1 replica, without its own windows', () => {
     const config = mixedFleet('hpa');
     const all = manifests(config);
     const train = find(all, 'HorizontalPodAutoscaler', 'baton-agent-a100-train');
@@ -217,9 +217,20 @@ describe('baton deploy render --target k8s', () => {
         },
       },
     ]);
-    const pool = config.pools.find((p) => p.name === 'a100-train');
-    expect(train.spec.behavior).toEqual({ scaleUp: pool?.scaleUp, scaleDown: pool?.scaleDown });
-    expect(train.spec.behavior.scaleUp.policies).toEqual([{ type: 'Pods', value: 1, periodSeconds: 60 }]);
+    // The decision already went through the pool's windows and policies (its scaleUp of one pod
+    // a minute included): the HPA takes each step at once, up to the whole pool.
+    expect(train.spec.behavior).toEqual({
+      scaleUp: {
+        stabilizationWindowSeconds: 0,
+        selectPolicy: 'Max',
+        policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }],
+      },
+      scaleDown: {
+        stabilizationWindowSeconds: 0,
+        selectPolicy: 'Max',
+        policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+      },
+    });
     expect(find(all, 'HorizontalPodAutoscaler', 'baton-agent-cpu-small').spec.minReplicas).toBe(2);
     expect(all.some((m) => m.kind === 'ScaledObject')).toBe(false);
   });
@@ -231,7 +242,8 @@ describe('baton deploy render --target k8s', () => {
     expect(train.spec).toMatchObject({
       scaleTargetRef: { name: 'baton-agent-a100-train' },
       pollingInterval: 30,
-      cooldownPeriod: 900,
+      // The pool's 900 s cooldown is the decision's; KEDA waits two polls of a 0.
+      cooldownPeriod: 60,
       minReplicaCount: 0,
       maxReplicaCount: 4,
     });
@@ -246,11 +258,9 @@ describe('baton deploy render --target k8s', () => {
         },
       },
     ]);
-    const pool = config.pools.find((p) => p.name === 'a100-train');
-    expect(train.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual({
-      scaleUp: pool?.scaleUp,
-      scaleDown: pool?.scaleDown,
-    });
+    expect(train.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(
+      find(manifests(mixedFleet('hpa')), 'HorizontalPodAutoscaler', 'baton-agent-a100-train').spec.behavior,
+    );
     expect(all.some((m) => m.kind === 'HorizontalPodAutoscaler')).toBe(false);
   });
 

@@ -19,8 +19,35 @@ function scaleTarget(pool: PoolConfig): Record<string, string> {
   return { apiVersion: 'apps/v1', kind: 'Deployment', name: agentName(pool.name) };
 }
 
-function behavior(pool: PoolConfig): Record<string, unknown> {
-  return { scaleUp: pool.scaleUp, scaleDown: pool.scaleDown };
+/**
+ * The HPA behavior that follows the decision as it comes. `baton_desired_agents` has already
+ * been through the pool's stabilization windows and rate policies (the server's decision is
+ * the HPA algorithm with the pool's `scaleUp`/`scaleDown`), so applying them again here would
+ * double them: a 300 s scale-down window would become 600 s of idle agents. So: no window, and
+ * policies that allow any step within one sync.
+ */
+export function followingBehavior(pool: PoolConfig): Record<string, unknown> {
+  return {
+    scaleUp: {
+      stabilizationWindowSeconds: 0,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Pods', value: pool.max, periodSeconds: 15 }],
+    },
+    scaleDown: {
+      stabilizationWindowSeconds: 0,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+    },
+  };
+}
+
+/**
+ * KEDA's cooldown: the decision reaches 0 only after the pool's own `cooldownSeconds` of
+ * idleness, so KEDA need only see the 0 hold for two polls (a blip from a scrape that missed a
+ * server is not a scale to zero).
+ */
+export function followingCooldown(config: BatonConfig): number {
+  return 2 * config.scaling.syncSeconds;
 }
 
 /**
@@ -46,7 +73,7 @@ export function horizontalPodAutoscaler(config: BatonConfig, pool: PoolConfig): 
           },
         },
       ],
-      behavior: behavior(pool),
+      behavior: followingBehavior(pool),
     },
   };
 }
@@ -58,7 +85,8 @@ export function desiredAgentsQuery(namespace: string, pool: string): string {
 
 /**
  * A KEDA ScaledObject on a Prometheus query. KEDA scales to `minReplicaCount`, zero included:
- * after `cooldownPeriod` seconds of a desired count of 0, and back up when it turns positive.
+ * once the desired count has been 0 for `cooldownPeriod` (the pool's own cooldown has already
+ * passed by then), and back up when it turns positive.
  */
 export function scaledObject(config: BatonConfig, pool: PoolConfig, prometheusUrl: string): Manifest {
   return {
@@ -68,10 +96,10 @@ export function scaledObject(config: BatonConfig, pool: PoolConfig, prometheusUr
     spec: {
       scaleTargetRef: scaleTarget(pool),
       pollingInterval: config.scaling.syncSeconds,
-      cooldownPeriod: pool.cooldownSeconds,
+      cooldownPeriod: followingCooldown(config),
       minReplicaCount: pool.min,
       maxReplicaCount: pool.max,
-      advanced: { horizontalPodAutoscalerConfig: { behavior: behavior(pool) } },
+      advanced: { horizontalPodAutoscalerConfig: { behavior: followingBehavior(pool) } },
       triggers: [
         {
           type: 'prometheus',
