@@ -13,85 +13,13 @@ import { DEFAULT_SEED, runScheduler, runSchedulerScaling } from './scheduler.js'
 import { TraceError } from './packing/trace.js';
 import { runThroughput } from './throughput.js';
 import { runWorkflowBench } from './workflows.js';
+import { USAGE, WORKLOADS } from './usage.js';
+import type { Workload } from './usage.js';
 
 /**
  * `npm run bench -- WORKLOAD [flags]`: runs one of Baton's benchmarks and prints one JSON line
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
-
-const WORKLOADS = ['throughput', 'latency', 'packing', 'failover', 'scheduler', 'workflows', 'autoscale'] as const;
-type Workload = (typeof WORKLOADS)[number];
-
-const USAGE = `usage: npm run bench -- WORKLOAD [flags]
-workloads: ${WORKLOADS.join(', ')}
-
-throughput   N no-op jobs submitted in bulk (1 000 per request), then drained by one in-process agent
-  --store URL         store URL (default: a fresh SQLite file in a temp folder; sqlite::memory: works too)
-  --jobs N            jobs per run (default 20000)
-  --concurrency C     the agent's concurrency (default 50)
-  --chunk K           jobs per bulk request (default and most: 1000)
-  --repeat K          runs, one JSON line each (default 1)
-  --timeout-s T       limit per run in seconds (default 300)
-  --no-auth           serve the API without tokens (to measure what authentication costs)
-
-latency      single jobs submitted at R/s for S s while one in-process agent runs them; pickup = start − submit
-  --store URL         as above
-  --rate R            submissions per second (default 200)
-  --seconds S         how long to submit (default 10)
-  --concurrency C     the agent's concurrency (default 10)
-  --repeat K          runs, one JSON line each (default 1)
-  --no-auth           serve the API without tokens
-
-packing      a GPU job trace through a simulated fleet, placed by Baton's place() and by baselines
-  --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (required)
-  --policy P          ${POLICY_NAMES.join(', ')} or all (default all); one JSON line each
-  --ignore-priority   treat every job as priority normal (submit order only)
-  --time-limits L     jobs' time limits: none (default), exact (their duration) or x2 (twice it)
-  --half-life S       baton-fair: half-life of users' decayed usage, simulated seconds (default 3600)
-  --weights W         users' weights for baton-fair and the fairness metric, e.g. u0=2,u1=1 (default all 1)
-  --fair-window S     fairness windows, simulated seconds (default 600): Jain's index of GPU-seconds per
-                      user over weight in each window in which every user has a job waiting throughout
-  --repeat K          runs (default 1)
-
-failover     real baton server and agent processes; kill -9 the agent running the most jobs and time
-             until each of its jobs runs again on another agent (default settings: 10 s lease)
-  --store URL         store URL (default sqlite::memory:)
-  --jobs N            long jobs running when the agent dies (default 12)
-  --agents A          agent processes (default 3)
-  --lease-ms MS       the server's lease (default: its own, 10000)
-  --repeat K          runs (default 1)
-  --timeout-s T       limit per run in seconds (default 300)
-
-scheduler    one placement pass of place() over a synthetic fleet and backlog (seeded; far more
-             work than room, so most jobs stay pending): median of 5 calls after a warm-up
-  --agents A          agents (default 1000)
-  --jobs N            pending jobs (default 100000)
-  --seed S            seed of the fleet and backlog (default ${DEFAULT_SEED})
-  --scaling           run 100 × 10k, 1 000 × 100k and 10 000 × 1M (agents × jobs) instead,
-                      one line each; a size that would not fit the heap or ~1 min is skipped
-  --repeat K          runs (default 1)
-
-workflows    W workflows of S no-op steps (a root, S − 2 steps that need it, a join) against W × S plain
-             jobs on the same store and agent, submitted alike (S per request, 20 requests in flight)
-             and in 1 000-job requests; then one workflow of F steps fanned out the same way
-  --store URL         as for throughput
-  --workflows W       workflows (default 1000)
-  --steps S           steps per workflow (default 10)
-  --fan-out F         steps of the wide workflow (default 10000; 0 skips it)
-  --concurrency C     the agent's concurrency (default 50)
-  --repeat K          runs (default 1)
-  --timeout-s T       limit per run in seconds (default 300)
-
-autoscale    baton dev --autoscale with one pool at zero; a burst of N jobs on its queue; the pool's
-             agents sampled until it is back at zero: first agent, peak, total, agent-seconds
-  --jobs N            jobs of the burst (default 2000)
-  --job-ms MS         each job's run time (default 1000)
-  --max A             the pool's max agents (default 10)
-  --slots S           slots per agent (default 8)
-  --cooldown-s C      the pool's scale-to-zero cooldown (default 30)
-  --sync-s Y          scaling.syncSeconds (default 5)
-  --repeat K          runs (default 1)
-  --timeout-s T       limit per run in seconds (default 300)`;
 
 class UsageError extends Error {}
 
