@@ -168,6 +168,8 @@ export function createBatonServer(
     ? new PoolRoutes(store, resolved.scalingConfig, { routeTtlMs: resolved.routeTtlMs, logger })
     : null;
   const unsubscribe = store.subscribe((event) => {
+    // Work for a pool at zero is decided on at once, not at the next sync.
+    if (event.type === 'enqueued') scaling.enqueued(event.queues);
     if (event.type === 'cancelled') gateway.abort(event.jobId, event.agentId, 'job was cancelled');
     // Another server's scheduler placed jobs on this server's agents.
     // Another server's scheduler preempts jobs on this server's agents.

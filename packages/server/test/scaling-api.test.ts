@@ -127,6 +127,22 @@ describe('GET /api/scaling', () => {
   });
 });
 
+describe('waking a pool at zero', () => {
+  it('decides on the first job for a pool at zero at once, not at the next sync', async () => {
+    const slow = parseConfigText(
+      'pools:\n  burst:\n    queues: [burst]\n    tasks: [demo.sleep]\n    max: 2\n    slotsPerAgent: 2\nscaling:\n  syncSeconds: 600\n',
+    );
+    h = await startHarness({ agents: 0, scalingConfig: slow });
+    await waitUntil(async () => (await h!.get('/api/scaling')).body.at !== null);
+    expect(poolOf((await h.get('/api/scaling')).body, 'burst').desired).toBe(0);
+    const r = await h.post('/api/jobs', { task: 'demo.sleep', queue: 'burst', payload: { ms: 1 } });
+    expect(r.status).toBe(201);
+    // The next periodic sync is ten minutes away: only the wake-up can decide this.
+    await waitUntil(async () => poolOf((await h!.get('/api/scaling')).body, 'burst').desired === 1);
+    expect(poolOf((await h.get('/api/scaling')).body, 'burst').reason).toContain('scale from zero: 1 pending job(s)');
+  });
+});
+
 describe('scaling signals in /metrics', () => {
   it('exports desired agents per configured pool and GPUs stranded by fragmentation', async () => {
     const gpuConfig = parseConfigText(`

@@ -8,6 +8,8 @@ import type { PoolSignal } from '../metrics/fleet-figures.js';
 export const BACKLOG_SAMPLE = 200;
 /** Queues sampled per sync at most (the longest first); the rest count one slot per job. */
 export const MAX_SAMPLED_QUEUES = 100;
+/** Enqueues on a pool at zero that arrive together share one early sync. */
+const WAKE_DEBOUNCE_MS = 100;
 
 export interface PoolScaling extends PoolDecision {
   /** Agent ids to drain for a scale-in: idle ones only, never a busy one. */
@@ -50,6 +52,9 @@ export class PoolScaler {
   private snapshot: ScalingSnapshot;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<ScalingSnapshot> | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  /** Queues of pools that may scale to zero: work on them may have to wake a pool at once. */
+  private readonly zeroQueues: Set<string>;
 
   constructor(private readonly deps: PoolScalerDeps) {
     this.snapshot = {
@@ -60,6 +65,29 @@ export class PoolScaler {
       unplaceable: 0,
       strandedGpus: {},
     };
+    this.zeroQueues = new Set((deps.config?.pools ?? []).filter((p) => p.min === 0).flatMap((p) => p.queues));
+  }
+
+  /**
+   * Jobs were enqueued on these queues. When one is a queue of a pool now at zero, decide soon
+   * rather than at the next sync: the first job on a pool at zero waits for an agent that has
+   * not been asked for yet (a sync period's wait on top of a cold start).
+   */
+  enqueued(queues: readonly string[]): void {
+    if (this.timer === null || this.wakeTimer !== null) return;
+    const atZero = queues.some(
+      (q) => this.zeroQueues.has(q) && this.snapshot.pools.some((p) => p.desired === 0 && this.takes(p.pool, q)),
+    );
+    if (!atZero) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.sync().catch((err: unknown) => this.deps.logger.warn({ err }, 'scaling sync failed'));
+    }, WAKE_DEBOUNCE_MS);
+    this.wakeTimer.unref();
+  }
+
+  private takes(pool: string, queue: string): boolean {
+    return this.deps.config?.pools.find((p) => p.name === pool)?.queues.includes(queue) ?? false;
   }
 
   get syncSeconds(): number {
@@ -78,7 +106,9 @@ export class PoolScaler {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.timer = null;
+    this.wakeTimer = null;
   }
 
   /** The latest decisions, syncing first when they are older than a sync period. */
