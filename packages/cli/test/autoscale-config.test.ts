@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkAgentArgs, drainGraceMs } from '../src/autoscale/agent-args.js';
+import { drainGraceMs } from '../src/autoscale/agent-args.js';
 import { batonBinPath } from '../src/autoscale/agent-process.js';
 import { EXAMPLE_CONFIG, devScalingConfig } from '../src/autoscale/config-path.js';
 import { connectedAgentId } from '../src/autoscale/output-lines.js';
@@ -52,7 +52,7 @@ describe('autoscale config and helpers', () => {
     expect(err.message).toMatch(/cannot read config .*missing\.yaml: ENOENT/);
   });
 
-  it('agentArgs may not set what the autoscaler sets', () => {
+  it('agentArgs may not set what the pool sets: the config is refused at its line', () => {
     for (const arg of [
       '--pool',
       '--server=http://x',
@@ -63,20 +63,16 @@ describe('autoscale config and helpers', () => {
       '--token',
       '--token-file',
     ]) {
-      const config = configOf({
-        pools: { burst: { queues: ['q'], max: 1, slotsPerAgent: 1, agentArgs: ['--demo', arg] } },
-      });
-      expect(() => checkAgentArgs(config), arg).toThrow(
-        `pools.burst.agentArgs: ${arg.split('=')[0]} is set by the autoscaler`,
+      writeFileSync(
+        join(dir, 'pool-flag.yaml'),
+        `pools:\n  burst:\n    queues: [q]\n    max: 1\n    slotsPerAgent: 1\n    agentArgs: ["--demo", "${arg}"]\n`,
       );
+      const err = thrown(() => devScalingConfig({ config: 'pool-flag.yaml' }, dir));
+      expect(err.message, arg).toContain(
+        `pool-flag.yaml:6: pools.burst.agentArgs.1: ${arg.split('=')[0]} is set from the pool`,
+      );
+      expect((err as { exitCode?: number }).exitCode).toBe(2);
     }
-    writeFileSync(
-      join(dir, 'pool-flag.yaml'),
-      'pools:\n  burst:\n    queues: [q]\n    max: 1\n    slotsPerAgent: 1\n    agentArgs: ["--pool", "other"]\n',
-    );
-    // Only --autoscale runs agents from it: the server alone may read such a file.
-    expect(devScalingConfig({ config: 'pool-flag.yaml' }, dir)).not.toBeNull();
-    expect(() => devScalingConfig({ config: 'pool-flag.yaml', autoscale: true }, dir)).toThrow(/--pool is set by/);
   });
 
   it('the shutdown grace follows the longest --drain-grace-ms of the pools', () => {

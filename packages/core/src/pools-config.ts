@@ -14,6 +14,21 @@ const POOL_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const MAX_POOL_NAME = 40;
 export const MAX_POOLS = 64;
 export const MAX_AGENTS_PER_POOL = 10_000;
+/**
+ * `baton agent` flags a pool's `agentArgs` may not give: the local autoscaler and the rendered
+ * manifests set them from the pool (its name, queues, size) and the environment (the token,
+ * which a file of arguments would otherwise hold in clear).
+ */
+export const POOL_SET_AGENT_FLAGS = [
+  '--server',
+  '--pool',
+  '--queues',
+  '--slots',
+  '--gpus',
+  '--name',
+  '--token',
+  '--token-file',
+];
 
 /** A scaling policy as the Kubernetes HPA has them: change at most `value` pods or percent per period. */
 export const scalingPolicySchema = z.strictObject({
@@ -103,6 +118,15 @@ const poolSchema = z
   .superRefine((p, ctx) => {
     if (p.min > p.max)
       ctx.addIssue({ code: 'custom', path: ['min'], message: `min (${p.min}) is above max (${p.max})` });
+    p.agentArgs.forEach((arg, i) => {
+      const flag = POOL_SET_AGENT_FLAGS.find((f) => arg === f || arg.startsWith(`${f}=`));
+      if (flag !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['agentArgs', i],
+          message: `${flag} is set from the pool (its name, queues, slotsPerAgent, gpusPerAgent) and the environment (the agent token); remove it`,
+        });
+    });
     if (p.slotsPerAgent === undefined && p.gpusPerAgent === undefined)
       ctx.addIssue({ code: 'custom', path: [], message: 'a pool needs slotsPerAgent or gpusPerAgent' });
   });

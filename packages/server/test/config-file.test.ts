@@ -76,6 +76,10 @@ describe('baton.yaml', () => {
       'pools.burst.queues: queues must name at least one queue',
     );
     expect(problemOf('pools: {}\nextra: 1\n')).toContain('baton.yaml:2: extra: unknown field');
+    // A token in agentArgs would sit in clear in every rendered manifest and process list.
+    expect(
+      problemOf(valid.replace('agentArgs: ["--demo"]', 'agentArgs: ["--demo", "--token=s3cret-s3cret-s3cret"]')),
+    ).toContain('baton.yaml:9: pools.burst.agentArgs.1: --token is set from the pool');
   });
 
   it('refuses YAML that does not parse, with its line, and duplicate keys', () => {

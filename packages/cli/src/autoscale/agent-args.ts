@@ -1,8 +1,4 @@
 import type { BatonConfig, PoolConfig } from '@baton/core';
-import { CliError } from '../cli-error.js';
-
-/** Flags the autoscaler sets itself: a pool's `agentArgs` giving one would move its agents elsewhere. */
-const RESERVED = ['--server', '--pool', '--queues', '--slots', '--gpus', '--name', '--token', '--token-file'];
 
 /** The name of the `n`th agent the autoscaler runs for a pool. */
 export function autoscaleAgentName(pool: string, n: number): string {
@@ -28,21 +24,6 @@ export function agentArgsFor(pool: PoolConfig, serverUrl: string, name: string):
     name,
     ...pool.agentArgs,
   ];
-}
-
-/** Refuses `agentArgs` that set what the autoscaler sets, naming the pool and the flag. */
-export function checkAgentArgs(config: BatonConfig): void {
-  for (const pool of config.pools) {
-    for (const arg of pool.agentArgs) {
-      const flag = RESERVED.find((f) => arg === f || arg.startsWith(`${f}=`));
-      if (flag !== undefined) {
-        throw new CliError(
-          `pools.${pool.name}.agentArgs: ${flag} is set by the autoscaler (from the pool's name, queues, slotsPerAgent and gpusPerAgent); remove it`,
-          2,
-        );
-      }
-    }
-  }
 }
 
 /** `baton agent`'s own default `--drain-grace-ms`. */

@@ -4,7 +4,6 @@ import type { BatonConfig } from '@baton/core';
 import { BatonError } from '@baton/core';
 import { loadConfigFile } from '@baton/server';
 import { CliError } from '../cli-error.js';
-import { checkAgentArgs } from './agent-args.js';
 
 /** What `--autoscale` without `--config` and without a ./baton.yaml says to write. */
 export const EXAMPLE_CONFIG = `pools:
@@ -47,6 +46,5 @@ export function devScalingConfig(
     if (err instanceof BatonError) throw new CliError(err.message, 2);
     throw err;
   }
-  if (options.autoscale) checkAgentArgs(config);
   return { path, config };
 }
