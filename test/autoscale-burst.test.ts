@@ -52,12 +52,12 @@ describe('baton dev --autoscale', () => {
     expect(await agents()).toEqual([]);
 
     // Accepted with no agent anywhere: the pool declares its task.
-    const ids: string[] = [];
-    for (let i = 0; i < 12; i++) {
-      const r = await postJson(`${d.url}/api/jobs`, { task: 'demo.sleep', queue: 'burst', payload: { ms: 300 } });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-      ids.push(r.body.id as string);
-    }
+    // In one request, so the first decision (woken by the enqueue) sees the whole burst.
+    const bulk = await postJson(`${d.url}/api/jobs/bulk`, {
+      jobs: Array.from({ length: 12 }, () => ({ task: 'demo.sleep', queue: 'burst', payload: { ms: 300 } })),
+    });
+    expect(bulk.status, JSON.stringify(bulk.body)).toBe(201);
+    const ids = (bulk.body.jobs as { id: string }[]).map((j) => j.id);
     // 12 slots / (2 × 0.8) wants 8; from zero the policy allows 4, and max is 3.
     await until(
       'three agents in pool burst',

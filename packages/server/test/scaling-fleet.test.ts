@@ -66,7 +66,7 @@ describe.each(networkedStores('scaling_fleet'))('scaling decisions from two serv
       last = [px, py];
       return px?.current === 2 && px.load === 9 && py?.current === 2 && py.load === 9 ? ([px, py] as const) : null;
     };
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     let both = await settled();
     while (!both && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
@@ -82,5 +82,5 @@ describe.each(networkedStores('scaling_fleet'))('scaling decisions from two serv
     expect(fromA.desired).toBe(fromB.desired);
     if (fromA.desired === 4) expect(fromA.reason).toContain('limited to 4 by the scale-up policy');
     else expect(fromA.desired).toBe(6);
-  });
+  }, 90_000);
 });
