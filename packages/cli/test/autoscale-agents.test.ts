@@ -130,10 +130,11 @@ describe('autoscaler with real baton agent processes', () => {
       ['autoscale-burst-2', 2],
     ]);
     expect(output, explain()).toContain('autoscale: pool burst 0 → 2 agents (reason: scripted: 2)');
-    expect(output.some((l) => l.startsWith('[autoscale-burst-1] agent autoscale-burst-1 connected to'))).toBe(true);
+    // The server may see an agent register before its own "connected" line comes down the pipe.
     await until('the autoscaler to see both connected', async () =>
       autoscaler.agents().every((c) => c.state === 'connected'),
     );
+    expect(output.some((l) => l.startsWith('[autoscale-burst-1] agent autoscale-burst-1 connected to'))).toBe(true);
     const children = autoscaler.agents();
     expect(children.map((c) => c.agentId).sort()).toEqual(up.map((a) => a.id).sort());
     // The token went in the environment, never in argv.
