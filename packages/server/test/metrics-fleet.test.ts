@@ -115,10 +115,28 @@ describe.each(networkedStores('metricsfleet'))('GET /metrics with two servers on
       expect(m.value('baton_jobs_running', { queue: 'default', pool: 'alpha' })).toBe(0);
       expect(m.value('baton_jobs_running', { queue: 'metrics-idle', pool: 'beta' })).toBe(0);
     }
-    // Each server counts the outcomes its own agents reported: together, each job once.
+    // Each server counts the outcomes its own agents reported: together, each job once. (A job
+    // can be leased and not yet held when the gauges above read 0 pending and 0 used, so the
+    // counts are read once the store has all five succeeded, and the counters caught up.)
     const finished = (m: Exposition) =>
       m.value('baton_jobs_finished_total', { queue: 'default', state: 'succeeded' }) ?? 0;
-    expect(finished(ma!) + finished(mb!)).toBe(5);
+    const deadline = Date.now() + 15_000;
+    let total = 0;
+    for (;;) {
+      const queues = (await (await fetch(`${a.url}/api/queues`)).json()) as {
+        queues: { name: string; counts: Record<string, number> }[];
+      };
+      const [sa, sb] = await Promise.all([scrape(a.url), scrape(b.url)]);
+      total = finished(sa!) + finished(sb!);
+      if (queues.queues.find((q) => q.name === 'default')?.counts.succeeded === 5 && total >= 5) break;
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const dump = async () =>
+      (await Promise.all([scrape(a.url), scrape(b.url)]))
+        .map((m) => [...m.samples].filter(([k]) => k.startsWith('baton_jobs_finished_total')).join(' '))
+        .join(' | ');
+    expect(total, await dump()).toBe(5);
 
     // A job held by server B's agent shows as running in its pool from server A too (B's report).
     await a.store.registerTasks([{ task: 'metrics.fleet-gate', queue: 'default' }]);

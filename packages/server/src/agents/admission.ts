@@ -20,6 +20,10 @@ export async function admit(
   for (const offer of offers) {
     const session = sessions.get(offer.agentId);
     if (!session?.schedulable) continue;
+    // Already held here: a second offer of a job being admitted (a scheduler may offer a job
+    // again before the first admission's assign has answered) or running. Admitting it again
+    // would release the first admission's hold when this one's assign finds the job taken.
+    if (session.held.has(offer.jobId)) continue;
     let free = room.get(session);
     if (!free) {
       const c = session.capacity();
