@@ -87,6 +87,18 @@ describe('baton.yaml', () => {
     expect(problemOf('pools:\n  a:\n    max: 1\n    max: 2\n')).toMatch(/baton\.yaml:4: .*[Uu]nique/);
   });
 
+  it('refuses hostile YAML with a clear error: aliases that expand without bound, nesting deeper than the stack', () => {
+    let bomb = 'a: &a [x, x, x, x, x, x, x, x, x, x]\n';
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      bomb += `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${prev}`).join(', ')}]\n`;
+    }
+    expect(problemOf(bomb)).toMatch(/^baton\.yaml is not a usable config: .*alias/);
+    expect(problemOf(`pools: ${'['.repeat(20_000)}${']'.repeat(20_000)}`)).toMatch(
+      /^baton\.yaml is not a usable config: it nests too deeply|^baton\.yaml has/,
+    );
+  });
+
   it('refuses a file that is missing, and names it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'baton-config-'));
     expect(() => loadConfigFile(join(dir, 'nope.yaml'))).toThrow(/cannot read config .*nope\.yaml: ENOENT/);

@@ -13,13 +13,22 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
  */
 export function parseConfigText(text: string, fileName = 'baton.yaml'): BatonConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  let doc: ReturnType<typeof parseDocument>;
+  let input: unknown;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    input = doc.errors.length > 0 ? null : doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Aliases that expand without bound, or nesting deeper than the stack: a hostile file.
+    const reason = err instanceof RangeError ? 'it nests too deeply' : err instanceof Error ? err.message : String(err);
+    throw new BatonError('INVALID_CONFIG', `${fileName} is not a usable config: ${reason}`, 400);
+  }
   const lineOf = (offset: number) => lines.linePos(offset).line;
   if (doc.errors.length > 0) {
     const messages = doc.errors.map((e) => `${fileName}:${lineOf(e.pos[0])}: ${firstLine(e.message)}`);
     throw new BatonError('INVALID_CONFIG', `${fileName} is not valid YAML:\n${messages.join('\n')}`, 400);
   }
-  const parsed = parseBatonConfig(doc.toJS({ maxAliasCount: 100 }) ?? {});
+  const parsed = parseBatonConfig(input ?? {});
   if (parsed.ok) return parsed.config;
   const messages = parsed.problems.map((p) => {
     const field = p.path.length > 0 ? `${p.path.join('.')}: ` : '';
