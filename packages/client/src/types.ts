@@ -1,4 +1,4 @@
-import type { JobError, JobState, PendingReasonCode, PriorityClass } from '@baton/core';
+import type { JobError, JobState, PendingReasonCode, PoolDecision, PriorityClass } from '@baton/core';
 import type { RetryOptions } from './retry.js';
 
 export interface ClientOptions {
@@ -254,27 +254,12 @@ export interface FollowLogsOptions extends LogsOptions {
   onChunk?: (chunk: LogChunkView) => void;
 }
 
-/** One pool's scaling decision (`GET /api/scaling`). */
-export interface PoolScalingView {
-  pool: string;
-  /** What the pool scales by: slots, or GPUs for a GPU pool. */
-  unit: 'slots' | 'gpus';
-  /** Agents connected now (not draining). */
-  current: number;
-  desired: number;
-  min: number;
-  max: number;
-  reason: string;
-  /** When `desired` last changed (epoch ms), or null. */
-  lastScaleAt: number | null;
-  /** Units wanted: pending plus running. */
-  load: number;
-  pendingJobs: number;
-  /** Agent ids picked for scale-in (idle ones only; empty for non-admins). */
-  drain: string[];
-  /** Agents over `desired` kept because they are busy. */
-  busyKept: number;
-}
+/**
+ * One pool's scaling decision (`GET /api/scaling`): core's decision, with the agent ids picked
+ * for scale-in (`drain`: idle ones only; empty for non-admins) and `busyKept`, the agents over
+ * `desired` kept because they are busy.
+ */
+export type PoolScalingView = PoolDecision & { drain: string[]; busyKept: number };
 
 export interface ScalingView {
   /** When the decisions were made (epoch ms), or null before the first. */
