@@ -23,3 +23,4 @@ export * from './pools-config.js';
 export * from './scaling-hpa.js';
 export * from './scaling-decision.js';
 export * from './scaling-demand.js';
+export * from './runtime-estimate.js';
