@@ -1,5 +1,6 @@
 import type { AgentCapacity, CapacityRelease, PendingJob, PlacementOptions } from '@baton/core';
-import { comparePending, fairOrder, place } from '@baton/core';
+import { comparePending, fairOrder, place, RuntimeHistory, runtimeClassKey } from '@baton/core';
+import { easyPolicy } from './easy.js';
 import type { Decision, FleetView, JobRecord, Policy } from './simulator.js';
 import type { TraceJob } from './trace.js';
 
@@ -9,11 +10,10 @@ import type { TraceJob } from './trace.js';
  * reference of the mean-wait goal) and two Slurm-like baselines.
  */
 
-export const POLICY_NAMES = ['baton', 'baton-fair', 'best-fit', 'first-fit', 'fifo'] as const;
+export const POLICY_NAMES = ['baton', 'baton-fair', 'best-fit', 'first-fit', 'fifo', 'easy'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 export const SIM_QUEUE = 'default';
-export const SIM_TASK = 'train';
 
 /** Zero-padded submit sequence, so `comparePending`'s id tie-break is submit order. */
 export const simJobId = (seq: number) => String(seq).padStart(8, '0');
@@ -22,23 +22,29 @@ export const simAgentId = (index: number) => `agent-${String(index).padStart(5, 
 
 /**
  * Baton: the real `place()` from `@baton/core` on the simulated fleet. Every agent takes queue
- * `default` and task `train`, has G slots and G GPUs, and CPU and memory it never runs out of.
- * With `timeLimits`, jobs carry their `timeLimitS` as `timeLimitMs`, each agent lists when its
- * running jobs end at the latest (`releases`: start + limit) and `now` is the simulated time
- * (all in ms), as the server would fill them from jobs' `timeoutMs`. Each job's `user` is its
- * `owner`. With `fairShare`, each pass is ordered by `fairOrder` first, as the server's
+ * `default` and every task of the trace, has G slots and G GPUs, and CPU and memory it never runs out of.
+ * With `estimates: 'limits'`, jobs carry their `timeLimitS` as `timeLimitMs`, each agent lists
+ * when its running jobs end at the latest (`releases`: start + limit) and `now` is the simulated
+ * time (all in ms), as the server would fill them from jobs' `timeoutMs`. With `'learned'`, no
+ * job has a limit: as the server does, each finished job's runtime is recorded under its class
+ * (user, task, shape) and a pending job's `timeLimitMs` is its class's learned estimate (none
+ * before enough history), a running job's release its start plus the estimate it had when it
+ * started; estimates are never enforced. Each job's `user` is its `owner`. With `fairShare`, each pass is ordered by `fairOrder` first, as the server's
  * scheduler does (usage decayed from the jobs that ran, leased units from the running jobs),
  * and placed with `ordered: true`; without it, `place()` sorts (plain FIFO within a class).
  */
 export function batonPolicy(
   options: PlacementOptions = {},
   name = 'baton',
-  timeLimits = false,
+  estimates: Estimates = 'none',
   fairShare?: FairShareSimOptions,
 ): Policy & { placements: number } {
-  const tasks: ReadonlySet<string> = new Set([SIM_TASK]);
+  const timeLimits = estimates !== 'none';
+  // Every agent serves every task of the trace: the tasks seen so far (classes are per pass).
+  const tasks = new Set<string>();
   const queues = [SIM_QUEUE];
   const asPending: PendingJob[] = [];
+  const learned = estimates === 'learned' ? new LearnedRuntimes() : null;
   const agentIndex = new Map<string, number>();
   const usage = fairShare ? new UsageLedger(fairShare.halfLifeS) : null;
   const weights = fairShare?.weights ?? new Map<string, number>();
@@ -46,8 +52,11 @@ export function batonPolicy(
     name,
     placements: 0,
     decide(pending: readonly TraceJob[], fleet: FleetView): Decision[] {
-      let jobs = pending.map((job) => (asPending[job.seq] ??= toPendingJob(job, timeLimits)));
-      let passOptions: PlacementOptions = timeLimits ? { ...options, now: fleet.now * 1000 } : options;
+      for (const job of pending) tasks.add(job.task);
+      let jobs = pending.map((job) => (asPending[job.seq] ??= toPendingJob(job, estimates === 'limits')));
+      if (learned) learned.learn(fleet, jobs, pending);
+      let passOptions: PlacementOptions =
+        timeLimits || options.holdAfter !== undefined ? { ...options, now: fleet.now * 1000 } : options;
       if (usage) {
         // As the server's pass: usage charged up to now, leased units from the running jobs,
         // fair order when more than one owner waits (else plain order), placed as ordered.
@@ -64,9 +73,9 @@ export function batonPolicy(
             : [...jobs].sort(comparePending);
         passOptions = { ...passOptions, ordered: true };
       }
-      const gpus = fleet.gpusPerAgent;
       const agents: AgentCapacity[] = fleet.freeGpus.map((free, i) => {
         const id = simAgentId(i);
+        const gpus = fleet.agentGpus[i]!;
         agentIndex.set(id, i);
         return {
           id,
@@ -80,16 +89,70 @@ export function batonPolicy(
           freeGpus: free,
           gpuCount: gpus,
           total: { slots: gpus, cpu: Infinity, memoryMb: Infinity, gpus },
-          ...(timeLimits && { releases: releasesOf(fleet.running[i]!) }),
+          ...(timeLimits && {
+            releases: learned ? learned.releasesOf(fleet.running[i]!) : releasesOf(fleet.running[i]!),
+          }),
         };
       });
       const bySeq = new Map(pending.map((job) => [simJobId(job.seq), job]));
       const { placements } = place(jobs, agents, passOptions);
       policy.placements += placements.length;
+      if (learned) for (const p of placements) learned.started(bySeq.get(p.jobId)!);
       return placements.map((p) => ({ job: bySeq.get(p.jobId)!, agent: agentIndex.get(p.agentId)!, gpus: p.gpus }));
     },
   };
   return policy;
+}
+
+/** What Baton's policy knows of runtimes: nothing, the jobs' time limits, or learned history. */
+export type Estimates = 'none' | 'limits' | 'learned';
+
+/** The server's runtime history in the simulation: recorded on finish, read per pass. */
+class LearnedRuntimes {
+  private readonly history = new RuntimeHistory();
+  /** The estimate each running job had when it started (ms), by seq; absent: none. */
+  private readonly atStart = new Map<number, number>();
+  private readonly current = new Map<number, number | null>();
+
+  /** Records the jobs that finished since the last pass and sets the pending jobs' estimates. */
+  /** The pass's time (ms). */
+  private now = 0;
+
+  learn(fleet: FleetView, jobs: PendingJob[], pending: readonly TraceJob[]): void {
+    this.now = fleet.now * 1000;
+    for (const r of fleet.finished) {
+      this.history.record(classKey(r.job), r.job.durationS * 1000);
+      this.atStart.delete(r.job.seq);
+    }
+    for (let i = 0; i < jobs.length; i++) {
+      const estimate = this.history.estimate(classKey(pending[i]!));
+      jobs[i]!.timeLimitMs = estimate;
+      this.current.set(pending[i]!.seq, estimate);
+    }
+  }
+
+  started(job: TraceJob): void {
+    const estimate = this.current.get(job.seq);
+    if (estimate !== null && estimate !== undefined) this.atStart.set(job.seq, estimate);
+    this.current.delete(job.seq);
+  }
+
+  releasesOf(running: readonly JobRecord[]): CapacityRelease[] {
+    const releases: CapacityRelease[] = [];
+    for (const r of running) {
+      const estimate = this.atStart.get(r.job.seq);
+      if (estimate === undefined) continue;
+      const at = r.start * 1000 + estimate;
+      // Past its estimate, when it ends is unknown again (as the server reports it).
+      if (at < this.now) continue;
+      releases.push({ atMs: at, slots: 1, gpus: r.job.gpus });
+    }
+    return releases;
+  }
+}
+
+function classKey(job: TraceJob): string {
+  return runtimeClassKey(job.user, job.task, { slots: 1, cpu: 0, memoryMb: 0, gpus: job.gpus });
 }
 
 /** Fair share in the simulation (`baton-fair`). */
@@ -162,13 +225,14 @@ function toPendingJob(job: TraceJob, timeLimits: boolean): PendingJob {
   return {
     id: simJobId(job.seq),
     queue: SIM_QUEUE,
-    task: SIM_TASK,
+    task: job.task,
     priority: job.priority,
     priorityLevel: 0,
     resources: { slots: 1, cpu: 0, memoryMb: 0, gpus: job.gpus },
     constraints: { tags: [] },
     avoidAgentId: null,
     owner: job.user,
+    queuedAt: job.submitAt * 1000,
     ...(timeLimits && job.timeLimitS !== undefined && { timeLimitMs: job.timeLimitS * 1000 }),
   };
 }
@@ -201,26 +265,30 @@ export function firstFitPolicy(strict = false): Policy {
 }
 
 /**
- * The policy of that name. `timeLimits`: Baton's policies use the jobs' time limits (the others
- * ignore them: first-fit and FIFO as Slurm without backfill, best-fit as the limit-blind reference).
- * `fairShare`: the half-life and weights of `baton-fair` (the others ignore them).
+ * The policy of that name. `estimates`: what Baton's policies know of runtimes (the others
+ * ignore it: first-fit and FIFO as Slurm without backfill, best-fit as the limit-blind reference;
+ * EASY always plans with the jobs' time limits). `fairShare`: the half-life and weights of
+ * `baton-fair` (the others ignore them).
  */
 export function makePolicy(
   name: PolicyName,
   options: PlacementOptions = {},
-  timeLimits = false,
+  estimates: Estimates | boolean = 'none',
   fairShare: FairShareSimOptions = { halfLifeS: DEFAULT_HALF_LIFE_S },
 ): Policy & { placements?: number } {
+  const known: Estimates = estimates === true ? 'limits' : estimates === false ? 'none' : estimates;
   switch (name) {
     case 'baton':
-      return batonPolicy(options, 'baton', timeLimits);
+      return batonPolicy(options, 'baton', known);
     case 'baton-fair':
-      return batonPolicy(options, 'baton-fair', timeLimits, fairShare);
+      return batonPolicy(options, 'baton-fair', known, fairShare);
     case 'best-fit':
       return batonPolicy({ ...options, reservations: 'none' }, 'best-fit');
     case 'first-fit':
       return firstFitPolicy(false);
     case 'fifo':
       return firstFitPolicy(true);
+    case 'easy':
+      return easyPolicy();
   }
 }

@@ -26,7 +26,7 @@ export interface PackingLine {
   /** Placements per wall-clock second inside `place()` (policies that call it; informative). */
   placements_per_s?: number | null;
   /** Jobs' time limits in the run (`--time-limits`): `none`, `exact` or `x2`. */
-  time_limits?: 'none' | 'exact' | 'x2';
+  time_limits?: 'none' | 'exact' | 'x2' | 'learned';
   /** Present when the run treated every job as priority `normal` (`--ignore-priority`). */
   priorities?: 'ignored';
   /** Distinct users of the trace. */
@@ -53,7 +53,7 @@ export interface PackingLine {
 
 /** Busy GPU-seconds over (all GPUs × makespan), unrounded; null for an empty run. */
 export function utilizationOf(result: SimResult): number | null {
-  const gpusTotal = result.trace.fleet.agents * result.trace.fleet.gpusPerAgent;
+  const gpusTotal = result.trace.fleet.totalGpus;
   let first = Infinity;
   let last = -Infinity;
   let busy = 0;
@@ -71,7 +71,7 @@ export function summarize(
   fair: FairnessOptions = { windowS: DEFAULT_FAIR_WINDOW_S },
 ): PackingLine {
   const { trace, records } = result;
-  const gpusTotal = trace.fleet.agents * trace.fleet.gpusPerAgent;
+  const gpusTotal = trace.fleet.totalGpus;
   let first = Infinity;
   let last = -Infinity;
   let busy = 0;

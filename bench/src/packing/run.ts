@@ -1,12 +1,12 @@
 import type { PlacementOptions } from '@baton/core';
 import { round } from '../stats.js';
-import type { PolicyName } from './policies.js';
+import type { Estimates, PolicyName } from './policies.js';
 import type { PackingLine } from './report.js';
 import { DEFAULT_HALF_LIFE_S, makePolicy } from './policies.js';
 import { DEFAULT_FAIR_WINDOW_S, summarize, table, utilizationOf } from './report.js';
 import type { SimResult } from './simulator.js';
 import { simulate } from './simulator.js';
-import { readTrace } from './trace.js';
+import { describeFleet, readTrace } from './trace.js';
 
 export interface PackingOptions {
   /** Path of a JSONL trace (`shared/traces/*.jsonl`). */
@@ -38,7 +38,8 @@ export interface PackingOptions {
 /** The utilization cost goal of fair share (the issue's): under 2 %. */
 export const FAIR_SHARE_UTIL_COST_GOAL = 0.02;
 
-export const TIME_LIMITS = ['none', 'exact', 'x2'] as const;
+/** `learned`: no job has a limit and Baton learns runtimes from the jobs that finished. */
+export const TIME_LIMITS = ['none', 'exact', 'x2', 'learned'] as const;
 export type TimeLimits = (typeof TIME_LIMITS)[number];
 
 /**
@@ -50,12 +51,12 @@ export async function runPacking(options: PackingOptions): Promise<PackingLine[]
   const trace = await readTrace(options.trace);
   if (options.ignorePriority) for (const job of trace.jobs) job.priority = 'normal';
   const timeLimits = options.timeLimits ?? 'none';
-  if (timeLimits !== 'none') {
+  if (timeLimits === 'exact' || timeLimits === 'x2') {
     const factor = timeLimits === 'exact' ? 1 : 2;
     for (const job of trace.jobs) job.timeLimitS = job.durationS * factor;
   }
   log(
-    `packing: ${trace.name}, ${trace.jobs.length} jobs (${trace.mode}), ${trace.fleet.agents} agents × ${trace.fleet.gpusPerAgent} GPUs` +
+    `packing: ${trace.name}, ${trace.jobs.length} jobs (${trace.mode}), fleet ${describeFleet(trace.fleet)} (agents × GPUs)` +
       (options.ignorePriority ? ', priorities ignored' : '') +
       `, time limits ${timeLimits}`,
   );
@@ -66,7 +67,7 @@ export async function runPacking(options: PackingOptions): Promise<PackingLine[]
   const results = new Map<string, SimResult>();
   for (const name of options.policies) {
     const started = performance.now();
-    const policy = makePolicy(name, options.placement, timeLimits !== 'none', { halfLifeS, weights });
+    const policy = makePolicy(name, options.placement, estimatesOf(timeLimits), { halfLifeS, weights });
     const result = simulate(trace, policy);
     results.set(name, result);
     let line: PackingLine = { ...summarize(result, policy.placements, fair), time_limits: timeLimits };
@@ -91,6 +92,11 @@ export async function runPacking(options: PackingOptions): Promise<PackingLine[]
   const summary = fairShareSummary(lines);
   if (summary) log(summary);
   return lines;
+}
+
+/** What Baton's policy knows of runtimes under each `--time-limits` setting. */
+export function estimatesOf(timeLimits: TimeLimits): Estimates {
+  return timeLimits === 'none' ? 'none' : timeLimits === 'learned' ? 'learned' : 'limits';
 }
 
 /** baton, baton-fair and the first-fit / FIFO baselines side by side on fairness, for people. */

@@ -4,7 +4,7 @@ import type { Trace, TraceJob } from './trace.js';
 
 /**
  * A discrete-event simulation of a GPU fleet running a trace under one placement policy.
- * Agents `0…A-1` have G GPUs (device indices `0…G-1`) and G slots each; a job takes one slot
+ * Agent i has G_i GPUs (device indices `0…G_i-1`) and G_i slots; a job takes one slot
  * and its GPUs from its start until `start + durationS`. Events are arrivals and completions;
  * after all events of one instant the policy decides over every pending job, in priority order
  * then submit order. Every decision is checked, so a policy that hands out a busy GPU fails
@@ -13,7 +13,8 @@ import type { Trace, TraceJob } from './trace.js';
 
 /** What a policy sees of the fleet at a decision point. */
 export interface FleetView {
-  readonly gpusPerAgent: number;
+  /** GPUs (and slots) of each agent, by index. */
+  readonly agentGpus: readonly number[];
   /** Free device indices per agent, ascending. */
   readonly freeGpus: readonly (readonly number[])[];
   /** Jobs running per agent (each holds one slot). */
@@ -64,13 +65,14 @@ export interface SimResult {
 export class SimulationError extends Error {}
 
 export function simulate(trace: Trace, policy: Policy): SimResult {
-  const { agents, gpusPerAgent } = trace.fleet;
+  const { agentGpus } = trace.fleet;
+  const agents = agentGpus.length;
   const jobs = trace.jobs;
-  const freeGpus: number[][] = Array.from({ length: agents }, () => Array.from({ length: gpusPerAgent }, (_, i) => i));
+  const freeGpus: number[][] = agentGpus.map((g) => Array.from({ length: g }, (_, i) => i));
   const runningJobs: number[] = new Array<number>(agents).fill(0);
   const runningOn: JobRecord[][] = Array.from({ length: agents }, () => []);
   const finished: JobRecord[] = [];
-  const fleet = { gpusPerAgent, freeGpus, runningJobs, running: runningOn, now: 0, finished };
+  const fleet = { agentGpus, freeGpus, runningJobs, running: runningOn, now: 0, finished };
   const records: (JobRecord | undefined)[] = new Array<JobRecord | undefined>(jobs.length);
   const running = new CompletionQueue();
   const pendingOrder = (a: TraceJob, b: TraceJob) =>
@@ -123,7 +125,8 @@ export function simulate(trace: Trace, policy: Policy): SimResult {
       const free = freeGpus[agent];
       if (!free) throw new SimulationError(`${where} placed on unknown agent ${agent}`);
       if (gpus.length !== job.gpus) throw new SimulationError(`${where} needs ${job.gpus} GPUs, got ${gpus.length}`);
-      if (runningJobs[agent]! >= gpusPerAgent) throw new SimulationError(`${where}: agent ${agent} has no free slot`);
+      if (runningJobs[agent]! >= agentGpus[agent]!)
+        throw new SimulationError(`${where}: agent ${agent} has no free slot`);
       for (const gpu of gpus) {
         const at = free.indexOf(gpu);
         if (at < 0) throw new SimulationError(`${where}: GPU ${gpu} of agent ${agent} is not free`);

@@ -6,12 +6,38 @@ import { PRIORITY_CLASSES } from '@baton/core';
 /**
  * GPU job traces for the packing workload (`shared/traces/*.jsonl`): a header line
  * `{"fleet":{"agents":A,"gpusPerAgent":G},"mode":"batch|online","makespanLowerBoundS":…}`, then
- * one job per line `{"id","submitAt","gpus","durationS","priority","user"}`, times in seconds.
+ * one job per line `{"id","submitAt","gpus","durationS","priority","user"[,"task"]}`, times in
+ * seconds. A mixed fleet is `"fleet":{"groups":[{"agents":4,"gpusPerAgent":8},…]}`: agents are
+ * numbered group after group, in the order given.
  */
 
-export interface TraceFleet {
+export interface FleetGroup {
   agents: number;
   gpusPerAgent: number;
+}
+
+export interface TraceFleet {
+  groups: FleetGroup[];
+  /** GPUs of each agent, by agent index. */
+  agentGpus: number[];
+  totalGpus: number;
+  /** GPUs of the largest agent. */
+  maxGpus: number;
+}
+
+export function makeFleet(groups: readonly FleetGroup[]): TraceFleet {
+  const agentGpus = groups.flatMap((g) => new Array<number>(g.agents).fill(g.gpusPerAgent));
+  return {
+    groups: groups.map((g) => ({ ...g })),
+    agentGpus,
+    totalGpus: agentGpus.reduce((a, b) => a + b, 0),
+    maxGpus: Math.max(...agentGpus),
+  };
+}
+
+/** `10x8` or `4x8+8x4+16x1`. */
+export function describeFleet(fleet: TraceFleet): string {
+  return fleet.groups.map((g) => `${g.agents}x${g.gpusPerAgent}`).join('+');
 }
 
 export interface TraceJob {
@@ -24,6 +50,8 @@ export interface TraceJob {
   durationS: number;
   priority: PriorityClass;
   user: string;
+  /** The job's task (its class with `user`, whose runtimes history learns); `train` when absent. */
+  task: string;
   /**
    * The job's time limit in seconds (`--time-limits`), or absent: the simulator fails the run
    * if the job would run past it, and Baton's policy passes it to `place()`.
@@ -69,12 +97,22 @@ export function parseTrace(text: string, name: string): Trace {
   };
   if (lines.length === 0) throw new TraceError(`${name}: empty trace`);
   const header = json(0);
-  const fleet = header.fleet as Record<string, unknown> | undefined;
-  const agents = fleet?.agents;
-  const gpusPerAgent = fleet?.gpusPerAgent;
-  if (!isPositiveInt(agents) || !isPositiveInt(gpusPerAgent)) {
-    throw fail(1, 'the header needs "fleet":{"agents":A,"gpusPerAgent":G} with positive integers');
+  const fleetField = header.fleet as Record<string, unknown> | undefined;
+  const rawGroups = Array.isArray(fleetField?.groups) ? (fleetField.groups as unknown[]) : [fleetField];
+  const groups: FleetGroup[] = [];
+  for (const g of rawGroups) {
+    const { agents, gpusPerAgent } = (g ?? {}) as Record<string, unknown>;
+    if (!isPositiveInt(agents) || !isPositiveInt(gpusPerAgent)) {
+      throw fail(
+        1,
+        'the header needs "fleet":{"agents":A,"gpusPerAgent":G} or "fleet":{"groups":[{"agents":A,"gpusPerAgent":G},…]} with positive integers',
+      );
+    }
+    groups.push({ agents, gpusPerAgent });
   }
+  if (groups.length === 0) throw fail(1, 'the header\'s "fleet":{"groups":[…]} is empty');
+  const fleet = makeFleet(groups);
+  const gpusPerAgent = fleet.maxGpus;
   const mode = header.mode;
   if (mode !== 'batch' && mode !== 'online') throw fail(1, 'the header needs "mode":"batch" or "online"');
   const bound = header.makespanLowerBoundS;
@@ -83,11 +121,13 @@ export function parseTrace(text: string, name: string): Trace {
   const jobs: TraceJob[] = [];
   for (let i = 1; i < lines.length; i++) {
     const o = json(i);
-    const { id, submitAt, gpus, durationS, priority, user } = o;
+    const { id, submitAt, gpus, durationS, priority, user, task } = o;
     if (typeof submitAt !== 'number' || !Number.isFinite(submitAt) || submitAt < 0)
       throw fail(i + 1, '"submitAt" must be a number of seconds ≥ 0');
     if (!isPositiveInt(gpus)) throw fail(i + 1, '"gpus" must be a positive integer');
     if (gpus > gpusPerAgent) throw fail(i + 1, `"gpus" is ${gpus}, more than an agent has (${gpusPerAgent})`);
+    if (task !== undefined && (typeof task !== 'string' || task === ''))
+      throw fail(i + 1, '"task" must be a non-empty string');
     if (typeof durationS !== 'number' || !Number.isFinite(durationS) || durationS <= 0)
       throw fail(i + 1, '"durationS" must be a positive number');
     const prio = priority ?? 'normal';
@@ -101,11 +141,12 @@ export function parseTrace(text: string, name: string): Trace {
       durationS,
       priority: prio as PriorityClass,
       user: typeof user === 'string' ? user : '',
+      task: typeof task === 'string' ? task : 'train',
     });
   }
   jobs.sort((a, b) => a.submitAt - b.submitAt || a.seq - b.seq);
   jobs.forEach((job, seq) => (job.seq = seq));
-  return { name, fleet: { agents, gpusPerAgent }, mode, makespanLowerBoundS, jobs };
+  return { name, fleet, mode, makespanLowerBoundS, jobs };
 }
 
 function isPositiveInt(x: unknown): x is number {
