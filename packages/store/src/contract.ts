@@ -17,6 +17,7 @@ import type {
 import type { Accounts } from './accounts.js';
 import type { Coordination } from './coordination.js';
 import type { FairShareStore } from './fair-share.js';
+import type { RuntimeSamples } from './runtime-samples.js';
 import type { Workflows } from './workflows.js';
 
 /** The states a job ends in; retention deletes jobs in these only. */
@@ -28,7 +29,7 @@ export type FinalJobState = 'succeeded' | 'failed' | 'cancelled';
  * backend implements it. Time comes from the store's clock (see {@link StoreOptions}) so the
  * conformance suite can drive delays and lease expiry without sleeping.
  */
-export interface Store extends Coordination, Accounts, FairShareStore, Workflows {
+export interface Store extends Coordination, Accounts, FairShareStore, RuntimeSamples, Workflows {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
 
   /** Creates or migrates the schema. Refuses a schema newer than this code knows. */
