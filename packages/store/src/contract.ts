@@ -172,6 +172,12 @@ export interface Offer extends Placement {
   priority?: PriorityClass;
   /** Who submitted the job, kept likewise. */
   owner?: string;
+  /**
+   * For a job without a timeout: its class's learned runtime (ms), which the scheduler planned
+   * with. Its agent's server counts the job's room back by then in the agent's `releases`; it is
+   * never a limit, and never reaches the agent.
+   */
+  expectedRuntimeMs?: number;
 }
 
 export interface StoredLogChunk extends LogChunk {
