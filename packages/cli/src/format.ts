@@ -43,10 +43,10 @@ export function listText(items: readonly string[]): string {
 
 /** A duration for people: `850 ms`, `12.5 s`, `3 min 20 s`, `2 h 5 min`. */
 export function durationText(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${Number(s.toFixed(1))} s`;
-  const totalS = Math.round(s);
+  if (ms < 999.5) return `${Math.round(ms)} ms`;
+  // Rounded first, so 59.96 s reads as 1 min 0 s, not 60 s.
+  if (ms < 59_950) return `${Number((ms / 1000).toFixed(1))} s`;
+  const totalS = Math.round(ms / 1000);
   if (totalS < 3600) return `${Math.floor(totalS / 60)} min ${totalS % 60} s`;
   const totalMin = Math.round(totalS / 60);
   return `${Math.floor(totalMin / 60)} h ${totalMin % 60} min`;

@@ -17,6 +17,8 @@ describe('expected runtime in `baton job`', () => {
   it('writes durations for people', () => {
     expect(durationText(0)).toBe('0 ms');
     expect(durationText(999)).toBe('999 ms');
+    expect(durationText(999.7)).toBe('1 s');
+    expect(durationText(59_960)).toBe('1 min 0 s');
     expect(durationText(1000)).toBe('1 s');
     expect(durationText(12_345)).toBe('12.3 s');
     expect(durationText(200_000)).toBe('3 min 20 s');
