@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { estimateRuntimeMs, runtimeClassKey } from '@baton/core';
 import type { Harness } from './harness.js';
-import { isFinal, startHarness } from './harness.js';
+import { gateTask, isFinal, startHarness } from './harness.js';
 
 /** Learned runtimes written within 20 ms, and read by the scheduler at most every 50 ms. */
 const QUICK = { runtimeFlushMs: 20, runtimeRefreshMs: 50 };
@@ -84,6 +84,29 @@ describe('learned runtime estimates', () => {
     const done = await h.waitFor(res.body.id, isFinal, 20_000);
     expect(done).toMatchObject({ state: 'succeeded', attempts: 1, result: { sleptMs: longMs } });
     expect(Date.parse(done.finishedAt) - Date.parse(done.startedAt)).toBeGreaterThan(estimate * 3);
+  });
+
+  it("plans with the estimate another server's scheduler offered, never telling the agent", async () => {
+    // No scheduler here: the test offers the job, as another server's scheduler would.
+    h = await startHarness({ ...QUICK, agents: 0, scheduler: false });
+    const gate = gateTask('test.estimate-gate');
+    await h.addAgent({ concurrency: 1, tasks: [gate.task] });
+    const jobId = (await h.post('/api/jobs', { task: 'test.estimate-gate' })).body.id as string;
+    const agentId = h.server.gateway.agents()[0]!.id;
+    const resources = { slots: 1, cpu: 0, memoryMb: 0, gpus: 0 };
+    await h.store.publish({
+      type: 'offer',
+      serverId: h.server.serverId,
+      placements: [{ jobId, agentId, gpus: [], resources, expectedRuntimeMs: 50 }],
+    });
+    await h.waitFor(jobId, (j) => j.state === 'running');
+    const held = h.server.gateway.agents()[0]!.held.get(jobId)!;
+    expect(held.endsBy - held.startedAt!).toBe(50);
+    // Well past the estimate, it runs on; released, it succeeds on its first attempt.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gate.aborted).toEqual([]);
+    gate.release();
+    expect(await h.waitFor(jobId, isFinal)).toMatchObject({ state: 'succeeded', attempts: 1, timeoutMs: null });
   });
 
   it('drops runtimes the store cannot take, and the job succeeds all the same', async () => {
