@@ -51,8 +51,9 @@ describe('learned runtime estimates', () => {
     expect(runs.map((j) => j.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     const samples = await samplesOnceThere(runs[0], 3);
     expect(samples).toHaveLength(3);
-    // Newest first, each at least its sleep (hand-over to completion on the server's clock).
-    [90, 60, 30].forEach((ms, i) => expect(samples[i]).toBeGreaterThanOrEqual(ms));
+    // Newest first, each about its sleep or more (hand-over to completion on the server's clock;
+    // a timer and the wall clock may disagree by a millisecond).
+    [90, 60, 30].forEach((ms, i) => expect(samples[i]).toBeGreaterThanOrEqual(ms - 2));
     // With three samples the 0.9 quantile is the longest run.
     const shown = (await h.get(`/api/jobs/${later.body.id}`)).body;
     expect(shown).toMatchObject({ expectedRuntimeSource: 'history', timeoutMs: null });
