@@ -40,3 +40,26 @@ export function resourcesText(r: JobResources): string {
 export function listText(items: readonly string[]): string {
   return items.length > 0 ? items.join(',') : '-';
 }
+
+/** A duration for people: `850 ms`, `12.5 s`, `3 min 20 s`, `2 h 5 min`. */
+export function durationText(ms: number): string {
+  if (ms < 999.5) return `${Math.round(ms)} ms`;
+  // Rounded first, so 59.96 s reads as 1 min 0 s, not 60 s.
+  if (ms < 59_950) return `${Number((ms / 1000).toFixed(1))} s`;
+  const totalS = Math.round(ms / 1000);
+  if (totalS < 3600) return `${Math.floor(totalS / 60)} min ${totalS % 60} s`;
+  const totalMin = Math.round(totalS / 60);
+  return `${Math.floor(totalMin / 60)} h ${totalMin % 60} min`;
+}
+
+/**
+ * A job's expected runtime and where it comes from: its timeout, or what its class (owner, task,
+ * resources) took recently (learned: planned with, never enforced); `-` when neither is known.
+ */
+export function expectedRuntimeText(job: Pick<JobView, 'expectedRuntimeMs' | 'expectedRuntimeSource'>): string {
+  const ms = job.expectedRuntimeMs;
+  if (ms === null || ms === undefined || job.expectedRuntimeSource === 'none') return '-';
+  return job.expectedRuntimeSource === 'limit'
+    ? `${durationText(ms)} (its timeout)`
+    : `${durationText(ms)} (learned from recent runs)`;
+}

@@ -14,7 +14,7 @@ export function registerStoreCommand(program: Command): void {
   store
     .command('copy')
     .description(
-      'copy every job (attempts and idempotency keys kept) and the task routes to another store (e.g. SQLite to PostgreSQL); stop the old servers first',
+      'copy every job (attempts and idempotency keys kept), the task routes and the runtime history to another store (e.g. SQLite to PostgreSQL); stop the old servers first',
     )
     .requiredOption('--from <url>', 'the store to copy from (sqlite:…, postgres://…, redis://…)')
     .requiredOption('--to <url>', 'the store to copy to; created and migrated if new')
@@ -33,7 +33,8 @@ export function registerStoreCommand(program: Command): void {
           onProgress: (p) => process.stdout.write(`${p.state}: ${p.read} read, ${p.copied} copied\n`),
         });
         process.stdout.write(
-          `done: ${result.copied} job(s) copied, ${result.skipped} already there, ${result.routes} task route(s)\n`,
+          `done: ${result.copied} job(s) copied, ${result.skipped} already there, ${result.routes} task route(s), ` +
+            `${result.runtimeClasses} runtime class(es)\n`,
         );
       } finally {
         await Promise.all([from.close(), to.close()]);

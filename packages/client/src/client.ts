@@ -98,7 +98,10 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
     return out;
   }
 
-  /** One job with its attempt `history` and, while it is queued, its `pendingReason`. */
+  /**
+   * One job with its attempt `history`, while it is queued its `pendingReason`, and its
+   * `expectedRuntimeMs` (with `expectedRuntimeSource`: `limit`, `history` or `none`).
+   */
   getJob(id: string): Promise<JobView> {
     return this.request('GET', `/api/jobs/${encodeURIComponent(id)}`);
   }

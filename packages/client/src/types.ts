@@ -1,4 +1,11 @@
-import type { JobError, JobState, PendingReasonCode, PoolDecision, PriorityClass } from '@baton/core';
+import type {
+  ExpectedRuntimeSource,
+  JobError,
+  JobState,
+  PendingReasonCode,
+  PoolDecision,
+  PriorityClass,
+} from '@baton/core';
 import type { RetryOptions } from './retry.js';
 
 export interface ClientOptions {
@@ -117,6 +124,15 @@ export interface JobView {
    * Absent from `listJobs`.
    */
   pendingReason?: PendingReasonView | null;
+  /**
+   * Present on `getJob`: how long the job is expected to run (ms), or null when unknown. From its
+   * `timeoutMs` (`expectedRuntimeSource: 'limit'`), else the learned runtime of its class, the
+   * same owner, task and resources (`'history'`: a high quantile of recent successes, for
+   * placement only; a job is never stopped for running longer), else `'none'`.
+   */
+  expectedRuntimeMs?: number | null;
+  /** Present on `getJob`: where `expectedRuntimeMs` comes from. */
+  expectedRuntimeSource?: ExpectedRuntimeSource;
 }
 
 /** What a job reserves on its agent while it runs. */

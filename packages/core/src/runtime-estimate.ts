@@ -24,6 +24,8 @@ export const RUNTIME_MIN_SAMPLES = 3;
 export const RUNTIME_QUANTILE = 0.9;
 /** A sample weighs half as much as the one this many samples newer. */
 export const RUNTIME_HALF_LIFE_SAMPLES = 8;
+/** The longest class key a store takes (an owner of 100 characters and a task of 200 fit). */
+export const RUNTIME_KEY_MAX_LENGTH = 512;
 
 /** Where a job's expected runtime comes from: its own limit, its class's history, or nowhere. */
 export type ExpectedRuntimeSource = 'limit' | 'history' | 'none';
@@ -42,11 +44,13 @@ export interface RuntimeEstimateOptions {
 
 /**
  * The class a runtime belongs to: owner, task and the job's resource shape. The shape is part of
- * it since the same task on 8 GPUs and on 1 is rarely the same run.
+ * it since the same task on 8 GPUs and on 1 is rarely the same run. Parts are joined by a space,
+ * which no owner or task name holds (the API's names are `[A-Za-z0-9_.:-]`); not by NUL, which
+ * PostgreSQL text cannot hold. At most about 350 characters: within {@link RUNTIME_KEY_MAX_LENGTH}.
  */
 export function runtimeClassKey(owner: string, task: string, resources: Resources): string {
   const { slots, cpu, memoryMb, gpus } = resources;
-  return `${owner}\u0000${task}\u0000${slots}/${cpu}/${memoryMb}/${gpus}`;
+  return `${owner} ${task} ${slots}/${cpu}/${memoryMb}/${gpus}`;
 }
 
 /**

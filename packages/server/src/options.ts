@@ -63,6 +63,13 @@ export interface ServerOptions {
   /** How fast recent usage fades under fair share: its half-life in ms. [3 600 000: 1 hour] */
   fairShareHalfLifeMs?: number;
   /**
+   * Learned runtimes: how often the scheduler reads the runtime history of the job classes it
+   * meets (one store call), which is also how old a class's cached estimate may grow. [5 000]
+   */
+  runtimeRefreshMs?: number;
+  /** Learned runtimes: longest a succeeded attempt's runtime waits to be written, in a batch. [1 000] */
+  runtimeFlushMs?: number;
+  /**
    * The secret remote agents present to connect (`baton agent --token`). Null: remote agents
    * are refused. [null]
    */
@@ -175,6 +182,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     trustProxy: trustedProxies(options.trustProxy ?? null),
     fairShare: options.fairShare ?? true,
     fairShareHalfLifeMs: positiveInt('fairShareHalfLifeMs', options.fairShareHalfLifeMs ?? 3_600_000, 1000),
+    runtimeRefreshMs: positiveInt('runtimeRefreshMs', options.runtimeRefreshMs ?? 5000, 10),
+    runtimeFlushMs: positiveInt('runtimeFlushMs', options.runtimeFlushMs ?? 1000, 10),
     heartbeatMs,
     maxPayloadBytes: positiveInt('maxPayloadBytes', options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 1),
     maxBulkBodyBytes: positiveInt('maxBulkBodyBytes', options.maxBulkBodyBytes ?? 32 * 1024 * 1024, 1024),

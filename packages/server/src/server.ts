@@ -40,6 +40,8 @@ import { ServerMetrics } from './metrics/server-metrics.js';
 import type { PoolSignals } from './metrics/fleet-figures.js';
 import { TaskRoutes } from './task-routes.js';
 import { WorkflowGrowth } from './workflow-growth.js';
+import { RuntimeEstimates } from './estimates/runtime-estimates.js';
+import { RuntimeRecorder } from './estimates/runtime-recorder.js';
 
 const CLOSE_GRACE_MS = 5000;
 
@@ -106,6 +108,8 @@ export function createBatonServer(
         logger,
       })
     : null;
+  // Learned runtimes: succeeded attempts recorded in batches, estimates cached for placement.
+  const runtimes = new RuntimeRecorder(store, { logger, flushMs: resolved.runtimeFlushMs });
   const gateway: AgentGateway = new AgentGateway(store, {
     leaseMs: resolved.leaseMs,
     heartbeatMs: resolved.heartbeatMs,
@@ -115,6 +119,7 @@ export function createBatonServer(
     logger,
     growth,
     metrics: metrics?.jobs,
+    runtimes,
   });
   // The other servers' agents, as their reports say: the scheduler places onto them, and every
   // server (one without a scheduler too) explains a pending job against the whole fleet.
@@ -135,6 +140,7 @@ export function createBatonServer(
         shards,
         fleet,
         metrics: metrics?.jobs,
+        estimates: new RuntimeEstimates(store, { logger, refreshMs: resolved.runtimeRefreshMs }),
       })
     : null;
   const reporter = new AgentReporter(store, gateway, {
@@ -262,6 +268,8 @@ export function createBatonServer(
       reporter.stop();
       await shards?.stop();
       gateway.stop();
+      // Runtimes of attempts that succeeded so far are written before the store is closed.
+      await runtimes.stop();
       detachAgentSocket?.();
       unsubscribe();
       routes.close();

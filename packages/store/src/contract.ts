@@ -17,6 +17,7 @@ import type {
 import type { Accounts } from './accounts.js';
 import type { Coordination } from './coordination.js';
 import type { FairShareStore } from './fair-share.js';
+import type { RuntimeSamples } from './runtime-samples.js';
 import type { Workflows } from './workflows.js';
 
 /** The states a job ends in; retention deletes jobs in these only. */
@@ -28,7 +29,7 @@ export type FinalJobState = 'succeeded' | 'failed' | 'cancelled';
  * backend implements it. Time comes from the store's clock (see {@link StoreOptions}) so the
  * conformance suite can drive delays and lease expiry without sleeping.
  */
-export interface Store extends Coordination, Accounts, FairShareStore, Workflows {
+export interface Store extends Coordination, Accounts, FairShareStore, RuntimeSamples, Workflows {
   readonly backend: 'sqlite' | 'postgres' | 'redis';
 
   /** Creates or migrates the schema. Refuses a schema newer than this code knows. */
@@ -171,6 +172,12 @@ export interface Offer extends Placement {
   priority?: PriorityClass;
   /** Who submitted the job, kept likewise. */
   owner?: string;
+  /**
+   * For a job without a timeout: its class's learned runtime (ms), which the scheduler planned
+   * with. Its agent's server counts the job's room back by then in the agent's `releases`; it is
+   * never a limit, and never reaches the agent.
+   */
+  expectedRuntimeMs?: number;
 }
 
 export interface StoredLogChunk extends LogChunk {

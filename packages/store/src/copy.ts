@@ -3,6 +3,7 @@ import { BatonError } from '@baton/core';
 import type { Quota } from './accounts.js';
 import { NO_QUOTA } from './accounts.js';
 import type { Store, TaskRoute } from './contract.js';
+import { copyRuntimes } from './copy-runtimes.js';
 
 /** Unfinished states, copied first (the work still to do). */
 export const UNFINISHED_COPIED_STATES: readonly JobState[] = ['delayed', 'queued', 'assigned', 'running'];
@@ -29,6 +30,8 @@ export interface CopyResult {
   tokens: number;
   /** Quotas set in the target: the default and users' own, where the target had none. */
   quotas: number;
+  /** Runtime classes whose history (learned estimates) was copied; those the target had are kept. */
+  runtimeClasses: number;
 }
 
 export interface CopyOptions {
@@ -131,7 +134,7 @@ async function copyQuotas(from: Store, to: Store, result: CopyResult): Promise<v
 /**
  * Copies every job (unfinished ones first, then finished ones) and the task routes from one
  * store to another, with the users, their tokens and quotas (see {@link copyUsers} and
- * {@link copyQuotas}), so a deployment can move from SQLite to PostgreSQL or Redis. Jobs keep
+ * {@link copyQuotas}) and the runtime history of learned estimates (copy-runtimes.ts), so a deployment can move from SQLite to PostgreSQL or Redis. Jobs keep
  * their ids, owners, priorities, resources, retry policy, idempotency keys (finished jobs' too,
  * so a client retrying a submission after the move finds its job instead of creating another)
  * and attempts (so a failing job gets no fresh retries). Jobs already in the target (by id) are
@@ -165,9 +168,19 @@ async function copyJobsIn(
 ): Promise<CopyResult> {
   const batch = options.batch ?? 500;
   const now = options.now ?? Date.now();
-  const result: CopyResult = { read: 0, copied: 0, skipped: 0, routes: 0, users: 0, tokens: 0, quotas: 0 };
+  const result: CopyResult = {
+    read: 0,
+    copied: 0,
+    skipped: 0,
+    routes: 0,
+    users: 0,
+    tokens: 0,
+    quotas: 0,
+    runtimeClasses: 0,
+  };
   await copyUsers(from, to, result);
   result.routes = await copyRoutes(from, to, now);
+  result.runtimeClasses = await copyRuntimes(from, to, batch);
   for (const state of states) {
     const progress: CopyProgress = { state, read: 0, copied: 0 };
     let cursor: string | undefined;

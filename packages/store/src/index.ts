@@ -9,6 +9,8 @@ export type { CopyOptions, CopyProgress, CopyResult } from './copy.js';
 export type * from './coordination.js';
 export type * from './accounts.js';
 export type * from './fair-share.js';
+export type * from './runtime-samples.js';
+export { MAX_RUNTIME_KEYS_READ } from './runtime-samples.js';
 export type * from './workflows.js';
 export { NO_QUOTA } from './accounts.js';
 export { FINAL_JOB_STATES } from './rules/retention-rules.js';

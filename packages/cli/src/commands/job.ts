@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
-import { jsonText, listText, priorityText, progressText, resourcesText, shortTime, table } from '../format.js';
+import {
+  expectedRuntimeText,
+  jsonText,
+  listText,
+  priorityText,
+  progressText,
+  resourcesText,
+  shortTime,
+  table,
+} from '../format.js';
 import type { ConnectionOptions } from './connection.js';
 import { api, clientFor, printJson, withConnection } from './connection.js';
 
@@ -33,6 +42,7 @@ export function registerJobCommand(program: Command): void {
       ['gpus', job.gpus.length > 0 ? job.gpus.join(', ') : '-'],
       ['attempts', `${job.attempts}/${job.maxAttempts}`],
       ['progress', progressText(job.progress)],
+      ['expected', expectedRuntimeText(job)],
       ['payload', jsonText(job.payload)],
       ['result', jsonText(job.result)],
       ['error', job.error ? `${job.error.code}: ${job.error.message}` : '-'],

@@ -55,23 +55,39 @@ export async function admit(
   }
 }
 
-/** Each offered job's priority class, where the offer gave it: kept with the job on its agent. */
-export function prioritiesOf(offers: readonly Offer[]): Map<string, PriorityClass> {
-  const priorities = new Map<string, PriorityClass>();
-  for (const offer of offers) if (offer.priority !== undefined) priorities.set(offer.jobId, offer.priority);
-  return priorities;
+/** What offers say about their jobs beyond the placement, kept with each job on its agent. */
+export interface OfferedHints {
+  /** Each job's priority class, where the offer gave it. */
+  priorities: Map<string, PriorityClass>;
+  /** The learned runtime (ms) of each job without a timeout whose class has one. */
+  expectedRuntimes: Map<string, number>;
+}
+
+export function hintsOf(offers: readonly Offer[]): OfferedHints {
+  const hints: OfferedHints = { priorities: new Map(), expectedRuntimes: new Map() };
+  for (const offer of offers) {
+    if (offer.priority !== undefined) hints.priorities.set(offer.jobId, offer.priority);
+    const expected = offer.expectedRuntimeMs;
+    if (typeof expected === 'number' && Number.isFinite(expected) && expected >= 0)
+      hints.expectedRuntimes.set(offer.jobId, expected);
+  }
+  return hints;
 }
 
 /**
  * Hands assignments to their agents, holding what each job takes, with its priority class
- * when known (preemption stops only jobs whose class it knows). An assignment for a departed
- * agent is left to lease expiry. Returns whether any agent got work.
+ * when known (preemption stops only jobs whose class it knows). A job's end bound is its
+ * timeout; without one, its learned runtime where the offer carried it (so the agent's
+ * `releases` plan with it; the agent is never told: the job runs as long as it runs). An
+ * assignment for a departed agent is left to lease expiry. Returns whether any agent got work.
  */
 export function dispatch(
   sessions: ReadonlyMap<string, AgentSession>,
   assignments: JobAssignment[],
-  priorities: ReadonlyMap<string, PriorityClass> = new Map(),
+  hints: Partial<OfferedHints> = {},
 ): boolean {
+  const priorities = hints.priorities;
+  const expected = hints.expectedRuntimes;
   const now = Date.now();
   const byAgent = new Map<AgentSession, JobAssignment[]>();
   for (const a of assignments) {
@@ -82,9 +98,10 @@ export function dispatch(
       leaseToken: a.leaseToken,
       resources: a.job.resources,
       gpus: a.job.gpus,
-      endsBy: a.job.timeoutMs === null ? Infinity : now + a.job.timeoutMs,
-      priority: priorities.get(a.job.id) ?? null,
+      endsBy: now + (a.job.timeoutMs ?? expected?.get(a.job.id) ?? Infinity),
+      priority: priorities?.get(a.job.id) ?? null,
       owner: a.job.owner,
+      task: a.job.task,
       queue: a.job.queue,
       startedAt: now,
     });

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AgentSession } from './agent-session.js';
 import { Batcher } from './batcher.js';
 import type { JobMetrics } from '../metrics/job-metrics.js';
+import type { RuntimeRecorder } from '../estimates/runtime-recorder.js';
 
 const PREEMPTED_MESSAGE = 'stopped for a higher-priority job; back in the queue, the attempt not spent';
 
@@ -21,7 +22,13 @@ export class AgentReports {
 
   constructor(
     store: Store,
-    private readonly options: { leaseMs: number; logger: Logger; metrics?: JobMetrics | undefined },
+    private readonly options: {
+      leaseMs: number;
+      logger: Logger;
+      metrics?: JobMetrics | undefined;
+      /** Takes succeeded attempts' runtimes for learned estimates (absent: none are learned). */
+      runtimes?: RuntimeRecorder | undefined;
+    },
     /** Room on an agent came back. */
     private readonly freed: () => void,
   ) {
@@ -140,6 +147,7 @@ export class AgentReports {
       throw err;
     }
     if (this.options.metrics) this.counted(this.options.metrics, session, results);
+    if (session) this.options.runtimes?.succeeded(results, (jobId) => session.held.get(jobId));
     for (const jobId of jobIds) session?.release(jobId);
     this.freed();
     return results;

@@ -7,7 +7,6 @@ import type {
   GpuDevice,
   LingeringJob,
   PriorityClass,
-  Resources,
   RunningJobView,
   TransitionResult,
 } from '@baton/core';
@@ -19,35 +18,9 @@ import {
   isDedicated,
 } from '@baton/core';
 import { queuesOf } from './agent-routes.js';
+import type { HeldJob } from './held-job.js';
 
-/** What a job holds on its agent while it runs. */
-export interface HeldJob {
-  leaseToken: string;
-  resources: Resources;
-  gpus: number[];
-  /** When the job ends at the latest (assignment + its timeout), or Infinity without one. */
-  endsBy: number;
-  /**
-   * The job's priority class, as the placement that sent it here said; null when unknown (a
-   * job re-adopted on resume): preemption never stops such a job.
-   */
-  priority?: PriorityClass | null;
-  /** Who submitted it, when known. */
-  owner?: string | null;
-  /** Its queue, when known (null for a job re-adopted on resume): for the metrics' per-queue figures. */
-  queue?: string | null;
-  /** When it was handed to the agent (epoch ms); for a resumed job, when it was re-adopted. */
-  startedAt?: number;
-  /** The agent was told to stop it for a higher-class job: its room comes back when it reports. */
-  preempting?: boolean;
-  /** When the store last renewed the job's lease for this server (assign, start, heartbeat, resume). */
-  renewedAt?: number;
-  /**
-   * The job's outcome came in but the store could not record it (an outage): the agent sends it
-   * again and the job keeps its room until the store answers, or its lease lapses.
-   */
-  unrecorded?: boolean;
-}
+export type { HeldJob } from './held-job.js';
 
 /**
  * Lifecycle of an agent as this server sees it: `connected` takes work; `draining` finishes
@@ -165,6 +138,7 @@ export class AgentSession {
       priority: job.priority ?? null,
       owner: job.owner ?? null,
       queue: job.queue ?? null,
+      task: job.task ?? null,
       startedAt: job.startedAt ?? now,
       preempting: job.preempting ?? false,
       renewedAt: job.renewedAt ?? now,
@@ -365,7 +339,10 @@ export class AgentSession {
     return views;
   }
 
-  /** When held room comes back at the latest: each job's end bound (timeouts are enforced). */
+  /**
+   * When held room comes back: each job's end bound (timeouts are enforced), or its expected end
+   * (a learned runtime: planned with, never enforced; an overrun reads as room due now).
+   */
   private releases(): CapacityRelease[] {
     return [...this.held.values()].map((job) => ({
       atMs: job.endsBy,

@@ -9,12 +9,12 @@ import type {
   JobAssignment,
   LingeringJob,
   LingeringReport,
-  PriorityClass,
 } from '@baton/core';
 import { ValidationError } from '@baton/core';
 import type { Offer, Store } from '@baton/store';
 import type { Logger } from 'pino';
-import { admit, dispatch, prioritiesOf } from './admission.js';
+import type { OfferedHints } from './admission.js';
+import { admit, dispatch, hintsOf } from './admission.js';
 import type { AgentConnection, ConnectionHost } from './agent-connection.js';
 import { openConnection } from './agent-connection.js';
 import { registerAgent } from './agent-registration.js';
@@ -24,6 +24,7 @@ import { moveOffUnhealthyGpus } from './gpu-failover.js';
 import { AgentLiveness } from './liveness.js';
 import { RouteKeeper } from './route-keeper.js';
 import type { JobMetrics } from '../metrics/job-metrics.js';
+import type { RuntimeRecorder } from '../estimates/runtime-recorder.js';
 
 export type { AgentConnection } from './agent-connection.js';
 
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   growth: { add(request: AddStepsRequest): Promise<AddedSteps> };
   /** Counts outcomes, failovers and waits (absent: metrics are off). */
   metrics?: JobMetrics | undefined;
+  /** Takes succeeded attempts' runtimes for learned estimates (absent: none are learned). */
+  runtimes?: RuntimeRecorder | undefined;
 }
 
 interface GatewayEvents {
@@ -189,17 +192,17 @@ export class AgentGateway extends EventEmitter<GatewayEvents> {
     const { assignments, accepted } = await admit(this.store, this.sessions, offers, this.options.leaseMs);
     if (accepted === 0) return [];
     this.options.metrics?.assigned(assignments);
-    this.dispatch(assignments, prioritiesOf(offers));
+    this.dispatch(assignments, hintsOf(offers));
     if (assignments.length < accepted) this.emit('capacity'); // room held for jobs others took
     return assignments;
   }
 
   /**
-   * Hands assignments to their agents, with each job's priority class when known. An
-   * assignment for a departed agent is left to lease expiry.
+   * Hands assignments to their agents, with each job's priority class and learned runtime when
+   * known. An assignment for a departed agent is left to lease expiry.
    */
-  dispatch(assignments: JobAssignment[], priorities?: ReadonlyMap<string, PriorityClass>): void {
-    if (dispatch(this.sessions, assignments, priorities)) this.emit('usage');
+  dispatch(assignments: JobAssignment[], hints?: Partial<OfferedHints>): void {
+    if (dispatch(this.sessions, assignments, hints)) this.emit('usage');
   }
 
   /**

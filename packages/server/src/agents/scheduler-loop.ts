@@ -1,4 +1,4 @@
-import type { Offer, PendingCursor, PendingRequest, Store } from '@baton/store';
+import type { PendingCursor, PendingRequest, Store } from '@baton/store';
 import type { AgentCapacity, PendingJob, PendingReason } from '@baton/core';
 import { comparePending, place, priorityRank, shardOfQueue } from '@baton/core';
 import { preemptForWaiting } from './preemption-step.js';
@@ -10,6 +10,8 @@ import type { FleetView } from './fleet-view.js';
 import type { AgentGateway } from './gateway.js';
 import type { ShardKeeper } from './shard-keeper.js';
 import type { JobMetrics } from '../metrics/job-metrics.js';
+import type { RuntimeEstimates } from '../estimates/runtime-estimates.js';
+import { offersOf } from './offers.js';
 
 export interface SchedulerLoopOptions {
   leaseMs: number;
@@ -34,6 +36,8 @@ export interface SchedulerLoopOptions {
   fairShare: boolean;
   /** Times passes, counts expired leases and preemptions (absent: metrics are off). */
   metrics?: JobMetrics | undefined;
+  /** Learned runtimes of jobs without a timeout (absent: such jobs plan as unbounded). */
+  estimates?: RuntimeEstimates | undefined;
 }
 
 /**
@@ -349,6 +353,9 @@ export class SchedulerLoop {
       this.options.fairShare ? requests.map((r) => ({ ...r, perOwner: true })) : requests,
     );
     if (pending.length === 0) return false;
+    // Jobs without a timeout plan with their class's learned runtime, for placement only.
+    const estimated = new Map<string, number>();
+    this.options.estimates?.fill(pending, estimated);
     // `now` lets placement backfill held agents with jobs whose timeout ends in time.
     let order = await orderForPass(pending, this.options);
     let result = place(order.admitted, agents, { now: Date.now(), ordered: true });
@@ -360,6 +367,7 @@ export class SchedulerLoop {
       // jobs that all fit reads no more than the free slots.
       const past = await this.readPastHeads(pending, requests, full);
       pending = past.pending;
+      this.options.estimates?.fill(pending, estimated);
       order = await orderForPass(pending, this.options);
       result = place(order.admitted, agents, { now: Date.now(), ordered: true });
       sweepOn = this.advanceSweeps(past.pages, new Set(result.placements.map((p) => p.jobId)));
@@ -372,26 +380,8 @@ export class SchedulerLoop {
     );
     for (const [jobId, reason] of preempting) this.reasons.set(jobId, reason);
     if (placements.length === 0) return sweepOn;
-    const byId = new Map(pending.map((job) => [job.id, job]));
-    const mine: Offer[] = [];
-    const offers = new Map<string, Offer[]>();
-    for (const p of placements) {
-      const job = byId.get(p.jobId)!;
-      // Written out, not spread: this runs for every job placed.
-      const offer: Offer = { jobId: p.jobId, agentId: p.agentId, gpus: p.gpus, resources: job.resources };
-      offer.priority = job.priority;
-      if (job.owner !== undefined) offer.owner = job.owner;
-      const serverId = serverOf.get(p.agentId);
-      if (serverId === undefined) {
-        mine.push(offer);
-        continue;
-      }
-      let list = offers.get(serverId);
-      if (!list) offers.set(serverId, (list = []));
-      list.push(offer);
-      this.options.fleet.offered(p.agentId, offer.resources, p.gpus);
-    }
-    for (const [serverId, list] of offers) await this.store.publish({ type: 'offer', serverId, placements: list });
+    const { mine, others } = offersOf(placements, pending, { serverOf, fleet: this.options.fleet, estimated });
+    for (const [serverId, list] of others) await this.store.publish({ type: 'offer', serverId, placements: list });
     const assignments = mine.length > 0 ? await this.gateway.admit(mine) : [];
     if (assignments.length > 0) this.nextExpiryAt = Math.min(this.nextExpiryAt, Date.now() + this.options.leaseMs);
     return sweepOn || (assignments.length > 0 && this.gateway.capacity().some((a) => a.freeSlots > 0));

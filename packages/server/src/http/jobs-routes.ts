@@ -20,6 +20,7 @@ import { explainPending } from '../agents/explain-pending.js';
 import { jobIdOf } from './job-id.js';
 import type { JobMetrics } from '../metrics/job-metrics.js';
 import { jobJson } from './job-json.js';
+import { expectedRuntimeOf } from '../estimates/expected-runtime.js';
 import { registerLogsRoutes } from './logs-routes.js';
 
 export interface JobsRoutesOptions {
@@ -115,7 +116,14 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
     // The fleet's agents, as the scheduler places onto: with several servers, most are elsewhere.
     const agents = job.state !== 'queued' ? [] : await options.fleetAgents();
     const pendingReason = job.state === 'queued' ? explainPending(job, agents, options.scheduler) : null;
-    return { ...jobJson(job, await store.getAttempts(id)), pendingReason };
+    const [attempts, expected] = await Promise.all([store.getAttempts(id), expectedRuntimeOf(store, job)]);
+    return {
+      ...jobJson(job, attempts),
+      pendingReason,
+      // Its timeout, else its class's learned runtime: a planning figure, never enforced.
+      expectedRuntimeMs: expected.ms,
+      expectedRuntimeSource: expected.source,
+    };
   });
 
   app.get('/api/jobs', async (request) => {

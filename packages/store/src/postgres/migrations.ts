@@ -3,6 +3,7 @@ import { SchemaTooNewError } from '@baton/core';
 import { OWNER_COUNTS_SQL } from './owner-counts.js';
 import { OWNER_UNITS_SQL } from './owner-units.js';
 import { QUEUE_COUNTS_SQL } from './queue-counts.js';
+import { RUNTIME_SAMPLES_SQL } from './sql/runtimes.js';
 import { WORKFLOWS_SQL } from './workflow-schema.js';
 
 /** Hash partitions of `jobs`. Part of migration 1's text: never change it, add a migration. */
@@ -226,6 +227,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     version: 8,
     name: 'workflows: steps as jobs with a workflow_id, step table, edges; retention leaves steps',
     sql: WORKFLOWS_SQL,
+  },
+  {
+    version: 9,
+    name: 'runtime samples: each runtime class keeps its newest runtimes, for learned estimates',
+    sql: RUNTIME_SAMPLES_SQL,
   },
 ];
 

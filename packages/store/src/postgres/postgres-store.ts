@@ -28,6 +28,7 @@ import type {
 } from '../contract.js';
 import type { Accounts } from '../accounts.js';
 import type { FairShareStore } from '../fair-share.js';
+import type { RuntimeSamples } from '../runtime-samples.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import type { Workflows } from '../workflows.js';
 import { storeSettings } from '../rules/options.js';
@@ -38,6 +39,7 @@ import type { PostgresContext } from './context.js';
 import { postgresContext } from './context.js';
 import { postgresAccounts } from './accounts.js';
 import { postgresFairShare } from './fair-share.js';
+import { postgresRuntimes } from './runtimes.js';
 import { PostgresCoordination } from './coordination.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
@@ -58,7 +60,7 @@ import * as workflows from './workflows.js';
  * batch size; claims use `FOR UPDATE SKIP LOCKED`. Events travel to other stores on the same
  * schema by NOTIFY (see {@link EventRelay}). Every time comes from the store's clock. This
  * class connects and wires the domain modules (jobs, scheduling, leases, logs, retention,
- * routes, coordination, accounts, fair share, workflows), which hold the logic and the SQL (sql/).
+ * routes, coordination, accounts, fair share, runtime history, workflows), which hold the logic and the SQL (sql/).
  */
 export class PostgresStore implements Store, Coordination {
   readonly backend = 'postgres' as const;
@@ -82,6 +84,7 @@ export class PostgresStore implements Store, Coordination {
     this.ctx = postgresContext(this.pool, this.relay, settings);
     this.accounts = postgresAccounts(this.ctx);
     this.fairShare = postgresFairShare(this.ctx);
+    this.runtimes = postgresRuntimes(this.ctx);
   }
 
   async init(): Promise<void> {
@@ -189,6 +192,12 @@ export class PostgresStore implements Store, Coordination {
   addUsage: FairShareStore['addUsage'] = (entries, halfLifeMs) => this.fairShare.addUsage(entries, halfLifeMs);
   usage: FairShareStore['usage'] = (halfLifeMs) => this.fairShare.usage(halfLifeMs);
   preempt: FairShareStore['preempt'] = (items) => this.fairShare.preempt(items);
+
+  // Runtime history for learned estimates (runtimes.ts).
+  private readonly runtimes: RuntimeSamples;
+  recordRuntimes: RuntimeSamples['recordRuntimes'] = (samples) => this.runtimes.recordRuntimes(samples);
+  runtimeSamples: RuntimeSamples['runtimeSamples'] = (keys) => this.runtimes.runtimeSamples(keys);
+  runtimeClasses: RuntimeSamples['runtimeClasses'] = (after, limit) => this.runtimes.runtimeClasses(after, limit);
 
   // Workflows (workflows.ts, workflow-control.ts, workflow-growth.ts; advancing in workflow-advance.ts).
   createWorkflow: Workflows['createWorkflow'] = (w) => workflows.createWorkflow(this.ctx, w);

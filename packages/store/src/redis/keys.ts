@@ -134,6 +134,14 @@ export class RedisKeys {
   get usage(): string {
     return `${this.base}usage`;
   }
+  /** One runtime class's newest runtimes (whole ms), newest first: list (scripts/record-runtimes.lua). */
+  runtime(key: string): string {
+    return `${this.base}runtime:${key}`;
+  }
+  /** The runtime classes with samples: lex zset, for paging through them (copying a store). */
+  get runtimeClasses(): string {
+    return `${this.base}runtimeclasses`;
+  }
   /** Held by the one server upgrading the key layout (schema.ts) while the others wait. */
   get upgradeLock(): string {
     return `${this.base}upgrading`;

@@ -32,6 +32,7 @@ import type { Accounts } from '../accounts.js';
 import type { OwnerLoad, OwnerUsageUnits } from '../fair-share.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import type { Workflows } from '../workflows.js';
+import type { RuntimeSamples } from '../runtime-samples.js';
 import { logPageLimit } from '../rules/log-rules.js';
 import { storeSettings } from '../rules/options.js';
 import { routeExpiry } from '../rules/route-rules.js';
@@ -51,6 +52,7 @@ import { appendLogs, getLogs } from './logs.js';
 import { RedisEvents } from './pubsub.js';
 import { deleteFinished } from './retention.js';
 import { registerTasks, taskRoutes } from './routes.js';
+import { redisRuntimes } from './runtimes.js';
 import * as scheduling from './scheduling.js';
 import { openLayout } from './schema.js';
 import { defineScripts } from './scripts.js';
@@ -76,6 +78,7 @@ export class RedisStore implements Store, Coordination {
   private readonly coordination: RedisCoordination;
   private readonly accounts: Accounts;
   private readonly workflows: Workflows;
+  private readonly runtimes: RuntimeSamples;
   private subscriber: Client | null = null;
   private opened = false;
   private closed = false;
@@ -93,6 +96,7 @@ export class RedisStore implements Store, Coordination {
     this.coordination = new RedisCoordination(this.client, this.keys, settings.clock);
     this.accounts = redisAccounts(this.ctx);
     this.workflows = redisWorkflows(this.ctx);
+    this.runtimes = redisRuntimes(this.ctx);
   }
 
   async init(): Promise<void> {
@@ -223,6 +227,12 @@ export class RedisStore implements Store, Coordination {
   usage = (halfLifeMs: number): Promise<OwnerUsageUnits[]> => fairShare.usage(this.ctx, halfLifeMs);
   preempt = (items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> =>
     fairShare.preempt(this.ctx, items);
+
+  // Runtime history for learned estimates (runtimes.ts).
+  recordRuntimes: RuntimeSamples['recordRuntimes'] = (samples) => this.runtimes.recordRuntimes(samples);
+  runtimeSamples: RuntimeSamples['runtimeSamples'] = (keys) => this.runtimes.runtimeSamples(keys);
+  runtimeClasses: RuntimeSamples['runtimeClasses'] = (after, limit) => this.runtimes.runtimeClasses(after, limit);
+
   // Workflows (workflows.ts; advancing is in the transition scripts, scripts/lib/workflow.lua).
   createWorkflow: Workflows['createWorkflow'] = (w) => this.workflows.createWorkflow(w);
   getWorkflow: Workflows['getWorkflow'] = (id) => this.workflows.getWorkflow(id);

@@ -35,6 +35,7 @@ export const SCRIPT_NAMES = [
   'set-quota',
   'preempt',
   'add-usage',
+  'record-runtimes',
   'create-workflow',
   'cancel-workflow',
   'retry-workflow',

@@ -5,6 +5,7 @@ import { ACCOUNTS_SQL } from './accounts-schema.js';
 import { COORDINATION_SQL } from './coordination.js';
 import { ONE_COUNT_SQL } from './count-schema.js';
 import { FAIR_SHARE_SQL } from './fair-share-schema.js';
+import { RUNTIME_SAMPLES_SQL } from './runtimes.js';
 import { WORKFLOWS_SQL } from './workflow-schema.js';
 
 /** A schema change, then (optionally) a data change that needs the store's clock. */
@@ -195,6 +196,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 10,
     name: 'workflows: steps are jobs with a workflow; workflows, steps and their edges',
     sql: WORKFLOWS_SQL,
+  },
+  {
+    version: 11,
+    name: 'runtime samples: each runtime class keeps its newest runtimes, for learned estimates',
+    sql: RUNTIME_SAMPLES_SQL,
   },
 ];
 

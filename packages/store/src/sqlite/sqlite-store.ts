@@ -28,6 +28,7 @@ import type {
   TaskRoute,
 } from '../contract.js';
 import type { Accounts } from '../accounts.js';
+import type { RuntimeSamples } from '../runtime-samples.js';
 import type { AgentReport, Coordination, ShardLease } from '../coordination.js';
 import { StoreEvents } from '../events.js';
 import type { OwnerLoad, OwnerUsageUnits } from '../fair-share.js';
@@ -44,6 +45,7 @@ import * as leases from './leases.js';
 import { appendLogs, getLogs } from './logs.js';
 import { migrate } from './migrations.js';
 import { SqliteRetention } from './retention.js';
+import { SqliteRuntimes } from './runtimes.js';
 import { liveRoutes, registerRoutes } from './routes.js';
 import * as scheduling from './scheduling.js';
 import { ServerClaim } from './server-claim.js';
@@ -61,7 +63,7 @@ export { WAL_TRUNCATE_AFTER_DELETES } from './retention.js';
  * synchronous, so each contract call is one transaction that no other caller interleaves
  * with; the async signature is the contract's, for the networked backends. This class opens
  * the database and wires the domain modules (jobs, scheduling, leases, logs, retention,
- * routes, coordination, accounts, fair share), which hold the logic.
+ * routes, coordination, accounts, fair share, runtime history), which hold the logic.
  */
 export class SqliteStore implements Store, Coordination {
   readonly backend = 'sqlite' as const;
@@ -74,6 +76,7 @@ export class SqliteStore implements Store, Coordination {
   private coordination: SqliteCoordination | null = null;
   private retention: SqliteRetention | null = null;
   private accounts: SqliteAccounts | null = null;
+  private runtimes: SqliteRuntimes | null = null;
   private closed = false;
   private checkpoints: BackgroundCheckpoints | null = null;
   private claim: ServerClaim | null = null;
@@ -113,6 +116,7 @@ export class SqliteStore implements Store, Coordination {
     this.context = { db: this.db, sql, wf, clock: this.clock, random: this.random, events: this.events };
     this.retention = new SqliteRetention(this.context, this.path, this.checkpoints);
     this.accounts = new SqliteAccounts(this.context);
+    this.runtimes = new SqliteRuntimes(this.context);
   }
 
   async close(): Promise<void> {
@@ -237,6 +241,16 @@ export class SqliteStore implements Store, Coordination {
   usage = async (halfLifeMs: number): Promise<OwnerUsageUnits[]> => fairShare.usage(this.ctx, halfLifeMs);
   preempt = async (items: (LeaseRef & { message: string })[]): Promise<TransitionResult[]> =>
     fairShare.preempt(this.ctx, items);
+
+  // Runtime history for learned estimates (runtimes.ts).
+  private get rt(): SqliteRuntimes {
+    if (!this.runtimes) throw new Error('store used before init()');
+    return this.runtimes;
+  }
+
+  recordRuntimes: RuntimeSamples['recordRuntimes'] = (samples) => this.rt.recordRuntimes(samples);
+  runtimeSamples: RuntimeSamples['runtimeSamples'] = (keys) => this.rt.runtimeSamples(keys);
+  runtimeClasses: RuntimeSamples['runtimeClasses'] = (after, limit) => this.rt.runtimeClasses(after, limit);
 
   // Workflows (workflows.ts; advancing is workflow-advance.ts, inside the transitions).
   createWorkflow: Workflows['createWorkflow'] = async (w) => workflows.createWorkflow(this.ctx, w);

@@ -20,6 +20,7 @@ import { releaseTests } from './release.js';
 import { resourceTests } from './resources.js';
 import { retentionTests } from './retention.js';
 import { routeExpiryTests } from './route-expiry.js';
+import { runtimeSampleTests } from './runtime-samples.js';
 import { schedulingTests } from './scheduling.js';
 import { workflowControlTests } from './workflow-control.js';
 import { workflowGrowthTests } from './workflow-growth.js';
@@ -64,6 +65,7 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     quotaAssignTests(f);
     fairShareTests(f);
     preemptTests(f);
+    runtimeSampleTests(f);
     workflowTests(f);
     workflowControlTests(f);
     workflowGrowthTests(f);
