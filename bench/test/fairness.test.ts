@@ -152,7 +152,16 @@ describe('backlogged windows', () => {
 
 describe('usage ledger of baton-fair', () => {
   const job = (user: string, gpus: number, start: number, finish: number): JobRecord => ({
-    job: { seq: 0, traceId: 'x', submitAt: 0, gpus, durationS: finish - start, priority: 'normal', user },
+    job: {
+      seq: 0,
+      traceId: 'x',
+      submitAt: 0,
+      gpus,
+      durationS: finish - start,
+      priority: 'normal',
+      user,
+      task: 'train',
+    },
     start,
     finish,
     agent: 0,

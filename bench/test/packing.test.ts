@@ -45,7 +45,8 @@ function makeTrace(mode: 'batch' | 'online', jobs = 160, seed = 3): string {
 
 /** Checks what every policy must respect, whatever its quality. */
 function checkInvariants(trace: Trace, result: SimResult): void {
-  const { agents, gpusPerAgent } = trace.fleet;
+  const { agentGpus } = trace.fleet;
+  const agents = agentGpus.length;
   expect(result.records).toHaveLength(trace.jobs.length);
   const seen = new Set<number>();
   for (const [seq, r] of result.records.entries()) {
@@ -58,7 +59,7 @@ function checkInvariants(trace: Trace, result: SimResult): void {
     expect(r.agent).toBeGreaterThanOrEqual(0);
     expect(r.agent).toBeLessThan(agents);
     expect(r.gpus).toHaveLength(r.job.gpus);
-    for (const g of r.gpus) expect(g >= 0 && g < gpusPerAgent).toBe(true);
+    for (const g of r.gpus) expect(g >= 0 && g < agentGpus[r.agent]!).toBe(true);
   }
   // Sweep each agent's starts and finishes: never more GPUs than it has, never one device twice.
   for (let a = 0; a < agents; a++) {
@@ -79,7 +80,7 @@ function checkInvariants(trace: Trace, result: SimResult): void {
           busy.delete(g);
         }
       }
-      expect(busy.size).toBeLessThanOrEqual(gpusPerAgent);
+      expect(busy.size).toBeLessThanOrEqual(agentGpus[a]!);
     }
   }
 }
@@ -142,7 +143,7 @@ describe('packing simulator', () => {
     const instants = [...new Set(records.map((r) => r.job.submitAt))];
     let contended = 0;
     for (const t of instants) {
-      const busy = new Array<number>(trace.fleet.agents).fill(0);
+      const busy = new Array<number>(trace.fleet.agentGpus.length).fill(0);
       for (const r of records) if (r.start <= t && t < r.finish) busy[r.agent]! += r.job.gpus;
       const waiting = records.filter((r) => r.job.submitAt <= t && t < r.start);
       if (waiting.length > 0) contended++;

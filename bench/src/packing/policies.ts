@@ -55,8 +55,8 @@ export function batonPolicy(
       for (const job of pending) tasks.add(job.task);
       let jobs = pending.map((job) => (asPending[job.seq] ??= toPendingJob(job, estimates === 'limits')));
       if (learned) learned.learn(fleet, jobs, pending);
-      let passOptions: PlacementOptions =
-        timeLimits || options.holdAfter !== undefined ? { ...options, now: fleet.now * 1000 } : options;
+      // The server always passes its clock: it decides which blocked jobs are starving.
+      let passOptions: PlacementOptions = { ...options, now: fleet.now * 1000 };
       if (usage) {
         // As the server's pass: usage charged up to now, leased units from the running jobs,
         // fair order when more than one owner waits (else plain order), placed as ordered.

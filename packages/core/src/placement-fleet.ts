@@ -18,6 +18,13 @@ export interface Reservation {
    * releases; Infinity when unknown (then nothing backfills the agent).
    */
   shadowMs: number;
+  /**
+   * What the agent has beyond the held job's need at its shadow time (nothing when the shadow is
+   * unknown): jobs that do not end in time may still take that much, as EASY lets jobs use the
+   * nodes a reservation leaves over. Taken down as they do; the releases of earlier passes'
+   * such jobs fall after the shadow time, so each pass computes it anew correctly.
+   */
+  spare: Resources;
 }
 
 /** Room coming back to an agent by `atMs` at the latest (finite), as a pass uses it. */

@@ -47,6 +47,8 @@ export class PlacementPass {
     agents: readonly AgentCapacity[],
     private readonly policy: ReservationPolicy,
     now?: number,
+    /** How long a job must have waited to make a hold without a known shadow; null: any. */
+    private readonly starvingWaitMs: number | null = null,
   ) {
     this.now = now !== undefined && Number.isFinite(now) ? now : null;
     this.agents = agentStates(agents);
@@ -186,8 +188,13 @@ export class PlacementPass {
           continue;
         }
         if (agent.freeSlots >= r.slots && agent.freeCpu >= r.cpu && agent.freeMemoryMb >= r.memoryMb) {
-          if (agent.reservation) this.blockedBy ??= agent.reservation;
-          else if (agent.id === job.avoidAgentId) this.avoided ??= agent;
+          if (agent.reservation) {
+            if (fitsSpare(agent.reservation, r)) {
+              found = agent;
+              break;
+            }
+            this.blockedBy ??= agent.reservation;
+          } else if (agent.id === job.avoidAgentId) this.avoided ??= agent;
           else {
             found = agent;
             break;
@@ -350,22 +357,41 @@ export class PlacementPass {
    * release at the latest covers `r`; Infinity when the known releases never do.
    */
   private shadow(agent: AgentState, r: Resources): number {
+    return this.shadowAndSpare(agent, r)[0];
+  }
+
+  /**
+   * The shadow time and what the agent has beyond `r` then; with an unknown shadow, nothing to
+   * spare: a pass cannot tell the jobs that took spare room in earlier passes from those the
+   * agent is draining of, so lending more each pass could keep it from ever draining.
+   */
+  private shadowAndSpare(agent: AgentState, r: Resources): [number, Resources] {
+    const whole = (): [number, Resources] => [Infinity, { slots: 0, cpu: 0, memoryMb: 0, gpus: 0 }];
     const now = this.now;
-    if (now === null) return Infinity;
+    if (now === null) return whole();
     let slots = agent.freeSlots;
     let cpu = agent.freeCpu;
     let memoryMb = agent.freeMemoryMb;
     let gpus = agent.freeGpus.length;
     const fits = () => slots >= r.slots && cpu >= r.cpu && memoryMb >= r.memoryMb && gpus >= r.gpus;
-    if (fits()) return now;
-    for (const x of this.releasesOf(agent)) {
-      slots += x.slots;
-      cpu += x.cpu;
-      memoryMb += x.memoryMb;
-      gpus = Math.min(agent.gpuCapacity, gpus + x.gpus);
-      if (fits()) return Math.max(now, x.atMs);
+    let at = fits() ? now : Infinity;
+    if (at === Infinity) {
+      const list = this.releasesOf(agent);
+      for (let i = 0; i < list.length; i++) {
+        const x = list[i]!;
+        slots += x.slots;
+        cpu += x.cpu;
+        memoryMb += x.memoryMb;
+        gpus = Math.min(agent.gpuCapacity, gpus + x.gpus);
+        // Releases at the same instant all count by it.
+        if (fits() && list[i + 1]?.atMs !== x.atMs) {
+          at = Math.max(now, x.atMs);
+          break;
+        }
+      }
     }
-    return Infinity;
+    if (at === Infinity) return whole();
+    return [at, { slots: slots - r.slots, cpu: cpu - r.cpu, memoryMb: memoryMb - r.memoryMb, gpus: gpus - r.gpus }];
   }
 
   /**
@@ -393,15 +419,31 @@ export class PlacementPass {
         bestShadow = shadow;
       }
     }
-    if (!best) return null;
-    best.reservation = { jobId: job.id, resources: r, agent: best, shadowMs: bestShadow };
+    // Without a known shadow time a hold idles GPUs for as long as the agent takes to drain: made
+    // only for a job that is starving, not one that just missed a gap.
+    if (!best || (bestShadow === Infinity && !this.starving(job))) return null;
+    const spare = this.shadowAndSpare(best, r)[1];
+    best.reservation = { jobId: job.id, resources: r, agent: best, shadowMs: bestShadow, spare };
     this.reservations.push(best.reservation);
     if (bestShadow !== Infinity) this.backfillable.push(best.reservation);
     return best.reservation;
   }
 
+  /** Whether the job has waited long enough for a hold without a known shadow (yes, when unknown). */
+  private starving(job: PendingJob): boolean {
+    const threshold = this.starvingWaitMs;
+    return threshold === null || job.queuedAt === undefined || this.now! - job.queuedAt >= threshold;
+  }
+
   private commit(agent: AgentState, job: PendingJob): void {
     const r = job.resources;
+    const held = agent.reservation;
+    if (held && !this.endsInTime(held)) {
+      held.spare.slots -= r.slots;
+      held.spare.cpu -= r.cpu;
+      held.spare.memoryMb -= r.memoryMb;
+      held.spare.gpus -= r.gpus;
+    }
     agent.freeSlots -= r.slots;
     agent.freeCpu -= r.cpu;
     agent.freeMemoryMb -= r.memoryMb;
@@ -503,6 +545,12 @@ function wouldFit(agent: AgentState, r: Resources): boolean {
   return (
     slots >= r.slots && agent.freeCpu >= r.cpu && agent.freeMemoryMb >= r.memoryMb && agent.freeGpus.length >= r.gpus
   );
+}
+
+/** Whether a job of resources `r` fits in what a held agent has to spare past its shadow time. */
+function fitsSpare(held: Reservation, r: Resources): boolean {
+  const s = held.spare;
+  return r.gpus <= s.gpus && r.slots <= s.slots && r.cpu <= s.cpu && r.memoryMb <= s.memoryMb;
 }
 
 /** Whether `r` needs at least as much as one of the shapes, in every dimension. */

@@ -103,9 +103,13 @@ describe('learned runtime estimates', () => {
     await h.waitFor(jobId, (j) => j.state === 'running');
     const held = h.server.gateway.agents()[0]!.held.get(jobId)!;
     expect(held.endsBy - held.startedAt!).toBe(50);
+    expect(held.estimated).toBe(true);
     // Well past the estimate, it runs on; released, it succeeds on its first attempt.
     await new Promise((r) => setTimeout(r, 300));
     expect(gate.aborted).toEqual([]);
+    // Past its estimate, when its room comes back is unknown again (not "due now").
+    const session = h.server.gateway.agents()[0]!;
+    expect(session.capacity().releases).toEqual([expect.objectContaining({ atMs: Infinity, slots: 1 })]);
     gate.release();
     expect(await h.waitFor(jobId, isFinal)).toMatchObject({ state: 'succeeded', attempts: 1, timeoutMs: null });
   });

@@ -99,6 +99,7 @@ export function dispatch(
       resources: a.job.resources,
       gpus: a.job.gpus,
       endsBy: now + (a.job.timeoutMs ?? expected?.get(a.job.id) ?? Infinity),
+      estimated: a.job.timeoutMs === null && expected?.get(a.job.id) !== undefined,
       priority: priorities?.get(a.job.id) ?? null,
       owner: a.job.owner,
       task: a.job.task,

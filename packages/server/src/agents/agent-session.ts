@@ -135,6 +135,7 @@ export class AgentSession {
       resources: job.resources,
       gpus: job.gpus,
       endsBy: job.endsBy,
+      estimated: job.estimated ?? false,
       priority: job.priority ?? null,
       owner: job.owner ?? null,
       queue: job.queue ?? null,
@@ -344,8 +345,11 @@ export class AgentSession {
    * (a learned runtime: planned with, never enforced; an overrun reads as room due now).
    */
   private releases(): CapacityRelease[] {
+    const now = Date.now();
     return [...this.held.values()].map((job) => ({
-      atMs: job.endsBy,
+      // A job past its estimate may run much longer (estimates are never enforced): unknown
+      // again, rather than due now, so no hold counts on its room coming back.
+      atMs: job.estimated && job.endsBy < now ? Infinity : job.endsBy,
       slots: job.resources.slots,
       gpus: job.gpus.filter((i) => this.gpus.get(i)?.healthy).length,
       cpu: job.resources.cpu,

@@ -11,6 +11,8 @@ export interface HeldJob {
    * `releases`, never enforced), or Infinity when neither is known.
    */
   endsBy: number;
+  /** `endsBy` is the learned estimate, not a timeout: once past, when the job ends is unknown. */
+  estimated?: boolean;
   /**
    * The job's priority class, as the placement that sent it here said; null when unknown (a
    * job re-adopted on resume): preemption never stops such a job.
