@@ -11,6 +11,7 @@ import { runAutoscale } from './autoscale.js';
 import { runFailover } from './failover.js';
 import { DEFAULT_SEED, runScheduler, runSchedulerScaling } from './scheduler.js';
 import { TraceError } from './packing/trace.js';
+import { runSuite, SuiteError } from './packing/suite-run.js';
 import { runThroughput } from './throughput.js';
 import { runWorkflowBench } from './workflows.js';
 import { USAGE, WORKLOADS } from './usage.js';
@@ -41,6 +42,11 @@ interface Parsed {
   halfLifeS: number;
   weights: Map<string, number>;
   fairWindowS: number;
+  /** packing: run the generated suite instead of one trace. */
+  suite: boolean;
+  only: string[] | undefined;
+  priorities: ('ignored' | 'honoured')[] | undefined;
+  writeTraces: string | undefined;
   agents: number;
   leaseMs: number | undefined;
   seed: number;
@@ -89,6 +95,15 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     return { lines: [result], ok: Boolean(result.ok) };
   },
   packing: async (args) => {
+    if (args.suite) {
+      const { lines } = await runSuite({
+        ...(args.only && { only: args.only }),
+        ...(args.priorities && { priorities: args.priorities }),
+        ...(args.writeTraces !== undefined && { writeTraces: args.writeTraces }),
+        log,
+      });
+      return { lines, ok: true };
+    }
     const lines = await runPacking({
       trace: args.trace!,
       policies: args.policies,
@@ -186,6 +201,12 @@ function weightsOf(value: string | undefined): Map<string, number> {
   return weights;
 }
 
+function suitePriorities(text: string | undefined): ('ignored' | 'honoured')[] | undefined {
+  if (text === undefined || text === 'both') return undefined;
+  if (text === 'ignored' || text === 'honoured') return [text];
+  throw new UsageError(`--priorities takes ignored, honoured or both; got "${text}"`);
+}
+
 function parse(argv: string[]): Parsed | 'help' {
   let parsed;
   try {
@@ -210,6 +231,10 @@ function parse(argv: string[]): Parsed | 'help' {
         'half-life': { type: 'string' },
         weights: { type: 'string' },
         'fair-window': { type: 'string' },
+        suite: { type: 'boolean' },
+        only: { type: 'string' },
+        priorities: { type: 'string' },
+        'write-traces': { type: 'string' },
         agents: { type: 'string' },
         'lease-ms': { type: 'string' },
         seed: { type: 'string' },
@@ -236,9 +261,14 @@ function parse(argv: string[]): Parsed | 'help' {
   if (!(WORKLOADS as readonly string[]).includes(workload)) {
     throw new UsageError(`unknown workload "${workload}"; known workloads: ${WORKLOADS.join(', ')}`);
   }
-  if (workload === 'packing' && values.trace === undefined) {
-    throw new UsageError('packing needs --trace FILE (e.g. ../shared/traces/gpu-batch-2000.jsonl)');
+  if (workload === 'packing' && values.trace === undefined && !values.suite) {
+    throw new UsageError('packing needs --trace FILE (e.g. ../shared/traces/gpu-batch-2000.jsonl) or --suite');
   }
+  if (values.suite && values.trace !== undefined) throw new UsageError('--suite and --trace exclude each other');
+  if (!values.suite && (values.only ?? values.priorities ?? values['write-traces']) !== undefined) {
+    throw new UsageError('--only, --priorities and --write-traces go with packing --suite');
+  }
+  const priorities = suitePriorities(values.priorities);
   const policy = values.policy ?? 'all';
   if (policy !== 'all' && !(POLICY_NAMES as readonly string[]).includes(policy)) {
     throw new UsageError(`unknown --policy "${policy}"; known: ${POLICY_NAMES.join(', ')}, all`);
@@ -272,6 +302,10 @@ function parse(argv: string[]): Parsed | 'help' {
     halfLifeS: positiveNumber('--half-life', values['half-life'], DEFAULT_HALF_LIFE_S),
     weights: weightsOf(values.weights),
     fairWindowS: positiveNumber('--fair-window', values['fair-window'], DEFAULT_FAIR_WINDOW_S),
+    suite: values.suite ?? false,
+    only: values.only === undefined ? undefined : values.only.split(',').map((n) => n.trim()),
+    priorities,
+    writeTraces: values['write-traces'],
     agents: positiveInt('--agents', values.agents, workload === 'scheduler' ? 1_000 : 3),
     leaseMs: values['lease-ms'] === undefined ? undefined : positiveInt('--lease-ms', values['lease-ms'], 10_000),
     seed: values.seed === undefined ? DEFAULT_SEED : nonNegativeInt('--seed', values.seed),
@@ -310,6 +344,10 @@ async function main(argv: string[]): Promise<number> {
     } catch (err) {
       if (err instanceof BatonError && err.code === 'INVALID_STORE_URL') {
         process.stderr.write(`bench: --store: ${err.message}\n`);
+        return 2;
+      }
+      if (err instanceof SuiteError) {
+        process.stderr.write(`bench: --only: ${err.message}\n`);
         return 2;
       }
       if (err instanceof TraceError) {

@@ -34,15 +34,22 @@ latency      single jobs submitted at R/s for S s while one in-process agent run
   --no-auth           serve the API without tokens
 
 packing      a GPU job trace through a simulated fleet, placed by Baton's place() and by baselines
-  --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (required)
+  --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (or --suite)
   --policy P          ${POLICY_NAMES.join(', ')} or all (default all); one JSON line each
   --ignore-priority   treat every job as priority normal (submit order only)
-  --time-limits L     jobs' time limits: none (default), exact (their duration) or x2 (twice it)
+  --time-limits L     jobs' time limits: none (default), exact (their duration), x2 (twice it) or
+                      learned (none given; Baton learns runtimes per user, task and size as jobs end)
   --half-life S       baton-fair: half-life of users' decayed usage, simulated seconds (default 3600)
   --weights W         users' weights for baton-fair and the fairness metric, e.g. u0=2,u1=1 (default all 1)
   --fair-window S     fairness windows, simulated seconds (default 600): Jain's index of GPU-seconds per
                       user over weight in each window in which every user has a job waiting throughout
   --repeat K          runs (default 1)
+  --suite             instead of --trace: the 15 generated traces of the suite (five fleet shapes, batch
+                      and online at loads 0.85 and 0.97), each with priorities ignored and honoured, under
+                      no limits, x2 limits and learned estimates; one table of ratios against the goals
+  --only NAMES        suite traces to run, e.g. 10x8-batch,64x2-online-0.97 (default all)
+  --priorities P      ignored, honoured or both (default both)
+  --write-traces DIR  also write the suite's traces there as NAME.jsonl
 
 failover     real baton server and agent processes; kill -9 the agent running the most jobs and time
              until each of its jobs runs again on another agent (default settings: 10 s lease)
