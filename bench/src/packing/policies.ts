@@ -108,7 +108,7 @@ export function batonPolicy(
 export type Estimates = 'none' | 'limits' | 'learned';
 
 /** The server's runtime history in the simulation: recorded on finish, read per pass. */
-class LearnedRuntimes {
+export class LearnedRuntimes {
   private readonly history = new RuntimeHistory();
   /** The estimate each running job had when it started (ms), by seq; absent: none. */
   private readonly atStart = new Map<number, number>();
