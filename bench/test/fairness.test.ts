@@ -215,19 +215,8 @@ describe('baton-fair', () => {
         r.windows.every((n) => n > 0),
         `seed ${r.seed}: ${JSON.stringify(r)}`,
       ).toBe(true);
-    // Fairer on the mean and on nearly every seed. With holds of unknown length kept for
-    // starving jobs (placement's starvingWaitRatio), fair order loses on 2 of these 12 tiny
-    // fleets (2 × 4 GPUs, where one 4-GPU hold is half the fleet); with holds at once, on none.
     const notFairer = rows.filter((r) => !(r.fair! > r.plain!));
-    expect(notFairer.length, JSON.stringify(rows)).toBeLessThanOrEqual(2);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(mean(rows.map((r) => r.fair!))).toBeGreaterThan(mean(rows.map((r) => r.plain!)) + 0.05);
-    const atOnce = (name: 'baton' | 'baton-fair', seed: number) =>
-      fairness(
-        simulate(parseTrace(twoUserTrace(seed), 'x.jsonl'), makePolicy(name, { starvingWaitRatio: 0 })).records,
-        { windowS: 600 },
-      ).jainMean!;
-    for (const seed of seeds) expect(atOnce('baton-fair', seed)).toBeGreaterThan(atOnce('baton', seed));
+    expect(notFairer, JSON.stringify(rows)).toEqual([]);
   });
 
   it('keeps every job once and no GPU double-booked, with priorities and weights', () => {

@@ -55,7 +55,7 @@ export function batonPolicy(
       for (const job of pending) tasks.add(job.task);
       let jobs = pending.map((job) => (asPending[job.seq] ??= toPendingJob(job, estimates === 'limits')));
       if (learned) learned.learn(fleet, jobs, pending);
-      // The server always passes its clock: it decides which blocked jobs are starving.
+      // The server always passes its clock (without limits or releases it changes nothing).
       let passOptions: PlacementOptions = { ...options, now: fleet.now * 1000 };
       if (usage) {
         // As the server's pass: usage charged up to now, leased units from the running jobs,
@@ -232,7 +232,6 @@ function toPendingJob(job: TraceJob, timeLimits: boolean): PendingJob {
     constraints: { tags: [] },
     avoidAgentId: null,
     owner: job.user,
-    queuedAt: job.submitAt * 1000,
     ...(timeLimits && job.timeLimitS !== undefined && { timeLimitMs: job.timeLimitS * 1000 }),
   };
 }

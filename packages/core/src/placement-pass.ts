@@ -47,8 +47,6 @@ export class PlacementPass {
     agents: readonly AgentCapacity[],
     private readonly policy: ReservationPolicy,
     now?: number,
-    /** How long a job must have waited to make a hold without a known shadow; null: any. */
-    private readonly starvingWaitMs: number | null = null,
   ) {
     this.now = now !== undefined && Number.isFinite(now) ? now : null;
     this.agents = agentStates(agents);
@@ -419,20 +417,12 @@ export class PlacementPass {
         bestShadow = shadow;
       }
     }
-    // Without a known shadow time a hold idles GPUs for as long as the agent takes to drain: made
-    // only for a job that is starving, not one that just missed a gap.
-    if (!best || (bestShadow === Infinity && !this.starving(job))) return null;
+    if (!best) return null;
     const spare = this.shadowAndSpare(best, r)[1];
     best.reservation = { jobId: job.id, resources: r, agent: best, shadowMs: bestShadow, spare };
     this.reservations.push(best.reservation);
     if (bestShadow !== Infinity) this.backfillable.push(best.reservation);
     return best.reservation;
-  }
-
-  /** Whether the job has waited long enough for a hold without a known shadow (yes, when unknown). */
-  private starving(job: PendingJob): boolean {
-    const threshold = this.starvingWaitMs;
-    return threshold === null || job.queuedAt === undefined || this.now! - job.queuedAt >= threshold;
   }
 
   private commit(agent: AgentState, job: PendingJob): void {

@@ -27,8 +27,6 @@ export interface PendingJob {
    * start there (EASY backfill). Absent, the job never uses a held agent's GPUs.
    */
   timeLimitMs?: number | null;
-  /** When it became pending (epoch ms): with `now`, how long it has waited. */
-  queuedAt?: number;
 }
 
 /**

@@ -44,19 +44,7 @@ export interface PlacementOptions {
    * priority class): placement keeps it instead of sorting by {@link comparePending}.
    */
   ordered?: boolean;
-  /**
-   * A blocked job whose hold would have no known shadow time (no limits or estimates to plan
-   * with) makes it only once it has waited at least this many times the mean wait of the jobs
-   * given (with `now` and their `queuedAt`; default {@link STARVING_WAIT_RATIO}; 0: always).
-   * Such a hold idles the agent's free GPUs until everything there ends, so it is kept for a job
-   * that is starving, not one that just missed a gap; with a known shadow the room is lent to
-   * jobs that end in time, and the hold is made at once.
-   */
-  starvingWaitRatio?: number;
 }
-
-/** Default {@link PlacementOptions.starvingWaitRatio}. */
-export const STARVING_WAIT_RATIO = 2;
 
 /**
  * Places jobs in {@link comparePending} order. A job is eligible on an agent that takes its
@@ -88,27 +76,9 @@ export function place(
   agents: readonly AgentCapacity[],
   options: PlacementOptions = {},
 ): PlacementResult {
-  const pass = new PlacementPass(
-    agents,
-    options.reservations ?? 'larger',
-    options.now,
-    starvingWaitMs(pending, options.now, options.starvingWaitRatio ?? STARVING_WAIT_RATIO),
-  );
+  const pass = new PlacementPass(agents, options.reservations ?? 'larger', options.now);
   for (const job of options.ordered ? pending : inOrder(pending)) pass.place(job);
   return pass.result();
-}
-
-/** How long a job must have waited to make a hold of unknown length; null: any job may. */
-function starvingWaitMs(pending: readonly PendingJob[], now: number | undefined, ratio: number): number | null {
-  if (now === undefined || !Number.isFinite(now) || !(ratio > 0)) return null;
-  let sum = 0;
-  let n = 0;
-  for (const job of pending) {
-    if (job.queuedAt === undefined || !Number.isFinite(job.queuedAt)) continue;
-    sum += Math.max(0, now - job.queuedAt);
-    n++;
-  }
-  return n > 0 ? (ratio * sum) / n : null;
 }
 
 /** The jobs in {@link comparePending} order; the input itself when it is already in order. */

@@ -85,8 +85,6 @@ export type PendingRow = Pick<
   | 'constraints'
   | 'avoid_agent_id'
   | 'timeout_ms'
-  | 'run_at'
-  | 'created_at'
 >;
 
 export type AssignedRow = Pick<
@@ -192,8 +190,6 @@ export function pendingFromRow(row: PendingRow): PendingJob {
     constraints: constraintsFromRow(row.constraints),
     avoidAgentId: row.avoid_agent_id,
     timeLimitMs: row.timeout_ms,
-    // Queued since: when it was created, or when it came due after a delay or retry.
-    queuedAt: Math.max(row.run_at, row.created_at),
   };
 }
 

@@ -171,13 +171,10 @@ export const PENDING_FIELDS = [
   'timeout_ms',
   'state',
   'owner',
-  'run_at',
-  'created_at',
 ] as const;
 
 export function pendingOf(values: (string | null)[]): PendingJob | null {
-  const [id, queue, task, priority, level, resources, constraints, avoid, timeout, state, owner, runAt, createdAt] =
-    values;
+  const [id, queue, task, priority, level, resources, constraints, avoid, timeout, state, owner] = values;
   if (!id || !queue || !task || !owner || state !== 'queued') return null;
   return {
     id,
@@ -190,8 +187,6 @@ export function pendingOf(values: (string | null)[]): PendingJob | null {
     constraints: { tags: tagsOf(constraints ?? undefined) },
     avoidAgentId: avoid ?? null,
     timeLimitMs: num(timeout ?? undefined),
-    // Queued since: when it was created, or when it came due after a delay or retry.
-    queuedAt: Math.max(Number(runAt ?? 0), Number(createdAt ?? 0)),
   };
 }
 

@@ -171,8 +171,6 @@ export type PendingRow = Pick<
   | 'constraints'
   | 'avoid_agent_id'
   | 'timeout_ms'
-  | 'run_at'
-  | 'created_at'
 >;
 
 export function pendingFromRow(row: PendingRow): PendingJob {
@@ -187,8 +185,6 @@ export function pendingFromRow(row: PendingRow): PendingJob {
     constraints: constraintsFromJson(row.constraints),
     avoidAgentId: row.avoid_agent_id,
     timeLimitMs: row.timeout_ms,
-    // Queued since: when it was created, or when it came due after a delay or retry.
-    queuedAt: Math.max(row.run_at, row.created_at),
   };
 }
 

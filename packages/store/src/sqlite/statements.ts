@@ -34,19 +34,19 @@ export const SQL = {
   promoteDue: `UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'delayed' AND run_at <= ?`,
   nextRunAt: `SELECT MIN(run_at) AS t FROM jobs WHERE state = 'delayed'`,
   // Params: queue, limit. Served by the partial index jobs_queued, in scheduling order.
-  pending: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms, run_at, created_at FROM jobs
+  pending: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms FROM jobs
     WHERE state = 'queued' AND queue = ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
   // Keyset pages after a job (priority rank, level, id), as three ranges of jobs_queued in order:
   // the rest of its level, the lower levels of its class, the later classes.
   // Params: queue, rank, level, id, limit
-  pendingAfterInLevel: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms, run_at, created_at
+  pendingAfterInLevel: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms
     FROM jobs WHERE state = 'queued' AND queue = ? AND priority = ? AND priority_level = ? AND id > ? ORDER BY id LIMIT ?`,
   // Params: queue, rank, level, limit
-  pendingAfterInClass: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms, run_at, created_at
+  pendingAfterInClass: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms
     FROM jobs WHERE state = 'queued' AND queue = ? AND priority = ? AND priority_level < ?
     ORDER BY priority_level DESC, id LIMIT ?`,
   // Params: queue, rank, limit
-  pendingAfterClass: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms, run_at, created_at
+  pendingAfterClass: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms
     FROM jobs WHERE state = 'queued' AND queue = ? AND priority > ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
   // Params: @agentId, @leaseToken, @leaseExpiresAt, @gpus (JSON array), @now, @id. Only a still-queued
   // job is assigned. avoid_agent_id stays: it names the agent whose lease last expired.
@@ -198,7 +198,7 @@ export const SQL = {
   // Params: queue. The owners with queued jobs in the queue, through owner_counts_by_queue.
   queuedOwners: `SELECT owner FROM owner_counts WHERE queue = ? AND state = 'queued' AND n > 0 ORDER BY owner`,
   // Params: queue, owner, limit. One owner's head, served by jobs_queued_by_owner in scheduling order.
-  pendingOfOwner: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms, run_at, created_at
+  pendingOfOwner: `SELECT id, queue, task, owner, priority, priority_level, resources, constraints, avoid_agent_id, timeout_ms
     FROM jobs WHERE state = 'queued' AND queue = ? AND owner = ? ORDER BY priority, priority_level DESC, id LIMIT ?`,
   // What each owner's leased jobs hold, from the triggers' counts: O(owners), never a scan of jobs.
   ownerLoads: `SELECT owner, SUM(n) AS jobs, SUM(gpus) AS gpus, SUM(units) AS units FROM owner_counts

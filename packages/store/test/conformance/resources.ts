@@ -31,7 +31,6 @@ export function resourceTests(f: () => Fixture): void {
           avoidAgentId: null,
           timeLimitMs: null,
           owner: x.owner,
-          queuedAt: Math.max(gpu.runAt, gpu.createdAt),
         },
         {
           id: plain.id,
@@ -44,7 +43,6 @@ export function resourceTests(f: () => Fixture): void {
           avoidAgentId: null,
           timeLimitMs: null,
           owner: x.owner,
-          queuedAt: Math.max(plain.runAt, plain.createdAt),
         },
       ]);
       // A job's timeout bounds how long it runs: placement backfills with it.

@@ -30,8 +30,6 @@ export function schedulingTests(f: () => Fixture): void {
         avoidAgentId: null,
         owner: x.owner,
         timeLimitMs: null,
-        // Queued since it was created or came due, whichever is later: placement's "waited".
-        queuedAt: Math.max(high.runAt, high.createdAt),
       });
     });
 

@@ -30,7 +30,7 @@ SELECT (SELECT count(*) FROM promoted) AS promoted,
 
 /** What pending answers of each job (rows.ts, PendingRow). */
 const PENDING_COLUMNS =
-  'j.id, j.queue, j.task, j.owner, j.priority, j.priority_level, j.resources, j.constraints, j.avoid_agent_id, j.timeout_ms, j.run_at, j.created_at';
+  'j.id, j.queue, j.task, j.owner, j.priority, j.priority_level, j.resources, j.constraints, j.avoid_agent_id, j.timeout_ms';
 
 /** The best queued jobs of each requested queue, in request order then scheduling order. */
 export const pending = statement(
