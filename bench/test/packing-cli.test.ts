@@ -41,6 +41,7 @@ describe('npm run bench -- packing --suite', () => {
     expect(stderr).toMatch(/\[1\/1\] 16x4-online-0\.85, priorities ignored/);
     expect(stderr).toMatch(/16x4-online-0\.85\s+ign\s+4\s/);
     expect(stderr).toMatch(/goals met: \d+ of 8/);
+    expect(stderr).toMatch(/16x4-online-0\.85\s+ign\s+easy \(x2\)\s+\d\.\d{3}/);
   });
 
   it('refuses bad suite flags with exit 2 and says why', async () => {

@@ -4,6 +4,7 @@ import type { SuiteLine } from './suite.js';
 import { runSuiteTrace, suiteTexts, suiteTraces } from './suite.js';
 import type { TraceVerdict } from './suite-goals.js';
 import { judge, verdictTable } from './suite-goals.js';
+import { baselineTable } from './suite-ratios.js';
 
 export interface SuiteOptions {
   /** Suite traces to run (names as `10x8-batch`); all when absent. */
@@ -38,6 +39,7 @@ export async function runSuite(
   const priorities = options.priorities ?? ['ignored', 'honoured'];
   const lines: SuiteLine[] = [];
   const verdicts: TraceVerdict[] = [];
+  const groups: SuiteLine[][] = [];
   const total = texts.length * priorities.length;
   let done = 0;
   for (const { name, text } of texts) {
@@ -45,11 +47,13 @@ export async function runSuite(
       const started = performance.now();
       const runs = runSuiteTrace(text, name, p === 'ignored');
       lines.push(...runs);
+      groups.push(runs);
       verdicts.push(judge(runs));
       done++;
       log(`[${done}/${total}] ${name}, priorities ${p}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
   }
+  log(`\n${baselineTable(groups)}`);
   const table = verdictTable(verdicts);
   log(`\n${table}`);
   return { lines, verdicts, table };
