@@ -81,7 +81,10 @@ describe('the trace generator', () => {
     };
     const within = [...byClass.values()].filter((c) => c.logs.length >= 100).map((c) => sd(c.logs));
     expect(within.length).toBeGreaterThan(3);
-    for (const s of within) (expect(s).toBeGreaterThan(0.35), expect(s).toBeLessThan(0.65));
+    for (const s of within) {
+      expect(s).toBeGreaterThan(0.35);
+      expect(s).toBeLessThan(0.65);
+    }
     expect(sd(jobs.map((j) => Math.log(j.durationS)))).toBeGreaterThan(0.8);
     // The simulator reads it back, mixed fleet included.
     const trace = parseTrace(
