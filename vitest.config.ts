@@ -49,11 +49,9 @@ export default defineConfig({
     // Process-level tests (crash/restart) spawn servers; keep parallelism modest on 2-core CI.
     maxWorkers: 2,
     minWorkers: 1,
-    // Each worker process runs file after file instead of a fresh process per file: a fresh one
-    // costs most of a second (starting Node and vitest, importing the packages again), over
-    // 2 minutes of worker time across the suite. Tests here restore what they change (timers,
-    // environment variables) and keep their state in their own files.
-    isolate: false,
+    // Files stay isolated (a fresh process each). `isolate: false` saved most of a second per
+    // file, but a worker's state then carries over: agent-undeliverable's poison payload, which
+    // relies on msgpackr overflowing the stack where JSON does not, once stayed queued.
     sequence: { sequencer: LongestFirst },
   },
 });

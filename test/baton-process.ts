@@ -58,8 +58,8 @@ export function startBatonListening(
   );
   // A directory made here goes with the process; one the test gave is the test's.
   if (env.BATON_CONFIG_DIR === undefined) void exited.then(() => rmSync(configDir, { recursive: true, force: true }));
-  // Its token goes with it too: a later server (in another file, as a worker runs file after
-  // file) may listen on the same port with other credentials.
+  // Its token goes with it too: a later server may listen on the same port with other
+  // credentials.
   let listening: string | null = null;
   void exited.then(() => {
     if (listening !== null && tokens.get(listening)?.child === child) tokens.delete(listening);
