@@ -11,7 +11,7 @@ const BIN = fileURLToPath(new URL('../packages/cli/bin/baton.js', import.meta.ur
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 /** The token each server started here answers to (by URL), sent by getJson and postJson. */
-const tokens = new Map<string, string>();
+const tokens = new Map<string, { token: string; child: ChildProcess }>();
 
 /** A `baton` child process, with its output kept for assertions and failure messages. */
 export interface BatonProcess {
@@ -58,6 +58,12 @@ export function startBatonListening(
   );
   // A directory made here goes with the process; one the test gave is the test's.
   if (env.BATON_CONFIG_DIR === undefined) void exited.then(() => rmSync(configDir, { recursive: true, force: true }));
+  // Its token goes with it too: a later server may listen on the same port with other
+  // credentials.
+  let listening: string | null = null;
+  void exited.then(() => {
+    if (listening !== null && tokens.get(listening)?.child === child) tokens.delete(listening);
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -68,7 +74,8 @@ export function startBatonListening(
       if (!m?.[1]) return;
       clearTimeout(timer);
       child.stdout?.off('data', onData);
-      if (adminToken) tokens.set(m[1], adminToken);
+      listening = m[1];
+      if (adminToken) tokens.set(m[1], { token: adminToken, child });
       resolve({ child, url: m[1], configDir, output: () => out, exited });
     };
     child.stdout?.on('data', onData);
@@ -81,7 +88,7 @@ export function startBatonListening(
 
 /** The Authorization header for a URL of a server started here, if it takes a token. */
 function authOf(url: string): Record<string, string> {
-  const token = tokens.get(new URL(url).origin);
+  const token = tokens.get(new URL(url).origin)?.token;
   return token === undefined ? {} : { authorization: `Bearer ${token}` };
 }
 

@@ -82,11 +82,16 @@ describe.each(BACKENDS)(
       procs.push(proc);
       return { proc, url: (await proc.waitFor(/listening on (http:\/\/\S+)/))[1] as string };
     };
+    /** Starts both servers at once (on one store: they also race to migrate it). */
+    const startServers = async (store: string) => {
+      const [s1, s2] = await Promise.all([startServer(store), servers > 1 ? startServer(store) : null]);
+      return { s1, s2: s2 ?? s1 };
+    };
     const startAgents = async (urls: string) => {
-      const agents = [
-        await startAgent(urls, 'load-a', ['--demo', '--slots', '20']),
-        await startAgent(urls, 'load-b', ['--demo', '--slots', '20']),
-      ];
+      const agents = await Promise.all([
+        startAgent(urls, 'load-a', ['--demo', '--slots', '20']),
+        startAgent(urls, 'load-b', ['--demo', '--slots', '20']),
+      ]);
       procs.push(...agents);
       return agents;
     };
@@ -96,10 +101,12 @@ describe.each(BACKENDS)(
       for (let start = 0; start < JOBS; start += 500) {
         const jobs = Array.from({ length: Math.min(500, JOBS - start) }, (_, i) => ({
           // Short jobs run in waves (assign, run, report), so between waves an agent can hold
-          // none; every 25th job runs a second, so an agent holds some of those at any moment
-          // and a kill always cuts work short.
+          // none; every 25th job runs 400 ms, so an agent holds some of those at any moment
+          // and a kill always cuts work short. The sleeps are short so that the run is bound
+          // by the servers, the store and the agents (3 000 jobs through them take a few
+          // seconds), not by the jobs' own sleeping: at 1 s and 40 ms it was.
           task: 'demo.sleep',
-          payload: { ms: (start + i) % 25 === 0 ? 1000 : 40 },
+          payload: { ms: (start + i) % 25 === 0 ? 400 : 10 },
         }));
         const { status, body } = await api(urls[(start / 500) % urls.length]!, '/api/jobs/bulk', { jobs });
         expect(status).toBe(201);
@@ -140,8 +147,7 @@ describe.each(BACKENDS)(
 
     it('runs 3 000 jobs once each, none with a second attempt, when nothing fails', async () => {
       const store = storeOf('calm');
-      const s1 = await startServer(store);
-      const s2 = servers > 1 ? await startServer(store) : s1;
+      const { s1, s2 } = await startServers(store);
       await startAgents(servers > 1 ? `${s1.url},${s2.url}` : s1.url);
       const ids = await submit([s1.url, s2.url]);
       await until('every job finished', async () => (await succeededCount(s2.url)) === JOBS, 120_000);
@@ -155,8 +161,7 @@ describe.each(BACKENDS)(
 
     it('loses and doubles none through an agent and a server killed mid-run', async () => {
       const store = storeOf('faults');
-      const s1 = await startServer(store);
-      const s2 = servers > 1 ? await startServer(store) : s1;
+      const { s1, s2 } = await startServers(store);
       const [agentA] = await startAgents(servers > 1 ? `${s1.url},${s2.url}` : s1.url);
       const ids = await submit([s1.url, s2.url]);
 

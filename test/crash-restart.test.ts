@@ -15,8 +15,10 @@ describe('kill -9 of baton dev, then a restart on the same SQLite file', () => {
 
   it('finishes every job exactly once', async () => {
     const store = `sqlite:${join(dir, 'baton.db')}`;
-    // A short lease so jobs running at the crash come back quickly after the restart.
-    const flags = ['--store', store, '--concurrency', '4', '--lease-ms', '1500'];
+    // Short leases so jobs running at the crash come back quickly after the restart, and the
+    // killed server's hold on the shards (which the restarted one waits out before it
+    // schedules) lapses as soon.
+    const flags = ['--store', store, '--concurrency', '4', '--lease-ms', '1500', '--shard-lease-ms', '1500'];
     const first = await startBatonDev(flags);
     procs.push(first);
 

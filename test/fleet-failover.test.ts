@@ -87,9 +87,9 @@ describe('failover across agent processes', () => {
     // The default grace (3 s) and a 30 s lease: the job moves long before its lease runs out.
     const { proc: server, url } = await startServer(LONG_LEASE);
     track(server);
-    const agents = new Map<string, Proc>();
-    for (const name of ['a1', 'a2', 'a3'])
-      agents.set(name, track(await startAgent(url, name, ['--demo', '--slots', '2'])));
+    const names = ['a1', 'a2', 'a3'];
+    const started = await Promise.all(names.map((name) => startAgent(url, name, ['--demo', '--slots', '2'])));
+    const agents = new Map(names.map((name, i) => [name, track(started[i]!)]));
 
     const { body: submitted } = await api(url, '/api/jobs', { task: 'demo.sleep', payload: { ms: 3000 } });
     const running = await until('the job running', async () => {
@@ -164,12 +164,19 @@ describe('failover across agent processes', () => {
       '--agent-token',
       AGENT_TOKEN,
     ];
-    for (const value of ['abc', '1.5']) {
-      const r = await run([...base, '--reconnect-grace-ms', value]);
+    // Three independent processes, started at once.
+    const [abc, fraction, longer] = await Promise.all([
+      run([...base, '--reconnect-grace-ms', 'abc']),
+      run([...base, '--reconnect-grace-ms', '1.5']),
+      run([...base, '--agent-timeout-ms', '4000', '--reconnect-grace-ms', '5000']),
+    ]);
+    for (const [value, r] of [
+      ['abc', abc],
+      ['1.5', fraction],
+    ] as const) {
       expect(r.code, value).toBe(2);
       expect(r.stderr.trim().split('\n')[0]).toMatch(/--reconnect-grace-ms must be an integer from 0/);
     }
-    const longer = await run([...base, '--agent-timeout-ms', '4000', '--reconnect-grace-ms', '5000']);
     expect(longer.code).toBe(2);
     expect(longer.stderr).toMatch(/reconnectGraceMs \(5000\) must not be longer than agentTimeoutMs \(4000\)/);
   });

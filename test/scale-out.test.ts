@@ -67,11 +67,13 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
 
   it('runs jobs submitted to any server on agents of other servers, once each, through a server crash', async () => {
     store = storeOf(1);
-    const servers = [await startServer(), await startServer(), await startServer()];
+    const servers = await Promise.all([startServer(), startServer(), startServer()]);
     const [s1, s2, s3] = servers as [(typeof servers)[0], (typeof servers)[0], (typeof servers)[0]];
     // Agent A knows servers 1 and 3: when server 1 dies it moves to server 3 and keeps its jobs.
-    const a = await startAgent(`${s1.url},${s3.url}`, 'agent-a', ['--demo', '--slots', '3']);
-    const b = await startAgent(s2.url, 'agent-b', ['--demo', '--slots', '3']);
+    const [a, b] = await Promise.all([
+      startAgent(`${s1.url},${s3.url}`, 'agent-a', ['--demo', '--slots', '3']),
+      startAgent(s2.url, 'agent-b', ['--demo', '--slots', '3']),
+    ]);
     procs.push(a, b);
 
     // Any server shows the whole fleet: agents of every server, capacity added up.
@@ -157,12 +159,16 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
   it('moves the shards of a killed scheduler to the others; no job is ever assigned twice', async () => {
     store = storeOf(2);
     for (const p of procs.splice(0)) p.kill('SIGKILL');
-    const servers = [await startServer(), await startServer(), await startServer()];
+    const servers = await Promise.all([startServer(), startServer(), startServer()]);
     const urls = servers.map((x) => x.url);
     // Each agent knows every server, its own first, so it outlives any one of them.
     const rotate = (k: number) => [...urls.slice(k), ...urls.slice(0, k)].join(',');
-    procs.push(await startAgent(rotate(1), 'agent-a', ['--demo', '--slots', '3']));
-    procs.push(await startAgent(rotate(2), 'agent-b', ['--demo', '--slots', '3']));
+    procs.push(
+      ...(await Promise.all([
+        startAgent(rotate(1), 'agent-a', ['--demo', '--slots', '3']),
+        startAgent(rotate(2), 'agent-b', ['--demo', '--slots', '3']),
+      ])),
+    );
 
     // The scheduler owning the shard of queue "default" (any of the three, by consistent hashing).
     const shards = async (url: string) =>
@@ -214,7 +220,7 @@ describe.each(BACKENDS)('three servers and two agents on $name', ({ url: storeOf
       },
       30_000,
     );
-    // Seen here: a little over the 5 s lease (it may have been renewed just before the kill).
+    // Seen here: a little over FAST's 2 s shard lease (it may have been renewed just before the kill).
     process.stderr.write(`shard ${shard} moved to ${takenBy} ${Date.now() - killedAt} ms after the kill\n`);
     await submit(12);
 

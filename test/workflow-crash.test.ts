@@ -58,7 +58,11 @@ describe('kill -9 of baton dev mid-workflow, then a restart on the same SQLite f
   });
 
   it('finishes the workflow with every step run to success once', async () => {
-    const flags = ['--store', `sqlite:${join(dir, 'baton.db')}`, '--concurrency', '3', '--lease-ms', '1500'];
+    // Short leases: the restarted server waits out the killed one's job leases and shard lease.
+    const flags = [
+      ...['--store', `sqlite:${join(dir, 'baton.db')}`, '--concurrency', '3'],
+      ...['--lease-ms', '1500', '--shard-lease-ms', '1500'],
+    ];
     const first = await startBatonDev(flags);
     procs.push(first);
     const submitted = await postJson(`${first.url}/api/workflows`, pipeline(3, 3));
@@ -125,11 +129,15 @@ describe.each(NETWORKED)('a server killed mid-workflow, three servers on $name',
       procs.push(proc);
       return { proc, url: (await proc.waitFor(/listening on (http:\/\/\S+)/))[1] as string };
     };
-    const servers = [await startServer(), await startServer(), await startServer()];
+    const servers = await Promise.all([startServer(), startServer(), startServer()]);
     const urls = servers.map((s) => s.url);
     const rotate = (k: number) => [...urls.slice(k), ...urls.slice(0, k)].join(',');
-    procs.push(await startAgent(rotate(0), 'agent-a', ['--demo', '--slots', '2']));
-    procs.push(await startAgent(rotate(1), 'agent-b', ['--demo', '--slots', '2']));
+    procs.push(
+      ...(await Promise.all([
+        startAgent(rotate(0), 'agent-a', ['--demo', '--slots', '2']),
+        startAgent(rotate(1), 'agent-b', ['--demo', '--slots', '2']),
+      ])),
+    );
 
     const { status, body } = await api(urls[2]!, '/api/workflows', pipeline(3, 3));
     expect(status).toBe(201);

@@ -63,7 +63,8 @@ describe.each(BACKENDS)('pendingReason with two servers on $name', ({ url, clean
   const start = async (options: { scheduler?: boolean } = {}) => {
     const store = await openStore(url);
     stores.push(store);
-    const server = createBatonServer(store, { insecureNoAuth: true, maxSweepMs: 200, ...options });
+    // Reports every 200 ms (not the default 2 s), so the other server sees the agent come and go sooner.
+    const server = createBatonServer(store, { insecureNoAuth: true, maxSweepMs: 200, heartbeatMs: 200, ...options });
     servers.push(server);
     return { server, url: await server.listen(0) };
   };

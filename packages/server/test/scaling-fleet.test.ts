@@ -33,7 +33,13 @@ describe.each(networkedStores('scaling_fleet'))('scaling decisions from two serv
     for (let i = 0; i < 2; i++) {
       const store = await openStore(backend.url);
       stores.push(store);
-      const server = createBatonServer(store, { adminToken: TEST_ADMIN_TOKEN, scalingConfig: config, maxSweepMs: 200 });
+      // Reports every 200 ms (not the default 2 s), so each server sees the other's agents sooner.
+      const server = createBatonServer(store, {
+        adminToken: TEST_ADMIN_TOKEN,
+        scalingConfig: config,
+        maxSweepMs: 200,
+        heartbeatMs: 200,
+      });
       servers.push(server);
       urls.push(await server.listen(0));
     }
