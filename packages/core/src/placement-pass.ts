@@ -1,15 +1,14 @@
 import type { Resources } from './job.js';
 import type { AgentCapacity, PendingJob, PendingReason, Placement, PlacementResult } from './placement-types.js';
-import type { AgentState, Capacity, Release, Reservation } from './placement-fleet.js';
+import type { AgentState, Capacity, Reservation } from './placement-fleet.js';
 import type { ReservationPolicy } from './placement.js';
 import type { AgentHeap } from './placement-heap.js';
 import { agentStates, covers, EligibilityClass } from './placement-fleet.js';
 import type { PriorityClass } from './job.js';
 import { dedicatedQueues, noAgentForPriority, servesPriority } from './placement-priority.js';
 import * as reasons from './placement-reasons.js';
-
-/** Failed shapes remembered per class and kind for the "needs at least as much" shortcut. */
-const FAILED_SHAPES_KEPT = 8;
+import { closerToFitting, fitsSpare, releasesOf, shadowAndSpare } from './placement-holds.js';
+import { needsAtLeast, rememberFailure, wouldFit } from './placement-shapes.js';
 
 /** One placement pass: the fleet's free capacity as decisions consume it, and the decisions. */
 export class PlacementPass {
@@ -337,62 +336,6 @@ export class PlacementPass {
   }
 
   /**
-   * The agent's finite releases by time: the caller's, then this pass's placements with a limit.
-   */
-  private releasesOf(agent: AgentState): Release[] {
-    if (agent.releases) return agent.releases;
-    const list: Release[] = [];
-    for (const x of agent.source.releases ?? []) {
-      if (!Number.isFinite(x.atMs)) continue;
-      list.push({ atMs: x.atMs, slots: x.slots, cpu: x.cpu ?? 0, memoryMb: x.memoryMb ?? 0, gpus: x.gpus });
-    }
-    list.sort((a, b) => a.atMs - b.atMs);
-    return (agent.releases = list);
-  }
-
-  /**
-   * Shadow time: the earliest instant by which the agent's free room plus what its running jobs
-   * release at the latest covers `r`; Infinity when the known releases never do.
-   */
-  private shadow(agent: AgentState, r: Resources): number {
-    return this.shadowAndSpare(agent, r)[0];
-  }
-
-  /**
-   * The shadow time and what the agent has beyond `r` then; with an unknown shadow, nothing to
-   * spare: a pass cannot tell the jobs that took spare room in earlier passes from those the
-   * agent is draining of, so lending more each pass could keep it from ever draining.
-   */
-  private shadowAndSpare(agent: AgentState, r: Resources): [number, Resources] {
-    const whole = (): [number, Resources] => [Infinity, { slots: 0, cpu: 0, memoryMb: 0, gpus: 0 }];
-    const now = this.now;
-    if (now === null) return whole();
-    let slots = agent.freeSlots;
-    let cpu = agent.freeCpu;
-    let memoryMb = agent.freeMemoryMb;
-    let gpus = agent.freeGpus.length;
-    const fits = () => slots >= r.slots && cpu >= r.cpu && memoryMb >= r.memoryMb && gpus >= r.gpus;
-    let at = fits() ? now : Infinity;
-    if (at === Infinity) {
-      const list = this.releasesOf(agent);
-      for (let i = 0; i < list.length; i++) {
-        const x = list[i]!;
-        slots += x.slots;
-        cpu += x.cpu;
-        memoryMb += x.memoryMb;
-        gpus = Math.min(agent.gpuCapacity, gpus + x.gpus);
-        // Releases at the same instant all count by it.
-        if (fits() && list[i + 1]?.atMs !== x.atMs) {
-          at = Math.max(now, x.atMs);
-          break;
-        }
-      }
-    }
-    if (at === Infinity) return whole();
-    return [at, { slots: slots - r.slots, cpu: cpu - r.cpu, memoryMb: memoryMb - r.memoryMb, gpus: gpus - r.gpus }];
-  }
-
-  /**
    * Holds the eligible agent where the job can start soonest by the known releases (its shadow
    * time), then the one closest to fitting it (see {@link closerToFitting}).
    */
@@ -411,14 +354,14 @@ export class PlacementPass {
         total.memoryMb < r.memoryMb
       )
         continue;
-      const shadow = timed ? this.shadow(agent, r) : Infinity;
+      const shadow = timed ? shadowAndSpare(agent, r, this.now)[0] : Infinity;
       if (!best || shadow < bestShadow || (shadow === bestShadow && closerToFitting(agent, best))) {
         best = agent;
         bestShadow = shadow;
       }
     }
     if (!best) return null;
-    const spare = this.shadowAndSpare(best, r)[1];
+    const spare = shadowAndSpare(best, r, this.now)[1];
     best.reservation = { jobId: job.id, resources: r, agent: best, shadowMs: bestShadow, spare };
     this.reservations.push(best.reservation);
     if (bestShadow !== Infinity) this.backfillable.push(best.reservation);
@@ -440,7 +383,7 @@ export class PlacementPass {
     const gpus = r.gpus > 0 ? agent.freeGpus.splice(0, r.gpus) : [];
     if (this.endsBy !== Infinity) {
       // Its room comes back by endsBy at the latest: later shadow times count on it.
-      const list = this.releasesOf(agent);
+      const list = releasesOf(agent);
       let at = list.length;
       while (at > 0 && list[at - 1]!.atMs > this.endsBy) at--;
       list.splice(at, 0, { atMs: this.endsBy, slots: r.slots, cpu: r.cpu, memoryMb: r.memoryMb, gpus: r.gpus });
@@ -499,60 +442,6 @@ export class PlacementPass {
   }
 }
 
-/**
- * How many jobs hold the agent's GPUs, at most: each holds at least one GPU and one slot. An
- * agent whose GPUs are held by one big job frees them all at once, with none idle meanwhile.
- */
-function gpuHolders(agent: AgentState): number {
-  const usedSlots = agent.source.total.slots - agent.freeSlots;
-  const usedGpus = agent.gpuCapacity - agent.freeGpus.length;
-  return Math.max(0, Math.min(usedSlots, usedGpus));
-}
-
-/**
- * The agent to hold for a blocked job: the one whose GPUs are held by the fewest jobs (the
- * fewest that must finish, so the soonest to drain and the least idle while it does), then
- * the one with the most free GPUs, then the lower id. No job takes the GPUs of a held agent,
- * so its rank in this order never worsens while it is held (unless CPU-only jobs spill onto
- * its spare slots and raise the estimate); a job's reservation can then only move to an agent
- * ranked strictly better, finitely often, and the job places. Measured against "most free GPUs
- * first" on the packing traces: a fraction of the idle GPU time and of the waits.
- */
-function closerToFitting(a: AgentState, b: AgentState): boolean {
-  const ha = gpuHolders(a);
-  const hb = gpuHolders(b);
-  if (ha !== hb) return ha < hb;
-  return a.freeGpus.length > b.freeGpus.length;
-}
-
 function tagSet(agent: AgentState): ReadonlySet<string> {
   return (agent.tagSet ??= new Set(agent.source.tags));
-}
-
-/** Whether the job would fit the agent now, were the agent not held. */
-function wouldFit(agent: AgentState, r: Resources): boolean {
-  const slots = r.gpus === 0 && agent.hasGpus ? agent.freeSlots - agent.freeGpus.length : agent.freeSlots;
-  return (
-    slots >= r.slots && agent.freeCpu >= r.cpu && agent.freeMemoryMb >= r.memoryMb && agent.freeGpus.length >= r.gpus
-  );
-}
-
-/** Whether a job of resources `r` fits in what a held agent has to spare past its shadow time. */
-function fitsSpare(held: Reservation, r: Resources): boolean {
-  const s = held.spare;
-  return r.gpus <= s.gpus && r.slots <= s.slots && r.cpu <= s.cpu && r.memoryMb <= s.memoryMb;
-}
-
-/** Whether `r` needs at least as much as one of the shapes, in every dimension. */
-function needsAtLeast(r: Resources, shapes: readonly Resources[]): boolean {
-  return shapes.some((f) => r.slots >= f.slots && r.cpu >= f.cpu && r.memoryMb >= f.memoryMb && r.gpus >= f.gpus);
-}
-
-function rememberFailure(r: Resources, shapes: Resources[]): void {
-  for (let i = shapes.length - 1; i >= 0; i--) {
-    const f = shapes[i]!;
-    if (f.slots >= r.slots && f.cpu >= r.cpu && f.memoryMb >= r.memoryMb && f.gpus >= r.gpus) shapes.splice(i, 1);
-  }
-  shapes.push(r);
-  if (shapes.length > FAILED_SHAPES_KEPT) shapes.shift();
 }
