@@ -70,7 +70,10 @@ describe.each(networkedStores('scaling_fleet'))('scaling decisions from two serv
       const px = x.pools[0];
       const py = y.pools[0];
       last = [px, py];
-      return px?.current === 2 && px.load === 9 && py?.current === 2 && py.load === 9 ? ([px, py] as const) : null;
+      // Settled once both agents hold their 4 jobs: with 200 ms reports a decision can come while
+      // the fourth job is still between queued and running.
+      const done = (p: typeof px) => p?.current === 2 && p.load === 9 && p.pendingJobs === 5;
+      return done(px) && done(py) ? ([px!, py!] as const) : null;
     };
     const deadline = Date.now() + 60_000;
     let both = await settled();
