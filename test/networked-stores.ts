@@ -26,16 +26,18 @@ export function networkedStores(label: string): NetworkedStore[] {
     {
       name: 'Redis',
       url: `redis://127.0.0.1:6379?prefix=${name}`,
-      cleanup: () => {
-        const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{${name}}*`], {
-          encoding: 'utf8',
-        })
-          .split('\n')
-          .filter(Boolean);
-        for (let i = 0; i < keys.length; i += 500) {
-          execFileSync('redis-cli', ['-h', '127.0.0.1', 'unlink', ...keys.slice(i, i + 500)]);
-        }
-      },
+      cleanup: () => dropRedisKeys(`{${name}}*`),
     },
   ];
+}
+
+/**
+ * Deletes the shared Redis's keys matching a glob, on the server: some key names hold a NUL
+ * (`ownerqueued:<queue>\0<owner>`), which no command-line argument can carry, so listing them
+ * with `redis-cli --scan` and passing them back to `unlink` missed them and they piled up.
+ */
+export function dropRedisKeys(pattern: string): void {
+  const script =
+    "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) n = n + 1 end return n";
+  execFileSync('redis-cli', ['-h', '127.0.0.1', 'EVAL', script, '0', pattern]);
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { dropRedisKeys } from '../../../test/networked-stores.js';
 import { Agent, demoTasks } from '@baton/agent';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
@@ -25,14 +26,7 @@ const BACKENDS = [
   {
     name: 'Redis',
     url: `redis://127.0.0.1:6379?prefix=preemptfleet_${run}`,
-    cleanup: () => {
-      const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{preemptfleet_${run}*`], {
-        encoding: 'utf8',
-      })
-        .split('\n')
-        .filter(Boolean);
-      if (keys.length > 0) execFileSync('redis-cli', ['-h', '127.0.0.1', 'unlink', ...keys]);
-    },
+    cleanup: () => dropRedisKeys(`{preemptfleet_${run}*`),
   },
 ];
 
