@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Proc } from './fleet.js';
 import { AGENT_TOKEN, FAST, api, job, startAgent, startBaton, until } from './fleet.js';
+import { dropRedisKeys } from './networked-stores.js';
 
 /**
  * The crash-and-load run: on each backend, two `baton server`s on one store and two remote
@@ -39,16 +40,7 @@ const BACKENDS = [
     name: 'Redis',
     servers: 2,
     url: (k: string) => `redis://127.0.0.1:6379?prefix=crashload_${run}_${k}`,
-    cleanup: () => {
-      const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{crashload_${run}_*`], {
-        encoding: 'utf8',
-      })
-        .split('\n')
-        .filter(Boolean);
-      for (let i = 0; i < keys.length; i += 500) {
-        execFileSync('redis-cli', ['-h', '127.0.0.1', 'unlink', ...keys.slice(i, i + 500)]);
-      }
-    },
+    cleanup: () => dropRedisKeys(`{crashload_${run}_*`),
   },
 ];
 

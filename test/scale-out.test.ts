@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Proc } from './fleet.js';
 import { shardOfQueue } from '@baton/core';
 import { AGENT_TOKEN, FAST, api, job, startAgent, startBaton, until } from './fleet.js';
+import { dropRedisKeys } from './networked-stores.js';
 
 /**
  * Many servers on one networked store, with real processes: three `baton server`s on one
@@ -27,16 +28,7 @@ const BACKENDS = [
   {
     name: 'Redis',
     url: (k: number) => `redis://127.0.0.1:6379?prefix=scaleout_${run}_${k}`,
-    cleanup: () => {
-      const keys = execFileSync('redis-cli', ['-h', '127.0.0.1', '--scan', '--pattern', `{scaleout_${run}_*`], {
-        encoding: 'utf8',
-      })
-        .split('\n')
-        .filter(Boolean);
-      for (let i = 0; i < keys.length; i += 500) {
-        execFileSync('redis-cli', ['-h', '127.0.0.1', 'unlink', ...keys.slice(i, i + 500)]);
-      }
-    },
+    cleanup: () => dropRedisKeys(`{scaleout_${run}_*`),
   },
 ];
 
