@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateTrace } from '../src/packing/generate.js';
+import { generateTrace, xorshift32 } from '../src/packing/generate.js';
 import { makePolicy } from '../src/packing/policies.js';
 import type { SimResult } from '../src/packing/simulator.js';
 import { simulate } from '../src/packing/simulator.js';
@@ -66,15 +66,7 @@ describe('reservations never starve a large job, on every fleet shape of the sui
    */
   function stream(groups: readonly { agents: number; gpusPerAgent: number }[], seed: number): string {
     const fleet = makeFleet(groups);
-    let s = seed;
-    const rand = () => {
-      s ^= s << 13;
-      s >>>= 0;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      s >>>= 0;
-      return s / 4294967296;
-    };
+    const rand = xorshift32(seed);
     const jobs: object[] = [];
     const small = (submitAt: number) => ({ submitAt, gpus: 1, durationS: 100 + Math.round(rand() * 900) });
     for (let i = 0; i < fleet.totalGpus; i++) jobs.push(small(0));

@@ -155,8 +155,8 @@ export function makespanLowerBound(
   return bound;
 }
 
-/** The shared generator's xorshift32, seeded the same way. */
-function xorshift32(seed: number): () => number {
+/** The shared generator's xorshift32, seeded the same way: uniform in [0, 1). */
+export function xorshift32(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;
