@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerAgentsCommand } from './commands/agents.js';
 import { registerCancelCommand } from './commands/cancel.js';
 import { registerCapacityCommand } from './commands/capacity.js';
+import { registerDashboardCommand } from './commands/dashboard.js';
 import { registerJobCommand } from './commands/job.js';
 import { registerJobsCommand } from './commands/jobs.js';
 import { registerLogsCommand } from './commands/logs.js';
@@ -30,4 +31,5 @@ export function registerClientCommands(program: Command): void {
   registerUsersCommand(program);
   registerTokensCommand(program);
   registerQuotaCommand(program);
+  registerDashboardCommand(program);
 }

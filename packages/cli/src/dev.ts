@@ -8,6 +8,7 @@ import { devScalingConfig } from './autoscale/config-path.js';
 import type { DevAutoscale } from './autoscale/dev-autoscale.js';
 import { startDevAutoscale } from './autoscale/dev-autoscale.js';
 import { devAdminToken, saveDevAdminToken } from './dev-admin.js';
+import type { DevAdminToken } from './dev-admin.js';
 import type { ServeOptions } from './serve.js';
 import { agentHint, onShutdown, serve, serveLogger, withServeOptions } from './serve.js';
 
@@ -80,6 +81,7 @@ async function runDev(options: DevOptions): Promise<void> {
       `  store:  ${options.store}`,
       `  local:  ${agentCount} in-process agent(s) × ${options.concurrency} slots (tasks: ${demoTasks.map((t) => t.name).join(', ')})`,
       adminLine,
+      dashboardLine(url, admin),
       agentHint(url, options, serving.agentToken),
       ...(scaling === null
         ? []
@@ -105,4 +107,14 @@ async function runDev(options: DevOptions): Promise<void> {
       process.stdout.write('demo: no agents (--agents 0), so demo jobs will wait\n');
     await runDemo(url, admin.token, (line) => process.stdout.write(`${line}\n`));
   }
+}
+
+/**
+ * Where the dashboard is. A token generated this run is already on screen, so the link signs in
+ * with it (in the URL's fragment, which the browser never sends to a server); a known token is
+ * never printed, so the line says where it is kept.
+ */
+function dashboardLine(url: string, admin: DevAdminToken): string {
+  if (admin.generated) return `  web:    ${url}/#token=${admin.token} (the dashboard, signed in as admin)`;
+  return `  web:    ${url}/ (the dashboard: sign in with the admin token, or run npx baton dashboard for a signed-in link)`;
 }

@@ -31,6 +31,7 @@ import { registerSystemRoutes } from './http/system-routes.js';
 import { registerWorkflowsRoutes } from './http/workflows-routes.js';
 import { registerWorkflowStepsRoute } from './http/workflow-steps-route.js';
 import { registerScalingRoutes } from './http/scaling-routes.js';
+import { registerDashboardRoutes } from './dashboard/routes.js';
 import { PoolScaler, poolSignals } from './scaling/pool-scaler.js';
 import { PoolRoutes } from './scaling/pool-routes.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
@@ -223,6 +224,7 @@ export function createBatonServer(
   registerQuotaRoutes(app, { store, quotas });
   registerAgentsRoutes(app, { gateway, store, serverId, shards });
   registerScalingRoutes(app, { scaler: scaling });
+  registerDashboardRoutes(app);
   let detachAgentSocket: (() => void) | null = null;
 
   let closed = false;
