@@ -22,9 +22,14 @@ describe('baton dev', () => {
       expect(dev.output()).toMatch(/demo: workflow document-pipeline succeeded: 5\/5 steps finished/);
       // The campaign grew from one propose step by three iterations of five steps, and ended.
       expect(dev.output()).toMatch(/demo: workflow campaign succeeded: 16\/16 steps finished/);
-      const { jobs } = await getJson(`${dev.url}/api/jobs?limit=100`);
+      // Only the demo's own jobs: the live stream after it submits as demo-live.
+      const { jobs } = await getJson(`${dev.url}/api/jobs?owner=demo&limit=100`);
       expect(jobs).toHaveLength(12 + 5 + 16);
       expect(jobs.every((j: { owner: string }) => j.owner === 'demo')).toBe(true);
+      await until('the live stream to submit', async () => {
+        const live = await getJson(`${dev.url}/api/jobs?owner=demo-live&limit=5`);
+        return live.jobs.length > 0;
+      });
     } finally {
       dev.child.kill('SIGINT');
     }

@@ -4,6 +4,7 @@ import { DEFAULT_PORT } from '@baton/core';
 import { DEFAULT_STORE_URL } from '@baton/store';
 import { intOption } from './cli-error.js';
 import { runDemo } from './demo.js';
+import { startDemoTrickle } from './demo-trickle.js';
 import { devScalingConfig } from './autoscale/config-path.js';
 import type { DevAutoscale } from './autoscale/dev-autoscale.js';
 import { startDevAutoscale } from './autoscale/dev-autoscale.js';
@@ -67,8 +68,10 @@ async function runDev(options: DevOptions): Promise<void> {
 
   const write = (line: string) => void process.stdout.write(`${line}\n`);
   let autoscale: DevAutoscale | null = null;
+  let stopTrickle = (): void => {};
   onShutdown(async (signal) => {
     process.stdout.write(`\n${signal}: draining agents and stopping…\n`);
+    stopTrickle();
     // The autoscaled agents drain first, while the server is still there to take their results.
     await autoscale?.stop();
     await Promise.all(agents.map((a) => a.stop(5000)));
@@ -106,6 +109,8 @@ async function runDev(options: DevOptions): Promise<void> {
     if (agentCount === 0 && !options.autoscale)
       process.stdout.write('demo: no agents (--agents 0), so demo jobs will wait\n');
     await runDemo(url, admin.token, (line) => process.stdout.write(`${line}\n`));
+    stopTrickle = startDemoTrickle(url, admin.token, write);
+    write(`demo: a light stream of jobs (user demo-live) keeps running so the dashboard stays live: ${url}/`);
   }
 }
 
