@@ -19,6 +19,8 @@ export interface BenchServer {
    * an unchecked one.
    */
   token: string;
+  /** The server's admin token (for workloads that act as an admin, as the dashboard's does). */
+  adminToken: string;
   /** Stops the server, closes the store, removes a temp store. Never throws. */
   close(log: (line: string) => void): Promise<void>;
 }
@@ -61,6 +63,7 @@ export async function startBenchServer(
     server,
     url: base,
     token,
+    adminToken,
     async close(log) {
       await server.close().catch((err: unknown) => log(`server close failed: ${String(err)}`));
       await store.close().catch((err: unknown) => log(`store close failed: ${String(err)}`));
