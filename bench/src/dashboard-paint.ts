@@ -22,7 +22,11 @@ import { percentile, sortedCopy } from './stats.js';
 
 function summarize(values: number[]): { p50: number; p90: number; max: number } {
   const sorted = sortedCopy(values);
-  return { p50: percentile(sorted, 50) ?? NaN, p90: percentile(sorted, 90) ?? NaN, max: sorted[sorted.length - 1] ?? NaN };
+  return {
+    p50: percentile(sorted, 50) ?? NaN,
+    p90: percentile(sorted, 90) ?? NaN,
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
 }
 
 const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
@@ -146,7 +150,13 @@ async function timeApi(url: string, token: string) {
 async function timePaints(url: string, token: string, runs: number) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const out: { firstRowMs: number; countsMs: number }[] = [];
   try {
