@@ -16,8 +16,11 @@ export interface ClientRecord {
   /** The connection closed before `stop` (the server drops clients over 1 MiB behind). */
   closedEarly: boolean;
   closeCode: number | null;
-  /** Marker queue → when this client first saw it in an `enqueued` event. */
-  markers: Record<string, number>;
+  /**
+   * Marker queue → when this client first saw it in an `enqueued` event: `process.hrtime` ms
+   * and wall-clock epoch ms (to compare with the server's `createdAt`).
+   */
+  markers: Record<string, [number, number]>;
 }
 
 export interface ClientsReport {
@@ -50,7 +53,8 @@ function connect(url: string, token: string, prefixText: string): Promise<Open> 
       if (data.indexOf(prefix) < 0) return;
       const event = JSON.parse(data.toString()) as { type?: string; queues?: string[] };
       if (event.type !== 'enqueued' || !event.queues) return;
-      for (const q of event.queues) if (q.startsWith(prefixText)) record.markers[q] ??= at;
+      const wall = performance.timeOrigin + performance.now();
+      for (const q of event.queues) if (q.startsWith(prefixText)) record.markers[q] ??= [at, wall];
     });
     ws.once('open', () => resolve({ ws, record }));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`events upgrade refused: ${res.statusCode}`)));

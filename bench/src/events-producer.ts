@@ -17,6 +17,8 @@ export interface MarkerRecord {
   sentAt: number;
   /** When the POST's answer came (null: it failed). */
   returnedAt: number | null;
+  /** The job's id, from the answer. */
+  id: string | null;
 }
 
 export interface ProducerReport {
@@ -75,11 +77,19 @@ async function produce(args: string[]): Promise<ProducerReport> {
       continue;
     }
     if (markerDue <= flowDue) {
-      const record: MarkerRecord = { queue: `${markerPrefix}${markersIssued++}`, sentAt: nowMs(), returnedAt: null };
+      const record: MarkerRecord = {
+        queue: `${markerPrefix}${markersIssued++}`,
+        sentAt: nowMs(),
+        returnedAt: null,
+        id: null,
+      };
       markers.push(record);
       acks.push(
         client.submit(MARKER_TASK, {}, { queue: record.queue }).then(
-          () => (record.returnedAt = nowMs()),
+          (submitted) => {
+            record.returnedAt = nowMs();
+            record.id = submitted.id;
+          },
           (err: unknown) => fail(err),
         ),
       );

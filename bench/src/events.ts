@@ -79,8 +79,8 @@ interface Child {
 }
 
 /** A `baton` CLI process; its output is kept to find its start-up line (and for errors). */
-function startBaton(args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [BIN, ...args], {
+function startBaton(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Child {
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -138,8 +138,11 @@ interface PhaseResult {
   cpu: { server: number; agent: number; producer: number; clients: number; main: number; machine: number };
   /** Time from the window's end until the flow's jobs had all run, s (null: not within 30 s). */
   drainS: number | null;
-  /** When the clients were stopped: markers never received count until then. */
+  /** When the clients were stopped (hrtime and wall clock): markers never received count until then. */
   endAt: number;
+  endWall: number;
+  /** Marker job id → its `createdAt` (epoch ms, the server's clock when it took the request). */
+  createdAt: Map<string, number>;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -181,6 +184,9 @@ export async function runEvents(options: EventsOptions): Promise<Record<string, 
   }
   const backend = storeUrl.split(':')[0] ?? 'sqlite';
   const children: ChildProcess[] = [];
+  // e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+  const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  let serverProc: ChildProcess | null = null;
   try {
     // Marker queues need a route (the API refuses a queue no task is served on); no agent
     // serves them, so their jobs stay queued. Registered before the server starts.
@@ -204,7 +210,9 @@ export async function runEvents(options: EventsOptions): Promise<Record<string, 
         BATON_ADMIN_TOKEN: adminToken,
         BATON_AGENT_TOKEN: agentToken,
       },
+      serverNodeArgs,
     );
+    serverProc = server.proc;
     children.push(server.proc);
     const url = (await server.waitFor(/listening on (http:\/\/\S+)/, 30_000))[1] as string;
     const agent = startBaton(
@@ -299,11 +307,24 @@ export async function runEvents(options: EventsOptions): Promise<Record<string, 
       // Markers whose events are still on their way get a moment more.
       await sleep(500);
       const endAt = nowMs();
+      const endWall = performance.timeOrigin + performance.now();
       let clientsReport: ClientsReport | null = null;
+      const createdAt = new Map<string, number>();
       if (clientsProc) {
         const reported = nextMessage<ClientsReport>(clientsProc, 'report', 60_000);
         clientsProc.send({ type: 'stop' });
         clientsReport = await reported;
+        // After the phase, so these reads do not load the server while it is measured.
+        const ids = report.markers.flatMap((m) => (m.id === null ? [] : [m.id]));
+        for (let i = 0; i < ids.length; i += 10) {
+          await Promise.all(
+            ids.slice(i, i + 10).map(async (id) => {
+              const res = await fetch(`${url}/api/jobs/${id}`, { headers: { authorization: `Bearer ${adminToken}` } });
+              const job = (await res.json()) as { createdAt?: string };
+              if (job.createdAt) createdAt.set(id, Date.parse(job.createdAt));
+            }),
+          );
+        }
       }
       const cpu = {
         server: cpu1.server - cpu0.server,
@@ -318,14 +339,27 @@ export async function runEvents(options: EventsOptions): Promise<Record<string, 
           `server ${(cpu.server / (t1 - t0)).toFixed(2)} cores, machine ${(cpu.machine / (t1 - t0)).toFixed(2)} busy; jobs drained ${drainS === null ? 'not within 30 s' : `${drainS.toFixed(2)} s`} after`,
       );
       if (report.firstError) log(`  first error: ${report.firstError}`);
-      return { producer: report, clients: clientsReport, wallMs: t1 - t0, cpu, drainS, endAt };
+      return { producer: report, clients: clientsReport, wallMs: t1 - t0, cpu, drainS, endAt, endWall, createdAt };
     };
 
     const base = baseline ? await runPhase('b', 0) : null;
     const main = await runPhase('c', clients);
     return summarize({ backend, clients, rate, seconds, markerRate, concurrency, base, main });
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    // SIGKILL: the store is a throwaway. A server given node flags (a profile) gets SIGTERM
+    // first, so that it exits on its own and writes the profile (up to 10 s).
+    await Promise.all(
+      children.map(async (c) => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        if (c === serverProc && serverNodeArgs.length > 0) {
+          const exited = new Promise((resolve) => c.once('exit', resolve));
+          c.kill('SIGTERM');
+          await Promise.race([exited, sleep(10_000)]);
+          if (c.exitCode !== null || c.signalCode !== null) return;
+        }
+        c.kill('SIGKILL');
+      }),
+    );
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
   }
 }
@@ -348,19 +382,23 @@ function summarize(run: {
   const returned = p.markers.filter((m) => m.returnedAt !== null);
   const lag: number[] = [];
   const fromSend: number[] = [];
+  const fromCreated: number[] = [];
   let missed = 0;
   const clientRecords = main.clients?.clients ?? [];
   for (const c of clientRecords) {
     for (const m of returned) {
       const at = c.markers[m.queue];
       if (at === undefined) missed++;
-      const received = at ?? main.endAt;
+      const received = at?.[0] ?? main.endAt;
       lag.push(received - (m.returnedAt as number));
       fromSend.push(received - m.sentAt);
+      const created = m.id === null ? undefined : main.createdAt.get(m.id);
+      if (created !== undefined) fromCreated.push((at?.[1] ?? main.endWall) - created);
     }
   }
   const l = sortedCopy(lag);
   const s = sortedCopy(fromSend);
+  const cr = sortedCopy(fromCreated);
   const last = (a: Float64Array) => (a.length ? (a[a.length - 1] as number) : null);
   const messages = clientRecords.map((c) => c.messages);
   const meanMessages = messages.length ? messages.reduce((a, b) => a + b, 0) / messages.length : null;
@@ -400,6 +438,9 @@ function summarize(run: {
     lag_from_send_p50_ms: round(percentile(s, 50)),
     lag_from_send_p99_ms: round(percentile(s, 99)),
     lag_from_send_max_ms: round(last(s)),
+    lag_from_created_p50_ms: round(percentile(cr, 50)),
+    lag_from_created_p99_ms: round(percentile(cr, 99)),
+    lag_from_created_max_ms: round(last(cr)),
     server_cores: serverCores,
     server_cores_baseline: baseCores,
     server_cores_clients: serverCores !== null && baseCores !== null ? round(serverCores - baseCores, 3) : null,
@@ -433,7 +474,7 @@ export function describeEvents(r: Record<string, unknown>): string[] {
   return [
     `clients ${f(r.clients)}; flow ${f(r.achieved_rate)}/s achieved of ${f(r.rate)}/s (${f(r.flow_acked)}/${f(r.flow_submitted)} acknowledged, ${f(r.flow_errors)} errors); jobs drained ${f(r.drain_s, ' s')} after`,
     `events per client ${f(r.events_per_client)} (${f(r.events_per_client_per_s)}/s, fewest ${f(r.events_min_client)}), ${f(r.bytes_per_client)} bytes; closed by the server ${f(r.clients_closed_early)}`,
-    `lag from POST returned p50/p99/max ${f(r.lag_p50_ms)} / ${f(r.lag_p99_ms)} / ${f(r.lag_max_ms)} ms; from send ${f(r.lag_from_send_p50_ms)} / ${f(r.lag_from_send_p99_ms)} / ${f(r.lag_from_send_max_ms)} ms; ${f(r.markers)} markers × clients = ${f(r.marker_pairs)} pairs, missed ${f(r.missed)}`,
+    `lag from POST returned p50/p99/max ${f(r.lag_p50_ms)} / ${f(r.lag_p99_ms)} / ${f(r.lag_max_ms)} ms; from send ${f(r.lag_from_send_p50_ms)} / ${f(r.lag_from_send_p99_ms)} / ${f(r.lag_from_send_max_ms)} ms; from the job's createdAt ${f(r.lag_from_created_p50_ms)} / ${f(r.lag_from_created_p99_ms)} / ${f(r.lag_from_created_max_ms)} ms; ${f(r.markers)} markers × clients = ${f(r.marker_pairs)} pairs, missed ${f(r.missed)}`,
     `server CPU ${f(r.server_cores)} cores with clients, ${f(r.server_cores_baseline)} without (flow ${f(r.baseline_achieved_rate)}/s) → clients cost ${f(r.server_cores_clients)} cores; per flow job ${f(r.server_cpu_ms_per_job)} ms against ${f(r.server_cpu_ms_per_job_baseline)} ms; agent ${f(r.agent_cores)} / ${f(r.agent_cores_baseline)} cores`,
     `driver CPU: producer ${f(r.producer_cores)}, clients process ${f(r.clients_process_cores)}, main ${f(r.main_cores)} cores; whole machine busy ${f(r.machine_busy_cores)} cores (${f(r.machine_busy_cores_baseline)} in the baseline), other work included`,
   ];

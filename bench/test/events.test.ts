@@ -67,6 +67,7 @@ describe('events workload', () => {
       'lag_p99_ms',
       'lag_max_ms',
       'lag_from_send_p99_ms',
+      'lag_from_created_p99_ms',
       'server_cores',
       'producer_cores',
       'clients_process_cores',
