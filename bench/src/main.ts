@@ -8,6 +8,7 @@ import { DEFAULT_FAIR_WINDOW_S } from './packing/report.js';
 import type { TimeLimits } from './packing/run.js';
 import { TIME_LIMITS, runPacking } from './packing/run.js';
 import { runAutoscale } from './autoscale.js';
+import { describeEvents, runEvents } from './events.js';
 import { runFailover } from './failover.js';
 import { DEFAULT_SEED, runScheduler, runSchedulerScaling } from './scheduler.js';
 import { TraceError } from './packing/trace.js';
@@ -59,6 +60,10 @@ interface Parsed {
   slots: number;
   cooldownS: number;
   syncS: number;
+  clients: number;
+  markerRate: number;
+  baseline: boolean;
+  maxInFlight: number;
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -151,6 +156,22 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       log,
     });
     return { lines: [result], ok: result.ok };
+  },
+  events: async (args) => {
+    const result = await runEvents({
+      ...(args.store !== undefined && { store: args.store }),
+      clients: args.clients,
+      rate: args.rate,
+      seconds: args.seconds,
+      markerRate: args.markerRate,
+      concurrency: args.concurrency,
+      baseline: args.baseline,
+      maxInFlight: args.maxInFlight,
+      timeoutMs: args.timeoutS * 1000,
+      log,
+    });
+    for (const line of describeEvents(result)) log(line);
+    return { lines: [result], ok: Boolean(result.ok) };
   },
   scheduler: (args) => {
     const lines = args.scaling
@@ -247,6 +268,10 @@ function parse(argv: string[]): Parsed | 'help' {
         slots: { type: 'string' },
         'cooldown-s': { type: 'string' },
         'sync-s': { type: 'string' },
+        clients: { type: 'string' },
+        'marker-rate': { type: 'string' },
+        'no-baseline': { type: 'boolean' },
+        'max-in-flight': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -277,6 +302,24 @@ function parse(argv: string[]): Parsed | 'help' {
   if (!(TIME_LIMITS as readonly string[]).includes(timeLimits)) {
     throw new UsageError(`unknown --time-limits "${timeLimits}"; known: ${TIME_LIMITS.join(', ')}`);
   }
+  if (workload !== 'events') {
+    for (const flag of ['clients', 'marker-rate', 'no-baseline', 'max-in-flight'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with the events workload`);
+    }
+  }
+  if (workload === 'events' && values.store?.startsWith('sqlite::memory:')) {
+    throw new UsageError(
+      'events runs the server as a process of its own: give it a SQLite file (or none: a temp file), not sqlite::memory:',
+    );
+  }
+  const clients = values.clients === undefined ? 100 : nonNegativeInt('--clients', values.clients);
+  if (clients > 5000) throw new UsageError(`--clients must be at most 5000, got ${clients}`);
+  const seconds = positiveInt('--seconds', values.seconds, 10);
+  const markerRate = positiveInt('--marker-rate', values['marker-rate'], 20);
+  // Every marker gets a queue (and a task route) of its own, registered up front.
+  if (workload === 'events' && markerRate * seconds > 5000) {
+    throw new UsageError(`--marker-rate × --seconds must be at most 5000 markers, got ${markerRate * seconds}`);
+  }
   const chunk = positiveInt('--chunk', values.chunk, MAX_BULK_JOBS);
   if (chunk > MAX_BULK_JOBS)
     throw new UsageError(`--chunk must be at most ${MAX_BULK_JOBS} (the API's bulk limit), got ${chunk}`);
@@ -293,8 +336,8 @@ function parse(argv: string[]): Parsed | 'help' {
     chunk,
     repeat: positiveInt('--repeat', values.repeat, 1),
     timeoutS: positiveInt('--timeout-s', values['timeout-s'], 300),
-    rate: positiveInt('--rate', values.rate, 200),
-    seconds: positiveInt('--seconds', values.seconds, 10),
+    rate: positiveInt('--rate', values.rate, workload === 'events' ? 1000 : 200),
+    seconds,
     trace: values.trace,
     policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
     ignorePriority: values['ignore-priority'] ?? false,
@@ -318,6 +361,10 @@ function parse(argv: string[]): Parsed | 'help' {
     slots: positiveInt('--slots', values.slots, 8),
     cooldownS: values['cooldown-s'] === undefined ? 30 : nonNegativeInt('--cooldown-s', values['cooldown-s']),
     syncS: positiveInt('--sync-s', values['sync-s'], 5),
+    clients,
+    markerRate,
+    baseline: !(values['no-baseline'] ?? false),
+    maxInFlight: positiveInt('--max-in-flight', values['max-in-flight'], 500),
   };
 }
 

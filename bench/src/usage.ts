@@ -10,6 +10,7 @@ export const WORKLOADS = [
   'scheduler',
   'workflows',
   'autoscale',
+  'events',
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
@@ -88,5 +89,20 @@ autoscale    baton dev --autoscale with one pool at zero; a burst of N jobs on i
   --slots S           slots per agent (default 8)
   --cooldown-s C      the pool's scale-to-zero cooldown (default 30)
   --sync-s Y          scaling.syncSeconds (default 5)
+  --repeat K          runs (default 1)
+  --timeout-s T       limit per run in seconds (default 300)
+
+events       C clients on the event stream (GET /api/events, admin token) while single no-op jobs
+             flow at R/s through a baton server process and a baton agent process; marker jobs,
+             each to a queue of its own, time the enqueued events' delivery; server CPU from /proc,
+             with the clients and in a baseline phase without them
+  --store URL         store URL (default: a fresh SQLite file in a temp folder; not sqlite::memory:)
+  --clients C         event-stream clients (default 100; 0: no clients, no baseline phase)
+  --rate R            flow submissions per second (default 1000)
+  --seconds S         how long the flow runs, per phase (default 10)
+  --marker-rate M     marker submissions per second beside the flow (default 20)
+  --concurrency C     the agent's slots (default 50)
+  --max-in-flight K   flow submissions awaiting their answer at most (default 500)
+  --no-baseline       skip the phase without clients
   --repeat K          runs (default 1)
   --timeout-s T       limit per run in seconds (default 300)`;
