@@ -6,7 +6,7 @@ import type { AgentsReport } from '../agents/capacity-wire.js';
 import type { Store } from '@baton/store';
 import type { AgentGateway } from '../agents/gateway.js';
 import type { ShardKeeper } from '../agents/shard-keeper.js';
-import { requireAdmin } from './authentication.js';
+import { requireSeeAll } from './authentication.js';
 
 export function registerAgentsRoutes(
   app: FastifyInstance,
@@ -18,11 +18,12 @@ export function registerAgentsRoutes(
       .map((r) => ({ serverId: r.serverId, ...(r.report as Partial<AgentsReport>) }));
 
   /**
-   * This server's agents, then those other servers of the store report. Admins only: it names
+   * This server's agents, then those other servers of the store report. Admins and viewers only: it names
    * hosts and every job running, whoever's.
+   * A viewer may read it too.
    */
   app.get('/api/agents', async (request) => {
-    requireAdmin(request);
+    requireSeeAll(request);
     const local = deps.gateway.agents().map((a) => ({ ...agentJson(a), serverId: deps.serverId }));
     const remote = (await otherReports()).flatMap((r) => (r.views ?? []).map((v) => ({ ...v, serverId: r.serverId })));
     return { agents: [...local, ...remote] };
@@ -37,7 +38,7 @@ export function registerAgentsRoutes(
 
   /** The scheduler shards: which this server holds, and every live lease in the store. */
   app.get('/api/shards', async (request) => {
-    requireAdmin(request);
+    requireSeeAll(request);
     return {
       serverId: deps.serverId,
       owned: deps.shards ? [...deps.shards.owned].sort((a, b) => a - b) : [],
