@@ -26,6 +26,7 @@ import { ShardKeeper } from './agents/shard-keeper.js';
 import { registerAgentsRoutes } from './http/agents-routes.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerJobsRoutes } from './http/jobs-routes.js';
+import { registerJobActionsRoutes } from './http/job-actions-routes.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { registerWorkflowsRoutes } from './http/workflows-routes.js';
@@ -206,6 +207,7 @@ export function createBatonServer(
     maxPayloadBytes: resolved.maxPayloadBytes,
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });
+  registerJobActionsRoutes(app, { store, limits, metrics: metrics?.jobs });
   registerWorkflowsRoutes(app, {
     store,
     routes,

@@ -85,9 +85,9 @@ describe('the viewer role', () => {
   it('is made with PATCH like any role, and a viewer made admin may change things at once', async () => {
     await h.post('/api/users', { name: 'val' });
     const val = bearer((await h.post('/api/users/val/tokens', {})).body.token);
-    expect((await h.request('PATCH', '/api/users/val', { body: { role: 'viewer' }, headers: bearer('x') })).status).toBe(
-      401,
-    );
+    expect(
+      (await h.request('PATCH', '/api/users/val', { body: { role: 'viewer' }, headers: bearer('x') })).status,
+    ).toBe(401);
     const patched = await h.request('PATCH', '/api/users/val', {
       body: { role: 'viewer' },
       headers: { authorization: `Bearer ${'test-admin-token-0123456789'}` },
