@@ -32,6 +32,15 @@ import type {
   Submitted,
 } from './types.js';
 import { WorkflowCalls } from './workflow-calls.js';
+import { JobActionCalls } from './job-action-calls.js';
+import type {
+  AttentionView,
+  BulkActionRequest,
+  BulkResult,
+  JobCounts,
+  OverviewHistoryView,
+  RetriedJob,
+} from './job-action-types.js';
 import type { SubmittedWorkflow, WaitForWorkflowOptions, WorkflowDetailView } from './workflow-types.js';
 import type { WorkflowListQuery, WorkflowRequest, WorkflowStepsPage, WorkflowView } from './workflow-types.js';
 
@@ -45,6 +54,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   /** A private field, like the token inside it: logging a client cannot print the token. */
   readonly #http: Transport;
   readonly #workflows: WorkflowCalls;
+  readonly #jobActions: JobActionCalls;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? process.env.BATON_SERVER ?? 'http://127.0.0.1:7070').replace(/\/+$/, '');
@@ -56,6 +66,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       resolveRetry(options.retry),
     );
     this.#workflows = new WorkflowCalls(this.#http, (body) => this.keyed(body));
+    this.#jobActions = new JobActionCalls(this.#http);
   }
 
   /**
@@ -116,6 +127,36 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   /** Cancels a job; retried only when the server did not do it (503, or no connection). */
   cancel(id: string): Promise<JobView> {
     return this.request('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** Jobs by state from the server's kept counts (cheap at any size); a user's own. */
+  jobCounts(filter: { queue?: string; owner?: string } = {}): Promise<JobCounts> {
+    return this.#jobActions.counts(filter);
+  }
+
+  /** Submits a finished job again as a new job. `JOB_NOT_FINISHED` / `WORKFLOW_STEP` (409). */
+  retry(id: string): Promise<RetriedJob> {
+    return this.#jobActions.retry(id);
+  }
+
+  /** Cancels the unfinished jobs a filter matches (`dryRun`: only counts them). */
+  bulkCancel(request: BulkActionRequest): Promise<BulkResult> {
+    return this.#jobActions.bulk('cancel', request);
+  }
+
+  /** Retries the finished jobs (not workflow steps) a filter matches (`dryRun`: only counts them). */
+  bulkRetry(request: BulkActionRequest): Promise<BulkResult> {
+    return this.#jobActions.bulk('retry', request);
+  }
+
+  /** This server's last 30 minutes of job counts, sampled every 5 s (admin or viewer). */
+  overviewHistory(): Promise<OverviewHistoryView> {
+    return this.#jobActions.overviewHistory();
+  }
+
+  /** What needs a look: failed jobs, unhealthy and stranded GPUs, blocked jobs by reason. */
+  attention(): Promise<AttentionView> {
+    return this.#jobActions.attention();
   }
 
   async queues(): Promise<QueueView[]> {
