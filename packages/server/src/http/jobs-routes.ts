@@ -1,9 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AgentCapacity, NewJob } from '@baton/core';
-import type { Job, JobState } from '@baton/core';
 import {
   BatonError,
-  JOB_STATES,
   PayloadTooLargeError,
   ValidationError,
   bulkSubmissionSchema,
