@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Harness } from './harness.js';
 import { gateTask, isFinal, startHarness } from './harness.js';
 
@@ -46,6 +47,8 @@ describe('the viewer role', () => {
       expect((await h.get(path, viewer)).status, path).toBe(200);
     }
     expect((await h.get('/api/users/ada/tokens', viewer)).body.tokens).toHaveLength(1);
+    expect((await h.get('/api/workflows?owner=ada', viewer)).status).toBe(200);
+    expect((await h.get('/api/scaling', viewer)).status).toBe(200);
     // A user still sees none of it.
     expect((await h.get('/api/agents', ada)).status).toBe(403);
   });
@@ -80,6 +83,19 @@ describe('the viewer role', () => {
     expect((await h.get('/api/users')).body.users.map((u: { name: string }) => u.name)).toEqual(['ada', 'vic']);
     expect((await h.get('/api/me', viewer)).body.role).toBe('viewer');
     expect((await h.get('/api/users/vic/tokens')).body.tokens).toHaveLength(1);
+  });
+
+  it('hears every event on the stream, enqueued ones too', async () => {
+    const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/events?types=enqueued`, { headers: viewer });
+    const heard: { type: string }[] = [];
+    ws.on('message', (data) => heard.push(JSON.parse(String(data)) as { type: string }));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    try {
+      await h.request('POST', '/api/jobs', { body: { task: 'demo.echo', delayMs: 600_000 }, headers: ada });
+      await expect.poll(() => heard.map((e) => e.type)).toContain('enqueued');
+    } finally {
+      ws.close();
+    }
   });
 
   it('is made with PATCH like any role, and a viewer made admin may change things at once', async () => {
