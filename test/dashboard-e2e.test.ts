@@ -80,7 +80,7 @@ run('dashboard in a browser', () => {
     for (const [name, role] of [
       ['alice', 'user'],
       ['bob', 'user'],
-      ['vera', 'user'],
+      ['vera', 'viewer'],
     ] as const) {
       expect((await call('POST', '/api/users', { name, role })).status).toBe(201);
       const minted = await call('POST', `/api/users/${name}/tokens`, {});

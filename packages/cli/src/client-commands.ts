@@ -7,6 +7,7 @@ import { registerJobCommand } from './commands/job.js';
 import { registerJobsCommand } from './commands/jobs.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerQuotaCommand } from './commands/quota.js';
+import { registerRetryCommand } from './commands/retry.js';
 import { registerScalingCommand } from './commands/scaling.js';
 import { registerSubmitCommand } from './commands/submit.js';
 import { registerTokensCommand } from './commands/tokens.js';
@@ -21,6 +22,7 @@ export function registerClientCommands(program: Command): void {
   registerJobsCommand(program);
   registerJobCommand(program);
   registerCancelCommand(program);
+  registerRetryCommand(program);
   registerLogsCommand(program);
   registerWorkflowCommand(program);
   registerWorkflowsCommand(program);

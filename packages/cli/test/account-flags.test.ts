@@ -25,7 +25,7 @@ describe('account commands refuse bad usage with exit 2, one line, and send noth
   it.each([
     [['users', 'add', 'b d'], /^baton: user name "b d": user may hold only letters, digits and/],
     [['users', 'add', '-ada'], /unknown option '-ada'|user name/],
-    [['users', 'add', 'ada', '--role', 'boss'], /^baton: --role must be one of user, admin, got "boss"$/],
+    [['users', 'add', 'ada', '--role', 'boss'], /^baton: --role must be one of user, admin, viewer, got "boss"$/],
     [
       ['users', 'add', 'ada', '--weight', '0'],
       /^baton: --weight must be a number greater than 0 and at most 1000000, got "0"$/,

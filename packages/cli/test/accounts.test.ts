@@ -51,13 +51,14 @@ describe('baton users, tokens, whoami and quota against baton dev', () => {
     expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toMatch(/^created user ada \(role user, weight 2\)\n/);
     expect((await admin('users', 'add', 'grace', '--role', 'admin', '--json')).stdout).toMatch(/"role": "admin"/);
+    expect((await admin('users', 'add', 'vic', '--role', 'viewer')).stdout).toMatch(/^created user vic \(role viewer,/);
     const again = await admin('users', 'add', 'ada');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/\(USER_EXISTS\)\n$/);
     const list = await admin('users', 'list');
     expect(list.stdout).toMatch(/^NAME\s+ROLE\s+WEIGHT\s+CREATED\nada\s+user\s+2\s+\d{4}-/);
     const json = JSON.parse((await admin('users', 'list', '--json')).stdout);
-    expect(json.users.map((u: { name: string }) => u.name).sort()).toEqual(['ada', 'grace']);
+    expect(json.users.map((u: { name: string }) => u.name).sort()).toEqual(['ada', 'grace', 'vic']);
   });
 
   it("tokens create prints the token once; the user's token acts as them, and may not manage users", async () => {

@@ -121,6 +121,25 @@ describe('baton client commands against a real server', () => {
     expect((await h.get(`/api/jobs/${id}`)).body.state).toBe('cancelled');
   });
 
+  it('retry submits a finished job again; jobs filters by task and time', async () => {
+    const id = JSON.parse((await baton('submit', 'demo.echo', '--payload', '{"r":1}', '--json')).stdout).id;
+    await h.waitFor(id, (j) => j.state === 'succeeded');
+    const since = Date.now();
+    const r = await baton('retry', id);
+    expect(r.code).toBe(0);
+    const [again] = r.stdout.trim().split(' ');
+    expect(r.stdout.trim()).toMatch(new RegExp(`^[0-9A-Z]{26} \\w+ \\(retry of ${id}\\)$`));
+    const listed = JSON.parse((await baton('jobs', '--task', 'demo.echo', '--since', String(since), '--json')).stdout);
+    expect(listed.jobs.map((j: JobView) => j.id)).toEqual([again]);
+    const refused = await baton(
+      'retry',
+      JSON.parse((await baton('submit', 'demo.sleep', '--delay-ms', '60000', '--json')).stdout).id,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/JOB_NOT_FINISHED/);
+    expect((await baton('jobs', '--since', 'soon')).code).toBe(2);
+  });
+
   it('names the URL when the server is unreachable, exit 1', async () => {
     const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {

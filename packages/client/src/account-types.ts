@@ -1,5 +1,6 @@
 /** What a user may do: `admin` manages users, tokens and quotas and sees every job; `user` their own. */
-export type Role = 'admin' | 'user';
+/** `viewer`: sees what an admin sees, changes nothing. */
+export type Role = 'admin' | 'user' | 'viewer';
 
 /** A user as the API shows it. `createdAt` is an ISO time. */
 export interface UserView {

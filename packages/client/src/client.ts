@@ -10,8 +10,7 @@ import type {
   UserView,
   WhoAmI,
 } from './account-types.js';
-import { BatonApiError } from './errors.js';
-import { apiErrorOf, checkToken } from './http.js';
+import { checkToken } from './http.js';
 import { resolveRetry } from './retry.js';
 import type { Method } from './transport.js';
 import { Transport, sleep } from './transport.js';
@@ -32,6 +31,16 @@ import type {
   Submitted,
 } from './types.js';
 import { WorkflowCalls } from './workflow-calls.js';
+import { followStream } from './log-stream.js';
+import { JobActionCalls } from './job-action-calls.js';
+import type {
+  AttentionView,
+  BulkActionRequest,
+  BulkResult,
+  JobCounts,
+  OverviewHistoryView,
+  RetriedJob,
+} from './job-action-types.js';
 import type { SubmittedWorkflow, WaitForWorkflowOptions, WorkflowDetailView } from './workflow-types.js';
 import type { WorkflowListQuery, WorkflowRequest, WorkflowStepsPage, WorkflowView } from './workflow-types.js';
 
@@ -45,6 +54,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   /** A private field, like the token inside it: logging a client cannot print the token. */
   readonly #http: Transport;
   readonly #workflows: WorkflowCalls;
+  readonly #jobActions: JobActionCalls;
 
   constructor(options: ClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? process.env.BATON_SERVER ?? 'http://127.0.0.1:7070').replace(/\/+$/, '');
@@ -56,6 +66,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       resolveRetry(options.retry),
     );
     this.#workflows = new WorkflowCalls(this.#http, (body) => this.keyed(body));
+    this.#jobActions = new JobActionCalls(this.#http);
   }
 
   /**
@@ -116,6 +127,36 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   /** Cancels a job; retried only when the server did not do it (503, or no connection). */
   cancel(id: string): Promise<JobView> {
     return this.request('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** Jobs by state from the server's kept counts (cheap at any size); a user's own. */
+  jobCounts(filter: { queue?: string; owner?: string } = {}): Promise<JobCounts> {
+    return this.#jobActions.counts(filter);
+  }
+
+  /** Submits a finished job again as a new job. `JOB_NOT_FINISHED` / `WORKFLOW_STEP` (409). */
+  retry(id: string): Promise<RetriedJob> {
+    return this.#jobActions.retry(id);
+  }
+
+  /** Cancels the unfinished jobs a filter matches (`dryRun`: only counts them). */
+  bulkCancel(request: BulkActionRequest): Promise<BulkResult> {
+    return this.#jobActions.bulk('cancel', request);
+  }
+
+  /** Retries the finished jobs (not workflow steps) a filter matches (`dryRun`: only counts them). */
+  bulkRetry(request: BulkActionRequest): Promise<BulkResult> {
+    return this.#jobActions.bulk('retry', request);
+  }
+
+  /** This server's last 30 minutes of job counts, sampled every 5 s (admin or viewer). */
+  overviewHistory(): Promise<OverviewHistoryView> {
+    return this.#jobActions.overviewHistory();
+  }
+
+  /** What needs a look: failed jobs, unhealthy and stranded GPUs, blocked jobs by reason. */
+  attention(): Promise<AttentionView> {
+    return this.#jobActions.attention();
   }
 
   async queues(): Promise<QueueView[]> {
@@ -187,53 +228,7 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
       ...(after !== undefined && { after }),
       ...(stream !== undefined && { stream }),
     })}`;
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      signal?.throwIfAborted();
-      let response: Response;
-      try {
-        response = await fetch(this.baseUrl + path, { headers: this.#http.headers(false), signal: controller.signal });
-      } catch (err) {
-        if (signal?.aborted) throw signal.reason;
-        throw new BatonApiError(0, 'UNREACHABLE', `cannot reach Baton at ${this.baseUrl}: ${this.#http.why(err)}`);
-      }
-      if (!response.ok || !response.body) {
-        const text = await response.text().catch(() => '');
-        const retryAfter = response.headers.get('retry-after');
-        throw apiErrorOf(this.baseUrl, { status: response.status, text, retryAfter }, 'GET', path);
-      }
-      const decoder = new TextDecoder();
-      const reader = response.body.getReader();
-      let buffer = '';
-      for (;;) {
-        let read: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          read = await reader.read();
-        } catch (err) {
-          if (signal?.aborted) throw signal.reason;
-          throw new BatonApiError(
-            0,
-            'UNREACHABLE',
-            `lost the connection to Baton at ${this.baseUrl} while following job ${id}: ${this.#http.why(err)}`,
-          );
-        }
-        // A chunk may end inside a line, or inside a UTF-8 character: both wait for the next.
-        buffer += read.done ? decoder.decode() : decoder.decode(read.value, { stream: true });
-        let newline: number;
-        while ((newline = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          if (line.trim()) yield this.parseChunk(line);
-        }
-        if (read.done) break;
-      }
-      if (buffer.trim()) yield this.parseChunk(buffer);
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      controller.abort(); // closes the connection when the caller stopped early
-    }
+    yield* followStream(this.#http, this.baseUrl, path, id, signal);
   }
 
   /**
@@ -374,19 +369,6 @@ export class BatonClient<Tasks extends Record<string, unknown> = Record<string, 
   }
 
   /** A line of a follow: a chunk, or the error that ended the follow (e.g. `STORE_UNAVAILABLE`). */
-  private parseChunk(line: string): LogChunkView {
-    let parsed: LogChunkView | { error?: { code?: string; message?: string; details?: unknown } };
-    try {
-      parsed = JSON.parse(line) as typeof parsed;
-    } catch {
-      throw new BatonApiError(200, 'INVALID_RESPONSE', `${this.baseUrl} sent a log line that is not JSON`);
-    }
-    if ('error' in parsed && parsed.error) {
-      const { code = 'INTERNAL', message = 'the server ended the follow', details = null } = parsed.error;
-      throw new BatonApiError(code === 'STORE_UNAVAILABLE' ? 503 : 500, code, message, details);
-    }
-    return parsed as LogChunkView;
-  }
 }
 
 /** The query string of a logs request, or ''. */

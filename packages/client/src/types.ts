@@ -159,9 +159,20 @@ export interface QueueView {
   oldestQueuedAgeMs: number | null;
 }
 
+/**
+ * `GET /api/jobs` filters. A `task` listing scans a bounded window per call: a page may hold
+ * fewer than `limit` jobs (even none) while `nextCursor` is non-null; page on until it is null.
+ */
 export interface JobListQuery {
   state?: JobState;
   queue?: string;
+  /** Another user's needs an admin or viewer token (a user's own: allowed). */
+  owner?: string;
+  task?: string;
+  /** Jobs created at or after (epoch ms). */
+  since?: number;
+  /** Jobs created before (epoch ms). */
+  until?: number;
   limit?: number;
   cursor?: string;
 }

@@ -3,7 +3,7 @@ import { ownerSchema } from './schemas.js';
 
 /** Input contracts of users, tokens and quotas. Strict objects: a misspelt field is an error. */
 
-export const ROLES = ['admin', 'user'] as const;
+export const ROLES = ['admin', 'user', 'viewer'] as const;
 export const roleSchema = z.enum(ROLES, { message: `role must be one of: ${ROLES.join(', ')}` });
 
 /** A user's weight under fair share: how many shares of the fleet they get against weight 1. */

@@ -54,6 +54,20 @@ export function newJobId(now: number = Date.now()): string {
   return encodeTime(now) + random;
 }
 
+/** The latest time a job id can carry (48 bits of ms). */
+export const MAX_JOB_ID_TIME = 2 ** 48 - 1;
+
+/**
+ * The smallest job id minted at `time` (epoch ms, clamped to what an id can carry): every job
+ * created at or after `time` has an id at or above it, every one created before an id below
+ * it. A job's `createdAt` is the time in its id (both are the submitting server's clock), so
+ * listings filter on creation time with a range of ids, on the index they already page by.
+ */
+export function jobIdFloor(time: number): string {
+  const t = Math.min(MAX_JOB_ID_TIME, Math.max(0, Math.floor(time)));
+  return encodeTime(t) + '0'.repeat(16);
+}
+
 /** A new lease token: unguessable, so only the holder of an assignment can report on it. */
 export function newLeaseToken(): string {
   return randomUUID();

@@ -119,13 +119,71 @@ export const bulkSubmissionSchema = z.strictObject({
     .max(MAX_BULK_JOBS, `at most ${MAX_BULK_JOBS} jobs per bulk request`),
 });
 
-export const listJobsQuerySchema = z.strictObject({
-  state: z.enum(JOB_STATES).optional(),
+/** Epoch ms in a query string: digits only, so `1e3`, `-1` or `` are refused rather than read as numbers. */
+const epochMsParam = (what: string) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, `${what} must be epoch milliseconds (digits only)`)
+    .transform(Number)
+    .refine((n) => n <= MAX_TIME_MS, `${what} must be at most ${MAX_TIME_MS}`);
+
+/** Epoch ms in a JSON body. */
+const epochMs = (what: string) =>
+  z
+    .number({ error: `${what} must be epoch milliseconds` })
+    .int(`${what} must be a whole number of milliseconds since 1970`)
+    .min(0, `${what} must not be negative`)
+    .max(MAX_TIME_MS, `${what} must be at most ${MAX_TIME_MS}`);
+
+const sinceBeforeUntil = (q: { since?: number | undefined; until?: number | undefined }) =>
+  q.since === undefined || q.until === undefined || q.since <= q.until;
+const SINCE_AFTER_UNTIL = { message: 'since must not be after until', path: ['since'] };
+
+export const listJobsQuerySchema = z
+  .strictObject({
+    state: z.enum(JOB_STATES).optional(),
+    queue: queueNameSchema.optional(),
+    owner: ownerSchema.optional(),
+    task: taskNameSchema.optional(),
+    /** Jobs created at or after (epoch ms). */
+    since: epochMsParam('since').optional(),
+    /** Jobs created before (epoch ms). */
+    until: epochMsParam('until').optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
+    cursor: identifierOf('cursor', 200).optional(),
+  })
+  .refine(sinceBeforeUntil, SINCE_AFTER_UNTIL);
+
+/** `GET /api/jobs/counts`. */
+export const jobCountsQuerySchema = z.strictObject({
   queue: queueNameSchema.optional(),
   owner: ownerSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
-  cursor: identifierOf('cursor', 200).optional(),
 });
+
+/** Jobs a bulk cancel or retry acts on at most per request. */
+export const MAX_BULK_ACTION = 10_000;
+
+/** `POST /api/jobs/bulk-cancel` and `bulk-retry`: which jobs, and whether only to count them. */
+export const bulkActionSchema = z.strictObject({
+  filter: z
+    .strictObject({
+      state: z.enum(JOB_STATES).optional(),
+      queue: queueNameSchema.optional(),
+      task: taskNameSchema.optional(),
+      owner: ownerSchema.optional(),
+      since: epochMs('since').optional(),
+      until: epochMs('until').optional(),
+    })
+    .refine(sinceBeforeUntil, SINCE_AFTER_UNTIL),
+  dryRun: z.boolean().default(false),
+  max: z
+    .number()
+    .int('max must be a whole number')
+    .min(1, 'max must be at least 1')
+    .max(MAX_BULK_ACTION, `max must be at most ${MAX_BULK_ACTION}`)
+    .default(MAX_BULK_ACTION),
+});
+export type BulkAction = z.infer<typeof bulkActionSchema>;
 export type ListJobsQuery = z.infer<typeof listJobsQuerySchema>;
 
 /** Control characters and unpaired surrogates as `\uXXXX`, so text prints and logs safely. */

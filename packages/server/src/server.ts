@@ -26,12 +26,16 @@ import { ShardKeeper } from './agents/shard-keeper.js';
 import { registerAgentsRoutes } from './http/agents-routes.js';
 import { installErrorHandling } from './http/errors.js';
 import { registerJobsRoutes } from './http/jobs-routes.js';
+import { registerJobActionsRoutes } from './http/job-actions-routes.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { registerWorkflowsRoutes } from './http/workflows-routes.js';
 import { registerWorkflowStepsRoute } from './http/workflow-steps-route.js';
 import { registerScalingRoutes } from './http/scaling-routes.js';
 import { registerDashboardRoutes } from './dashboard/routes.js';
+import { registerOverviewRoutes } from './http/overview-routes.js';
+import { OverviewHistory } from './overview/overview-history.js';
+import { fleetAgentViews } from './agents/fleet-agent-views.js';
 import { PoolScaler, poolSignals } from './scaling/pool-scaler.js';
 import { PoolRoutes } from './scaling/pool-routes.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
@@ -171,6 +175,7 @@ export function createBatonServer(
     connectedAt: (id) => gateway.agents().find((s) => s.id === id)?.connectedAt,
     logger,
   });
+  const overview = new OverviewHistory(store, { logger });
   const poolRoutes = resolved.scalingConfig
     ? new PoolRoutes(store, resolved.scalingConfig, { routeTtlMs: resolved.routeTtlMs, logger })
     : null;
@@ -207,6 +212,7 @@ export function createBatonServer(
     maxPayloadBytes: resolved.maxPayloadBytes,
     maxBulkBodyBytes: resolved.maxBulkBodyBytes,
   });
+  registerJobActionsRoutes(app, { store, limits, metrics: metrics?.jobs });
   registerWorkflowsRoutes(app, {
     store,
     routes,
@@ -225,6 +231,16 @@ export function createBatonServer(
   registerAgentsRoutes(app, { gateway, store, serverId, shards });
   registerScalingRoutes(app, { scaler: scaling });
   registerDashboardRoutes(app);
+  registerOverviewRoutes(app, {
+    history: overview,
+    attention: {
+      store,
+      scheduler,
+      fleetAgents,
+      agentViews: () => fleetAgentViews({ gateway, store, serverId }),
+      strandedGpus: async () => (await scaling.current()).strandedGpus,
+    },
+  });
   let detachAgentSocket: (() => void) | null = null;
 
   let closed = false;
@@ -249,6 +265,7 @@ export function createBatonServer(
       if (resolved.fairShare) accountant.start();
       if (resolved.scalingConfig) scaling.start();
       poolRoutes?.start();
+      overview.start();
       detachAgentSocket ??= routeUpgrades(app.server, [
         agentSocket(gateway, { agentToken: resolved.agentToken, logger }),
         eventsSocket(store, auth),
@@ -265,6 +282,7 @@ export function createBatonServer(
       scheduler?.stop();
       scaling.stop();
       poolRoutes?.stop();
+      await overview.stop();
       await retention.stop();
       await accountant.stop();
       reporter.stop();

@@ -85,7 +85,16 @@ describe('isolation between users', () => {
         ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
         ws.once('error', reject);
       });
-    await expect(connect({})).rejects.toThrow('status 401');
+    // Without a header the upgrade waits for the token in a message (events-browser-auth.test.ts).
+    const unauthenticated = await connect({});
+    await new Promise<void>((resolve) => {
+      unauthenticated.ws.once('close', (code) => {
+        expect(code).toBe(4401);
+        resolve();
+      });
+      unauthenticated.ws.send(JSON.stringify({ type: 'auth', token: 'nope' }));
+    });
+    expect(unauthenticated.events).toEqual([]);
     await expect(connect(bearer('baton_0123456789abcdef_' + 'x'.repeat(43)))).rejects.toThrow('status 401');
     await expect(connect(ann, `?job=${benJob}`)).rejects.toThrow('status 404');
 

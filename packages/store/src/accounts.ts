@@ -1,7 +1,10 @@
 import type { JobState } from '@baton/core';
 
-/** What a user may do: `admin` manages users, quotas and every job; `user` only their own jobs. */
-export type Role = 'admin' | 'user';
+/**
+ * What a user may do: `admin` manages users, quotas and every job; `user` only their own jobs;
+ * `viewer` sees everything an admin sees and changes nothing (a dashboard on a wall, an auditor).
+ */
+export type Role = 'admin' | 'user' | 'viewer';
 
 /** A person (or service) who submits jobs. The name is the `owner` of their jobs. */
 export interface UserAccount {

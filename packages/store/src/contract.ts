@@ -192,10 +192,25 @@ export interface EnqueueResult {
   created: boolean;
 }
 
+/**
+ * A listing's filters, all optional, newest first. `createdSince` (inclusive) and
+ * `createdBefore` (exclusive) bound `createdAt` (epoch ms) through the time in the job's id,
+ * which is its `createdAt`, so every backend answers them as a range of its id index.
+ *
+ * `task` has no index of its own: a backend scans at most {@link TASK_SCAN_WINDOW} jobs of the
+ * other filters' index per call (2 000), so **a page may hold fewer than `limit` jobs (even none)
+ * while `nextCursor` is non-null**: the scan stopped, more may match further back. Callers
+ * page on until `nextCursor` is null, as they would anyway.
+ */
 export interface JobListQuery {
   state?: JobState;
   queue?: string;
   owner?: string;
+  task?: string;
+  /** Jobs created at or after this time (epoch ms). */
+  createdSince?: number;
+  /** Jobs created before this time (epoch ms). */
+  createdBefore?: number;
   limit: number;
   cursor?: string;
 }

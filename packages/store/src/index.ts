@@ -13,4 +13,5 @@ export type * from './runtime-samples.js';
 export { MAX_RUNTIME_KEYS_READ } from './runtime-samples.js';
 export type * from './workflows.js';
 export { NO_QUOTA } from './accounts.js';
+export { TASK_SCAN_WINDOW } from './rules/listing-rules.js';
 export { FINAL_JOB_STATES } from './rules/retention-rules.js';

@@ -9,6 +9,10 @@ import { api, clientFor, printJson, withConnection } from './connection.js';
 interface JobsFlags extends ConnectionOptions {
   state?: JobState;
   queue?: string;
+  owner?: string;
+  task?: string;
+  since?: number;
+  until?: number;
   limit?: number;
   cursor?: string;
 }
@@ -20,6 +24,10 @@ export function registerJobsCommand(program: Command): void {
       .description('list jobs, newest first')
       .option('--state <state>', JOB_STATES.join(' | '), choiceOption('--state', JOB_STATES))
       .option('--queue <name>', 'only this queue')
+      .option('--owner <user>', "only this user's (another user's: admin or viewer)")
+      .option('--task <name>', 'only this task')
+      .option('--since <ms>', 'created at or after (epoch ms)', intOption('--since', 0))
+      .option('--until <ms>', 'created before (epoch ms)', intOption('--until', 0))
       .option('--limit <n>', 'jobs per page (1–500)', intOption('--limit', 1, 500), 20)
       .option('--cursor <cursor>', 'the next page, as printed by the previous one'),
   ).action(async (flags: JobsFlags) => {
@@ -28,12 +36,16 @@ export function registerJobsCommand(program: Command): void {
       client.listJobs({
         ...(flags.state && { state: flags.state }),
         ...(flags.queue && { queue: flags.queue }),
+        ...(flags.owner && { owner: flags.owner }),
+        ...(flags.task && { task: flags.task }),
+        ...(flags.since !== undefined && { since: flags.since }),
+        ...(flags.until !== undefined && { until: flags.until }),
         ...(flags.limit && { limit: flags.limit }),
         ...(flags.cursor && { cursor: flags.cursor }),
       }),
     );
     if (flags.json) return printJson(page);
-    if (page.jobs.length === 0) {
+    if (page.jobs.length === 0 && !page.nextCursor) {
       process.stdout.write('no jobs\n');
       return;
     }
@@ -55,6 +67,10 @@ export function registerJobsCommand(program: Command): void {
       const again = [
         ...(flags.state ? ['--state', flags.state] : []),
         ...(flags.queue ? ['--queue', flags.queue] : []),
+        ...(flags.owner ? ['--owner', flags.owner] : []),
+        ...(flags.task ? ['--task', flags.task] : []),
+        ...(flags.since !== undefined ? ['--since', String(flags.since)] : []),
+        ...(flags.until !== undefined ? ['--until', String(flags.until)] : []),
         ...(flags.limit ? ['--limit', String(flags.limit)] : []),
       ];
       process.stdout.write(`more: baton jobs ${[...again, '--cursor', page.nextCursor].join(' ')}\n`);

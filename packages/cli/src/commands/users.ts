@@ -6,7 +6,7 @@ import { userNameArgument, weightOption } from './account-flags.js';
 import type { ConnectionOptions } from './connection.js';
 import { api, clientFor, printJson, withConnection } from './connection.js';
 
-const ROLES: readonly Role[] = ['user', 'admin'];
+const ROLES: readonly Role[] = ['user', 'admin', 'viewer'];
 
 interface AddFlags extends ConnectionOptions {
   role?: Role;
@@ -22,7 +22,7 @@ export function registerUsersCommand(program: Command): void {
       .command('add')
       .description('create a user')
       .argument('<name>', 'user name: letters, digits and . _ : -', userNameArgument)
-      .option('--role <role>', 'user | admin (default user)', choiceOption('--role', ROLES))
+      .option('--role <role>', 'user | admin | viewer (default user)', choiceOption('--role', ROLES))
       .option('--weight <w>', 'share of the fleet under fair share, > 0 (default 1)', weightOption),
   ).action(async (name: string, flags: AddFlags) => {
     const user = await api(
@@ -53,7 +53,7 @@ export function registerUsersCommand(program: Command): void {
       .command('set')
       .description("change a user's role or weight")
       .argument('<name>', 'user name', userNameArgument)
-      .option('--role <role>', 'user | admin', choiceOption('--role', ROLES))
+      .option('--role <role>', 'user | admin | viewer', choiceOption('--role', ROLES))
       .option('--weight <w>', 'share of the fleet under fair share, > 0', weightOption),
   ).action(async (name: string, flags: AddFlags) => {
     if (flags.role === undefined && flags.weight === undefined)

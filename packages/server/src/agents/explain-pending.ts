@@ -11,7 +11,7 @@ import type { SchedulerLoop } from './scheduler-loop.js';
  * ahead of it come first.
  */
 export function explainPending(
-  job: Job,
+  job: Pick<Job, 'id' | 'queue' | 'task' | 'priority' | 'priorityLevel' | 'resources' | 'constraints'>,
   agents: readonly AgentCapacity[],
   scheduler: SchedulerLoop | null,
 ): PendingReason {

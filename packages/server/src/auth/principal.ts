@@ -12,7 +12,17 @@ export interface Principal {
 /** The name the server's own admin token acts as. */
 export const BUILT_IN_ADMIN = 'admin';
 
+/** May change anything: users, quotas, every job. */
 export const isAdmin = (p: Principal): boolean => p.role === 'admin';
 
-/** Whether `p` may see, follow and cancel a job of `owner`. */
+/** Changes nothing: every request but a read is refused (http/authentication.ts). */
+export const isViewer = (p: Principal): boolean => p.role === 'viewer';
+
+/** May read what an admin reads: every job, every user, the fleet (an admin or a viewer). */
+export const maySeeAll = (p: Principal): boolean => p.role === 'admin' || p.role === 'viewer';
+
+/** Whether `p` may see and follow a job (or workflow) of `owner`. */
+export const mayView = (p: Principal, owner: string): boolean => maySeeAll(p) || p.name === owner;
+
+/** Whether `p` may change (cancel, retry) a job of `owner`. */
 export const mayActOn = (p: Principal, owner: string): boolean => isAdmin(p) || p.name === owner;

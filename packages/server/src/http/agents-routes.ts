@@ -1,31 +1,26 @@
 import type { FastifyInstance } from 'fastify';
-import { agentJson } from '../agents/agent-json.js';
 import { capacityReport, mergeCapacity } from '../agents/capacity-report.js';
 import type { CapacityReport } from '../agents/capacity-report.js';
-import type { AgentsReport } from '../agents/capacity-wire.js';
+import { fleetAgentViews, otherReports as reportsOf } from '../agents/fleet-agent-views.js';
 import type { Store } from '@baton/store';
 import type { AgentGateway } from '../agents/gateway.js';
 import type { ShardKeeper } from '../agents/shard-keeper.js';
-import { requireAdmin } from './authentication.js';
+import { requireSeeAll } from './authentication.js';
 
 export function registerAgentsRoutes(
   app: FastifyInstance,
   deps: { gateway: AgentGateway; store: Store; serverId: string; shards: ShardKeeper | null },
 ): void {
-  const otherReports = async () =>
-    (await deps.store.agentReports())
-      .filter((r) => r.serverId !== deps.serverId)
-      .map((r) => ({ serverId: r.serverId, ...(r.report as Partial<AgentsReport>) }));
+  const otherReports = async () => reportsOf(deps);
 
   /**
-   * This server's agents, then those other servers of the store report. Admins only: it names
+   * This server's agents, then those other servers of the store report. Admins and viewers only: it names
    * hosts and every job running, whoever's.
+   * A viewer may read it too.
    */
   app.get('/api/agents', async (request) => {
-    requireAdmin(request);
-    const local = deps.gateway.agents().map((a) => ({ ...agentJson(a), serverId: deps.serverId }));
-    const remote = (await otherReports()).flatMap((r) => (r.views ?? []).map((v) => ({ ...v, serverId: r.serverId })));
-    return { agents: [...local, ...remote] };
+    requireSeeAll(request);
+    return { agents: await fleetAgentViews(deps) };
   });
 
   /** The whole fleet's capacity: this server's agents and every other server's report. */
@@ -37,7 +32,7 @@ export function registerAgentsRoutes(
 
   /** The scheduler shards: which this server holds, and every live lease in the store. */
   app.get('/api/shards', async (request) => {
-    requireAdmin(request);
+    requireSeeAll(request);
     return {
       serverId: deps.serverId,
       owned: deps.shards ? [...deps.shards.owned].sort((a, b) => a - b) : [],

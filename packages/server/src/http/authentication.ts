@@ -3,7 +3,7 @@ import { BatonError } from '@baton/core';
 import type { Authenticator } from '../auth/authenticator.js';
 import { actingFor } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
-import { isAdmin } from '../auth/principal.js';
+import { isAdmin, isViewer, maySeeAll } from '../auth/principal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,6 +21,9 @@ declare module 'fastify' {
  * itself: metrics/metrics-route.ts). An unknown `/api` path is a 401 too, so routes cannot be mapped
  * without a token. The one exception, `POST /api/workflows/:id/steps`, is authorized by the
  * lease token its body carries: it acts as no user.
+ *
+ * A viewer's token is refused every request that is not a read (GET, HEAD) here, before any
+ * route runs, so no route can forget to: a viewer changes nothing, not even their own tokens.
  */
 export function installAuthentication(app: FastifyInstance, auth: Authenticator): void {
   app.decorateRequest('principal', null as unknown as Principal);
@@ -34,6 +37,9 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
     if (actingAs !== undefined && actingAs !== principal.name && !isAdmin(principal)) {
       throw new BatonError('FORBIDDEN', 'only an admin may act for another user (X-Baton-User)', 403);
     }
+    if (isViewer(principal) && request.method !== 'GET' && request.method !== 'HEAD') {
+      throw new BatonError('FORBIDDEN', 'a viewer token changes nothing', 403);
+    }
     request.principal = principal;
     request.owner = actingAs ?? principal.name;
   });
@@ -42,6 +48,18 @@ export function installAuthentication(app: FastifyInstance, auth: Authenticator)
 /** Refuses (403) a request that is not an admin's. */
 export function requireAdmin(request: FastifyRequest): void {
   if (!isAdmin(request.principal)) throw new BatonError('FORBIDDEN', 'this needs an admin token', 403);
+}
+
+/** Refuses (403) a read that is neither an admin's nor a viewer's. */
+export function requireSeeAll(request: FastifyRequest): void {
+  if (!maySeeAll(request.principal)) throw new BatonError('FORBIDDEN', 'this needs an admin or viewer token', 403);
+}
+
+/** Refuses (403) a read that is neither an admin's or viewer's nor user `name`'s own. */
+export function requireSelfOrSeeAll(request: FastifyRequest, name: string): void {
+  if (!maySeeAll(request.principal) && request.principal.name !== name) {
+    throw new BatonError('FORBIDDEN', `only ${name}, an admin or a viewer may see this`, 403);
+  }
 }
 
 /** Refuses (403) a request that is neither an admin's nor user `name`'s own. */

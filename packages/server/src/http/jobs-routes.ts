@@ -1,17 +1,18 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AgentCapacity, NewJob } from '@baton/core';
-import type { Job, JobState } from '@baton/core';
 import {
   BatonError,
-  JOB_STATES,
   PayloadTooLargeError,
   ValidationError,
   bulkSubmissionSchema,
   describeIssues,
+  jobCountsQuerySchema,
   listJobsQuerySchema,
 } from '@baton/core';
 import type { Store } from '@baton/store';
-import { isAdmin, mayActOn } from '../auth/principal.js';
+import type { ZodSafeParseResult } from 'zod';
+import { mayActOn, maySeeAll } from '../auth/principal.js';
+import { ownerScope, visibleJob } from './job-access.js';
 import type { SubmitLimits } from '../quota/submit-limits.js';
 import { jobFromSubmission } from '../submission.js';
 import type { TaskRoutes } from '../task-routes.js';
@@ -22,6 +23,7 @@ import type { JobMetrics } from '../metrics/job-metrics.js';
 import { jobJson } from './job-json.js';
 import { expectedRuntimeOf } from '../estimates/expected-runtime.js';
 import { registerLogsRoutes } from './logs-routes.js';
+import { jobCounts, zeroCounts } from './job-counts.js';
 
 export interface JobsRoutesOptions {
   store: Store;
@@ -38,17 +40,6 @@ export interface JobsRoutesOptions {
   limits: SubmitLimits;
   /** Counts cancels (absent: metrics are off). */
   metrics?: JobMetrics | undefined;
-}
-
-/**
- * A job the request may see: an admin's any, a user's only their own. Another user's job is
- * answered exactly like one that does not exist, so its existence is not revealed.
- */
-async function visibleJob(store: Store, request: FastifyRequest, id: string): Promise<Job> {
-  const job = await store.getJob(id);
-  if (!job || !mayActOn(request.principal, job.owner))
-    throw new BatonError('JOB_NOT_FOUND', `job ${id} not found`, 404);
-  return job;
 }
 
 /**
@@ -127,32 +118,36 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
   });
 
   app.get('/api/jobs', async (request) => {
-    const parsed = listJobsQuerySchema.safeParse(request.query);
-    if (!parsed.success)
-      throw new ValidationError(describeIssues(parsed.error).message, describeIssues(parsed.error).details);
-    const query = parsed.data;
-    if (!isAdmin(request.principal)) {
-      if (query.owner !== undefined && query.owner !== request.principal.name)
-        throw new BatonError('FORBIDDEN', 'a user lists only their own jobs (owner must be left out or be you)', 403);
-      query.owner = request.principal.name;
-    }
-    const page = await store.listJobs(query);
+    const { since, until, owner, ...query } = parsedQuery(listJobsQuerySchema, request.query);
+    const scoped = ownerScope(request, owner);
+    const page = await store.listJobs({
+      ...query,
+      ...(scoped !== undefined && { owner: scoped }),
+      ...(since !== undefined && { createdSince: since }),
+      ...(until !== undefined && { createdBefore: until }),
+    });
     return { jobs: page.jobs.map((j) => jobJson(j)), nextCursor: page.nextCursor };
+  });
+
+  // Counts by state from the store's kept counts: a user's are their own, as in /api/queues.
+  app.get('/api/jobs/counts', async (request) => {
+    const query = parsedQuery(jobCountsQuerySchema, request.query);
+    return jobCounts(store, { queue: query.queue, owner: ownerScope(request, query.owner) });
   });
 
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', async (request) => {
     const id = jobIdOf(request);
-    const before = await visibleJob(store, request, id);
+    const before = await visibleJob(store, request, id, mayActOn);
     const job = await store.cancel(id);
     if (before.state !== 'cancelled') options.metrics?.finished(job.queue, job.state);
     return jobJson(job);
   });
 
-  // An admin sees every job's counts; a user the same queues with their own jobs' counts.
+  // An admin or viewer sees every job's counts; a user the same queues with their own jobs' counts.
   // `oldestQueuedAgeMs` is the queue's (how long its longest waiter has waited), for everyone.
   app.get('/api/queues', async (request) => {
     const stats = await store.queueStats();
-    if (isAdmin(request.principal)) {
+    if (maySeeAll(request.principal)) {
       return {
         queues: stats.map((s) => ({ name: s.queue, counts: s.counts, oldestQueuedAgeMs: s.oldestQueuedAgeMs })),
       };
@@ -172,6 +167,12 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
   registerLogsRoutes(app, { store });
 }
 
-function zeroCounts(): Record<JobState, number> {
-  return Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
+/** A query string checked against its schema (400 `VALIDATION_FAILED` otherwise). */
+export function parsedQuery<T>(schema: { safeParse(v: unknown): ZodSafeParseResult<T> }, query: unknown): T {
+  const parsed = schema.safeParse(query);
+  if (!parsed.success) {
+    const { message, details } = describeIssues(parsed.error);
+    throw new ValidationError(message, details);
+  }
+  return parsed.data;
 }

@@ -3,7 +3,7 @@ import { ValidationError, describeIssues } from '@baton/core';
 import type { Store, StoredLogChunk } from '@baton/store';
 import { z } from 'zod';
 import { jobIdOf } from './job-id.js';
-import { mayActOn } from '../auth/principal.js';
+import { mayView } from '../auth/principal.js';
 import type { FollowLimits } from './log-follower.js';
 import { DEFAULT_FOLLOW_LIMITS, follow } from './log-follower.js';
 
@@ -41,7 +41,7 @@ export function registerLogsRoutes(
     const query = parsed.data;
     const found = await store.getJob(id);
     // Another user's job reads as missing, like everywhere else.
-    const job = found && mayActOn(request.principal, found.owner) ? found : null;
+    const job = found && mayView(request.principal, found.owner) ? found : null;
     if (!job)
       return reply
         .status(404)

@@ -4,7 +4,7 @@ import type { QuotaPatch } from '@baton/core';
 import type { Quota, Store } from '@baton/store';
 import { NO_QUOTA } from '@baton/store';
 import type { QuotaBook } from '../quota/quota-book.js';
-import { requireAdmin, requireSelfOrAdmin } from './authentication.js';
+import { requireAdmin, requireSeeAll, requireSelfOrSeeAll } from './authentication.js';
 import { parsed } from './users-routes.js';
 
 const patched = (base: Quota, patch: QuotaPatch): Quota => ({
@@ -34,7 +34,7 @@ export function registerQuotaRoutes(app: FastifyInstance, deps: { store: Store; 
   };
 
   app.get<{ Params: { name: string } }>('/api/users/:name/quota', async (request) => {
-    requireSelfOrAdmin(request, parsed(ownerSchema, request.params.name, 'user name: '));
+    requireSelfOrSeeAll(request, parsed(ownerSchema, request.params.name, 'user name: '));
     return answer(await userOf(request.params.name));
   });
 
@@ -57,7 +57,7 @@ export function registerQuotaRoutes(app: FastifyInstance, deps: { store: Store; 
   });
 
   app.get('/api/quota/default', async (request) => {
-    requireAdmin(request);
+    requireSeeAll(request);
     return { quota: (await store.getQuota(null)) ?? NO_QUOTA };
   });
 

@@ -14,7 +14,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { isAdmin } from '../auth/principal.js';
 import { mintToken } from '../auth/tokens.js';
 import type { QuotaBook } from '../quota/quota-book.js';
-import { requireAdmin, requireSelfOrAdmin } from './authentication.js';
+import { requireAdmin, requireSeeAll, requireSelfOrAdmin, requireSelfOrSeeAll } from './authentication.js';
 
 /** Parses with a schema, or a 400 naming what is wrong. */
 export function parsed<T extends z.ZodType>(schema: T, value: unknown, prefix = ''): z.infer<T> {
@@ -55,7 +55,7 @@ export function registerUsersRoutes(
   });
 
   app.get('/api/users', async (request) => {
-    requireAdmin(request);
+    requireSeeAll(request);
     return { users: (await store.listUsers()).map(userJson) };
   });
 
@@ -87,7 +87,7 @@ export function registerUsersRoutes(
 
   app.get<{ Params: { name: string } }>('/api/users/:name/tokens', async (request) => {
     const name = nameParam(request.params);
-    requireSelfOrAdmin(request, name);
+    requireSelfOrSeeAll(request, name);
     if (!(await store.getUser(name))) throw new BatonError('USER_NOT_FOUND', `no user ${name}`, 404);
     return { tokens: (await store.listTokens(name)).map(tokenJson) };
   });

@@ -9,7 +9,8 @@ import {
   workflowRetrySchema,
 } from '@baton/core';
 import type { Store } from '@baton/store';
-import { isAdmin, mayActOn } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
+import { mayActOn, maySeeAll, mayView } from '../auth/principal.js';
 import type { SubmitLimits } from '../quota/submit-limits.js';
 import type { TaskRoutes } from '../task-routes.js';
 import { workflowFromSubmission } from '../workflow-submission.js';
@@ -52,12 +53,18 @@ function parsed<T>(schema: z.ZodType<T>, value: unknown): T {
 }
 
 /**
- * A workflow the request may see: an admin's any, a user's only their own. Another user's is
- * answered exactly like one that does not exist, as jobs are.
+ * A workflow the request may see (or, with `mayActOn`, change): an admin's or viewer's any, a
+ * user's only their own. Another user's is answered exactly like one that does not exist, as
+ * jobs are.
  */
-async function visibleWorkflow(store: Store, request: FastifyRequest, id: string): Promise<Workflow> {
+async function visibleWorkflow(
+  store: Store,
+  request: FastifyRequest,
+  id: string,
+  may: (p: Principal, owner: string) => boolean = mayView,
+): Promise<Workflow> {
   const workflow = await store.getWorkflow(id);
-  if (!workflow || !mayActOn(request.principal, workflow.owner))
+  if (!workflow || !may(request.principal, workflow.owner))
     throw new BatonError('WORKFLOW_NOT_FOUND', `workflow ${id} not found`, 404);
   return workflow;
 }
@@ -108,7 +115,7 @@ export function registerWorkflowsRoutes(app: FastifyInstance, options: Workflows
 
   app.get('/api/workflows', async (request) => {
     const query = parsed(listWorkflowsQuerySchema, request.query);
-    if (!isAdmin(request.principal)) {
+    if (!maySeeAll(request.principal)) {
       if (query.owner !== undefined && query.owner !== request.principal.name)
         throw new BatonError(
           'FORBIDDEN',
@@ -123,7 +130,7 @@ export function registerWorkflowsRoutes(app: FastifyInstance, options: Workflows
 
   app.post<{ Params: { id: string } }>('/api/workflows/:id/cancel', async (request) => {
     const id = workflowIdOf(request);
-    await visibleWorkflow(store, request, id);
+    await visibleWorkflow(store, request, id, mayActOn);
     return workflowJson(await store.cancelWorkflow(id));
   });
 
@@ -131,7 +138,7 @@ export function registerWorkflowsRoutes(app: FastifyInstance, options: Workflows
     const id = workflowIdOf(request);
     // A retry of everything that did not succeed may be sent without a body.
     const { from } = parsed(workflowRetrySchema, request.body ?? {});
-    await visibleWorkflow(store, request, id);
+    await visibleWorkflow(store, request, id, mayActOn);
     return workflowJson(await store.retryWorkflow(id, from));
   });
 }

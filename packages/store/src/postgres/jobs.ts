@@ -2,7 +2,14 @@ import type { Job, JobAttempt, JobState, NewJob } from '@baton/core';
 import { ConflictError, FINAL_STATES, NotFoundError } from '@baton/core';
 import type { EnqueueResult, JobListQuery, JobPage, QueueStats } from '../contract.js';
 import { enqueuedEvent, firstOfEachKey, idempotencyKeyOf, resendFreedKeys } from '../rules/enqueue-rules.js';
-import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
+import {
+  QueueStatsTally,
+  TASK_SCAN_WINDOW,
+  listFilter,
+  pageOf,
+  taskWindow,
+  windowPage,
+} from '../rules/listing-rules.js';
 import type { PostgresContext } from './context.js';
 import type { AttemptRow, JobRow, StepJobRow } from './rows.js';
 import { attemptFromRow, enqueueColumns, jobFromRow } from './rows.js';
@@ -73,9 +80,30 @@ export async function listJobs(ctx: PostgresContext, query: JobListQuery): Promi
   if (q.queue) where.push(`queue = ${param(q.queue)}`);
   if (q.owner) where.push(`owner = ${param(q.owner)}`);
   if (q.before) where.push(`id < ${param(q.before)}`);
+  if (q.from) where.push(`id >= ${param(q.from)}`);
+  const filtered = `FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC`;
+  if (q.task) {
+    // No index on task: a bounded window of the other filters' jobs, then the page's rows.
+    const scanned = (
+      await ctx.pool.query<{ id: string; task: string }>(
+        `SELECT id, task ${filtered} LIMIT ${param(TASK_SCAN_WINDOW)}`,
+        values,
+      )
+    ).rows;
+    const { ids, shortCursor } = taskWindow(scanned, q.task, q.limit);
+    const rows =
+      ids.length === 0
+        ? []
+        : (
+            await ctx.pool.query<StepJobRow>(
+              `SELECT j.*, s.* FROM (SELECT * FROM jobs WHERE id = ANY($1::text[])) j ${jobsSql.STEP_OF_JOB} ORDER BY j.id DESC`,
+              [ids],
+            )
+          ).rows;
+    return windowPage(rows.map(jobFromRow), q.limit, shortCursor);
+  }
   // The page first, then the steps' rows of its jobs (none probed for a plain job).
-  const sql = `SELECT j.*, s.* FROM (SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-    ORDER BY id DESC LIMIT ${param(q.limit + 1)}) j ${jobsSql.STEP_OF_JOB} ORDER BY j.id DESC`;
+  const sql = `SELECT j.*, s.* FROM (SELECT * ${filtered} LIMIT ${param(q.limit + 1)}) j ${jobsSql.STEP_OF_JOB} ORDER BY j.id DESC`;
   const rows = (await ctx.pool.query<StepJobRow>(sql, values)).rows;
   return pageOf(rows.map(jobFromRow), q.limit);
 }

@@ -1,5 +1,5 @@
 import type { Job, JobState } from '@baton/core';
-import { JOB_STATES, ValidationError } from '@baton/core';
+import { JOB_STATES, ValidationError, jobIdFloor } from '@baton/core';
 import type { JobListQuery, JobPage, QueueStats } from '../contract.js';
 
 /** How every backend reads a listing's query and pages its answer, and counts its queues. */
@@ -20,21 +20,66 @@ export interface ListFilter {
   state: JobState | undefined;
   queue: string | undefined;
   owner: string | undefined;
-  /** Jobs with ids below this one (the last of the page before). */
+  /** Checked on the jobs scanned, at most {@link TASK_SCAN_WINDOW} per call. */
+  task: string | undefined;
+  /** Jobs with ids below this one: the last of the page before, or `createdBefore`'s floor. */
   before: string | null;
+  /** Jobs with ids at or above this one: `createdSince`'s floor. */
+  from: string | null;
   /** Jobs in the page: a whole number, 0 or more. */
   limit: number;
 }
 
+/** Jobs a listing filtered by `task` looks at per call at most (see `JobListQuery`). */
+export const TASK_SCAN_WINDOW = 2000;
+
 export function listFilter(query: JobListQuery): ListFilter {
   if (query.state && !JOB_STATES.includes(query.state)) throw new ValidationError(`unknown job state "${query.state}"`);
+  for (const [name, value] of [
+    ['createdSince', query.createdSince],
+    ['createdBefore', query.createdBefore],
+  ] as const) {
+    if (value !== undefined && !Number.isFinite(value)) throw new ValidationError(`${name} must be a finite number`);
+  }
+  const cursor = query.cursor ? decodeCursor(query.cursor) : null;
+  const until = query.createdBefore === undefined ? null : jobIdFloor(query.createdBefore);
+  // Ids of one length in one alphabet sort as strings: the lower bound of the two wins.
+  const before = cursor === null ? until : until === null || cursor < until ? cursor : until;
   return {
     state: query.state || undefined,
     queue: query.queue || undefined,
     owner: query.owner || undefined,
-    before: query.cursor ? decodeCursor(query.cursor) : null,
+    task: query.task || undefined,
+    before,
+    from: query.createdSince === undefined ? null : jobIdFloor(query.createdSince),
     limit: Math.max(0, Math.trunc(query.limit)),
   };
+}
+
+/**
+ * Which jobs of a window scanned for a `task` listing (id and task, newest first; at most
+ * {@link TASK_SCAN_WINDOW}) make the page: up to `limit + 1` matching ids, and the cursor of a
+ * short page when the window was full without filling the page (null: read the page with
+ * {@link pageOf} as usual).
+ */
+export function taskWindow(
+  scanned: readonly { id: string; task: string }[],
+  task: string,
+  limit: number,
+): { ids: string[]; shortCursor: string | null } {
+  const ids: string[] = [];
+  for (const s of scanned) {
+    if (s.task !== task) continue;
+    ids.push(s.id);
+    if (ids.length > limit) return { ids, shortCursor: null };
+  }
+  const last = scanned[scanned.length - 1];
+  return { ids, shortCursor: scanned.length >= TASK_SCAN_WINDOW && last ? encodeCursor(last.id) : null };
+}
+
+/** A page, or a short one ending where a bounded scan stopped (`shortCursor`). */
+export function windowPage(jobs: readonly Job[], limit: number, shortCursor: string | null): JobPage {
+  return shortCursor === null ? pageOf(jobs, limit) : { jobs: jobs.slice(0, limit), nextCursor: shortCursor };
 }
 
 /**

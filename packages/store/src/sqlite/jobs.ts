@@ -2,7 +2,14 @@ import type { Job, JobAttempt, JobState, NewJob } from '@baton/core';
 import { ConflictError, FINAL_STATES, LEASED_STATES, NotFoundError } from '@baton/core';
 import type { EnqueueResult, JobListQuery, JobPage, QueueStats } from '../contract.js';
 import { enqueuedEvent, initialState } from '../rules/enqueue-rules.js';
-import { QueueStatsTally, listFilter, pageOf } from '../rules/listing-rules.js';
+import {
+  QueueStatsTally,
+  TASK_SCAN_WINDOW,
+  listFilter,
+  pageOf,
+  taskWindow,
+  windowPage,
+} from '../rules/listing-rules.js';
 import type { SqliteContext } from './context.js';
 import { OwnerTally } from './owner-tally.js';
 import type { AttemptRow, JobRow } from './rows.js';
@@ -69,13 +76,28 @@ export function listJobs(ctx: SqliteContext, query: JobListQuery): JobPage {
   if (q.queue) filters.push(['queue = ?', q.queue]);
   if (q.owner) filters.push(['owner = ?', q.owner]);
   if (q.before) filters.push(['id < ?', q.before]);
+  if (q.from) filters.push(['id >= ?', q.from]);
   const where = filters.map(([clause]) => clause);
   const params = filters.flatMap(([, value]) => (value === undefined ? [] : [value]));
   // Leased jobs are few (at most the fleet's slots) but SQLite cannot tell: without the hint
   // it would walk the whole table backwards to find them.
   const hint = q.state && LEASED_STATES.has(q.state) && !q.queue ? 'INDEXED BY jobs_leased' : '';
-  const sql = `SELECT * FROM jobs ${hint} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-  const rows = ctx.db.prepare(sql).all(...params, q.limit + 1) as JobRow[];
+  const from = `FROM jobs ${hint} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+  if (q.task) {
+    // No index on task: a bounded window of the other filters' jobs, then the page's rows.
+    const scanned = ctx.db.prepare(`SELECT id, task ${from}`).all(...params, TASK_SCAN_WINDOW) as {
+      id: string;
+      task: string;
+    }[];
+    const { ids, shortCursor } = taskWindow(scanned, q.task, q.limit);
+    const rows = ids.map((id) => jobRow(ctx, id)).filter((row): row is JobRow => row !== undefined);
+    return windowPage(
+      rows.map((row) => jobOf(ctx, row)),
+      q.limit,
+      shortCursor,
+    );
+  }
+  const rows = ctx.db.prepare(`SELECT * ${from}`).all(...params, q.limit + 1) as JobRow[];
   return pageOf(
     rows.map((row) => jobOf(ctx, row)),
     q.limit,

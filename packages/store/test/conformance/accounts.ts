@@ -37,6 +37,16 @@ export function accountTests(f: () => Fixture): void {
       expect((await x.store.listUsers())[2]).toEqual(carol);
     });
 
+    it('keeps the viewer role, created and changed to', async () => {
+      const x = f();
+      const vic = await x.store.createUser({ name: 'vic', role: 'viewer', weight: 1 });
+      expect(await x.store.getUser('vic')).toEqual(vic);
+      expect(vic.role).toBe('viewer');
+      await x.store.createUser({ name: 'val', role: 'user', weight: 1 });
+      expect((await x.store.updateUser('val', { role: 'viewer' })).role).toBe('viewer');
+      expect((await x.store.listUsers()).map((u) => u.role)).toEqual(['viewer', 'viewer']);
+    });
+
     it('changes a user’s role or weight, leaving the rest; an unknown user is USER_NOT_FOUND', async () => {
       const x = f();
       const dana = await x.store.createUser({ name: 'dana', role: 'user', weight: 1 });

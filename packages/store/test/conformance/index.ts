@@ -12,6 +12,7 @@ import { Fixture } from './fixture.js';
 import { historyTests } from './history.js';
 import { leaseTests } from './leases.js';
 import { lifecycleTests } from './lifecycle.js';
+import { listingFilterTests } from './listing-filters.js';
 import { logTests } from './logs.js';
 import { preemptTests } from './preempt.js';
 import { queueCountTests } from './queue-counts.js';
@@ -46,6 +47,7 @@ export function defineStoreConformance(name: string, newDatabase: NewTestDatabas
     });
     const f = () => fixture;
     enqueueTests(f);
+    listingFilterTests(f);
     schedulingTests(f);
     lifecycleTests(f);
     leaseTests(f);
