@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatonProcess } from './baton-process.js';
 import { startBatonListening } from './baton-process.js';
-import { AGENT_TOKEN, FAST, startAgent } from './fleet.js';
+import { AGENT_TOKEN, FAST, startAgent, until } from './fleet.js';
 import type { Proc } from './fleet.js';
 import { browserAvailable, launchBrowser, pageErrors, screenshot } from './browser.js';
 
@@ -158,14 +158,12 @@ run('dashboard in a browser', () => {
     joiner.kill('SIGTERM');
     await joiner.exited;
     // Gone, or shown as disconnected until it is declared dead.
-    await page.waitForFunction(
-      `(() => {
-        const heading = [...document.querySelectorAll('.card h2')].find((h) => h.textContent === 'e2e-joiner');
-        return !heading || heading.closest('.card').classList.contains('agent-disconnected');
-      })()`,
-      undefined,
-      { timeout: 15_000 },
-    );
+    // (Polled from here: the page's CSP rightly refuses code evaluated in it.)
+    await until('the agent to leave the page', async () => {
+      const heading = page.getByRole('heading', { name: 'e2e-joiner', exact: true });
+      if ((await heading.count()) === 0) return true;
+      return /agent-disconnected/.test((await card.getAttribute('class')) ?? '');
+    });
     await page.context().close();
   });
 

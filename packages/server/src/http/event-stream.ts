@@ -1,4 +1,5 @@
-import type { Store, StoreEvent } from '@baton/store';
+import type { StoreEvent } from '@baton/store';
+import type { EventFanout } from './event-fanout.js';
 import type { WebSocket } from 'ws';
 import type { JobOwners } from '../auth/job-owners.js';
 import type { Principal } from '../auth/principal.js';
@@ -25,7 +26,7 @@ export interface EventInterest {
  */
 export function streamEvents(
   ws: WebSocket,
-  deps: { store: Store; owners: JobOwners },
+  deps: { fanout: EventFanout; owners: JobOwners },
   principal: Principal,
   interest: EventInterest,
 ): void {
@@ -33,32 +34,40 @@ export function streamEvents(
   const everything = maySeeAll(principal);
   let pending = 0;
   let chain = Promise.resolve();
-  const send = (event: StoreEvent) => {
+  const send = (json: string) => {
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       ws.terminate();
       return;
     }
-    ws.send(JSON.stringify(event));
+    ws.send(json);
   };
-  const unsubscribe = deps.store.subscribe((event) => {
-    if (!types.has(event.type)) return;
-    if (job !== null && 'jobId' in event && event.jobId !== job) return;
-    if (job !== null && event.type !== 'changed' && !('jobId' in event)) return;
-    if (everything) return send(event);
-    if (event.type === 'enqueued') return;
-    if (!('jobId' in event)) return send(event);
-    // A job's event waits for its owner; the chain keeps events in the order they came.
-    if (++pending > MAX_PENDING_EVENTS) return ws.terminate();
-    const jobId = event.jobId;
-    chain = chain
-      .then(async () => {
-        if ((await deps.owners.of(jobId)) === principal.name) send(event);
-      })
-      .catch(() => ws.terminate())
-      .finally(() => {
-        pending -= 1;
-      });
+  const remove = deps.fanout.add((batch) => {
+    for (const { event, json } of batch) {
+      if (!types.has(event.type)) continue;
+      if (job !== null && 'jobId' in event && event.jobId !== job) continue;
+      if (job !== null && event.type !== 'changed' && !('jobId' in event)) continue;
+      if (everything) {
+        send(json);
+        continue;
+      }
+      if (event.type === 'enqueued') continue;
+      if (!('jobId' in event)) {
+        send(json);
+        continue;
+      }
+      // A job's event waits for its owner; the chain keeps events in the order they came.
+      if (++pending > MAX_PENDING_EVENTS) return ws.terminate();
+      const jobId = event.jobId;
+      chain = chain
+        .then(async () => {
+          if ((await deps.owners.of(jobId)) === principal.name) send(json);
+        })
+        .catch(() => ws.terminate())
+        .finally(() => {
+          pending -= 1;
+        });
+    }
   });
-  ws.on('close', unsubscribe);
-  ws.on('error', unsubscribe);
+  ws.on('close', remove);
+  ws.on('error', remove);
 }

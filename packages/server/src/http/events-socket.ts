@@ -9,6 +9,7 @@ import { actingFor } from '../auth/authenticator.js';
 import { JobOwners } from '../auth/job-owners.js';
 import type { Principal } from '../auth/principal.js';
 import { isAdmin, mayView } from '../auth/principal.js';
+import { EventFanout } from './event-fanout.js';
 import type { EventInterest } from './event-stream.js';
 import { PUBLIC_TYPES, streamEvents } from './event-stream.js';
 import type { UpgradeEndpoint } from './upgrades.js';
@@ -25,7 +26,8 @@ const MAX_MESSAGE_BYTES = 4096;
 const CLOSE_CODES: Record<number, number> = { 401: 4401, 403: 4403, 404: 4404, 429: 4429 };
 
 /**
- * `GET /api/events` (WebSocket): the store's events as JSON text messages, one event each —
+ * `GET /api/events` (WebSocket): the store's events as JSON text messages, one event each
+ * (those of a short window merged: event-fanout.ts) —
  * from every server on the store, since they travel through it (NOTIFY, pub/sub). `?types=a,b`
  * narrows them; `?job=ID` keeps only that job's `cancelled` and `logs` events plus `changed`.
  * What each role hears: event-stream.ts. A client that reads too slowly (over 1 MiB buffered)
@@ -43,7 +45,7 @@ const CLOSE_CODES: Record<number, number> = { 401: 4401, 403: 4403, 404: 4404, 4
 export function eventsSocket(store: Store, auth: Authenticator): UpgradeEndpoint {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const owners = new JobOwners(store);
-  const deps = { store, owners };
+  const deps = { fanout: new EventFanout(store), owners };
   return {
     path: EVENTS_PATH,
     upgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
