@@ -11,6 +11,7 @@ import type { TestSpecification } from 'vitest/node';
  */
 const LONGEST = [
   'test/crash-load.test.ts',
+  'test/dashboard-e2e.test.ts',
   'packages/store/test/postgres.test.ts',
   'test/scale-out.test.ts',
   'packages/cli/test/client-commands.test.ts',

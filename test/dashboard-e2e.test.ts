@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -61,12 +61,23 @@ run('dashboard in a browser', () => {
     await page.getByRole('status').filter({ hasText: 'live' }).first().waitFor();
     return page;
   };
+  /** What has the keyboard focus (evaluated in the page: `document` is the page's). */
+  const focused = (page: Page) =>
+    page.evaluate(() => {
+      const active = (globalThis as any).document.activeElement;
+      return { text: active?.textContent as string | undefined, id: active?.id as string | undefined };
+    });
   const goTo = async (page: Page, label: string) => {
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: label, exact: true }).click();
   };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'baton-e2e-'));
+    // A pool whose scaling the server decides, for the Scaling page.
+    writeFileSync(
+      join(dir, 'baton.yaml'),
+      'pools:\n  default:\n    queues: [default, iso, flaky, other]\n    min: 1\n    max: 4\n    slotsPerAgent: 8\nscaling:\n  syncSeconds: 1\n',
+    );
     server = await startBatonListening('server', [
       '--admin-token',
       ADMIN,
@@ -74,9 +85,17 @@ run('dashboard in a browser', () => {
       `sqlite:${join(dir, 'baton.db')}`,
       '--agent-token',
       AGENT_TOKEN,
+      '--config',
+      join(dir, 'baton.yaml'),
       ...FAST,
     ]);
-    agent = await startAgent(server.url, 'e2e-agent', ['--demo', '--slots', '8', '--queues', 'default,iso,flaky,other']);
+    agent = await startAgent(server.url, 'e2e-agent', [
+      '--demo',
+      '--slots',
+      '8',
+      '--queues',
+      'default,iso,flaky,other',
+    ]);
     for (const [name, role] of [
       ['alice', 'user'],
       ['bob', 'user'],
@@ -154,7 +173,18 @@ run('dashboard in a browser', () => {
     const card = page.locator('.card', { has: page.getByRole('heading', { name: 'e2e-joiner' }) });
     await card.waitFor({ timeout: 10_000 });
     expect(await card.locator('.gpu').count()).toBe(4);
+    // A 2-GPU job lands on the only agent with GPUs; its cells name it.
+    const gpuJob = await submit({ task: 'demo.sleep', payload: { ms: 60_000 }, resources: { gpus: 2 } });
+    await waitState(gpuJob, ['running']);
+    await until('two busy GPUs on the page', async () => (await card.locator('.gpu-busy').count()) === 2);
+    await card
+      .getByRole('link', { name: /job on GPU/ })
+      .first()
+      .waitFor();
+    expect(await card.locator(`a[href="/jobs/${gpuJob}"]`).count()).toBe(2);
     await screenshot(page, 'agents');
+    // The agent drains on SIGTERM: it would wait for the job, so the job goes first.
+    await call('POST', `/api/jobs/${gpuJob}/cancel`);
     joiner.kill('SIGTERM');
     await joiner.exited;
     // Gone, or shown as disconnected until it is declared dead.
@@ -224,6 +254,35 @@ run('dashboard in a browser', () => {
     await page.context().close();
   });
 
+  it('works from the keyboard: skip link, page links, filters in the URL', async () => {
+    const page = await signIn(ADMIN);
+    await page.keyboard.press('Tab');
+    expect((await focused(page)).text).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect((await focused(page)).id).toBe('main');
+    // Tab from the top to the Jobs link and follow it.
+    await page.getByRole('link', { name: 'Overview', exact: true }).focus();
+    await page.keyboard.press('Tab');
+    expect((await focused(page)).text).toBe('Jobs');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+    await page.getByRole('button', { name: /^failed/ }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Queue').fill('flaky');
+    await page.getByLabel('Queue').press('Enter');
+    await until('the filters in the URL', async () => new URL(page.url()).search === '?state=failed&queue=flaky');
+    // The link is the view: opened afresh, it shows the same filters.
+    // A new tab has no session (the token lives in the tab): it asks to sign in, then shows the view.
+    const again = await page.context().newPage();
+    await again.goto(page.url());
+    await again.getByLabel('API token').fill(ADMIN);
+    await again.getByLabel('API token').press('Enter');
+    await again.getByRole('heading', { name: 'Jobs' }).waitFor();
+    expect(await again.getByLabel('Queue').inputValue()).toBe('flaky');
+    expect(await again.getByRole('button', { name: /^failed/ }).getAttribute('aria-pressed')).toBe('true');
+    await page.context().close();
+  });
+
   it('draws every page (screenshots for the docs)', async () => {
     const wf = await call(
       'POST',
@@ -246,11 +305,14 @@ run('dashboard in a browser', () => {
     await page.locator('.chart canvas').first().waitFor();
     await screenshot(page, 'overview');
     await goTo(page, 'Workflows');
+    await page.getByRole('link', { name: 'pipeline' }).first().waitFor();
+    await screenshot(page, 'workflows');
     await page.getByRole('link', { name: 'pipeline' }).first().click();
     await page.getByRole('button', { name: 'step ocr-2: running' }).waitFor({ timeout: 15_000 });
     await screenshot(page, 'workflow');
     await goTo(page, 'Scaling');
-    await page.getByRole('heading', { name: 'Scaling' }).waitFor();
+    await page.getByRole('heading', { name: 'Pool default' }).waitFor();
+    await page.getByText(/agents, \d+ wanted/).waitFor();
     await screenshot(page, 'scaling');
     await goTo(page, 'Users');
     await page.getByRole('row', { name: /vera/ }).waitFor();
