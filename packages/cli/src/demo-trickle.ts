@@ -1,6 +1,6 @@
 /**
  * After the demo's workload: a light, steady stream of jobs (a few a second, of varied length,
- * now and then one that fails), so the dashboard a newcomer opens shows a fleet at work (live
+ * now and then one that fails, and every ~20 s a burst that queues), so the dashboard a newcomer opens shows a fleet at work (live
  * charts, rows changing state) rather than a finished batch. They belong to the user
  * `demo-live`, apart from the demo's own jobs. Stops with the server.
  */
@@ -14,10 +14,13 @@ export function startDemoTrickle(baseUrl: string, adminToken: string, print: (li
   let n = 0;
   let timer: NodeJS.Timeout | null = null;
   let warned = false;
+  let ticks = 0;
   const tick = async (): Promise<void> => {
-    const jobs = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => {
+    // Now and then a burst larger than the local agents' slots, so work queues and the wait shows.
+    const burst = ++ticks % 15 === 0;
+    const jobs = Array.from({ length: burst ? 12 : 1 + Math.floor(Math.random() * 3) }, () => {
       n++;
-      if (n % 15 === 0)
+      if (n % 40 === 0)
         return { task: 'demo.fail', payload: { message: 'flaky dependency' }, maxAttempts: 2, backoffMs: 500 };
       const priority = n % 7 === 0 ? 'high' : n % 5 === 0 ? 'low' : 'normal';
       return { task: 'demo.sleep', payload: { ms: 300 + Math.floor(Math.random() * 2700) }, priority };
