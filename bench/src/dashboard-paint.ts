@@ -177,7 +177,9 @@ async function timePaints(url: string, token: string, runs: number) {
       while ((await page.locator('.tab .count', { hasText: '—' }).count()) > 0) await page.waitForTimeout(10);
       const countsMs = performance.now() - t;
       out.push({ firstRowMs, pageRowMs, countsMs });
-      log(`paint ${i + 1}/${runs}: first row ${firstRowMs.toFixed(0)} ms (page clock ${pageRowMs.toFixed(0)} ms), counts ${countsMs.toFixed(0)} ms`);
+      log(
+        `paint ${i + 1}/${runs}: first row ${firstRowMs.toFixed(0)} ms (page clock ${pageRowMs.toFixed(0)} ms), counts ${countsMs.toFixed(0)} ms`,
+      );
       await context.close();
     }
   } finally {
