@@ -74,8 +74,11 @@ describe('events workload', () => {
     ]) {
       expect(result[key], key).toEqual(expect.any(Number));
     }
-    // Each client saw at least the enqueued events of the flow's jobs and of the markers.
-    expect(result.events_min_client as number).toBeGreaterThanOrEqual(60);
+    // Events of a 25 ms window arrive merged (server/src/http/event-fanout.ts), so a client gets
+    // fewer messages than jobs; it got one per marker at least (each marker's queue is named in
+    // some event, \`missed\` 0 above), and never more than one per job, marker and other change.
+    expect(result.events_min_client as number).toBeGreaterThanOrEqual(1);
+    expect(result.events_per_client as number).toBeLessThan(200);
     expect(result.lag_p50_ms as number).toBeLessThanOrEqual(result.lag_p99_ms as number);
     expect(JSON.parse(JSON.stringify(result))).toEqual(result);
   });

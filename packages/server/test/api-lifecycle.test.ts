@@ -32,7 +32,11 @@ describe.each(VARIANTS)('job lifecycle through the API ($backend, $link agents)'
       priority: 'normal',
       error: null,
     });
-    expect(Date.parse(job.finishedAt)).toBeGreaterThanOrEqual(Date.parse(job.startedAt));
+    // A job shorter than the agent's 25 ms start report may go from assigned straight to its
+    // outcome (docs/api.md), which a loaded machine can stretch to this 50 ms one: then it has no
+    // start, and it finished after it was assigned.
+    const began = job.startedAt ?? job.history[0]?.assignedAt;
+    expect(Date.parse(job.finishedAt)).toBeGreaterThanOrEqual(Date.parse(began));
     expect(job.history).toHaveLength(1);
     expect(job.history[0]).toMatchObject({ attempt: 1, outcome: 'succeeded' });
   });
