@@ -32,9 +32,12 @@ const SECURITY_HEADERS = {
  * signs in and reads everything through the authenticated API). Without a built dashboard the
  * pages say how to build it, and the API is unaffected.
  */
-export function registerDashboardRoutes(app: FastifyInstance, assets = dashboardAssets()): void {
+export function registerDashboardRoutes(app: FastifyInstance, given?: Map<string, Asset> | null): void {
+  // Read on the first page asked for, not at start-up: most servers (tests, headless fleets)
+  // never serve one.
+  const assets = (): Map<string, Asset> | null => (given === undefined ? dashboardAssets() : given);
   const page = async (request: FastifyRequest, reply: FastifyReply) => {
-    const index = assets?.get('/index.html');
+    const index = assets()?.get('/index.html');
     if (!index) {
       return reply
         .status(503)
@@ -47,7 +50,7 @@ export function registerDashboardRoutes(app: FastifyInstance, assets = dashboard
   for (const path of DASHBOARD_PAGES) app.get(path, page);
 
   app.get('/assets/*', async (request, reply) => {
-    const asset = assets?.get(request.url.split('?')[0] ?? '');
+    const asset = assets()?.get(request.url.split('?')[0] ?? '');
     if (!asset) return reply.status(404).type('text/plain; charset=utf-8').send('not found\n');
     // Names carry a content hash (Vite): a name never changes content, so it may be kept a year.
     return send(request, reply.header('cache-control', 'public, max-age=31536000, immutable'), asset);
