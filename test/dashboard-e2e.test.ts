@@ -16,6 +16,8 @@ import { browserAvailable, launchBrowser, pageErrors, screenshot } from './brows
  */
 const ADMIN = 'e2e-admin-token-0123456789abcdef';
 const run = browserAvailable() ? describe : describe.skip;
+/** Each test starts processes and a browser context: generous on a loaded 2-core CI machine. */
+const TEST_MS = 90_000;
 
 run('dashboard in a browser', () => {
   let dir: string;
@@ -113,216 +115,250 @@ run('dashboard in a browser', () => {
     for (const p of [...extraAgents, agent]) p?.kill();
     server?.child.kill('SIGKILL');
     if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  }, TEST_MS);
 
-  it('signs in with a token, and refuses a wrong one with a message', async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const errors = pageErrors(page);
-    await page.goto(server.url + '/');
-    await page.getByLabel('API token').fill('not-a-real-token-at-all');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('alert').filter({ hasText: /token/i }).waitFor();
-    await page.getByLabel('API token').fill(ADMIN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
-    await page.getByText('admin', { exact: true }).first().waitFor();
-    expect(errors).toEqual([]);
-    await context.close();
-  });
+  it(
+    'signs in with a token, and refuses a wrong one with a message',
+    async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors = pageErrors(page);
+      await page.goto(server.url + '/');
+      await page.getByLabel('API token').fill('not-a-real-token-at-all');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').filter({ hasText: /token/i }).waitFor();
+      await page.getByLabel('API token').fill(ADMIN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      await page.getByText('admin', { exact: true }).first().waitFor();
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+    TEST_MS,
+  );
 
-  it('shows a job submitted through the API appear and finish live', async () => {
-    const page = await signIn(ADMIN);
-    const errors = pageErrors(page);
-    await goTo(page, 'Jobs');
-    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
-    const id = await submit({ task: 'demo.sleep', payload: { ms: 1500 } });
-    const row = page.locator('tr', { hasText: id });
-    // No reload: the row arrives and changes state through the event stream.
-    await row.locator('.badge', { hasText: /queued|assigned|running/ }).waitFor({ timeout: 10_000 });
-    await row.locator('.badge', { hasText: 'succeeded' }).waitFor({ timeout: 15_000 });
-    await screenshot(page, 'jobs');
-    await row.getByRole('link', { name: id }).click();
-    await page.getByRole('heading', { name: new RegExp(id) }).waitFor();
-    await page.getByText('Attempt 1').waitFor();
-    expect(await page.locator('pre.json').first().textContent()).toContain('"ms": 1500');
-    await screenshot(page, 'job-detail');
-    expect(errors).toEqual([]);
-    await page.context().close();
-  });
+  it(
+    'shows a job submitted through the API appear and finish live',
+    async () => {
+      const page = await signIn(ADMIN);
+      const errors = pageErrors(page);
+      await goTo(page, 'Jobs');
+      await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+      const id = await submit({ task: 'demo.sleep', payload: { ms: 1500 } });
+      const row = page.locator('tr', { hasText: id });
+      // No reload: the row arrives and changes state through the event stream.
+      await row.locator('.badge', { hasText: /queued|assigned|running/ }).waitFor({ timeout: 10_000 });
+      await row.locator('.badge', { hasText: 'succeeded' }).waitFor({ timeout: 15_000 });
+      await screenshot(page, 'jobs');
+      await row.getByRole('link', { name: id }).click();
+      await page.getByRole('heading', { name: new RegExp(id) }).waitFor();
+      await page.getByText('Attempt 1').waitFor();
+      expect(await page.locator('pre.json').first().textContent()).toContain('"ms": 1500');
+      await screenshot(page, 'job-detail');
+      expect(errors).toEqual([]);
+      await page.context().close();
+    },
+    TEST_MS,
+  );
 
-  it('cancels a running job from its page', async () => {
-    const id = await submit({ task: 'demo.sleep', payload: { ms: 120_000 } });
-    await waitState(id, ['running']);
-    const page = await signIn(ADMIN);
-    await page.goto(`${server.url}/jobs/${id}`);
-    await page.getByText('Progress:').waitFor();
-    await page.getByRole('button', { name: 'Cancel job' }).click();
-    await page.locator('h1 .badge', { hasText: 'cancelled' }).waitFor({ timeout: 10_000 });
-    expect((await call('GET', `/api/jobs/${id}`)).body.state).toBe('cancelled');
-    await page.context().close();
-  });
+  it(
+    'cancels a running job from its page',
+    async () => {
+      const id = await submit({ task: 'demo.sleep', payload: { ms: 120_000 } });
+      await waitState(id, ['running']);
+      const page = await signIn(ADMIN);
+      await page.goto(`${server.url}/jobs/${id}`);
+      await page.getByText('Progress:').waitFor();
+      await page.getByRole('button', { name: 'Cancel job' }).click();
+      await page.locator('h1 .badge', { hasText: 'cancelled' }).waitFor({ timeout: 10_000 });
+      expect((await call('GET', `/api/jobs/${id}`)).body.state).toBe('cancelled');
+      await page.context().close();
+    },
+    TEST_MS,
+  );
 
-  it('shows an agent join and leave on the agents page', async () => {
-    const page = await signIn(ADMIN);
-    await goTo(page, 'Agents');
-    await page.getByRole('heading', { name: 'e2e-agent' }).waitFor();
-    expect(await page.getByRole('heading', { name: 'e2e-joiner' }).count()).toBe(0);
-    const joiner = await startAgent(server.url, 'e2e-joiner', ['--demo', '--slots', '2', '--gpus', '4']);
-    extraAgents.push(joiner);
-    const card = page.locator('.card', { has: page.getByRole('heading', { name: 'e2e-joiner' }) });
-    await card.waitFor({ timeout: 10_000 });
-    expect(await card.locator('.gpu').count()).toBe(4);
-    // A 2-GPU job lands on the only agent with GPUs; its cells name it.
-    const gpuJob = await submit({ task: 'demo.sleep', payload: { ms: 60_000 }, resources: { gpus: 2 } });
-    await waitState(gpuJob, ['running']);
-    await until('two busy GPUs on the page', async () => (await card.locator('.gpu-busy').count()) === 2);
-    await card
-      .getByRole('link', { name: /job on GPU/ })
-      .first()
-      .waitFor();
-    expect(await card.locator(`a[href="/jobs/${gpuJob}"]`).count()).toBe(2);
-    await screenshot(page, 'agents');
-    // The agent drains on SIGTERM: it would wait for the job, so the job goes first.
-    await call('POST', `/api/jobs/${gpuJob}/cancel`);
-    joiner.kill('SIGTERM');
-    await joiner.exited;
-    // Gone, or shown as disconnected until it is declared dead.
-    // (Polled from here: the page's CSP rightly refuses code evaluated in it.)
-    await until('the agent to leave the page', async () => {
-      const heading = page.getByRole('heading', { name: 'e2e-joiner', exact: true });
-      if ((await heading.count()) === 0) return true;
-      return /agent-disconnected/.test((await card.getAttribute('class')) ?? '');
-    });
-    await page.context().close();
-  });
+  it(
+    'shows an agent join and leave on the agents page',
+    async () => {
+      const page = await signIn(ADMIN);
+      await goTo(page, 'Agents');
+      await page.getByRole('heading', { name: 'e2e-agent' }).waitFor();
+      expect(await page.getByRole('heading', { name: 'e2e-joiner' }).count()).toBe(0);
+      const joiner = await startAgent(server.url, 'e2e-joiner', ['--demo', '--slots', '2', '--gpus', '4']);
+      extraAgents.push(joiner);
+      const card = page.locator('.card', { has: page.getByRole('heading', { name: 'e2e-joiner' }) });
+      await card.waitFor({ timeout: 10_000 });
+      expect(await card.locator('.gpu').count()).toBe(4);
+      // A 2-GPU job lands on the only agent with GPUs; its cells name it.
+      const gpuJob = await submit({ task: 'demo.sleep', payload: { ms: 60_000 }, resources: { gpus: 2 } });
+      await waitState(gpuJob, ['running']);
+      await until('two busy GPUs on the page', async () => (await card.locator('.gpu-busy').count()) === 2);
+      await card
+        .getByRole('link', { name: /job on GPU/ })
+        .first()
+        .waitFor();
+      expect(await card.locator(`a[href="/jobs/${gpuJob}"]`).count()).toBe(2);
+      await screenshot(page, 'agents');
+      // The agent drains on SIGTERM: it would wait for the job, so the job goes first.
+      await call('POST', `/api/jobs/${gpuJob}/cancel`);
+      joiner.kill('SIGTERM');
+      await joiner.exited;
+      // Gone, or shown as disconnected until it is declared dead.
+      // (Polled from here: the page's CSP rightly refuses code evaluated in it.)
+      await until('the agent to leave the page', async () => {
+        const heading = page.getByRole('heading', { name: 'e2e-joiner', exact: true });
+        if ((await heading.count()) === 0) return true;
+        return /agent-disconnected/.test((await card.getAttribute('class')) ?? '');
+      });
+      await page.context().close();
+    },
+    TEST_MS,
+  );
 
-  it("keeps a user to their own jobs, and the API refuses a viewer's cancel", async () => {
-    const mine = await submit({ task: 'demo.sleep', payload: { ms: 100 }, queue: 'iso' }, 'alice');
-    const theirs = await submit({ task: 'demo.sleep', payload: { ms: 60_000 }, queue: 'iso' }, 'bob');
-    await waitState(theirs, ['running']);
-    const alice = await signIn(tokens.alice as string);
-    await alice.goto(`${server.url}/jobs?queue=iso`);
-    await alice.locator('tr', { hasText: mine }).waitFor();
-    expect(await alice.locator('tr', { hasText: theirs }).count()).toBe(0);
-    await alice.goto(`${server.url}/jobs/${theirs}`);
-    await alice.getByRole('alert').filter({ hasText: 'JOB_NOT_FOUND' }).waitFor();
-    await alice.context().close();
+  it(
+    "keeps a user to their own jobs, and the API refuses a viewer's cancel",
+    async () => {
+      const mine = await submit({ task: 'demo.sleep', payload: { ms: 100 }, queue: 'iso' }, 'alice');
+      const theirs = await submit({ task: 'demo.sleep', payload: { ms: 60_000 }, queue: 'iso' }, 'bob');
+      await waitState(theirs, ['running']);
+      const alice = await signIn(tokens.alice as string);
+      await alice.goto(`${server.url}/jobs?queue=iso`);
+      await alice.locator('tr', { hasText: mine }).waitFor();
+      expect(await alice.locator('tr', { hasText: theirs }).count()).toBe(0);
+      await alice.goto(`${server.url}/jobs/${theirs}`);
+      await alice.getByRole('alert').filter({ hasText: 'JOB_NOT_FOUND' }).waitFor();
+      await alice.context().close();
 
-    const vera = await signIn(tokens.vera as string);
-    await vera.goto(`${server.url}/jobs/${theirs}`);
-    await vera.locator('h1 .badge', { hasText: 'running' }).waitFor();
-    // The page offers a viewer no changes; the API refuses one made anyway.
-    expect(await vera.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
-    const refused = await vera.evaluate(
-      async ([id, token]) => {
-        const r = await fetch(`/api/jobs/${id}/cancel`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}` },
-        });
-        return { status: r.status, body: (await r.json()) as { error: { code: string } } };
-      },
-      [theirs, tokens.vera as string],
-    );
-    expect(refused.status).toBe(403);
-    expect(refused.body.error.code).toBe('FORBIDDEN');
-    expect((await call('GET', `/api/jobs/${theirs}`)).body.state).toBe('running');
-    await vera.context().close();
-    await call('POST', `/api/jobs/${theirs}/cancel`);
-  });
+      const vera = await signIn(tokens.vera as string);
+      await vera.goto(`${server.url}/jobs/${theirs}`);
+      await vera.locator('h1 .badge', { hasText: 'running' }).waitFor();
+      // The page offers a viewer no changes; the API refuses one made anyway.
+      expect(await vera.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
+      const refused = await vera.evaluate(
+        async ([id, token]) => {
+          const r = await fetch(`/api/jobs/${id}/cancel`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}` },
+          });
+          return { status: r.status, body: (await r.json()) as { error: { code: string } } };
+        },
+        [theirs, tokens.vera as string],
+      );
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.code).toBe('FORBIDDEN');
+      expect((await call('GET', `/api/jobs/${theirs}`)).body.state).toBe('running');
+      await vera.context().close();
+      await call('POST', `/api/jobs/${theirs}/cancel`);
+    },
+    TEST_MS,
+  );
 
-  it('bulk-retries a filtered set after showing how many it will retry', async () => {
-    const failed = await Promise.all(
-      [1, 2, 3].map(() => submit({ task: 'demo.fail', queue: 'flaky', maxAttempts: 1, payload: { message: 'boom' } })),
-    );
-    const other = await submit({ task: 'demo.fail', queue: 'other', maxAttempts: 1 });
-    for (const id of [...failed, other]) await waitState(id, ['failed']);
-    const page = await signIn(ADMIN);
-    await page.goto(`${server.url}/jobs?queue=flaky&state=failed`);
-    for (const id of failed) await page.locator('tr', { hasText: id }).waitFor();
-    await page.getByRole('button', { name: 'Retry matching…' }).click();
-    const dialog = page.getByRole('dialog');
-    await dialog.waitFor();
-    expect(await dialog.getByTestId('bulk-count').textContent()).toBe('3');
-    await screenshot(page, 'bulk-retry');
-    await dialog.getByRole('button', { name: 'Retry 3 jobs' }).click();
-    await page.getByRole('status').filter({ hasText: 'Retried 3 jobs' }).waitFor();
-    const listed = await call('GET', '/api/jobs?queue=flaky&limit=50');
-    expect(listed.body.jobs).toHaveLength(6);
-    const otherQueue = await call('GET', '/api/jobs?queue=other&limit=50');
-    expect(otherQueue.body.jobs).toHaveLength(1);
-    await page.context().close();
-  });
+  it(
+    'bulk-retries a filtered set after showing how many it will retry',
+    async () => {
+      const failed = await Promise.all(
+        [1, 2, 3].map(() =>
+          submit({ task: 'demo.fail', queue: 'flaky', maxAttempts: 1, payload: { message: 'boom' } }),
+        ),
+      );
+      const other = await submit({ task: 'demo.fail', queue: 'other', maxAttempts: 1 });
+      for (const id of [...failed, other]) await waitState(id, ['failed']);
+      const page = await signIn(ADMIN);
+      await page.goto(`${server.url}/jobs?queue=flaky&state=failed`);
+      for (const id of failed) await page.locator('tr', { hasText: id }).waitFor();
+      await page.getByRole('button', { name: 'Retry matching…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      expect(await dialog.getByTestId('bulk-count').textContent()).toBe('3');
+      await screenshot(page, 'bulk-retry');
+      await dialog.getByRole('button', { name: 'Retry 3 jobs' }).click();
+      await page.getByRole('status').filter({ hasText: 'Retried 3 jobs' }).waitFor();
+      const listed = await call('GET', '/api/jobs?queue=flaky&limit=50');
+      expect(listed.body.jobs).toHaveLength(6);
+      const otherQueue = await call('GET', '/api/jobs?queue=other&limit=50');
+      expect(otherQueue.body.jobs).toHaveLength(1);
+      await page.context().close();
+    },
+    TEST_MS,
+  );
 
-  it('works from the keyboard: skip link, page links, filters in the URL', async () => {
-    const page = await signIn(ADMIN);
-    await page.keyboard.press('Tab');
-    expect((await focused(page)).text).toBe('Skip to content');
-    await page.keyboard.press('Enter');
-    expect((await focused(page)).id).toBe('main');
-    // Tab from the top to the Jobs link and follow it.
-    await page.getByRole('link', { name: 'Overview', exact: true }).focus();
-    await page.keyboard.press('Tab');
-    expect((await focused(page)).text).toBe('Jobs');
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { name: 'Jobs' }).waitFor();
-    await page.getByRole('button', { name: /^failed/ }).focus();
-    await page.keyboard.press('Enter');
-    await page.getByLabel('Queue').fill('flaky');
-    await page.getByLabel('Queue').press('Enter');
-    await until('the filters in the URL', async () => new URL(page.url()).search === '?state=failed&queue=flaky');
-    // The link is the view: opened afresh, it shows the same filters.
-    // A new tab has no session (the token lives in the tab): it asks to sign in, then shows the view.
-    const again = await page.context().newPage();
-    await again.goto(page.url());
-    await again.getByLabel('API token').fill(ADMIN);
-    await again.getByLabel('API token').press('Enter');
-    await again.getByRole('heading', { name: 'Jobs' }).waitFor();
-    expect(await again.getByLabel('Queue').inputValue()).toBe('flaky');
-    expect(await again.getByRole('button', { name: /^failed/ }).getAttribute('aria-pressed')).toBe('true');
-    await page.context().close();
-  });
+  it(
+    'works from the keyboard: skip link, page links, filters in the URL',
+    async () => {
+      const page = await signIn(ADMIN);
+      await page.keyboard.press('Tab');
+      expect((await focused(page)).text).toBe('Skip to content');
+      await page.keyboard.press('Enter');
+      expect((await focused(page)).id).toBe('main');
+      // Tab from the top to the Jobs link and follow it.
+      await page.getByRole('link', { name: 'Overview', exact: true }).focus();
+      await page.keyboard.press('Tab');
+      expect((await focused(page)).text).toBe('Jobs');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+      await page.getByRole('button', { name: /^failed/ }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByLabel('Queue').fill('flaky');
+      await page.getByLabel('Queue').press('Enter');
+      await until('the filters in the URL', async () => new URL(page.url()).search === '?state=failed&queue=flaky');
+      // The link is the view: opened afresh, it shows the same filters.
+      // A new tab has no session (the token lives in the tab): it asks to sign in, then shows the view.
+      const again = await page.context().newPage();
+      await again.goto(page.url());
+      await again.getByLabel('API token').fill(ADMIN);
+      await again.getByLabel('API token').press('Enter');
+      await again.getByRole('heading', { name: 'Jobs' }).waitFor();
+      expect(await again.getByLabel('Queue').inputValue()).toBe('flaky');
+      expect(await again.getByRole('button', { name: /^failed/ }).getAttribute('aria-pressed')).toBe('true');
+      await page.context().close();
+    },
+    TEST_MS,
+  );
 
-  it('draws every page (screenshots for the docs)', async () => {
-    const wf = await call(
-      'POST',
-      '/api/workflows',
-      {
-        name: 'pipeline',
-        steps: [
-          { id: 'extract', task: 'demo.sleep', payload: { ms: 200 } },
-          { id: 'ocr-1', task: 'demo.sleep', payload: { ms: 300 }, needs: ['extract'] },
-          { id: 'ocr-2', task: 'demo.sleep', payload: { ms: 60_000 }, needs: ['extract'] },
-          { id: 'index', task: 'demo.sleep', payload: { ms: 100 }, needs: ['ocr-1', 'ocr-2'] },
-        ],
-      },
-      { user: 'alice' },
-    );
-    expect(wf.status).toBe(201);
-    const page = await signIn(ADMIN);
-    const errors = pageErrors(page);
-    await page.getByRole('heading', { name: 'Queues' }).waitFor();
-    await page.locator('.chart canvas').first().waitFor();
-    await screenshot(page, 'overview');
-    await goTo(page, 'Workflows');
-    await page.getByRole('link', { name: 'pipeline' }).first().waitFor();
-    await screenshot(page, 'workflows');
-    await page.getByRole('link', { name: 'pipeline' }).first().click();
-    await page.getByRole('button', { name: 'step ocr-2: running' }).waitFor({ timeout: 15_000 });
-    await screenshot(page, 'workflow');
-    await goTo(page, 'Scaling');
-    await page.getByRole('heading', { name: 'Pool default' }).waitFor();
-    await page.getByText(/agents, \d+ wanted/).waitFor();
-    await screenshot(page, 'scaling');
-    await goTo(page, 'Users');
-    await page.getByRole('row', { name: /vera/ }).waitFor();
-    await screenshot(page, 'users');
-    await page.emulateMedia({ colorScheme: 'dark' });
-    await goTo(page, 'Overview');
-    await page.getByRole('heading', { name: 'Queues' }).waitFor();
-    await screenshot(page, 'overview-dark');
-    expect(errors).toEqual([]);
-    await page.context().close();
-    await call('POST', `/api/workflows/${wf.body.id}/cancel`);
-  });
+  it(
+    'draws every page (screenshots for the docs)',
+    async () => {
+      const wf = await call(
+        'POST',
+        '/api/workflows',
+        {
+          name: 'pipeline',
+          steps: [
+            { id: 'extract', task: 'demo.sleep', payload: { ms: 200 } },
+            { id: 'ocr-1', task: 'demo.sleep', payload: { ms: 300 }, needs: ['extract'] },
+            { id: 'ocr-2', task: 'demo.sleep', payload: { ms: 60_000 }, needs: ['extract'] },
+            { id: 'index', task: 'demo.sleep', payload: { ms: 100 }, needs: ['ocr-1', 'ocr-2'] },
+          ],
+        },
+        { user: 'alice' },
+      );
+      expect(wf.status).toBe(201);
+      const page = await signIn(ADMIN);
+      const errors = pageErrors(page);
+      await page.getByRole('heading', { name: 'Queues' }).waitFor();
+      await page.locator('.chart canvas').first().waitFor();
+      await screenshot(page, 'overview');
+      await goTo(page, 'Workflows');
+      await page.getByRole('link', { name: 'pipeline' }).first().waitFor();
+      await screenshot(page, 'workflows');
+      await page.getByRole('link', { name: 'pipeline' }).first().click();
+      await page.getByRole('button', { name: 'step ocr-2: running' }).waitFor({ timeout: 15_000 });
+      await screenshot(page, 'workflow');
+      await goTo(page, 'Scaling');
+      await page.getByRole('heading', { name: 'Pool default' }).waitFor();
+      await page.getByText(/agents, \d+ wanted/).waitFor();
+      await screenshot(page, 'scaling');
+      await goTo(page, 'Users');
+      await page.getByRole('row', { name: /vera/ }).waitFor();
+      await screenshot(page, 'users');
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await goTo(page, 'Overview');
+      await page.getByRole('heading', { name: 'Queues' }).waitFor();
+      await screenshot(page, 'overview-dark');
+      expect(errors).toEqual([]);
+      await page.context().close();
+      await call('POST', `/api/workflows/${wf.body.id}/cancel`);
+    },
+    TEST_MS,
+  );
 });
