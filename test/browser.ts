@@ -7,16 +7,16 @@ import { chromium } from 'playwright-core';
 export const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
 
 /**
- * Whether browser tests can run here. In CI they must: a missing browser there fails the
- * tests instead of skipping them, so a broken install cannot pass as green.
+ * Browser tests always run: without the browser they fail with how to install it (`.ci/run`
+ * installs it), so a missing install can never pass as green or as skipped.
  */
-export function browserAvailable(): boolean {
-  if (existsSync(CHROMIUM)) return true;
-  if (process.env.CI) throw new Error(`no chromium at ${CHROMIUM}: .ci/run installs it with apt`);
-  return false;
+export function requireBrowser(): void {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no chromium at ${CHROMIUM}: apt install chromium (.ci/run does), or set BATON_CHROMIUM`);
 }
 
 export function launchBrowser(): Promise<Browser> {
+  requireBrowser();
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

@@ -7,7 +7,7 @@ import type { BatonProcess } from './baton-process.js';
 import { startBatonListening } from './baton-process.js';
 import { AGENT_TOKEN, FAST, startAgent, until } from './fleet.js';
 import type { Proc } from './fleet.js';
-import { browserAvailable, launchBrowser, pageErrors, screenshot } from './browser.js';
+import { launchBrowser, pageErrors, screenshot } from './browser.js';
 
 /**
  * The dashboard in a real browser (Debian's chromium through playwright-core) against a real
@@ -15,11 +15,10 @@ import { browserAvailable, launchBrowser, pageErrors, screenshot } from './brows
  * a person would and checks what the page shows against what the API did.
  */
 const ADMIN = 'e2e-admin-token-0123456789abcdef';
-const run = browserAvailable() ? describe : describe.skip;
 /** Each test starts processes and a browser context: generous on a loaded 2-core CI machine. */
 const TEST_MS = 90_000;
 
-run('dashboard in a browser', () => {
+describe('dashboard in a browser', () => {
   let dir: string;
   let server: BatonProcess;
   let agent: Proc;
