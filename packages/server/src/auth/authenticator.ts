@@ -39,6 +39,7 @@ export class Authenticator {
   readonly failedLogins: FailedLogins;
   private readonly adminDigest: string | null;
   private readonly cache = new Map<string, Cached>();
+  private readonly reading = new Map<string, Promise<Cached | null>>();
   private readonly cacheMs: number;
   private readonly clock: () => number;
 
@@ -84,10 +85,13 @@ export class Authenticator {
   /** Forgets a token at once on this server (revoked, or its user deleted). */
   forget(tokenId: string): void {
     this.cache.delete(tokenId);
+    this.reading.delete(tokenId);
   }
 
   forgetUser(name: string): void {
     for (const [id, c] of this.cache) if (c.user.name === name) this.cache.delete(id);
+    // A read in flight may be of this user's token: none of them is kept.
+    this.reading.clear();
   }
 
   private async principalOf(header: string): Promise<Principal | null> {
@@ -108,11 +112,25 @@ export class Authenticator {
     const now = this.clock();
     const cached = this.cache.get(id);
     if (cached && now - cached.at < this.cacheMs) return cached;
-    this.cache.delete(id);
+    // One store read per token at a time: requests that arrive while it is read share it,
+    // so a busy client does not send a read per request each time the entry goes stale.
+    const inFlight = this.reading.get(id);
+    if (inFlight) return inFlight;
+    const read: Promise<Cached | null> = this.read(id, now, () => this.reading.get(id) === read).finally(() => {
+      if (this.reading.get(id) === read) this.reading.delete(id);
+    });
+    this.reading.set(id, read);
+    return read;
+  }
+
+  private async read(id: string, now: number, stillWanted: () => boolean): Promise<Cached | null> {
     const token = await this.store.getToken(id);
     const user = token ? await this.store.getUser(token.user) : null;
+    this.cache.delete(id);
     if (!token || !user) return null;
     const entry = { token, user, at: now };
+    // Forgotten (revoked) while it was read: answer this once, keep nothing.
+    if (!stillWanted()) return entry;
     this.cache.set(id, entry);
     if (this.cache.size > MAX_CACHED_TOKENS) {
       const oldest = this.cache.keys().next().value;

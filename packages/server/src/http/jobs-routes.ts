@@ -1,7 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AgentCapacity, NewJob } from '@baton/core';
 import {
-  BatonError,
   PayloadTooLargeError,
   ValidationError,
   bulkSubmissionSchema,
@@ -24,6 +23,7 @@ import { jobJson } from './job-json.js';
 import { expectedRuntimeOf } from '../estimates/expected-runtime.js';
 import { registerLogsRoutes } from './logs-routes.js';
 import { jobCounts, zeroCounts } from './job-counts.js';
+import { SubmitBatcher } from '../submit-batcher.js';
 
 export interface JobsRoutesOptions {
   store: Store;
@@ -61,6 +61,8 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
   // Room for the envelope around a payload of the largest allowed size.
   const singleBodyLimit = maxPayloadBytes + 64 * 1024;
 
+  // Single submissions that arrive together share one store call (group commit).
+  const batcher = new SubmitBatcher(store);
   const single = { bodyLimit: singleBodyLimit, errorHandler: namingBodyLimit(singleBodyLimit, maxPayloadBytes) };
   app.post('/api/jobs', single, async (request, reply) => {
     const job = await jobFromSubmission(request.body, {
@@ -70,8 +72,7 @@ export function registerJobsRoutes(app: FastifyInstance, options: JobsRoutesOpti
       now: Date.now(),
     });
     await options.limits.admit(request.owner, 1);
-    const [result] = await store.enqueue([job]);
-    if (!result) throw new BatonError('INTERNAL', 'store returned no result', 500);
+    const result = await batcher.submit(job);
     return reply
       .status(result.created ? 201 : 200)
       .send({ id: result.job.id, state: result.job.state, created: result.created });

@@ -14,6 +14,7 @@ export interface EffectiveQuota {
  */
 export class QuotaBook {
   private readonly cache = new Map<string, { value: EffectiveQuota; at: number }>();
+  private readonly reading = new Map<string, Promise<EffectiveQuota>>();
   /** The default quota, read once per `cacheMs` for every owner without their own. */
   private fallback: { quota: Promise<Quota>; at: number } | null = null;
 
@@ -27,10 +28,23 @@ export class QuotaBook {
     const now = this.clock();
     const hit = this.cache.get(owner);
     if (hit && now - hit.at < this.cacheMs) return hit.value;
+    // One store read per owner at a time: submissions that arrive while it is read share it.
+    const inFlight = this.reading.get(owner);
+    if (inFlight) return inFlight;
+    const read: Promise<EffectiveQuota> = this.read(owner, now, () => this.reading.get(owner) === read).finally(() => {
+      if (this.reading.get(owner) === read) this.reading.delete(owner);
+    });
+    this.reading.set(owner, read);
+    return read;
+  }
+
+  private async read(owner: string, now: number, stillWanted: () => boolean): Promise<EffectiveQuota> {
     const own = await this.store.getQuota(owner);
     const value: EffectiveQuota = own
       ? { quota: own, source: 'user' }
       : { quota: await this.defaultQuota(now), source: 'default' };
+    // Changed here while it was read (forget): answer this once, keep nothing.
+    if (!stillWanted()) return value;
     this.cache.delete(owner);
     this.cache.set(owner, { value, at: now });
     // Bounded: owners are many only when users are; the stalest entry goes first.
@@ -57,7 +71,11 @@ export class QuotaBook {
   forget(owner?: string): void {
     if (owner === undefined) {
       this.cache.clear();
+      this.reading.clear();
       this.fallback = null;
-    } else this.cache.delete(owner);
+    } else {
+      this.cache.delete(owner);
+      this.reading.delete(owner);
+    }
   }
 }
