@@ -7,6 +7,7 @@ import { DEFAULT_HALF_LIFE_S, POLICY_NAMES } from './packing/policies.js';
 import { DEFAULT_FAIR_WINDOW_S } from './packing/report.js';
 import type { TimeLimits } from './packing/run.js';
 import { TIME_LIMITS, runPacking } from './packing/run.js';
+import { describeApi, runApi } from './api.js';
 import { runAutoscale } from './autoscale.js';
 import { describeEvents, runEvents } from './events.js';
 import { runFailover } from './failover.js';
@@ -64,6 +65,7 @@ interface Parsed {
   markerRate: number;
   baseline: boolean;
   maxInFlight: number;
+  peer: 'bullmq' | 'none';
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -173,6 +175,18 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     for (const line of describeEvents(result)) log(line);
     return { lines: [result], ok: Boolean(result.ok) };
   },
+  api: async (args) => {
+    const lines = await runApi({
+      ...(args.store !== undefined && { store: args.store }),
+      clients: args.clients,
+      seconds: args.seconds,
+      peer: args.peer,
+      agent: process.env.BENCH_API_AGENT === 'none' ? 'none' : 'process',
+      log,
+    });
+    for (const line of describeApi(lines)) log(line);
+    return { lines, ok: lines.every((line) => line.ok === true) };
+  },
   scheduler: (args) => {
     const lines = args.scaling
       ? runSchedulerScaling({ seed: args.seed, log })
@@ -272,6 +286,7 @@ function parse(argv: string[]): Parsed | 'help' {
         'marker-rate': { type: 'string' },
         'no-baseline': { type: 'boolean' },
         'max-in-flight': { type: 'string' },
+        peer: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -304,6 +319,7 @@ function parse(argv: string[]): Parsed | 'help' {
   }
   if (workload !== 'events') {
     for (const flag of ['clients', 'marker-rate', 'no-baseline', 'max-in-flight'] as const) {
+      if (flag === 'clients' && workload === 'api') continue;
       if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with the events workload`);
     }
   }
@@ -311,6 +327,19 @@ function parse(argv: string[]): Parsed | 'help' {
     throw new UsageError(
       'events runs the server as a process of its own: give it a SQLite file (or none: a temp file), not sqlite::memory:',
     );
+  }
+  if (workload === 'api' && values.store?.startsWith('sqlite::memory:')) {
+    throw new UsageError(
+      'api runs the server as a process of its own: give it a SQLite file (or none), not sqlite::memory:',
+    );
+  }
+  const peer = values.peer ?? (workload === 'api' ? 'bullmq' : undefined);
+  if (peer !== undefined && workload !== 'api') throw new UsageError('--peer goes with the api workload');
+  if (peer !== undefined && peer !== 'bullmq' && peer !== 'none') {
+    throw new UsageError(`--peer takes bullmq or none, got "${peer}"`);
+  }
+  if (workload === 'api' && values.clients !== undefined && !/^\s*0*[1-9]\d*\s*$/.test(values.clients)) {
+    throw new UsageError(`--clients must be a positive integer, got "${values.clients}"`);
   }
   const clients = values.clients === undefined ? 100 : nonNegativeInt('--clients', values.clients);
   if (clients > 5000) throw new UsageError(`--clients must be at most 5000, got ${clients}`);
@@ -365,6 +394,7 @@ function parse(argv: string[]): Parsed | 'help' {
     markerRate,
     baseline: !(values['no-baseline'] ?? false),
     maxInFlight: positiveInt('--max-in-flight', values['max-in-flight'], 500),
+    peer: peer === 'none' ? 'none' : 'bullmq',
   };
 }
 

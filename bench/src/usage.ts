@@ -11,6 +11,7 @@ export const WORKLOADS = [
   'workflows',
   'autoscale',
   'events',
+  'api',
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
@@ -105,4 +106,14 @@ events       C clients on the event stream (GET /api/events, admin token) while 
   --max-in-flight K   flow submissions awaiting their answer at most (default 500)
   --no-baseline       skip the phase without clients
   --repeat K          runs (default 1)
-  --timeout-s T       limit per run in seconds (default 300)`;
+  --timeout-s T       limit per run in seconds (default 300)
+
+api          C clients (keep-alive HTTP, a process of their own) each sending single POST /api/jobs
+             back-to-back for S s after 1 s of warm-up, to a baton server process (a baton agent
+             process runs the jobs); then the same load on the peer, a fastify server wrapping
+             BullMQ's queue.add (Redis db 12, a fresh prefix, removed after); a line each
+  --store URL         Baton's store (default: a fresh SQLite file in a temp folder; not sqlite::memory:)
+  --clients C         concurrent clients (default 100)
+  --seconds S         the measured window (default 10)
+  --peer P            bullmq (default) or none
+  --repeat K          runs, Baton then the peer in each (default 1)`;
