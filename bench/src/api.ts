@@ -309,7 +309,7 @@ export async function runPeerApi(o: ApiOptions): Promise<Record<string, unknown>
     queue = new Queue('api', { connection: redisConnection(redisUrl), prefix });
     const counts = await queue.getJobCounts();
     const stored = Object.values(counts).reduce((a, b) => a + b, 0);
-    return line('bullmq-fastify', 'redis', o, m, stored, { agent: 'none' });
+    return line('bullmq-fastify', 'redis', o, m, stored, { agent: 'none', prefix });
   } finally {
     if (peer.proc.exitCode === null) peer.proc.kill('SIGKILL');
     await queue?.close().catch(() => {});
