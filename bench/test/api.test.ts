@@ -63,7 +63,8 @@ describe('api workload', () => {
         unanswered: 0,
         ok: true,
       });
-      const l = line as Record<string, number>;
+      const l = line as Record<string, number> &
+        Record<'accepted' | 'accepted_total' | 'in_flight_at_end' | 'p50_ms' | 'p99_ms' | 'max_ms', number>;
       expect(l.accepted).toBeGreaterThan(0);
       expect(l.accepted_total).toBeGreaterThanOrEqual(l.accepted);
       expect(l.stored).toBe(l.accepted_total);
