@@ -5,8 +5,8 @@ import { percentile, round, sortedCopy } from './stats.js';
  * The api workload's load generator, a process of its own (forked by api.ts), so that it does
  * not share the server's event loop. On `go`: `clients` concurrent clients, each sending one
  * `POST /api/jobs` (a small JSON body, `Authorization: Bearer <token>`) after another over a
- * keep-alive connection of its own (node's `http.Agent`), for `warmupS` unmeasured seconds and
- * then the `seconds` of the window. Latency = request written → whole answer read, on
+ * keep-alive connection of its own (node's `http.Agent`), for `warmupS` unmeasured seconds (and
+ * until every client has had an answer) and then the `seconds` of the window. Latency = request written → whole answer read, on
  * `process.hrtime` (CLOCK_MONOTONIC).
  *
  * The window's sample is every request answered in it plus every request still unanswered at
@@ -44,6 +44,12 @@ export interface LoadReport {
   /** Status code → answers over the whole run. */
   statuses: Record<string, number>;
   first_error: string | null;
+  /** Connections opened over the whole run (keep-alive: one per client, unless the server closes them). */
+  connections: number;
+  /** The warm-up as it ran: `warmupS`, or longer until every client had an answer (60 s at most). */
+  warmup_ms: number;
+  /** The slowest first answer of a client (connection set-up included), from the start. */
+  first_answer_max_ms: number;
 }
 
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -73,6 +79,8 @@ export async function generateLoad(
   let failed = 0;
   let firstError: string | null = null;
   let seq = 0;
+  let connections = 0;
+  const sockets = new WeakSet<object>();
 
   const one = () =>
     new Promise<void>((resolve) => {
@@ -122,17 +130,33 @@ export async function generateLoad(
         },
       );
       req.on('error', (err) => finish(null, err.message));
+      req.on('socket', (socket) => {
+        if (sockets.has(socket)) return;
+        sockets.add(socket);
+        connections++;
+      });
       record.sentAt = nowMs();
       pending.add(record);
       sentTotal++;
       req.end(body);
     });
 
+  // The warm-up lasts `warmupS` and at least until every client has had its first answer (its
+  // connection's set-up included; the slowest is `first_answer_max_ms`), so the window starts warm.
+  const goAt = nowMs();
+  let firstAnswerMax = 0;
+  let firstAnswers = 0;
+  let allAnswered: () => void = () => {};
+  const warm = new Promise<void>((resolve) => (allAnswered = resolve));
   const client = async () => {
+    await one();
+    firstAnswerMax = Math.max(firstAnswerMax, nowMs() - goAt);
+    if (++firstAnswers === opts.clients) allAnswered();
     while (!stopping) await one();
   };
   const loops = Array.from({ length: opts.clients }, client);
-  await sleep(opts.warmupS * 1000);
+  await Promise.all([sleep(opts.warmupS * 1000), Promise.race([warm, sleep(60_000)])]);
+  const warmupMs = nowMs() - goAt;
   windowStart = nowMs();
   onEdge('start');
   await sleep(opts.seconds * 1000);
@@ -167,6 +191,9 @@ export async function generateLoad(
     errors: refused + failed + unanswered,
     statuses,
     first_error: firstError,
+    connections,
+    warmup_ms: round(warmupMs) as number,
+    first_answer_max_ms: round(firstAnswerMax) as number,
   };
 }
 

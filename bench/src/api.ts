@@ -176,6 +176,7 @@ function line(system: string, backend: string, o: ApiOptions, m: Measured, store
     failed: load.failed,
     unanswered: load.unanswered,
     statuses: load.statuses,
+    connections: load.connections,
     ...(load.first_error !== null && { first_error: load.first_error }),
     server_cpu_ms: round(cpu.server, 0),
     server_cores: cores(cpu.server),
@@ -185,6 +186,8 @@ function line(system: string, backend: string, o: ApiOptions, m: Measured, store
     client_cores: cores(cpu.client),
     machine_busy_cores: cores(cpu.machine),
     window_ms: load.window_ms,
+    warmup_ms: load.warmup_ms,
+    first_answer_max_ms: load.first_answer_max_ms,
     ...extra,
     ok: load.errors === 0 && load.accepted > 0 && stored === load.accepted_total,
   };
