@@ -62,9 +62,13 @@ async function machineBusyMs(): Promise<number> {
 /** Redis's own CPU so far, ms (INFO cpu): every client of that Redis counts. */
 async function redisCpuMs(redis: Redis | null): Promise<number> {
   if (!redis) return NaN;
-  const info = await redis.info('cpu');
-  const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1]);
-  return (get('used_cpu_sys') + get('used_cpu_user')) * 1000;
+  try {
+    const info = await redis.info('cpu');
+    const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1]);
+    return (get('used_cpu_sys') + get('used_cpu_user')) * 1000;
+  } catch {
+    return NaN;
+  }
 }
 
 interface Started {
@@ -221,7 +225,12 @@ export async function runBatonApi(o: ApiOptions): Promise<Record<string, unknown
   const adminToken = randomBytes(24).toString('base64url');
   const agentToken = randomBytes(24).toString('base64url');
   const children: ChildProcess[] = [];
-  const redis = backend.startsWith('redis') ? new Redis(storeUrl.split('?')[0] as string) : null;
+  const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  let serverProc: ChildProcess | null = null;
+  // For Redis's own CPU (INFO); not for a cluster, whose nodes are many.
+  const redis = /^rediss?:\/\//.test(storeUrl)
+    ? new Redis(storeUrl.split('?')[0] as string, { maxRetriesPerRequest: 1, lazyConnect: true })
+    : null;
   try {
     // Opened here first: a bad URL fails before any process starts (and the schema is migrated).
     const store = await openStore(storeUrl);
@@ -231,14 +240,28 @@ export async function runBatonApi(o: ApiOptions): Promise<Record<string, unknown
     } finally {
       await store.close();
     }
+    // e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" to profile the server, as for events.
     const server = startNode(
-      [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--store', storeUrl, '--log-level', 'warn'],
+      [
+        ...serverNodeArgs,
+        BIN,
+        'server',
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--store',
+        storeUrl,
+        '--log-level',
+        'warn',
+      ],
       {
         BATON_ADMIN_TOKEN: adminToken,
         BATON_AGENT_TOKEN: agentToken,
       },
     );
     children.push(server.proc);
+    serverProc = server.proc;
     const url = (await server.waitFor(/listening on (http:\/\/\S+)/, 30_000))[1] as string;
     let agent: Started | null = null;
     if (agentMode === 'process') {
@@ -276,6 +299,12 @@ export async function runBatonApi(o: ApiOptions): Promise<Record<string, unknown
       drain_s: drainS === null ? null : round(drainS, 2),
     });
   } finally {
+    // A server given node flags (a profile) gets SIGTERM and up to 10 s to exit and write it.
+    if (serverProc && serverNodeArgs.length > 0 && serverProc.exitCode === null) {
+      const exited = new Promise((resolve) => serverProc?.once('exit', resolve));
+      serverProc.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+    }
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     redis?.disconnect();
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
