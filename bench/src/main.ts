@@ -37,6 +37,8 @@ interface Parsed {
   timeoutS: number;
   rate: number;
   seconds: number;
+  /** api: the peer run beside Baton. */
+  peer: 'bullmq' | 'none';
   trace: string | undefined;
   policies: PolicyName[];
   ignorePriority: boolean;
@@ -65,7 +67,6 @@ interface Parsed {
   markerRate: number;
   baseline: boolean;
   maxInFlight: number;
-  peer: 'bullmq' | 'none';
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -100,6 +101,18 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       log,
     });
     return { lines: [result], ok: Boolean(result.ok) };
+  },
+  api: async (args) => {
+    const lines = await runApi({
+      ...(args.store !== undefined && { store: args.store }),
+      clients: args.clients,
+      seconds: args.seconds,
+      peer: args.peer,
+      agent: process.env.BENCH_API_AGENT === 'none' ? 'none' : 'process',
+      log,
+    });
+    for (const line of describeApi(lines)) log(line);
+    return { lines, ok: lines.every((line) => line.ok === true) };
   },
   packing: async (args) => {
     if (args.suite) {
@@ -175,18 +188,6 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     for (const line of describeEvents(result)) log(line);
     return { lines: [result], ok: Boolean(result.ok) };
   },
-  api: async (args) => {
-    const lines = await runApi({
-      ...(args.store !== undefined && { store: args.store }),
-      clients: args.clients,
-      seconds: args.seconds,
-      peer: args.peer,
-      agent: process.env.BENCH_API_AGENT === 'none' ? 'none' : 'process',
-      log,
-    });
-    for (const line of describeApi(lines)) log(line);
-    return { lines, ok: lines.every((line) => line.ok === true) };
-  },
   scheduler: (args) => {
     const lines = args.scaling
       ? runSchedulerScaling({ seed: args.seed, log })
@@ -259,6 +260,7 @@ function parse(argv: string[]): Parsed | 'help' {
         'timeout-s': { type: 'string' },
         rate: { type: 'string' },
         seconds: { type: 'string' },
+        peer: { type: 'string' },
         trace: { type: 'string' },
         policy: { type: 'string' },
         'ignore-priority': { type: 'boolean' },
@@ -286,7 +288,6 @@ function parse(argv: string[]): Parsed | 'help' {
         'marker-rate': { type: 'string' },
         'no-baseline': { type: 'boolean' },
         'max-in-flight': { type: 'string' },
-        peer: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -367,6 +368,7 @@ function parse(argv: string[]): Parsed | 'help' {
     timeoutS: positiveInt('--timeout-s', values['timeout-s'], 300),
     rate: positiveInt('--rate', values.rate, workload === 'events' ? 1000 : 200),
     seconds,
+    peer: peer === 'none' ? 'none' : 'bullmq',
     trace: values.trace,
     policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
     ignorePriority: values['ignore-priority'] ?? false,
@@ -394,7 +396,6 @@ function parse(argv: string[]): Parsed | 'help' {
     markerRate,
     baseline: !(values['no-baseline'] ?? false),
     maxInFlight: positiveInt('--max-in-flight', values['max-in-flight'], 500),
-    peer: peer === 'none' ? 'none' : 'bullmq',
   };
 }
 

@@ -5,13 +5,13 @@ import { DEFAULT_SEED } from './scheduler.js';
 export const WORKLOADS = [
   'throughput',
   'latency',
+  'api',
   'packing',
   'failover',
   'scheduler',
   'workflows',
   'autoscale',
   'events',
-  'api',
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
@@ -34,6 +34,16 @@ latency      single jobs submitted at R/s for S s while one in-process agent run
   --concurrency C     the agent's concurrency (default 10)
   --repeat K          runs, one JSON line each (default 1)
   --no-auth           serve the API without tokens
+
+api          C clients (keep-alive HTTP, a process of their own) each sending single POST /api/jobs
+             back-to-back for S s after 1 s of warm-up, to a baton server process (a baton agent
+             process runs the jobs); then the same load on the peer, a fastify server wrapping
+             BullMQ's queue.add (Redis db 12, a fresh prefix, removed after); a line each
+  --store URL         Baton's store (default: a fresh SQLite file in a temp folder; not sqlite::memory:)
+  --clients C         concurrent clients (default 100)
+  --seconds S         the measured window (default 10)
+  --peer P            bullmq (default) or none
+  --repeat K          runs, Baton then the peer in each (default 1)
 
 packing      a GPU job trace through a simulated fleet, placed by Baton's place() and by baselines
   --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (or --suite)
@@ -106,14 +116,4 @@ events       C clients on the event stream (GET /api/events, admin token) while 
   --max-in-flight K   flow submissions awaiting their answer at most (default 500)
   --no-baseline       skip the phase without clients
   --repeat K          runs (default 1)
-  --timeout-s T       limit per run in seconds (default 300)
-
-api          C clients (keep-alive HTTP, a process of their own) each sending single POST /api/jobs
-             back-to-back for S s after 1 s of warm-up, to a baton server process (a baton agent
-             process runs the jobs); then the same load on the peer, a fastify server wrapping
-             BullMQ's queue.add (Redis db 12, a fresh prefix, removed after); a line each
-  --store URL         Baton's store (default: a fresh SQLite file in a temp folder; not sqlite::memory:)
-  --clients C         concurrent clients (default 100)
-  --seconds S         the measured window (default 10)
-  --peer P            bullmq (default) or none
-  --repeat K          runs, Baton then the peer in each (default 1)`;
+  --timeout-s T       limit per run in seconds (default 300)`;
