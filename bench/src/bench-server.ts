@@ -73,7 +73,7 @@ export async function startBenchServer(
 }
 
 /** Makes the user `bench` (if new) and mints a token of theirs, as an admin would. */
-async function benchUserToken(base: string, adminToken: string): Promise<string> {
+export async function benchUserToken(base: string, adminToken: string): Promise<string> {
   const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
   const user = await fetch(`${base}/api/users`, { method: 'POST', headers, body: JSON.stringify({ name: 'bench' }) });
   if (user.status !== 201 && user.status !== 409) throw new Error(`could not create the bench user: ${user.status}`);

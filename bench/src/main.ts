@@ -7,6 +7,7 @@ import { DEFAULT_HALF_LIFE_S, POLICY_NAMES } from './packing/policies.js';
 import { DEFAULT_FAIR_WINDOW_S } from './packing/report.js';
 import type { TimeLimits } from './packing/run.js';
 import { TIME_LIMITS, runPacking } from './packing/run.js';
+import { describeApi, runApi } from './api.js';
 import { runAutoscale } from './autoscale.js';
 import { describeEvents, runEvents } from './events.js';
 import { runFailover } from './failover.js';
@@ -36,6 +37,8 @@ interface Parsed {
   timeoutS: number;
   rate: number;
   seconds: number;
+  /** api: the peer run beside Baton. */
+  peer: 'bullmq' | 'none';
   trace: string | undefined;
   policies: PolicyName[];
   ignorePriority: boolean;
@@ -98,6 +101,18 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       log,
     });
     return { lines: [result], ok: Boolean(result.ok) };
+  },
+  api: async (args) => {
+    const lines = await runApi({
+      ...(args.store !== undefined && { store: args.store }),
+      clients: args.clients,
+      seconds: args.seconds,
+      peer: args.peer,
+      agent: process.env.BENCH_API_AGENT === 'none' ? 'none' : 'process',
+      log,
+    });
+    for (const line of describeApi(lines)) log(line);
+    return { lines, ok: lines.every((line) => line.ok === true) };
   },
   packing: async (args) => {
     if (args.suite) {
@@ -245,6 +260,7 @@ function parse(argv: string[]): Parsed | 'help' {
         'timeout-s': { type: 'string' },
         rate: { type: 'string' },
         seconds: { type: 'string' },
+        peer: { type: 'string' },
         trace: { type: 'string' },
         policy: { type: 'string' },
         'ignore-priority': { type: 'boolean' },
@@ -304,6 +320,7 @@ function parse(argv: string[]): Parsed | 'help' {
   }
   if (workload !== 'events') {
     for (const flag of ['clients', 'marker-rate', 'no-baseline', 'max-in-flight'] as const) {
+      if (flag === 'clients' && workload === 'api') continue;
       if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with the events workload`);
     }
   }
@@ -311,6 +328,19 @@ function parse(argv: string[]): Parsed | 'help' {
     throw new UsageError(
       'events runs the server as a process of its own: give it a SQLite file (or none: a temp file), not sqlite::memory:',
     );
+  }
+  if (workload === 'api' && values.store?.startsWith('sqlite::memory:')) {
+    throw new UsageError(
+      'api runs the server as a process of its own: give it a SQLite file (or none), not sqlite::memory:',
+    );
+  }
+  const peer = values.peer ?? (workload === 'api' ? 'bullmq' : undefined);
+  if (peer !== undefined && workload !== 'api') throw new UsageError('--peer goes with the api workload');
+  if (peer !== undefined && peer !== 'bullmq' && peer !== 'none') {
+    throw new UsageError(`--peer takes bullmq or none, got "${peer}"`);
+  }
+  if (workload === 'api' && values.clients !== undefined && !/^\s*0*[1-9]\d*\s*$/.test(values.clients)) {
+    throw new UsageError(`--clients must be a positive integer, got "${values.clients}"`);
   }
   const clients = values.clients === undefined ? 100 : nonNegativeInt('--clients', values.clients);
   if (clients > 5000) throw new UsageError(`--clients must be at most 5000, got ${clients}`);
@@ -338,6 +368,7 @@ function parse(argv: string[]): Parsed | 'help' {
     timeoutS: positiveInt('--timeout-s', values['timeout-s'], 300),
     rate: positiveInt('--rate', values.rate, workload === 'events' ? 1000 : 200),
     seconds,
+    peer: peer === 'none' ? 'none' : 'bullmq',
     trace: values.trace,
     policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
     ignorePriority: values['ignore-priority'] ?? false,

@@ -5,6 +5,7 @@ import { DEFAULT_SEED } from './scheduler.js';
 export const WORKLOADS = [
   'throughput',
   'latency',
+  'api',
   'packing',
   'failover',
   'scheduler',
@@ -33,6 +34,16 @@ latency      single jobs submitted at R/s for S s while one in-process agent run
   --concurrency C     the agent's concurrency (default 10)
   --repeat K          runs, one JSON line each (default 1)
   --no-auth           serve the API without tokens
+
+api          C clients (keep-alive HTTP, a process of their own) each sending single POST /api/jobs
+             back-to-back for S s after 1 s of warm-up, to a baton server process (a baton agent
+             process runs the jobs); then the same load on the peer, a fastify server wrapping
+             BullMQ's queue.add (Redis db 12, a fresh prefix, removed after); a line each
+  --store URL         Baton's store (default: a fresh SQLite file in a temp folder; not sqlite::memory:)
+  --clients C         concurrent clients (default 100)
+  --seconds S         the measured window (default 10)
+  --peer P            bullmq (default) or none
+  --repeat K          runs, Baton then the peer in each (default 1)
 
 packing      a GPU job trace through a simulated fleet, placed by Baton's place() and by baselines
   --trace FILE        JSONL trace, e.g. ../shared/traces/gpu-batch-2000.jsonl (or --suite)
