@@ -21,6 +21,8 @@ export interface BenchServer {
   token: string;
   /** The server's admin token (for workloads that act as an admin, as the dashboard's does). */
   adminToken: string;
+  /** The token remote agents (`baton agent`) connect with. */
+  agentToken: string;
   /** Stops the server, closes the store, removes a temp store. Never throws. */
   close(log: (line: string) => void): Promise<void>;
 }
@@ -31,7 +33,7 @@ export interface BenchServer {
  */
 export async function startBenchServer(
   storeUrl: string | undefined,
-  options: { noAuth?: boolean } = {},
+  options: { noAuth?: boolean; agentToken?: string } = {},
 ): Promise<BenchServer> {
   let tempDir: string | null = null;
   let url = storeUrl;
@@ -51,8 +53,10 @@ export async function startBenchServer(
   }
   // Server logs go to stderr: stdout carries only the result line.
   const adminToken = randomBytes(24).toString('base64url');
+  const agentToken = options.agentToken ?? randomBytes(24).toString('base64url');
   const server = createBatonServer(store, {
     logger: pino({ level: 'warn' }, destination(2)),
+    agentToken,
     ...(options.noAuth ? { insecureNoAuth: true } : { adminToken }),
   });
   const base = await server.listen(0, '127.0.0.1');
@@ -64,6 +68,7 @@ export async function startBenchServer(
     url: base,
     token,
     adminToken,
+    agentToken,
     async close(log) {
       await server.close().catch((err: unknown) => log(`server close failed: ${String(err)}`));
       await store.close().catch((err: unknown) => log(`store close failed: ${String(err)}`));

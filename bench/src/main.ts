@@ -15,6 +15,12 @@ import { TraceError } from './packing/trace.js';
 import { runSuite, SuiteError } from './packing/suite-run.js';
 import { runThroughput } from './throughput.js';
 import { runWorkflowBench } from './workflows.js';
+import { BaselineError, DEFAULT_BASELINE_FILE } from './baseline.js';
+import type { AgentMode } from './job-timings.js';
+import { AGENT_MODES } from './job-timings.js';
+import type { StandardBackend } from './standard.js';
+import { DEFAULT_POSTGRES, DEFAULT_REDIS, STANDARD_BACKENDS, STANDARD_LATENCY, runStandard } from './standard.js';
+import { UsageError, nonNegativeInt, positiveInt, positiveNumber } from './flags.js';
 import { USAGE, WORKLOADS } from './usage.js';
 import type { Workload } from './usage.js';
 
@@ -22,8 +28,6 @@ import type { Workload } from './usage.js';
  * `npm run bench -- WORKLOAD [flags]`: runs one of Baton's benchmarks and prints one JSON line
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
-
-class UsageError extends Error {}
 
 interface Parsed {
   workload: Workload;
@@ -64,6 +68,12 @@ interface Parsed {
   markerRate: number;
   baseline: boolean;
   maxInFlight: number;
+  /** throughput, latency, standard: where the jobs run (absent: the like-for-like default). */
+  agent: AgentMode | undefined;
+  postgres: string;
+  redis: string;
+  writeBaseline: boolean;
+  baselineFile: string;
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -84,6 +94,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       jobs: args.jobs,
       concurrency: args.concurrency,
       chunkSize: args.chunk,
+      ...(args.agent && { agent: args.agent }),
       timeoutMs: args.timeoutS * 1000,
       log,
     });
@@ -95,9 +106,28 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       rate: args.rate,
       seconds: args.seconds,
       concurrency: args.concurrency,
+      ...(args.agent && { agent: args.agent }),
       log,
     });
     return { lines: [result], ok: Boolean(result.ok) };
+  },
+  standard: async (args) => {
+    const outcome = await runStandard({
+      backends: (args.only as StandardBackend[] | undefined) ?? STANDARD_BACKENDS,
+      postgres: args.postgres,
+      redis: args.redis,
+      jobs: args.jobs,
+      rate: args.rate,
+      seconds: args.seconds,
+      ...(args.agent && { agent: args.agent }),
+      baselineFile: args.baselineFile,
+      writeBaseline: args.writeBaseline,
+      timeoutMs: args.timeoutS * 1000,
+      log,
+      emit: (line) => process.stdout.write(`${JSON.stringify(line)}\n`),
+    });
+    if (outcome.ran === 0) log('nothing ran: no backend was reachable');
+    return { lines: [], ok: outcome.ran > 0 && outcome.ok };
   },
   packing: async (args) => {
     if (args.suite) {
@@ -181,30 +211,6 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
   },
 };
 
-function positiveInt(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
-  return n;
-}
-
-function nonNegativeInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`${flag} must be a non-negative integer, got "${value}"`);
-  }
-  return n;
-}
-
-function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
-    throw new UsageError(`${flag} must be a positive number, got "${value}"`);
-  return n;
-}
-
 /** `u0=2,u1=1`: users' weights, each a positive number. */
 function weightsOf(value: string | undefined): Map<string, number> {
   const weights = new Map<string, number>();
@@ -272,6 +278,11 @@ function parse(argv: string[]): Parsed | 'help' {
         'marker-rate': { type: 'string' },
         'no-baseline': { type: 'boolean' },
         'max-in-flight': { type: 'string' },
+        agent: { type: 'string' },
+        postgres: { type: 'string' },
+        redis: { type: 'string' },
+        'write-baseline': { type: 'boolean' },
+        baseline: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -290,8 +301,36 @@ function parse(argv: string[]): Parsed | 'help' {
     throw new UsageError('packing needs --trace FILE (e.g. ../shared/traces/gpu-batch-2000.jsonl) or --suite');
   }
   if (values.suite && values.trace !== undefined) throw new UsageError('--suite and --trace exclude each other');
-  if (!values.suite && (values.only ?? values.priorities ?? values['write-traces']) !== undefined) {
-    throw new UsageError('--only, --priorities and --write-traces go with packing --suite');
+  if (!values.suite && (values.priorities ?? values['write-traces']) !== undefined) {
+    throw new UsageError('--priorities and --write-traces go with packing --suite');
+  }
+  if (!values.suite && workload !== 'standard' && values.only !== undefined) {
+    throw new UsageError('--only goes with packing --suite or standard');
+  }
+  const only = values.only === undefined ? undefined : values.only.split(',').map((n) => n.trim());
+  if (workload === 'standard') {
+    for (const name of only ?? []) {
+      if (!(STANDARD_BACKENDS as readonly string[]).includes(name)) {
+        throw new UsageError(`--only: unknown backend "${name}"; known: ${STANDARD_BACKENDS.join(', ')}`);
+      }
+    }
+    for (const flag of ['store', 'concurrency', 'chunk', 'repeat'] as const) {
+      if (values[flag] !== undefined) {
+        throw new UsageError(
+          `--${flag} does not go with standard: its points are fixed (--postgres, --redis and --only pick the stores)`,
+        );
+      }
+    }
+  } else {
+    for (const flag of ['postgres', 'redis', 'write-baseline', 'baseline'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with the standard workload`);
+    }
+  }
+  if (values.agent !== undefined && !['throughput', 'latency', 'standard'].includes(workload)) {
+    throw new UsageError('--agent goes with throughput, latency and standard');
+  }
+  if (values.agent !== undefined && !(AGENT_MODES as readonly string[]).includes(values.agent)) {
+    throw new UsageError(`--agent must be ${AGENT_MODES.join(' or ')}, got "${values.agent}"`);
   }
   const priorities = suitePriorities(values.priorities);
   const policy = values.policy ?? 'all';
@@ -336,7 +375,11 @@ function parse(argv: string[]): Parsed | 'help' {
     chunk,
     repeat: positiveInt('--repeat', values.repeat, 1),
     timeoutS: positiveInt('--timeout-s', values['timeout-s'], 300),
-    rate: positiveInt('--rate', values.rate, workload === 'events' ? 1000 : 200),
+    rate: positiveInt(
+      '--rate',
+      values.rate,
+      workload === 'events' || workload === 'standard' ? STANDARD_LATENCY.rate : 200,
+    ),
     seconds,
     trace: values.trace,
     policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
@@ -346,7 +389,7 @@ function parse(argv: string[]): Parsed | 'help' {
     weights: weightsOf(values.weights),
     fairWindowS: positiveNumber('--fair-window', values['fair-window'], DEFAULT_FAIR_WINDOW_S),
     suite: values.suite ?? false,
-    only: values.only === undefined ? undefined : values.only.split(',').map((n) => n.trim()),
+    only,
     priorities,
     writeTraces: values['write-traces'],
     agents: positiveInt('--agents', values.agents, workload === 'scheduler' ? 1_000 : 3),
@@ -365,6 +408,11 @@ function parse(argv: string[]): Parsed | 'help' {
     markerRate,
     baseline: !(values['no-baseline'] ?? false),
     maxInFlight: positiveInt('--max-in-flight', values['max-in-flight'], 500),
+    agent: values.agent as AgentMode | undefined,
+    postgres: values.postgres ?? DEFAULT_POSTGRES,
+    redis: values.redis ?? DEFAULT_REDIS,
+    writeBaseline: values['write-baseline'] ?? false,
+    baselineFile: values.baseline ?? DEFAULT_BASELINE_FILE,
   };
 }
 
@@ -391,6 +439,10 @@ async function main(argv: string[]): Promise<number> {
     } catch (err) {
       if (err instanceof BatonError && err.code === 'INVALID_STORE_URL') {
         process.stderr.write(`bench: --store: ${err.message}\n`);
+        return 2;
+      }
+      if (err instanceof BaselineError) {
+        process.stderr.write(`bench: ${err.message}\n`);
         return 2;
       }
       if (err instanceof SuiteError) {

@@ -11,6 +11,7 @@ export const WORKLOADS = [
   'workflows',
   'autoscale',
   'events',
+  'standard',
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
