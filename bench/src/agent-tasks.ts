@@ -5,6 +5,9 @@ import { BENCH_QUEUE, LATENCY_TASK, NOOP_TASK, TimingRecorder, noopHandler } fro
  * The benchmark's no-op tasks for a `baton agent --tasks bench/dist/agent-tasks.js` process
  * (`--agent remote`). The handlers time themselves here, on the agent's side, as the in-process
  * agent's do; the bench, which started this process with an IPC channel, gets:
+ * - `{ type: 'ready' }` once loaded: `baton agent` imports this module before it connects, and
+ *   the import waits here for `{ type: 'go' }`, so the process's start-up (node, the CLI's
+ *   modules) is done before the bench's clock runs, and only connecting and registering after;
  * - `{ type: 'handled' }` once BENCH_EXPECT_JOBS distinct jobs have run;
  * - on `{ type: 'report' }`: `{ type: 'timings', timings, cpuMs, rssMb }`, where `cpuMs` is
  *   this process's user + system CPU since the first handler started and `rssMb` its peak RSS.
@@ -34,3 +37,16 @@ process.on('message', (m: { type?: string }) => {
 });
 // The bench gone (its channel closed): stop as on SIGTERM rather than linger as an orphan.
 process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+
+if (process.send) {
+  const go = new Promise<void>((resolve) => {
+    const onGo = (m: { type?: string }) => {
+      if (m.type !== 'go') return;
+      process.off('message', onGo);
+      resolve();
+    };
+    process.on('message', onGo);
+  });
+  process.send({ type: 'ready' });
+  await go;
+}

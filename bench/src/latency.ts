@@ -55,6 +55,7 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
       await agent.start();
     } else {
       remote = await startRemoteAgent({ url: base, agentToken: bench.agentToken, concurrency, expected: total });
+      await remote.connect();
     }
     log(
       `latency baton rate=${rate}/s for ${seconds}s c=${concurrency} agent=${mode}${remote ? ` (pid ${remote.pid})` : ''} store=${options.store ?? 'sqlite:(temp file)'}`,

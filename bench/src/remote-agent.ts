@@ -7,6 +7,8 @@ const TASKS = fileURLToPath(new URL('./agent-tasks.js', import.meta.url));
 
 export interface RemoteAgent {
   pid: number | undefined;
+  /** Lets the loaded process connect and register; resolves when it has (its "connected … as agent-…" line). */
+  connect(): Promise<void>;
   /** Resolves once `expected` distinct jobs have run; rejects if the process exits first. */
   handled: Promise<void>;
   /** The handlers' timings so far, the agent's CPU since its first job and its peak RSS. */
@@ -16,9 +18,9 @@ export interface RemoteAgent {
 }
 
 /**
- * Starts a `baton agent` process (the built CLI) on `url` over the WebSocket protocol, with
- * `concurrency` slots, serving the benchmark's no-op tasks from `agent-tasks.js`; resolves when
- * it has registered (its "connected … as agent-…" line).
+ * Starts a `baton agent` process (the built CLI) for `url` (WebSocket protocol), with
+ * `concurrency` slots, serving the benchmark's no-op tasks from `agent-tasks.js`; resolves once
+ * it has loaded, before it connects: {@link RemoteAgent.connect} lets it go on.
  */
 export async function startRemoteAgent(options: {
   url: string;
@@ -63,14 +65,21 @@ export async function startRemoteAgent(options: {
     proc.once('exit', onExit);
   });
   handled.catch(() => {}); // observed by the caller when it waits; never an unhandled rejection
+  const timeoutMs = options.timeoutMs ?? 30_000;
   try {
-    await child.waitFor(/connected to \S+ as (agent-\S+):/, options.timeoutMs ?? 30_000);
+    await nextMessage(proc, 'ready', timeoutMs);
   } catch (err) {
     await stopChild(proc, 1000);
-    throw err;
+    throw new Error(
+      `the agent process did not load: ${err instanceof Error ? err.message : String(err)}\n${child.output()}`,
+    );
   }
   return {
     pid: proc.pid,
+    async connect() {
+      proc.send({ type: 'go' });
+      await child.waitFor(/connected to \S+ as (agent-\S+):/, timeoutMs);
+    },
     handled,
     async report(timeoutMs = 30_000) {
       const reply = nextMessage<{ timings: Timings; cpuMs: number | null; rssMb: number }>(proc, 'timings', timeoutMs);

@@ -1,6 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import type { BaselineFile, BaselinePoint } from './baseline.js';
 import {
   BaselineError,
@@ -17,9 +14,11 @@ import type { AgentMode } from './job-timings.js';
 import { defaultAgentMode } from './job-timings.js';
 import { runLatency } from './latency.js';
 import { runThroughput } from './throughput.js';
+import type { StandardBackend } from './services.js';
+import { freshPlace, unreachable, withoutQuery } from './services.js';
 
-export const STANDARD_BACKENDS = ['sqlite', 'postgres', 'redis'] as const;
-export type StandardBackend = (typeof STANDARD_BACKENDS)[number];
+export { STANDARD_BACKENDS } from './services.js';
+export type { StandardBackend } from './services.js';
 
 export const DEFAULT_POSTGRES = 'postgres://root@127.0.0.1:5432/test';
 /** Not database 0, where other work keeps its keys: removing a prefix SCANs its database. */
@@ -45,95 +44,6 @@ export interface StandardOptions {
   log(line: string): void;
   /** One JSON line per point (and per skipped backend). */
   emit(line: Record<string, unknown>): void;
-}
-
-/** A fresh place on a backend for one point, and the way to remove it. */
-interface Place {
-  store: string | undefined;
-  drop(): Promise<void>;
-}
-
-const fresh = () => randomBytes(4).toString('hex');
-
-function withParam(url: string, key: string, value: string): string {
-  const u = new URL(url);
-  u.searchParams.set(key, value);
-  return u.toString();
-}
-
-function withoutQuery(url: string): string {
-  const u = new URL(url);
-  u.search = '';
-  return u.toString();
-}
-
-/** Null when the service answers; else why not. */
-async function unreachable(backend: StandardBackend, options: StandardOptions): Promise<string | null> {
-  try {
-    if (backend === 'postgres') {
-      const client = new pg.Client({ connectionString: withoutQuery(options.postgres), connectionTimeoutMillis: 3000 });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-      } finally {
-        await client.end().catch(() => {});
-      }
-    } else if (backend === 'redis') {
-      const redis = new Redis(withoutQuery(options.redis), {
-        lazyConnect: true,
-        connectTimeout: 3000,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      redis.on('error', () => {});
-      try {
-        await redis.connect();
-        await redis.ping();
-      } finally {
-        redis.disconnect();
-      }
-    }
-    return null;
-  } catch (err) {
-    return err instanceof Error ? err.message || err.constructor.name : String(err);
-  }
-}
-
-/** SQLite: a temp file (the workloads make and remove it); PostgreSQL: a fresh schema; Redis: a fresh prefix. */
-function freshPlace(backend: StandardBackend, options: StandardOptions): Place {
-  if (backend === 'sqlite') return { store: undefined, drop: async () => {} };
-  if (backend === 'postgres') {
-    const schema = `bench_std_${fresh()}`;
-    return {
-      store: withParam(options.postgres, 'schema', schema),
-      async drop() {
-        const admin = new pg.Client({ connectionString: withoutQuery(options.postgres) });
-        await admin.connect();
-        try {
-          await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        } finally {
-          await admin.end();
-        }
-      },
-    };
-  }
-  const prefix = `bench-std-${fresh()}`;
-  return {
-    store: withParam(options.redis, 'prefix', prefix),
-    async drop() {
-      const redis = new Redis(withoutQuery(options.redis), { maxRetriesPerRequest: 1 });
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.unlink(...keys);
-        } while (cursor !== '0');
-      } finally {
-        redis.disconnect();
-      }
-    },
-  };
 }
 
 /** What `standard` did: lines emitted, points that ran (ok or not), and whether all that ran verified. */

@@ -123,6 +123,11 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     if (mode === 'in-process') {
       agent = new Agent({ link: server.localLink(), tasks: [noop], concurrency: C, name: 'bench' });
     }
+    // A remote agent's process is started and loaded now, and connects after the enqueue, when
+    // the in-process one starts: neither's start-up is in the figures.
+    if (mode === 'remote') {
+      remote = await startRemoteAgent({ url, agentToken: bench.agentToken, concurrency: C, expected: N });
+    }
     const client = new BatonClient({ baseUrl: url, token });
     log(`throughput baton n=${N} c=${C} agent=${mode} store=${options.store ?? 'sqlite:(temp file)'} api=${url}`);
 
@@ -148,9 +153,8 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     const cpu0 = process.cpuUsage();
     if (agent) await agent.start();
     else {
-      // Started after the enqueue, as the in-process agent is: its start-up is not measured.
-      remote = await startRemoteAgent({ url, agentToken: bench.agentToken, concurrency: C, expected: N });
-      log(`agent process ${remote.pid} connected over WebSocket`);
+      await remote?.connect();
+      log(`agent process ${remote?.pid} connected over WebSocket`);
     }
     const left = deadline - Date.now();
     let timer: NodeJS.Timeout | undefined;
