@@ -25,11 +25,13 @@ export const WARN_RATIO = 0.8;
 export interface BaselinePoint {
   commit: string | null;
   date: string;
+  /** False when the run did not verify (e.g. a latency point whose submissions failed); its figures are kept as measured. */
+  ok: boolean;
   jobs: number;
   concurrency: number;
   rate?: number;
   seconds?: number;
-  [figure: string]: number | string | null | undefined;
+  [figure: string]: number | string | boolean | null | undefined;
 }
 
 export interface BaselineFile {
@@ -93,7 +95,8 @@ export function compareToBaseline(
   const fields: Record<string, unknown> = { ratio_means: RATIO_MEANS };
   const below: string[] = [];
   for (const figure of COMPARED[workload]) {
-    const base = point?.[figure] ?? null;
+    const value = point?.[figure];
+    const base = typeof value === 'number' ? value : null;
     const ratio = ratioOf(figure, line[figure], base);
     fields[`${figure}_baseline`] = base;
     fields[`${figure}_ratio`] = ratio;
@@ -102,6 +105,7 @@ export function compareToBaseline(
   const sizes =
     workload === 'throughput' ? (['jobs', 'concurrency'] as const) : (['rate', 'seconds', 'concurrency'] as const);
   const sizesDiffer = point !== undefined && sizes.some((k) => point[k] !== line[k]);
+  if (point?.ok === false) fields.baseline_ok = false;
   fields.baseline_commit = point?.commit ?? null;
   fields.baseline_date = point?.date ?? null;
   if (sizesDiffer) fields.baseline_sizes_differ = true;
@@ -135,6 +139,9 @@ export function baselinePointOf(line: Record<string, unknown>, commit: string | 
   const point: BaselinePoint = {
     commit,
     date,
+    ok: line.ok === true,
+    ...(typeof line.error === 'string' && { error: line.error }),
+    ...(typeof line.enqueue_errors === 'number' && { enqueue_errors: line.enqueue_errors }),
     jobs: line.jobs as number,
     concurrency: line.concurrency as number,
     ...(workload === 'latency' && { rate: line.rate as number, seconds: line.seconds as number }),

@@ -130,7 +130,10 @@ export async function runStandard(options: StandardOptions): Promise<StandardOut
       if (line.ok !== true) outcome.ok = false;
       const compared = compareToBaseline(line, baseline);
       options.emit({ ...line, standard: true, ...compared.fields });
-      if (line.ok === true) measured[pointKey(workload, backend, agent)] = baselinePointOf(line, commit, date);
+      // A point that ran but did not verify is kept too, marked `"ok": false` (the reference is what
+      // this build does); one that threw has no figures to keep.
+      if (typeof line.jobs === 'number')
+        measured[pointKey(workload, backend, agent)] = baselinePointOf(line, commit, date);
       if (compared.missing && !options.writeBaseline) log(`  no baseline for ${pointKey(workload, backend, agent)}`);
       if (compared.sizesDiffer) log('  the baseline was measured at other sizes: these ratios are not like for like');
       for (const figure of compared.below) {
@@ -161,7 +164,7 @@ export async function runStandard(options: StandardOptions): Promise<StandardOut
       log(
         `baseline written to ${options.baselineFile} (${Object.keys(measured).join(', ')}; commit ${commit ?? 'unknown'})`,
       );
-    } else log('nothing measured ok: the baseline is left as it was');
+    } else log('nothing was measured: the baseline is left as it was');
   }
   return outcome;
 }
