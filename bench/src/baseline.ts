@@ -37,6 +37,8 @@ export interface BaselinePoint {
 export interface BaselineFile {
   note?: string;
   machine?: string;
+  /** How the machine was during the run that wrote it, by hand; dropped on the next write. */
+  conditions?: string;
   commit?: string | null;
   date?: string;
   /** Keyed `WORKLOAD/BACKEND/AGENT`, e.g. `throughput/redis/remote`. */
@@ -158,10 +160,9 @@ export async function writeBaseline(
   commit: string | null,
   date: string,
 ): Promise<void> {
+  // `conditions` (a hand-written note on the run, e.g. the machine's load) is not carried over.
   const out: BaselineFile = {
-    note:
-      previous?.note ??
-      'Figures of `npm run bench -- standard` (single runs), the reference its ratios are taken against. Rewrite with --write-baseline.',
+    note: `Figures of \`npm run bench -- standard --write-baseline\` (one run of each point, not medians) on commit ${commit ?? 'unknown'}: the reference \`standard\` takes its ratios against. Rewrite with --write-baseline.`,
     machine: previous?.machine ?? 'a noisy 2-core VM shared with other work',
     commit,
     date,
