@@ -48,13 +48,18 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
   let agent: Agent | null = null;
   let remote: RemoteAgent | null = null;
   try {
-    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false });
+    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false, remoteAgents: mode === 'remote' });
     const { store, server, url: base, token } = bench;
     if (mode === 'in-process') {
       agent = new Agent({ link: server.localLink(), tasks: [task], concurrency, name: 'bench' });
       await agent.start();
     } else {
-      remote = await startRemoteAgent({ url: base, agentToken: bench.agentToken, concurrency, expected: total });
+      remote = await startRemoteAgent({
+        url: base,
+        agentToken: bench.agentToken as string,
+        concurrency,
+        expected: total,
+      });
       await remote.connect();
     }
     log(

@@ -115,7 +115,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   let agent: Agent | null = null;
   let remote: RemoteAgent | null = null;
   try {
-    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false });
+    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false, remoteAgents: mode === 'remote' });
     const { store, server, url, token } = bench;
     // The API takes jobs only for tasks some agent announced; announce ours before the agent starts.
     await store.registerTasks([{ task: THROUGHPUT_TASK, queue: THROUGHPUT_QUEUE }]);
@@ -126,7 +126,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     // A remote agent's process is started and loaded now, and connects after the enqueue, when
     // the in-process one starts: neither's start-up is in the figures.
     if (mode === 'remote') {
-      remote = await startRemoteAgent({ url, agentToken: bench.agentToken, concurrency: C, expected: N });
+      remote = await startRemoteAgent({ url, agentToken: bench.agentToken as string, concurrency: C, expected: N });
     }
     const client = new BatonClient({ baseUrl: url, token });
     log(`throughput baton n=${N} c=${C} agent=${mode} store=${options.store ?? 'sqlite:(temp file)'} api=${url}`);
