@@ -154,10 +154,10 @@ export function parse(argv: string[]): Parsed | 'help' {
   }
   if (values.suite && values.trace !== undefined) throw new UsageError('--suite and --trace exclude each other');
   if (!values.suite && (values.priorities ?? values['write-traces']) !== undefined) {
-    throw new UsageError('--priorities and --write-traces go with packing --suite');
+    throw new UsageError('--only, --priorities and --write-traces go with packing --suite');
   }
   if (!values.suite && workload !== 'standard' && values.only !== undefined) {
-    throw new UsageError('--only goes with packing --suite or standard');
+    throw new UsageError('--only, --priorities and --write-traces go with packing --suite (--only with standard too)');
   }
   const only = values.only === undefined ? undefined : values.only.split(',').map((n) => n.trim());
   if (workload === 'standard') {

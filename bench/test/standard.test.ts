@@ -46,7 +46,10 @@ describe('bench flags', () => {
     [['standard', '--concurrency', '5'], /--concurrency does not go with standard/],
     [['latency', '--postgres', 'postgres://x/y'], /--postgres goes with the standard workload/],
     [['throughput', '--write-baseline'], /--write-baseline goes with the standard workload/],
-    [['throughput', '--only', 'sqlite'], /--only goes with packing --suite or standard/],
+    [
+      ['throughput', '--only', 'sqlite'],
+      /--only, --priorities and --write-traces go with packing --suite \(--only with standard too\)/,
+    ],
   ])('refuses %j with exit code 2 and the usage', (args, message) => {
     const run = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(2);
