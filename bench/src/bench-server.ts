@@ -21,6 +21,8 @@ export interface BenchServer {
   token: string;
   /** The server's admin token (for workloads that act as an admin, as the dashboard's does). */
   adminToken: string;
+  /** The token remote agents (`baton agent`) connect with; null when they are refused (`remoteAgents` off). */
+  agentToken: string | null;
   /** Stops the server, closes the store, removes a temp store. Never throws. */
   close(log: (line: string) => void): Promise<void>;
 }
@@ -31,7 +33,7 @@ export interface BenchServer {
  */
 export async function startBenchServer(
   storeUrl: string | undefined,
-  options: { noAuth?: boolean } = {},
+  options: { noAuth?: boolean; remoteAgents?: boolean } = {},
 ): Promise<BenchServer> {
   let tempDir: string | null = null;
   let url = storeUrl;
@@ -51,8 +53,11 @@ export async function startBenchServer(
   }
   // Server logs go to stderr: stdout carries only the result line.
   const adminToken = randomBytes(24).toString('base64url');
+  // Remote agents only where a workload starts one: an in-process run's server is as it was.
+  const agentToken = options.remoteAgents ? randomBytes(24).toString('base64url') : null;
   const server = createBatonServer(store, {
     logger: pino({ level: 'warn' }, destination(2)),
+    agentToken,
     ...(options.noAuth ? { insecureNoAuth: true } : { adminToken }),
   });
   const base = await server.listen(0, '127.0.0.1');
@@ -64,6 +69,7 @@ export async function startBenchServer(
     url: base,
     token,
     adminToken,
+    agentToken,
     async close(log) {
       await server.close().catch((err: unknown) => log(`server close failed: ${String(err)}`));
       await store.close().catch((err: unknown) => log(`store close failed: ${String(err)}`));

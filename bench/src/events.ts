@@ -1,7 +1,7 @@
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,9 +9,9 @@ import { openStore } from '@baton/store';
 import type { ClientsReport } from './events-clients.js';
 import type { ProducerReport } from './events-producer.js';
 import { MARKER_TASK, nowMs } from './events-producer.js';
+import { clockTick, machineCpuMs, nextMessage, procCpuMs, startBaton } from './processes.js';
 import { percentile, round, sortedCopy } from './stats.js';
 
-const BIN = fileURLToPath(new URL('../../packages/cli/bin/baton.js', import.meta.url));
 const PRODUCER = fileURLToPath(new URL('./events-producer.js', import.meta.url));
 const CLIENTS = fileURLToPath(new URL('./events-clients.js', import.meta.url));
 
@@ -35,98 +35,6 @@ export interface EventsOptions {
   warmupS?: number;
   timeoutMs: number;
   log(line: string): void;
-}
-
-/** A process's CPU time so far, in ms (utime + stime of /proc/PID/stat). */
-async function procCpuMs(pid: number | undefined, tick: number): Promise<number> {
-  if (pid === undefined) return 0;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command's closing parenthesis, from field 3 (state): utime is 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / tick;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Busy and total CPU time of the whole machine so far, ms (the `cpu` line of /proc/stat). */
-async function machineCpuMs(tick: number): Promise<{ busy: number; total: number }> {
-  try {
-    const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-    // user nice system idle iowait irq softirq steal …
-    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = v.reduce((a, b) => a + b, 0);
-    const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    return { busy: ((total - idle) * 1000) / tick, total: (total * 1000) / tick };
-  } catch {
-    return { busy: NaN, total: NaN };
-  }
-}
-
-function clockTick(): number {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isFinite(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-}
-
-interface Child {
-  proc: ChildProcess;
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
-}
-
-/** A `baton` CLI process; its output is kept to find its start-up line (and for errors). */
-function startBaton(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Child {
-  const proc = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let out = '';
-  const keep = (d: Buffer) => {
-    if (out.length < 64 * 1024) out += d.toString();
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  return {
-    proc,
-    waitFor: async (pattern, timeoutMs) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = pattern.exec(out);
-        if (m) return m;
-        if (proc.exitCode !== null) throw new Error(`baton ${args[0]} exited:\n${out}`);
-        if (Date.now() > deadline) throw new Error(`baton ${args[0]} did not print ${pattern}:\n${out}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-  };
-}
-
-/** Forks a bench child and resolves with its first message of `type`, rejecting on `error` or exit. */
-function nextMessage<T>(proc: ChildProcess, type: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => done(new Error(`no "${type}" from ${proc.spawnfile} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const onMessage = (m: { type?: string; error?: string }) => {
-      if (m.type === type) done(null, m as T);
-      else if (m.type === 'error') done(new Error(m.error ?? 'child failed'));
-    };
-    const onExit = (code: number | null) => done(new Error(`child exited (${code}) before "${type}"`));
-    function done(err: Error | null, value?: T) {
-      clearTimeout(timer);
-      proc.off('message', onMessage);
-      proc.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(value as T);
-    }
-    proc.on('message', onMessage);
-    proc.once('exit', onExit);
-  });
 }
 
 interface PhaseResult {
@@ -210,7 +118,7 @@ export async function runEvents(options: EventsOptions): Promise<Record<string, 
         BATON_ADMIN_TOKEN: adminToken,
         BATON_AGENT_TOKEN: agentToken,
       },
-      serverNodeArgs,
+      { nodeArgs: serverNodeArgs },
     );
     serverProc = server.proc;
     children.push(server.proc);

@@ -1,9 +1,12 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import { Agent, defineTask } from '@baton/agent';
 import type { BenchServer } from './bench-server.js';
 import { startBenchServer } from './bench-server.js';
+import type { AgentMode, TimedPayload } from './job-timings.js';
+import { BENCH_QUEUE, LATENCY_TASK, TimingRecorder, defaultAgentMode, noopHandler, perJob } from './job-timings.js';
+import type { RemoteAgent } from './remote-agent.js';
+import { startRemoteAgent } from './remote-agent.js';
 import { percentile, round, sortedCopy } from './stats.js';
 
 export interface LatencyOptions {
@@ -15,53 +18,53 @@ export interface LatencyOptions {
   seconds: number;
   /** The agent's concurrency. Default 10, as the peers. */
   concurrency?: number;
+  /** `in-process` or `remote` (a `baton agent` process). Default: remote on PostgreSQL and Redis, else in-process. */
+  agent?: AgentMode;
   /** Leading window left out of the figures (JIT, first connections). Default 1 000 ms. */
   warmupMs?: number;
   log?: (line: string) => void;
 }
 
-const nowMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * The latency workload: a producer submits single jobs through the SDK at `rate`/s for
- * `seconds`, while one in-process agent (concurrency 10) runs them. Pickup = handler start −
- * the submission's timestamp; everything in one process, as the throughput workload.
+ * The latency workload: a producer process submits single jobs through the SDK at `rate`/s
+ * for `seconds`, while one agent (concurrency 10) runs them, in this process or a `baton agent`
+ * process. Pickup = handler start − the submission's timestamp.
  */
 export async function runLatency(options: LatencyOptions): Promise<Record<string, unknown>> {
   const { rate, seconds } = options;
   const concurrency = options.concurrency ?? 10;
   const warmupMs = options.warmupMs ?? 1000;
   const log = options.log ?? (() => {});
+  const mode = options.agent ?? defaultAgentMode(options.store);
   const total = Math.round(rate * seconds);
-  const pickup = new Float64Array(total).fill(NaN);
-  const e2e = new Float64Array(total).fill(NaN);
-  const warm = new Uint8Array(total);
-  const sent = new Map<number, number>();
-  let processed = 0;
   let allDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (allDone = resolve));
-  const task = defineTask(
-    'bench.latency',
-    async (payload: { i: number; t: number }) => {
-      const start = nowMs();
-      sent.set(payload.i, payload.t);
-      pickup[payload.i] = start - payload.t;
-      e2e[payload.i] = nowMs() - payload.t;
-      if (++processed === total) allDone();
-      return null;
-    },
-    { queue: 'bench' },
-  );
+  const recorder = new TimingRecorder(total, () => allDone());
+  const task = defineTask<TimedPayload, null>(LATENCY_TASK, noopHandler(recorder), { queue: BENCH_QUEUE });
 
   let bench: BenchServer | null = null;
   let agent: Agent | null = null;
+  let remote: RemoteAgent | null = null;
   try {
-    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false });
+    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false, remoteAgents: mode === 'remote' });
     const { store, server, url: base, token } = bench;
-    agent = new Agent({ link: server.localLink(), tasks: [task], concurrency, name: 'bench' });
-    await agent.start();
-    log(`latency baton rate=${rate}/s for ${seconds}s c=${concurrency} store=${options.store ?? 'sqlite:(temp file)'}`);
+    if (mode === 'in-process') {
+      agent = new Agent({ link: server.localLink(), tasks: [task], concurrency, name: 'bench' });
+      await agent.start();
+    } else {
+      remote = await startRemoteAgent({
+        url: base,
+        agentToken: bench.agentToken as string,
+        concurrency,
+        expected: total,
+      });
+      await remote.connect();
+    }
+    log(
+      `latency baton rate=${rate}/s for ${seconds}s c=${concurrency} agent=${mode}${remote ? ` (pid ${remote.pid})` : ''} store=${options.store ?? 'sqlite:(temp file)'}`,
+    );
     // The producer runs in its own process, as the peers' does, so its HTTP client does not
     // share this event loop with the server and agent being measured.
     const producer = fork(
@@ -76,20 +79,34 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
       },
     );
     producer.kill();
-    await Promise.race([done, sleep(10_000)]); // the last jobs, if any are still running
+    // The last jobs, if any are still running (a remote agent's ending with its process is an error).
+    await Promise.race([remote?.handled ?? done, sleep(10_000)]);
     const acked = summary.acked;
     const errors = summary.errors;
     if (summary.firstError) log(`producer error: ${summary.firstError}`);
+    const report = remote ? await remote.report() : null;
+    const timings = report?.timings ?? recorder.timings;
+    const jobs = perJob(timings, total);
+    const pickup = new Float64Array(total).fill(NaN);
+    const e2e = new Float64Array(total).fill(NaN);
+    const warm = new Uint8Array(total);
     let firstT = Infinity;
-    for (const t of sent.values()) firstT = Math.min(firstT, t);
-    for (const [i, t] of sent) if (t - firstT < warmupMs) warm[i] = 1;
+    for (let i = 0; i < total; i++) {
+      if (jobs.start[i] === 0) continue;
+      firstT = Math.min(firstT, jobs.enq[i] as number);
+      pickup[i] = (jobs.start[i] as number) - (jobs.enq[i] as number);
+      e2e[i] = (jobs.end[i] as number) - (jobs.enq[i] as number);
+    }
+    for (let i = 0; i < total; i++) if (jobs.start[i] !== 0 && (jobs.enq[i] as number) - firstT < warmupMs) warm[i] = 1;
     const measured = (values: Float64Array) => sortedCopy(values.filter((v, i) => !warm[i] && !Number.isNaN(v)));
     const p = measured(pickup);
     const e = measured(e2e);
+    const processed = jobs.distinct;
     return {
       system: 'baton',
       backend: store.backend,
       workload: 'latency',
+      agent: mode,
       jobs: total,
       concurrency,
       rate,
@@ -97,6 +114,7 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
       enqueue_acked: acked,
       enqueue_errors: errors,
       processed,
+      duplicates: jobs.duplicates,
       pickup_p50_ms: round(percentile(p, 50)),
       pickup_p95_ms: round(percentile(p, 95)),
       pickup_p99_ms: round(percentile(p, 99)),
@@ -104,10 +122,12 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
       e2e_p50_ms: round(percentile(e, 50)),
       e2e_p99_ms: round(percentile(e, 99)),
       rss_mb: round(process.memoryUsage.rss() / 1024 / 1024, 1),
-      ok: processed === total && errors === 0,
+      ...(report && { agent_cpu_ms: round(report.cpuMs, 0), agent_rss_mb: round(report.rssMb, 1) }),
+      ok: processed === total && errors === 0 && jobs.duplicates === 0 && jobs.invalid === 0,
     };
   } finally {
     await agent?.stop(1000).catch((err: unknown) => log(`agent stop failed: ${String(err)}`));
+    await remote?.stop();
     await bench?.close(log);
   }
 }

@@ -1,73 +1,29 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { BatonError, MAX_BULK_JOBS } from '@baton/core';
+import { BatonError } from '@baton/core';
 import { runLatency } from './latency.js';
-import type { PolicyName } from './packing/policies.js';
-import { DEFAULT_HALF_LIFE_S, POLICY_NAMES } from './packing/policies.js';
-import { DEFAULT_FAIR_WINDOW_S } from './packing/report.js';
-import type { TimeLimits } from './packing/run.js';
-import { TIME_LIMITS, runPacking } from './packing/run.js';
 import { describeApi, runApi } from './api.js';
+import { runPacking } from './packing/run.js';
 import { runAutoscale } from './autoscale.js';
 import { describeEvents, runEvents } from './events.js';
 import { runFailover } from './failover.js';
-import { DEFAULT_SEED, runScheduler, runSchedulerScaling } from './scheduler.js';
+import { runScheduler, runSchedulerScaling } from './scheduler.js';
 import { TraceError } from './packing/trace.js';
 import { runSuite, SuiteError } from './packing/suite-run.js';
 import { runThroughput } from './throughput.js';
 import { runWorkflowBench } from './workflows.js';
-import { USAGE, WORKLOADS } from './usage.js';
+import type { Parsed } from './args.js';
+import { parse } from './args.js';
+import { BaselineError } from './baseline.js';
+import type { StandardBackend } from './standard.js';
+import { STANDARD_BACKENDS, runStandard } from './standard.js';
+import { UsageError } from './flags.js';
+import { USAGE } from './usage.js';
 import type { Workload } from './usage.js';
 
 /**
  * `npm run bench -- WORKLOAD [flags]`: runs one of Baton's benchmarks and prints one JSON line
  * per run on stdout (the format of shared/BENCHMARKS.md). Progress goes to stderr.
  */
-
-class UsageError extends Error {}
-
-interface Parsed {
-  workload: Workload;
-  store: string | undefined;
-  noAuth: boolean;
-  jobs: number;
-  concurrency: number;
-  chunk: number;
-  repeat: number;
-  timeoutS: number;
-  rate: number;
-  seconds: number;
-  /** api: the peer run beside Baton. */
-  peer: 'bullmq' | 'none';
-  trace: string | undefined;
-  policies: PolicyName[];
-  ignorePriority: boolean;
-  timeLimits: TimeLimits;
-  halfLifeS: number;
-  weights: Map<string, number>;
-  fairWindowS: number;
-  /** packing: run the generated suite instead of one trace. */
-  suite: boolean;
-  only: string[] | undefined;
-  priorities: ('ignored' | 'honoured')[] | undefined;
-  writeTraces: string | undefined;
-  agents: number;
-  leaseMs: number | undefined;
-  seed: number;
-  scaling: boolean;
-  workflows: number;
-  steps: number;
-  fanOut: number;
-  jobMs: number;
-  max: number;
-  slots: number;
-  cooldownS: number;
-  syncS: number;
-  clients: number;
-  markerRate: number;
-  baseline: boolean;
-  maxInFlight: number;
-}
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -87,6 +43,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       jobs: args.jobs,
       concurrency: args.concurrency,
       chunkSize: args.chunk,
+      ...(args.agent && { agent: args.agent }),
       timeoutMs: args.timeoutS * 1000,
       log,
     });
@@ -98,6 +55,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       rate: args.rate,
       seconds: args.seconds,
       concurrency: args.concurrency,
+      ...(args.agent && { agent: args.agent }),
       log,
     });
     return { lines: [result], ok: Boolean(result.ok) };
@@ -113,6 +71,24 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     });
     for (const line of describeApi(lines)) log(line);
     return { lines, ok: lines.every((line) => line.ok === true) };
+  },
+  standard: async (args) => {
+    const outcome = await runStandard({
+      backends: (args.only as StandardBackend[] | undefined) ?? STANDARD_BACKENDS,
+      postgres: args.postgres,
+      redis: args.redis,
+      jobs: args.jobs,
+      rate: args.rate,
+      seconds: args.seconds,
+      ...(args.agent && { agent: args.agent }),
+      baselineFile: args.baselineFile,
+      writeBaseline: args.writeBaseline,
+      timeoutMs: args.timeoutS * 1000,
+      log,
+      emit: (line) => process.stdout.write(`${JSON.stringify(line)}\n`),
+    });
+    if (outcome.ran === 0) log('nothing ran: no backend was reachable');
+    return { lines: [], ok: outcome.ran > 0 && outcome.ok };
   },
   packing: async (args) => {
     if (args.suite) {
@@ -196,209 +172,6 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
   },
 };
 
-function positiveInt(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
-  return n;
-}
-
-function nonNegativeInt(flag: string, value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`${flag} must be a non-negative integer, got "${value}"`);
-  }
-  return n;
-}
-
-function positiveNumber(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
-    throw new UsageError(`${flag} must be a positive number, got "${value}"`);
-  return n;
-}
-
-/** `u0=2,u1=1`: users' weights, each a positive number. */
-function weightsOf(value: string | undefined): Map<string, number> {
-  const weights = new Map<string, number>();
-  if (value === undefined) return weights;
-  for (const part of value.split(',')) {
-    const at = part.lastIndexOf('=');
-    const user = part.slice(0, at).trim();
-    const weight = Number(part.slice(at + 1));
-    if (at <= 0 || user === '' || part.slice(at + 1).trim() === '' || !Number.isFinite(weight) || weight <= 0) {
-      throw new UsageError(`--weights takes USER=WEIGHT pairs with positive weights, e.g. u0=2,u1=1; got "${part}"`);
-    }
-    if (weights.has(user)) throw new UsageError(`--weights names ${user} twice`);
-    weights.set(user, weight);
-  }
-  return weights;
-}
-
-function suitePriorities(text: string | undefined): ('ignored' | 'honoured')[] | undefined {
-  if (text === undefined || text === 'both') return undefined;
-  if (text === 'ignored' || text === 'honoured') return [text];
-  throw new UsageError(`--priorities takes ignored, honoured or both; got "${text}"`);
-}
-
-function parse(argv: string[]): Parsed | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        store: { type: 'string' },
-        'no-auth': { type: 'boolean' },
-        jobs: { type: 'string' },
-        concurrency: { type: 'string' },
-        chunk: { type: 'string' },
-        repeat: { type: 'string' },
-        'timeout-s': { type: 'string' },
-        rate: { type: 'string' },
-        seconds: { type: 'string' },
-        peer: { type: 'string' },
-        trace: { type: 'string' },
-        policy: { type: 'string' },
-        'ignore-priority': { type: 'boolean' },
-        'time-limits': { type: 'string' },
-        'half-life': { type: 'string' },
-        weights: { type: 'string' },
-        'fair-window': { type: 'string' },
-        suite: { type: 'boolean' },
-        only: { type: 'string' },
-        priorities: { type: 'string' },
-        'write-traces': { type: 'string' },
-        agents: { type: 'string' },
-        'lease-ms': { type: 'string' },
-        seed: { type: 'string' },
-        scaling: { type: 'boolean' },
-        workflows: { type: 'string' },
-        steps: { type: 'string' },
-        'fan-out': { type: 'string' },
-        'job-ms': { type: 'string' },
-        max: { type: 'string' },
-        slots: { type: 'string' },
-        'cooldown-s': { type: 'string' },
-        'sync-s': { type: 'string' },
-        clients: { type: 'string' },
-        'marker-rate': { type: 'string' },
-        'no-baseline': { type: 'boolean' },
-        'max-in-flight': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return 'help';
-  if (positionals.length === 0) throw new UsageError(`no workload given; known workloads: ${WORKLOADS.join(', ')}`);
-  if (positionals.length > 1) throw new UsageError(`one workload at a time, got: ${positionals.join(' ')}`);
-  const workload = positionals[0] as string;
-  if (!(WORKLOADS as readonly string[]).includes(workload)) {
-    throw new UsageError(`unknown workload "${workload}"; known workloads: ${WORKLOADS.join(', ')}`);
-  }
-  if (workload === 'packing' && values.trace === undefined && !values.suite) {
-    throw new UsageError('packing needs --trace FILE (e.g. ../shared/traces/gpu-batch-2000.jsonl) or --suite');
-  }
-  if (values.suite && values.trace !== undefined) throw new UsageError('--suite and --trace exclude each other');
-  if (!values.suite && (values.only ?? values.priorities ?? values['write-traces']) !== undefined) {
-    throw new UsageError('--only, --priorities and --write-traces go with packing --suite');
-  }
-  const priorities = suitePriorities(values.priorities);
-  const policy = values.policy ?? 'all';
-  if (policy !== 'all' && !(POLICY_NAMES as readonly string[]).includes(policy)) {
-    throw new UsageError(`unknown --policy "${policy}"; known: ${POLICY_NAMES.join(', ')}, all`);
-  }
-  const timeLimits = values['time-limits'] ?? 'none';
-  if (!(TIME_LIMITS as readonly string[]).includes(timeLimits)) {
-    throw new UsageError(`unknown --time-limits "${timeLimits}"; known: ${TIME_LIMITS.join(', ')}`);
-  }
-  if (workload !== 'events') {
-    for (const flag of ['clients', 'marker-rate', 'no-baseline', 'max-in-flight'] as const) {
-      if (flag === 'clients' && workload === 'api') continue;
-      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with the events workload`);
-    }
-  }
-  if (workload === 'events' && values.store?.startsWith('sqlite::memory:')) {
-    throw new UsageError(
-      'events runs the server as a process of its own: give it a SQLite file (or none: a temp file), not sqlite::memory:',
-    );
-  }
-  if (workload === 'api' && values.store?.startsWith('sqlite::memory:')) {
-    throw new UsageError(
-      'api runs the server as a process of its own: give it a SQLite file (or none), not sqlite::memory:',
-    );
-  }
-  const peer = values.peer ?? (workload === 'api' ? 'bullmq' : undefined);
-  if (peer !== undefined && workload !== 'api') throw new UsageError('--peer goes with the api workload');
-  if (peer !== undefined && peer !== 'bullmq' && peer !== 'none') {
-    throw new UsageError(`--peer takes bullmq or none, got "${peer}"`);
-  }
-  if (workload === 'api' && values.clients !== undefined && !/^\s*0*[1-9]\d*\s*$/.test(values.clients)) {
-    throw new UsageError(`--clients must be a positive integer, got "${values.clients}"`);
-  }
-  const clients = values.clients === undefined ? 100 : nonNegativeInt('--clients', values.clients);
-  if (clients > 5000) throw new UsageError(`--clients must be at most 5000, got ${clients}`);
-  const seconds = positiveInt('--seconds', values.seconds, 10);
-  const markerRate = positiveInt('--marker-rate', values['marker-rate'], 20);
-  // Every marker gets a queue (and a task route) of its own, registered up front.
-  if (workload === 'events' && markerRate * seconds > 5000) {
-    throw new UsageError(`--marker-rate × --seconds must be at most 5000 markers, got ${markerRate * seconds}`);
-  }
-  const chunk = positiveInt('--chunk', values.chunk, MAX_BULK_JOBS);
-  if (chunk > MAX_BULK_JOBS)
-    throw new UsageError(`--chunk must be at most ${MAX_BULK_JOBS} (the API's bulk limit), got ${chunk}`);
-  return {
-    workload: workload as Workload,
-    store: values.store,
-    noAuth: values['no-auth'] ?? false,
-    jobs: positiveInt(
-      '--jobs',
-      values.jobs,
-      workload === 'failover' ? 12 : workload === 'scheduler' ? 100_000 : workload === 'autoscale' ? 2000 : 20_000,
-    ),
-    concurrency: positiveInt('--concurrency', values.concurrency, workload === 'latency' ? 10 : 50),
-    chunk,
-    repeat: positiveInt('--repeat', values.repeat, 1),
-    timeoutS: positiveInt('--timeout-s', values['timeout-s'], 300),
-    rate: positiveInt('--rate', values.rate, workload === 'events' ? 1000 : 200),
-    seconds,
-    peer: peer === 'none' ? 'none' : 'bullmq',
-    trace: values.trace,
-    policies: policy === 'all' ? [...POLICY_NAMES] : [policy as PolicyName],
-    ignorePriority: values['ignore-priority'] ?? false,
-    timeLimits: timeLimits as TimeLimits,
-    halfLifeS: positiveNumber('--half-life', values['half-life'], DEFAULT_HALF_LIFE_S),
-    weights: weightsOf(values.weights),
-    fairWindowS: positiveNumber('--fair-window', values['fair-window'], DEFAULT_FAIR_WINDOW_S),
-    suite: values.suite ?? false,
-    only: values.only === undefined ? undefined : values.only.split(',').map((n) => n.trim()),
-    priorities,
-    writeTraces: values['write-traces'],
-    agents: positiveInt('--agents', values.agents, workload === 'scheduler' ? 1_000 : 3),
-    leaseMs: values['lease-ms'] === undefined ? undefined : positiveInt('--lease-ms', values['lease-ms'], 10_000),
-    seed: values.seed === undefined ? DEFAULT_SEED : nonNegativeInt('--seed', values.seed),
-    scaling: values.scaling ?? false,
-    workflows: positiveInt('--workflows', values.workflows, 1000),
-    steps: positiveInt('--steps', values.steps, 10),
-    fanOut: values['fan-out'] === undefined ? 10_000 : nonNegativeInt('--fan-out', values['fan-out']),
-    jobMs: positiveInt('--job-ms', values['job-ms'], 1000),
-    max: positiveInt('--max', values.max, 10),
-    slots: positiveInt('--slots', values.slots, 8),
-    cooldownS: values['cooldown-s'] === undefined ? 30 : nonNegativeInt('--cooldown-s', values['cooldown-s']),
-    syncS: positiveInt('--sync-s', values['sync-s'], 5),
-    clients,
-    markerRate,
-    baseline: !(values['no-baseline'] ?? false),
-    maxInFlight: positiveInt('--max-in-flight', values['max-in-flight'], 500),
-  };
-}
-
 async function main(argv: string[]): Promise<number> {
   let args: Parsed | 'help';
   try {
@@ -422,6 +195,10 @@ async function main(argv: string[]): Promise<number> {
     } catch (err) {
       if (err instanceof BatonError && err.code === 'INVALID_STORE_URL') {
         process.stderr.write(`bench: --store: ${err.message}\n`);
+        return 2;
+      }
+      if (err instanceof BaselineError) {
+        process.stderr.write(`bench: ${err.message}\n`);
         return 2;
       }
       if (err instanceof SuiteError) {

@@ -1,13 +1,16 @@
-import { performance } from 'node:perf_hooks';
 import { Agent, defineTask } from '@baton/agent';
 import { BatonClient } from '@baton/client';
 import type { BenchServer } from './bench-server.js';
 import { startBenchServer } from './bench-server.js';
 import type { Store } from '@baton/store';
+import type { AgentMode, TimedPayload } from './job-timings.js';
+import { BENCH_QUEUE, NOOP_TASK, TimingRecorder, defaultAgentMode, noopHandler, nowMs, perJob } from './job-timings.js';
+import type { RemoteAgent } from './remote-agent.js';
+import { startRemoteAgent } from './remote-agent.js';
 import { percentile, round, sortedCopy } from './stats.js';
 
-export const THROUGHPUT_TASK = 'bench.noop';
-export const THROUGHPUT_QUEUE = 'bench';
+export const THROUGHPUT_TASK = NOOP_TASK;
+export const THROUGHPUT_QUEUE = BENCH_QUEUE;
 
 export interface ThroughputOptions {
   /** Store URL. Absent (or `sqlite:`): a fresh SQLite file in a temp folder, removed afterwards. */
@@ -18,6 +21,11 @@ export interface ThroughputOptions {
   jobs: number;
   /** The agent's concurrency. */
   concurrency: number;
+  /**
+   * Where the jobs run: `in-process` (an `Agent` on the server's in-process link) or `remote`
+   * (a `baton agent` process over WebSocket). Default: remote on PostgreSQL and Redis, else in-process.
+   */
+  agent?: AgentMode;
   /** Jobs per bulk request (the SDK's `submitMany`). Default 1 000. */
   chunkSize?: number;
   /** Overall limit; the run fails past it. Default 300 000 ms. */
@@ -31,6 +39,7 @@ export interface ThroughputResult {
   system: 'baton';
   backend: Store['backend'];
   workload: 'throughput';
+  agent: AgentMode;
   jobs: number;
   concurrency: number;
   enqueue_per_s: number | null;
@@ -40,7 +49,7 @@ export interface ThroughputResult {
   pickup_p50_ms: number | null;
   pickup_p95_ms: number | null;
   pickup_p99_ms: number | null;
-  /** Peak RSS of this one process (store + server + agent + producer) during the run, sampled. */
+  /** Peak RSS of the bench's process (store + server + producer, and the agent when in process) during the run, sampled. */
   rss_mb: number | null;
   enqueue_ms: number | null;
   /** First handler start → last handler end. */
@@ -50,8 +59,15 @@ export interface ThroughputResult {
   settle_ms: number | null;
   /** N / (first handler start → the store counts all N succeeded): completions durably recorded. */
   stored_per_s: number | null;
-  /** User + system CPU of this process from the agent's start until the store counts all N succeeded. */
+  /**
+   * User + system CPU of the bench's process (store, server, and the agent when in process) from
+   * the agent's start until the store counts all N succeeded.
+   */
   process_cpu_ms: number | null;
+  /** Remote agent: its process's CPU from its first handler start until the store counts all N succeeded. */
+  agent_cpu_ms?: number | null;
+  /** Remote agent: its process's peak RSS. */
+  agent_rss_mb?: number | null;
   /** Distinct jobs whose handler ran. */
   processed: number;
   /** Handler runs beyond the first for a job (must be 0). */
@@ -63,20 +79,12 @@ export interface ThroughputResult {
   error?: string;
 }
 
-interface NoopPayload {
-  i: number;
-  t: number;
-}
-
-/** Epoch ms with sub-ms resolution, comparable across processes (as the peers take it). */
-const nowMs = (): number => performance.timeOrigin + performance.now();
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The throughput workload: N no-op jobs submitted through the SDK in bulk, then drained by
- * one in-process agent at concurrency C. Everything runs in this process: store, HTTP server,
- * scheduler, agent and producer.
+ * one agent at concurrency C. This process holds the store, HTTP server, scheduler and
+ * producer, and the agent too when `in-process`; a `remote` agent is a `baton agent` process.
  */
 export async function runThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
   const N = options.jobs;
@@ -90,43 +98,12 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
   const deadline = Date.now() + timeoutMs;
 
-  // Per-job timings, indexed by the payload's `i`.
-  const enqT = new Float64Array(N);
-  const startT = new Float64Array(N);
-  const endT = new Float64Array(N);
-  let distinct = 0;
-  let duplicates = 0;
-  let invalid = 0;
-  let firstStart = Infinity;
-  let lastEnd = 0;
+  const mode = options.agent ?? defaultAgentMode(options.store);
   let allHandled: () => void = () => {};
   const handled = new Promise<void>((resolve) => (allHandled = resolve));
-
-  const noop = defineTask<NoopPayload, null>(
-    THROUGHPUT_TASK,
-    async (payload) => {
-      const s = nowMs();
-      const e = nowMs();
-      const i = payload.i;
-      if (!Number.isInteger(i) || i < 0 || i >= N) {
-        invalid++;
-        return null;
-      }
-      if (startT[i] !== 0) {
-        duplicates++;
-        return null;
-      }
-      startT[i] = s;
-      endT[i] = e;
-      enqT[i] = payload.t;
-      distinct++;
-      if (s < firstStart) firstStart = s;
-      if (e > lastEnd) lastEnd = e;
-      if (distinct === N) allHandled();
-      return null;
-    },
-    { queue: THROUGHPUT_QUEUE },
-  );
+  // The in-process agent's handlers record here; a remote agent's in its own process (agent-tasks.ts).
+  const recorder = new TimingRecorder(N, () => allHandled());
+  const noop = defineTask<TimedPayload, null>(THROUGHPUT_TASK, noopHandler(recorder), { queue: THROUGHPUT_QUEUE });
 
   let rssPeak = process.memoryUsage.rss();
   const rssTimer = setInterval(() => {
@@ -136,15 +113,23 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
 
   let bench: BenchServer | null = null;
   let agent: Agent | null = null;
+  let remote: RemoteAgent | null = null;
   try {
-    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false });
+    bench = await startBenchServer(options.store, { noAuth: options.noAuth ?? false, remoteAgents: mode === 'remote' });
     const { store, server, url, token } = bench;
     // The API takes jobs only for tasks some agent announced; announce ours before the agent starts.
     await store.registerTasks([{ task: THROUGHPUT_TASK, queue: THROUGHPUT_QUEUE }]);
     const before = await counts(store);
-    agent = new Agent({ link: server.localLink(), tasks: [noop], concurrency: C, name: 'bench' });
+    if (mode === 'in-process') {
+      agent = new Agent({ link: server.localLink(), tasks: [noop], concurrency: C, name: 'bench' });
+    }
+    // A remote agent's process is started and loaded now, and connects after the enqueue, when
+    // the in-process one starts: neither's start-up is in the figures.
+    if (mode === 'remote') {
+      remote = await startRemoteAgent({ url, agentToken: bench.agentToken as string, concurrency: C, expected: N });
+    }
     const client = new BatonClient({ baseUrl: url, token });
-    log(`throughput baton n=${N} c=${C} store=${options.store ?? 'sqlite:(temp file)'} api=${url}`);
+    log(`throughput baton n=${N} c=${C} agent=${mode} store=${options.store ?? 'sqlite:(temp file)'} api=${url}`);
 
     // ---- enqueue: one bulk submission per chunk, each chunk stamped just before its call ----
     const tE0 = nowMs();
@@ -153,7 +138,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
       if (Date.now() > deadline) throw new Error(`timed out while enqueueing (${start}/${N} submitted)`);
       const end = Math.min(N, start + chunkSize);
       const t = nowMs();
-      const jobs = new Array<{ task: string; queue: string; payload: NoopPayload }>(end - start);
+      const jobs = new Array<{ task: string; queue: string; payload: TimedPayload }>(end - start);
       for (let i = start; i < end; i++)
         jobs[i - start] = { task: THROUGHPUT_TASK, queue: THROUGHPUT_QUEUE, payload: { i, t } };
       const results = await client.submitMany(jobs, { chunkSize });
@@ -166,16 +151,24 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
 
     // ---- process: start the agent, wait until every handler ran, then until the store agrees ----
     const cpu0 = process.cpuUsage();
-    await agent.start();
+    if (agent) await agent.start();
+    else {
+      await remote?.connect();
+      log(`agent process ${remote?.pid} connected over WebSocket`);
+    }
     const left = deadline - Date.now();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>(
       (resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, left))),
     );
-    const outcome = await Promise.race([handled.then(() => 'done' as const), timedOut]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') throw new Error(`timed out with ${distinct}/${N} jobs processed`);
-    log(`processed ${N} in ${(lastEnd - firstStart).toFixed(0)} ms; waiting for the store to record them`);
+    const outcome = await Promise.race([(remote?.handled ?? handled).then(() => 'done' as const), timedOut]).finally(
+      () => clearTimeout(timer),
+    );
+    if (outcome === 'timeout') {
+      const ran = remote ? 'some' : String(recorder.distinct);
+      throw new Error(`timed out with ${ran}/${N} jobs processed`);
+    }
+    log(`processed ${N}; waiting for the store to record them`);
 
     let after = await counts(store);
     while (after.succeeded - before.succeeded + (after.failed - before.failed) < N) {
@@ -187,12 +180,17 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     const cpu = process.cpuUsage(cpu0);
     const succeeded = after.succeeded - before.succeeded;
     const failed = after.failed - before.failed;
+    const report = remote ? await remote.report() : null;
+    const { enq, start, end, distinct, duplicates, invalid, firstStart, lastEnd } = perJob(
+      report?.timings ?? recorder.timings,
+      N,
+    );
 
     const e2e = new Float64Array(N);
     const pickup = new Float64Array(N);
     for (let i = 0; i < N; i++) {
-      e2e[i] = (endT[i] as number) - (enqT[i] as number);
-      pickup[i] = (startT[i] as number) - (enqT[i] as number);
+      e2e[i] = (end[i] as number) - (enq[i] as number);
+      pickup[i] = (start[i] as number) - (enq[i] as number);
     }
     const e2eSorted = sortedCopy(e2e);
     const pickupSorted = sortedCopy(pickup);
@@ -202,6 +200,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
       system: 'baton',
       backend: store.backend,
       workload: 'throughput',
+      agent: mode,
       jobs: N,
       concurrency: C,
       enqueue_per_s: round(N / (enqueueMs / 1000), 1),
@@ -218,6 +217,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
       settle_ms: round(Math.max(0, tStored - lastEnd)),
       stored_per_s: round(N / ((tStored - firstStart) / 1000), 1),
       process_cpu_ms: round((cpu.user + cpu.system) / 1000, 0),
+      ...(report && { agent_cpu_ms: round(report.cpuMs, 0), agent_rss_mb: round(report.rssMb, 1) }),
       processed: distinct,
       duplicates,
       succeeded,
@@ -231,6 +231,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   } finally {
     clearInterval(rssTimer);
     await agent?.stop(5000).catch((err: unknown) => log(`agent stop failed: ${String(err)}`));
+    await remote?.stop();
     await bench?.close(log);
   }
 }

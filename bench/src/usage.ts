@@ -12,14 +12,17 @@ export const WORKLOADS = [
   'workflows',
   'autoscale',
   'events',
+  'standard',
 ] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export const USAGE = `usage: npm run bench -- WORKLOAD [flags]
 workloads: ${WORKLOADS.join(', ')}
 
-throughput   N no-op jobs submitted in bulk (1 000 per request), then drained by one in-process agent
+throughput   N no-op jobs submitted in bulk (1 000 per request), then drained by one agent
   --store URL         store URL (default: a fresh SQLite file in a temp folder; sqlite::memory: works too)
+  --agent MODE        in-process (an agent in the server's process) or remote (a baton agent process over
+                      WebSocket); default remote on postgres:// and redis:// stores, in-process on SQLite
   --jobs N            jobs per run (default 20000)
   --concurrency C     the agent's concurrency (default 50)
   --chunk K           jobs per bulk request (default and most: 1000)
@@ -27,8 +30,9 @@ throughput   N no-op jobs submitted in bulk (1 000 per request), then drained by
   --timeout-s T       limit per run in seconds (default 300)
   --no-auth           serve the API without tokens (to measure what authentication costs)
 
-latency      single jobs submitted at R/s for S s while one in-process agent runs them; pickup = start − submit
+latency      single jobs submitted at R/s for S s while one agent runs them; pickup = start − submit
   --store URL         as above
+  --agent MODE        as above
   --rate R            submissions per second (default 200)
   --seconds S         how long to submit (default 10)
   --concurrency C     the agent's concurrency (default 10)
@@ -116,4 +120,18 @@ events       C clients on the event stream (GET /api/events, admin token) while 
   --max-in-flight K   flow submissions awaiting their answer at most (default 500)
   --no-baseline       skip the phase without clients
   --repeat K          runs (default 1)
-  --timeout-s T       limit per run in seconds (default 300)`;
+  --timeout-s T       limit per run in seconds (default 300)
+
+standard     the standard points, throughput N=20000 C=50 and latency 1 000/s for 10 s, on each backend
+             (SQLite temp file, PostgreSQL in a fresh schema, Redis under a fresh prefix, removed after),
+             each compared with bench/baseline.json: one JSON line per point with FIGURE_baseline and
+             FIGURE_ratio (> 1 is better: now/baseline for _per_s, baseline/now for _ms); a ratio below
+             0.8 is a warning. A service not reachable is skipped; exit code 1 if nothing ran
+  --postgres URL      PostgreSQL server and database (default postgres://root@127.0.0.1:5432/test)
+  --redis URL         Redis server and database (default redis://127.0.0.1:6379/12)
+  --only LIST         backends to run, of sqlite,postgres,redis (default all)
+  --agent MODE        every point's agent (default: in-process on SQLite, remote on the others)
+  --baseline FILE     the baseline to compare with or write (default bench/baseline.json)
+  --write-baseline    write the measured figures (with the commit and date) to the baseline instead
+  --jobs N, --rate R, --seconds S   smaller sizes for a smoke run (ratios then flagged baseline_sizes_differ)
+  --timeout-s T       limit per throughput point in seconds (default 300)`;
