@@ -4,7 +4,8 @@ import { BatonClient } from '@baton/client';
 /**
  * The latency workload's producer, in its own process as the peers' is: submits single jobs
  * at `rate`/s for `seconds` to the server at `url`, each stamped with the time it is sent,
- * then reports to the parent how many were acknowledged.
+ * then reports to the parent how many were acknowledged and when each was sent (so that a job
+ * that never runs still counts in the percentiles, from its send to the run's end).
  */
 const [url, rateText, secondsText, task] = process.argv.slice(2);
 const rate = Number(rateText);
@@ -12,12 +13,13 @@ const seconds = Number(secondsText);
 const nowMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function produce(): Promise<{ acked: number; errors: number; firstError: string | null }> {
+async function produce(): Promise<{ acked: number; errors: number; firstError: string | null; sent: number[] }> {
   // The token comes in the environment, not the arguments: it stays out of the process list.
   const client = new BatonClient({ baseUrl: url, token: process.env.BATON_TOKEN });
   const total = Math.round(rate * seconds);
   const intervalMs = 1000 / rate;
   const acks: Promise<unknown>[] = [];
+  const sent: number[] = new Array<number>(total).fill(0);
   let acked = 0;
   let errors = 0;
   let firstError: string | null = null;
@@ -31,8 +33,10 @@ async function produce(): Promise<{ acked: number; errors: number; firstError: s
       continue;
     }
     const i = issued++;
+    const t = nowMs();
+    sent[i] = t;
     acks.push(
-      client.submit(task ?? 'bench.latency', { i, t: nowMs() }).then(
+      client.submit(task ?? 'bench.latency', { i, t }).then(
         () => acked++,
         (err: unknown) => {
           errors++;
@@ -42,10 +46,10 @@ async function produce(): Promise<{ acked: number; errors: number; firstError: s
     );
   }
   await Promise.all(acks);
-  return { acked, errors, firstError };
+  return { acked, errors, firstError, sent };
 }
 
 produce().then(
   (summary) => process.send?.(summary),
-  (err: unknown) => process.send?.({ acked: 0, errors: 1, firstError: String(err) }),
+  (err: unknown) => process.send?.({ acked: 0, errors: 1, firstError: String(err), sent: [] }),
 );

@@ -16,15 +16,11 @@ export function connectClient(config: RedisStoreConfig, reconnecting: () => bool
     connectTimeout: connectTimeoutMs,
     maxRetriesPerRequest: 2,
     lazyConnect: true,
-    // Commands issued in one turn of the event loop go out in one write: under load the store's
-    // many small calls (submissions, reports, reads) otherwise cost a system call each.
-    enableAutoPipelining: true,
     ...(tls && { tls: {} }),
   };
   const client: Redis | Cluster = config.cluster
     ? new Cluster([{ host, port }], {
         lazyConnect: true,
-        enableAutoPipelining: true,
         redisOptions,
         clusterRetryStrategy: retryStrategy,
       })
