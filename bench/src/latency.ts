@@ -73,12 +73,10 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
       { env: { ...process.env, BATON_TOKEN: token } },
     );
     type Summary = { acked: number; errors: number; firstError: string | null; sent: number[] };
-    const summary = await new Promise<Summary>(
-      (resolve, reject) => {
-        producer.once('message', (m) => resolve(m as Summary));
-        producer.once('exit', (code) => reject(new Error(`producer exited with ${code} before reporting`)));
-      },
-    );
+    const summary = await new Promise<Summary>((resolve, reject) => {
+      producer.once('message', (m) => resolve(m as Summary));
+      producer.once('exit', (code) => reject(new Error(`producer exited with ${code} before reporting`)));
+    });
     producer.kill();
     // The last jobs, if any are still running (a remote agent's ending with its process is an error).
     await Promise.race([remote?.handled ?? done, sleep(10_000)]);

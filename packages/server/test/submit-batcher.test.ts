@@ -112,7 +112,9 @@ describe.each<HarnessBackend>(['sqlite', 'postgres', 'redis'])('single submissio
 
   it('answers each of 200 concurrent POST /api/jobs with its own job; a bad one fails alone', async () => {
     const bodies = Array.from({ length: 200 }, (_, i) =>
-      i === 17 ? { task: 'demo.echo', payload: 'x'.repeat(10), priority: 'urgent-ish' } : { task: 'demo.echo', payload: { i } },
+      i === 17
+        ? { task: 'demo.echo', payload: 'x'.repeat(10), priority: 'urgent-ish' }
+        : { task: 'demo.echo', payload: { i } },
     );
     const answers = await Promise.all(bodies.map((b) => h.post('/api/jobs', b)));
     expect(answers[17]!.status).toBe(400);
