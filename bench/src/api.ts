@@ -1,4 +1,4 @@
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,8 +12,9 @@ import type { LoadReport } from './api-load.js';
 import { benchUserToken } from './bench-server.js';
 import { redisConnection } from './peers/bullmq-api.js';
 import { round } from './stats.js';
+import type { BatonChild } from './processes.js';
+import { BATON_BIN as BIN, startNode } from './processes.js';
 
-const BIN = fileURLToPath(new URL('../../packages/cli/bin/baton.js', import.meta.url));
 const LOAD = fileURLToPath(new URL('./api-load.js', import.meta.url));
 const PEER = fileURLToPath(new URL('./peers/bullmq-api.js', import.meta.url));
 
@@ -69,35 +70,6 @@ async function redisCpuMs(redis: Redis | null): Promise<number> {
   } catch {
     return NaN;
   }
-}
-
-interface Started {
-  proc: ChildProcess;
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
-}
-
-/** A node process whose output is kept, to find its start-up line (and for errors). */
-function startNode(args: string[], env: Record<string, string>): Started {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  const keep = (d: Buffer) => {
-    if (out.length < 64 * 1024) out += d.toString();
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  return {
-    proc,
-    waitFor: async (pattern, timeoutMs) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = pattern.exec(out);
-        if (m) return m;
-        if (proc.exitCode !== null) throw new Error(`${args.join(' ')} exited:\n${out}`);
-        if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not print ${pattern}:\n${out}`);
-        await sleep(20);
-      }
-    },
-  };
 }
 
 interface Measured {
@@ -263,7 +235,7 @@ export async function runBatonApi(o: ApiOptions): Promise<Record<string, unknown
     children.push(server.proc);
     serverProc = server.proc;
     const url = (await server.waitFor(/listening on (http:\/\/\S+)/, 30_000))[1] as string;
-    let agent: Started | null = null;
+    let agent: BatonChild | null = null;
     if (agentMode === 'process') {
       agent = startNode(
         [BIN, 'agent', '--server', url, '--name', 'bench-api', '--demo', '--slots', '50', '--log-level', 'warn'],

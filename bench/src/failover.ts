@@ -1,10 +1,7 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { percentile, round, sortedCopy } from './stats.js';
-
-const BIN = fileURLToPath(new URL('../../packages/cli/bin/baton.js', import.meta.url));
+import type { BatonChild } from './processes.js';
+import { startBaton } from './processes.js';
 
 export interface FailoverOptions {
   store?: string;
@@ -32,32 +29,10 @@ export interface FailoverResult {
   lease_ms: number | null;
 }
 
-interface Child {
-  proc: ChildProcess;
-  output: () => string;
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
-}
+type Child = BatonChild;
 
-function start(args: string[]): Child {
-  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  return {
-    proc,
-    output: () => out,
-    waitFor: async (pattern, timeoutMs) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = pattern.exec(out);
-        if (m) return m;
-        if (proc.exitCode !== null) throw new Error(`baton ${args[0]} exited:\n${out}`);
-        if (Date.now() > deadline) throw new Error(`baton ${args[0]} did not print ${pattern}:\n${out}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-  };
-}
+/** A `baton` process of the drill. */
+const start = (args: string[]): Child => startBaton(args, {});
 
 /** The parts of the job JSON this benchmark reads. */
 interface JobJson {

@@ -52,16 +52,15 @@ export interface BatonChild {
 }
 
 /**
- * A `baton` CLI process (`baton server`, `baton agent`); its output is kept to find its
- * start-up line (and for errors). `ipc` opens a message channel to it (`process.send` there),
- * as a `--tasks` module loaded by `baton agent` may use to report to the bench.
+ * A node process (`args`: a script and its arguments), its output kept to find its start-up line
+ * (and for errors). `ipc` opens a message channel to it (`process.send` there).
  */
-export function startBaton(
+export function startNode(
   args: string[],
-  env: Record<string, string>,
-  options: { nodeArgs?: string[]; ipc?: boolean } = {},
+  env: Record<string, string> = {},
+  options: { ipc?: boolean } = {},
 ): BatonChild {
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), BATON_BIN, ...args], {
+  const proc = spawn(process.execPath, args, {
     stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -71,6 +70,7 @@ export function startBaton(
   };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
+  const name = args.find((a) => !a.startsWith('-')) ?? 'node';
   return {
     proc,
     output: () => out,
@@ -79,12 +79,24 @@ export function startBaton(
       for (;;) {
         const m = pattern.exec(out);
         if (m) return m;
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`baton ${args[0]} exited:\n${out}`);
-        if (Date.now() > deadline) throw new Error(`baton ${args[0]} did not print ${pattern}:\n${out}`);
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited:\n${out}`);
+        if (Date.now() > deadline) throw new Error(`${name} did not print ${pattern}:\n${out}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },
   };
+}
+
+/**
+ * A `baton` CLI process (`baton server`, `baton agent`), as {@link startNode} starts it; `ipc`
+ * lets a `--tasks` module loaded by `baton agent` report to the bench.
+ */
+export function startBaton(
+  args: string[],
+  env: Record<string, string>,
+  options: { nodeArgs?: string[]; ipc?: boolean } = {},
+): BatonChild {
+  return startNode([...(options.nodeArgs ?? []), BATON_BIN, ...args], env, { ipc: options.ipc ?? false });
 }
 
 /** Resolves with a child's first message of `type`, rejecting on a message `error`, its exit or the timeout. */
