@@ -1,9 +1,10 @@
 import type { Completion, JobError, JobState, LeaseRef, TransitionResult } from '@baton/core';
 import { earliestRetry } from '../rules/attempt-rules.js';
-import { checkReleaseItems, refusalOfUnchanged } from '../rules/lease-rules.js';
+import { checkReleaseItems, refusalFor, refusalOfUnchanged } from '../rules/lease-rules.js';
 import type { PostgresContext } from './context.js';
 import type { SettleAction, SettleRow } from './settle.js';
 import { completionDecision, decideBatch, releaseDecision, settleColumns } from './settle.js';
+import { toJson } from './rows.js';
 import * as leasesSql from './sql/leases.js';
 import { noEvents, publishAdvance } from './workflow-advance.js';
 import { rerunOnDeadlock } from './deadlocks.js';
@@ -99,6 +100,12 @@ async function settle<T extends LeaseRef>(
 export async function complete(ctx: PostgresContext, items: Completion[]): Promise<TransitionResult[]> {
   if (items.length === 0) return [];
   const now = ctx.clock();
+  if (allSucceededOnce(items)) return completeSuccesses(ctx, items, now);
+  return settleCompletions(ctx, items, now);
+}
+
+/** complete through lockForSettle + settle (a transaction), for any batch. */
+async function settleCompletions(ctx: PostgresContext, items: Completion[], now: number): Promise<TransitionResult[]> {
   const { results, actions, events } = await settle(ctx, items, now, (item, row) =>
     completionDecision(item, row, now, ctx.random),
   );
@@ -108,6 +115,68 @@ export async function complete(ctx: PostgresContext, items: Completion[]): Promi
   }
   publishAdvance(ctx, events);
   return results;
+}
+
+/**
+ * Every item a success, each job once: the common batch (agents report what finished), which
+ * the succeed statement records in one round trip. A job reported twice in a batch must see
+ * its first report's effect, and failures need their retry decided (attempt-rules.ts), so any
+ * other batch takes the transaction.
+ */
+function allSucceededOnce(items: readonly Completion[]): items is (Completion & { outcome: 'succeeded' })[] {
+  if (!items.every((i) => i.outcome === 'succeeded')) return false;
+  return new Set(items.map((i) => i.jobId)).size === items.length;
+}
+
+/** A row of the succeed statement: recorded, or the job as it was found. */
+interface SucceedRow {
+  ord: number;
+  done: boolean;
+  cur_state: JobState | null;
+  cur_lease_token: string | null;
+  workflow_id: string | null;
+}
+
+/**
+ * Successes in one statement. A workflow's step under a current lease is not recorded there:
+ * those go through {@link settleCompletions}, which advances their workflows.
+ */
+async function completeSuccesses(
+  ctx: PostgresContext,
+  items: (Completion & { outcome: 'succeeded' })[],
+  now: number,
+): Promise<TransitionResult[]> {
+  const rows = await rerunOnDeadlock(() =>
+    ctx.run<SucceedRow>(leasesSql.succeed, [
+      items.map((i) => i.jobId),
+      items.map((i) => i.leaseToken),
+      items.map((i) => toJson(i.result)),
+      items.map((i) => i.startedAt ?? null),
+      now,
+    ]),
+  );
+  const results: (TransitionResult | undefined)[] = [];
+  const steps: Completion[] = [];
+  let recorded = 0;
+  for (const row of rows) {
+    const item = items[row.ord - 1]!;
+    if (row.done) {
+      recorded += 1;
+      results.push({ jobId: item.jobId, ok: true, state: 'succeeded' });
+      continue;
+    }
+    const job = row.cur_state ? { state: row.cur_state, leaseToken: row.cur_lease_token } : null;
+    if (row.workflow_id !== null && refusalFor(item, job) === null) {
+      steps.push(item);
+      results.push(undefined);
+    } else {
+      results.push(refusalOfUnchanged(item, job));
+    }
+  }
+  if (recorded > 0) ctx.relay.publish({ type: 'changed' });
+  if (steps.length === 0) return results as TransitionResult[];
+  const settled = new Map((await settleCompletions(ctx, steps, now)).map((r) => [r.jobId, r]));
+  return results.map((r, k) => r ?? settled.get(items[k]!.jobId)!);
 }
 
 export async function release(

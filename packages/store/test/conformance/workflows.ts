@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { StoreEvent } from '@baton/store';
 import type { Fixture } from './fixture.js';
-import { LEASE_MS, ref } from './fixture.js';
+import { LEASE_MS, UNKNOWN_ID, ref } from './fixture.js';
 import { createWorkflow, failStep, newWorkflow, startStep, stepStates, succeedStep } from './workflow-fixture.js';
 
 const waitFor = (check: () => void) => vi.waitFor(check, { timeout: 5000, interval: 5 });
@@ -79,6 +79,42 @@ export function workflowTests(f: () => Fixture): void {
         finishedAt: x.now,
         counts: { steps: 4, succeeded: 4, failed: 0, cancelled: 0, skipped: 0 },
       });
+    });
+
+    it('answers a batch of successes alone item by item: plain jobs, a step, refusals', async () => {
+      // Successes alone may take a shorter path than a batch with failures (PostgreSQL records
+      // them in one statement); a step among them must still advance its workflow.
+      const x = f();
+      const { workflow, jobs } = await createWorkflow(x, [['a'], ['b', ['a']]]);
+      const step = await startStep(x, jobs.a!);
+      const plain = await x.running();
+      const assigned = await x.leased();
+      const done = await x.running();
+      await x.store.complete([x.succeed(done, 'first')]);
+      const cancelled = await x.running();
+      await x.store.cancel(cancelled.job.id);
+      const results = await x.store.complete([
+        x.succeed(plain, 'p'),
+        { jobId: UNKNOWN_ID, leaseToken: 'x', outcome: 'succeeded', result: null },
+        x.succeed(step, 'from a'),
+        { ...ref(assigned), leaseToken: 'stale', outcome: 'succeeded', result: null },
+        x.succeed(done, 'again'),
+        x.succeed(cancelled),
+      ]);
+      expect(results.map((r) => [r.jobId, r.ok ? r.state : r.code])).toEqual([
+        [plain.job.id, 'succeeded'],
+        [UNKNOWN_ID, 'NOT_FOUND'],
+        [step.job.id, 'succeeded'],
+        [assigned.job.id, 'STALE_LEASE'],
+        [done.job.id, 'FINISHED'],
+        [cancelled.job.id, 'CANCELLED'],
+      ]);
+      expect(await x.store.getJob(plain.job.id)).toMatchObject({ state: 'succeeded', result: 'p', progress: 100 });
+      expect(await x.store.getJob(assigned.job.id)).toMatchObject({ state: 'assigned' });
+      expect(await x.store.getJob(done.job.id)).toMatchObject({ result: 'first' });
+      expect(await stepStates(x, jobs)).toEqual({ a: 'succeeded', b: 'queued' });
+      expect((await x.store.getJob(jobs.b!))?.inputs).toEqual({ a: 'from a' });
+      expect((await x.store.getWorkflow(workflow.id))?.counts).toMatchObject({ succeeded: 1 });
     });
 
     it('a plain job carries no workflow and no inputs', async () => {

@@ -109,3 +109,38 @@ UPDATE jobs j SET
   lease_token = NULL, lease_expires_at = NULL, updated_at = $7::bigint
 FROM a WHERE j.id = ANY($1::text[]) AND j.id = a.id`,
 );
+
+/**
+ * complete's path for a batch of successes (distinct jobs): lock, check the lease and record,
+ * in one statement and one round trip, where lockForSettle + settle take a transaction of four.
+ * A workflow's step is left as it is (`done` false, its `workflow_id` says why): its completion
+ * advances the workflow, which settleSteps does, locking the workflow first. Writes what settle
+ * writes for 'succeeded'.
+ */
+export const succeed = statement(
+  'succeed',
+  `
+-- Params: $1 job ids (distinct), $2 lease tokens, $3 results (JSON text), $4 start times the agents reported, $5 now
+WITH i AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY
+    AS i(id, lease_token, result, reported_start, ord)
+),
+found AS (
+  SELECT i.ord, i.id, i.lease_token, i.result, i.reported_start, j.state, j.lease_token AS cur_lease_token,
+    j.workflow_id
+  FROM (SELECT * FROM i ORDER BY id COLLATE "C") i JOIN jobs j ON j.id = i.id
+  ORDER BY i.id COLLATE "C" FOR UPDATE OF j
+),
+done AS (
+  UPDATE jobs j SET state = 'succeeded', result = f.result::json, error = NULL, progress = 100,
+    finished_at = $5::bigint,
+    started_at = COALESCE(j.started_at, CASE WHEN f.reported_start IS NOT NULL THEN LEAST(f.reported_start, $5::bigint) END),
+    lease_token = NULL, lease_expires_at = NULL, updated_at = $5::bigint
+  FROM found f WHERE j.id = ANY($1::text[]) AND j.id = f.id
+    AND f.cur_lease_token = f.lease_token AND f.state IN ('assigned', 'running') AND f.workflow_id IS NULL
+  RETURNING j.id
+)
+SELECT i.ord, d.id IS NOT NULL AS done, f.state AS cur_state, f.cur_lease_token, f.workflow_id
+FROM i LEFT JOIN done d ON d.id = i.id LEFT JOIN found f ON f.ord = i.ord
+ORDER BY i.ord`,
+);
