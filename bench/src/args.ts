@@ -9,7 +9,7 @@ import { DEFAULT_SEED } from './scheduler.js';
 import { DEFAULT_BASELINE_FILE } from './baseline.js';
 import type { AgentMode } from './job-timings.js';
 import { AGENT_MODES } from './job-timings.js';
-import { DEFAULT_POSTGRES, DEFAULT_REDIS, STANDARD_BACKENDS, STANDARD_LATENCY } from './standard.js';
+import { DEFAULT_POSTGRES, DEFAULT_REDIS, STANDARD_BACKENDS, STANDARD_LATENCY } from './standard-points.js';
 import { UsageError, nonNegativeInt, positiveInt, positiveNumber } from './flags.js';
 import { WORKLOADS } from './usage.js';
 import type { Workload } from './usage.js';

@@ -1,21 +1,12 @@
 #!/usr/bin/env node
 import { BatonError } from '@baton/core';
-import { runLatency } from './latency.js';
-import { describeApi, runApi } from './api.js';
-import { runPacking } from './packing/run.js';
-import { runAutoscale } from './autoscale.js';
-import { describeEvents, runEvents } from './events.js';
-import { runFailover } from './failover.js';
-import { runScheduler, runSchedulerScaling } from './scheduler.js';
 import { TraceError } from './packing/trace.js';
-import { runSuite, SuiteError } from './packing/suite-run.js';
-import { runThroughput } from './throughput.js';
-import { runWorkflowBench } from './workflows.js';
+import { SuiteError } from './packing/suite-run.js';
 import type { Parsed } from './args.js';
 import { parse } from './args.js';
 import { BaselineError } from './baseline.js';
-import type { StandardBackend } from './standard.js';
-import { STANDARD_BACKENDS, runStandard } from './standard.js';
+import type { StandardBackend } from './standard-points.js';
+import { STANDARD_BACKENDS } from './standard-points.js';
 import { UsageError } from './flags.js';
 import { USAGE } from './usage.js';
 import type { Workload } from './usage.js';
@@ -35,9 +26,14 @@ interface RunOutcome {
 
 const storeOf = (args: Parsed) => ({ ...(args.store !== undefined && { store: args.store }), noAuth: args.noAuth });
 
-/** How each workload runs once; add a workload here, to WORKLOADS, USAGE and `parse`. */
+/**
+ * How each workload runs once; add a workload here, to WORKLOADS, USAGE and `parse`. Each loads
+ * its module when it runs, so a usage error or `--help` answers without loading every workload's
+ * dependencies (the peers' clients, the server).
+ */
 const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
   throughput: async (args) => {
+    const { runThroughput } = await import('./throughput.js');
     const result = await runThroughput({
       ...storeOf(args),
       jobs: args.jobs,
@@ -50,6 +46,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     return { lines: [result], ok: result.ok };
   },
   latency: async (args) => {
+    const { runLatency } = await import('./latency.js');
     const result = await runLatency({
       ...storeOf(args),
       rate: args.rate,
@@ -61,6 +58,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     return { lines: [result], ok: Boolean(result.ok) };
   },
   api: async (args) => {
+    const { describeApi, runApi } = await import('./api.js');
     const lines = await runApi({
       ...(args.store !== undefined && { store: args.store }),
       clients: args.clients,
@@ -73,6 +71,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     return { lines, ok: lines.every((line) => line.ok === true) };
   },
   standard: async (args) => {
+    const { runStandard } = await import('./standard.js');
     const outcome = await runStandard({
       backends: (args.only as StandardBackend[] | undefined) ?? STANDARD_BACKENDS,
       postgres: args.postgres,
@@ -92,6 +91,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
   },
   packing: async (args) => {
     if (args.suite) {
+      const { runSuite } = await import('./packing/suite-run.js');
       const { lines } = await runSuite({
         ...(args.only && { only: args.only }),
         ...(args.priorities && { priorities: args.priorities }),
@@ -100,6 +100,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
       });
       return { lines, ok: true };
     }
+    const { runPacking } = await import('./packing/run.js');
     const lines = await runPacking({
       trace: args.trace!,
       policies: args.policies,
@@ -113,6 +114,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     return { lines, ok: true };
   },
   failover: async (args) => {
+    const { runFailover } = await import('./failover.js');
     const result = await runFailover({
       ...storeOf(args),
       jobs: args.jobs,
@@ -124,6 +126,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     return { lines: [result], ok: result.ok };
   },
   workflows: async (args) => {
+    const { runWorkflowBench } = await import('./workflows.js');
     const result = await runWorkflowBench({
       ...storeOf(args),
       workflows: args.workflows,
@@ -136,6 +139,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     return { lines: [result], ok: result.ok };
   },
   autoscale: async (args) => {
+    const { runAutoscale } = await import('./autoscale.js');
     const result = await runAutoscale({
       jobs: args.jobs,
       jobMs: args.jobMs,
@@ -149,6 +153,7 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     return { lines: [result], ok: result.ok };
   },
   events: async (args) => {
+    const { describeEvents, runEvents } = await import('./events.js');
     const result = await runEvents({
       ...(args.store !== undefined && { store: args.store }),
       clients: args.clients,
@@ -164,11 +169,12 @@ const RUNNERS: Record<Workload, (args: Parsed) => Promise<RunOutcome>> = {
     for (const line of describeEvents(result)) log(line);
     return { lines: [result], ok: Boolean(result.ok) };
   },
-  scheduler: (args) => {
+  scheduler: async (args) => {
+    const { runScheduler, runSchedulerScaling } = await import('./scheduler.js');
     const lines = args.scaling
       ? runSchedulerScaling({ seed: args.seed, log })
       : [runScheduler({ agents: args.agents, jobs: args.jobs, seed: args.seed, log }).line];
-    return Promise.resolve({ lines, ok: lines.every((line) => line.ok) });
+    return { lines, ok: lines.every((line) => line.ok) };
   },
 };
 

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-/** The backends `standard` runs on, and how it gets a fresh, removable place on each. */
-export const STANDARD_BACKENDS = ['sqlite', 'postgres', 'redis'] as const;
-export type StandardBackend = (typeof STANDARD_BACKENDS)[number];
+import type { StandardBackend } from './standard-points.js';
+
+// How `standard` gets a fresh, removable place on each backend.
 
 /** The PostgreSQL server (its database) and Redis database the points run on. */
 export interface ServiceUrls {

@@ -14,19 +14,19 @@ import type { AgentMode } from './job-timings.js';
 import { defaultAgentMode } from './job-timings.js';
 import { runLatency } from './latency.js';
 import { runThroughput } from './throughput.js';
-import type { StandardBackend } from './services.js';
+import type { StandardBackend } from './standard-points.js';
 import { freshPlace, unreachable, withoutQuery } from './services.js';
 
-export { STANDARD_BACKENDS } from './services.js';
-export type { StandardBackend } from './services.js';
+import { STANDARD_LATENCY, STANDARD_THROUGHPUT } from './standard-points.js';
 
-export const DEFAULT_POSTGRES = 'postgres://root@127.0.0.1:5432/test';
-/** Not database 0, where other work keeps its keys: removing a prefix SCANs its database. */
-export const DEFAULT_REDIS = 'redis://127.0.0.1:6379/12';
-
-/** The standard points: throughput N=20 000 at C=50, latency at 1 000/s for 10 s (agent concurrency 10). */
-export const STANDARD_THROUGHPUT = { jobs: 20_000, concurrency: 50 };
-export const STANDARD_LATENCY = { rate: 1000, seconds: 10, concurrency: 10 };
+export {
+  DEFAULT_POSTGRES,
+  DEFAULT_REDIS,
+  STANDARD_BACKENDS,
+  STANDARD_LATENCY,
+  STANDARD_THROUGHPUT,
+} from './standard-points.js';
+export type { StandardBackend } from './standard-points.js';
 
 export interface StandardOptions {
   backends: readonly StandardBackend[];

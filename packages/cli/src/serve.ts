@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { destination, pino } from 'pino';
 import type { Logger } from 'pino';
-import { BatonError } from '@baton/core';
+import { BatonError, MIN_AGENT_TOKEN_LENGTH } from '@baton/core';
 import type { BatonConfig } from '@baton/core';
-import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
-import { MIN_AGENT_TOKEN_LENGTH, createBatonServer, loadConfigFile } from '@baton/server';
 import type { BatonServer } from '@baton/server';
 import { CliError, intOption } from './cli-error.js';
 import { durationOption } from './duration.js';
@@ -219,6 +217,11 @@ export async function serve(options: ServeOptions, logger: Logger): Promise<Serv
     options.agentTokenFile === undefined
       ? options.agentToken
       : readSecretFile('--agent-token-file', options.agentTokenFile, warn);
+  // The store's drivers and the server load here, not with the CLI: other commands start without them.
+  const [{ openStore }, { createBatonServer, loadConfigFile }] = await Promise.all([
+    import('@baton/store'),
+    import('@baton/server'),
+  ]);
   let store: Store;
   try {
     store = await openStore(options.store);

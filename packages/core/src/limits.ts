@@ -14,6 +14,8 @@ export const DEFAULT_LEASE_MS = 10_000;
 export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 500;
 export const DEFAULT_PORT = 7070;
+/** Shortest agent (and admin) token a server accepts: a guessable token would let anyone run work as an agent. */
+export const MIN_AGENT_TOKEN_LENGTH = 16;
 /**
  * Deepest nesting of objects and arrays in a job payload (`[]` is 1 level, `[[1]]` is 2).
  * Real payloads stay within a handful of levels; far deeper ones overflow recursive encoders

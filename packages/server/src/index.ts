@@ -4,7 +4,7 @@ export type { ServerOptions, ResolvedServerOptions } from './options.js';
 export { resolveServerOptions } from './options.js';
 export { AgentGateway } from './agents/gateway.js';
 export { SchedulerLoop } from './agents/scheduler-loop.js';
-export { MIN_AGENT_TOKEN_LENGTH } from './options.js';
+export { MIN_AGENT_TOKEN_LENGTH } from '@baton/core';
 export { jobJson } from './http/job-json.js';
 export { RetentionSweeper, DEFAULT_RETENTION } from './retention.js';
 export type { RetentionOptions, RetentionStats } from './retention.js';

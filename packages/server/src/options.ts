@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { BatonError, DEFAULT_LEASE_MS, DEFAULT_MAX_PAYLOAD_BYTES } from '@baton/core';
+import { BatonError, DEFAULT_LEASE_MS, DEFAULT_MAX_PAYLOAD_BYTES, MIN_AGENT_TOKEN_LENGTH } from '@baton/core';
 import type { BatonConfig } from '@baton/core';
 import type { RetentionOptions } from './retention.js';
 import { resolveRetention } from './retention.js';
@@ -114,9 +114,6 @@ export const DEFAULT_ROUTE_TTL_MS = 5 * 60_000;
 
 /** How long an agent whose connection closed may take to come back and keep its jobs. */
 export const DEFAULT_RECONNECT_GRACE_MS = 3000;
-
-/** Shortest agent token accepted: a guessable token would let anyone run work as an agent. */
-export const MIN_AGENT_TOKEN_LENGTH = 16;
 
 /** Fills defaults and fails fast, naming the option, on values that cannot work. */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {

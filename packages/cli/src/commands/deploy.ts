@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { BatonConfig } from '@baton/core';
 import { BatonError } from '@baton/core';
-import { loadConfigFile } from '@baton/server';
 import { CliError, choiceOption } from '../cli-error.js';
 import { runsSomething } from '../deploy/agent-command.js';
 import { defaultDeployConfig } from '../deploy/default-config.js';
@@ -30,8 +29,8 @@ export function registerDeployCommand(program: Command): void {
     .option('--config <file>', 'the baton.yaml to render (default: one pool "default" of 1 to 10 agents, 8 slots each)')
     .requiredOption('--out <dir>', 'directory to write into (created; files render wrote before are replaced)')
     .option('--prometheus <url>', 'the Prometheus that KEDA ScaledObjects query', DEFAULT_PROMETHEUS_URL)
-    .action((flags: RenderFlags) => {
-      const config = flags.config === undefined ? defaultDeployConfig() : configOf(flags.config);
+    .action(async (flags: RenderFlags) => {
+      const config = flags.config === undefined ? defaultDeployConfig() : await configOf(flags.config);
       for (const pool of config.pools) {
         if (!runsSomething(pool))
           process.stderr.write(
@@ -46,7 +45,9 @@ export function registerDeployCommand(program: Command): void {
 }
 
 /** The config file, or a usage error naming its file, line and field. */
-function configOf(path: string): BatonConfig {
+async function configOf(path: string): Promise<BatonConfig> {
+  // The server's config reader loads with the server, so only a deploy that reads a file pays for it.
+  const { loadConfigFile } = await import('@baton/server');
   try {
     return loadConfigFile(path);
   } catch (err) {
