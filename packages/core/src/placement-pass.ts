@@ -3,9 +3,9 @@ import type { AgentCapacity, PendingJob, PendingReason, Placement, PlacementResu
 import type { AgentState, Capacity, Reservation } from './placement-fleet.js';
 import type { ReservationPolicy } from './placement.js';
 import type { AgentHeap } from './placement-heap.js';
-import { agentStates, covers, EligibilityClass } from './placement-fleet.js';
-import type { PriorityClass } from './job.js';
-import { dedicatedQueues, noAgentForPriority, servesPriority } from './placement-priority.js';
+import { agentStates, covers } from './placement-fleet.js';
+import type { EligibilityClass } from './placement-fleet.js';
+import { EligibilityClasses } from './placement-classes.js';
 import * as reasons from './placement-reasons.js';
 import { closerToFitting, fitsSpare, releasesOf, shadowAndSpare } from './placement-holds.js';
 import { needsAtLeast, rememberFailure, wouldFit } from './placement-shapes.js';
@@ -15,9 +15,7 @@ export class PlacementPass {
   private readonly agents: AgentState[];
   /** Free capacity when the pass began, by agent index. */
   private readonly initial: Capacity[];
-  private readonly byQueue = new Map<string, AgentState[]>();
-  /** queue → task → sorted tags (and priority class, in queues with a dedicated agent) → class. */
-  private readonly classes = new Map<string, Map<string, Map<string, EligibilityClass>>>();
+  private readonly classes: EligibilityClasses;
   private readonly placements: Placement[] = [];
   private readonly pending = new Map<string, PendingReason>();
   /** Heap entries set aside during a search (key, agent, version triples), put back after. */
@@ -36,11 +34,6 @@ export class PlacementPass {
   private anyReleases = false;
   /** The pass's time when it is a finite number; null: limits and releases are not used. */
   private readonly now: number | null;
-  /**
-   * Queues an agent dedicated to some priority classes takes: there eligibility depends on the
-   * job's class too (so each class also makes its own reservations).
-   */
-  private readonly dedicated: ReadonlySet<string>;
 
   constructor(
     agents: readonly AgentCapacity[],
@@ -49,16 +42,9 @@ export class PlacementPass {
   ) {
     this.now = now !== undefined && Number.isFinite(now) ? now : null;
     this.agents = agentStates(agents);
-    this.dedicated = dedicatedQueues(agents);
     if (this.now !== null) this.anyReleases = agents.some((a) => (a.releases?.length ?? 0) > 0);
     this.initial = this.agents.map((a) => [a.freeSlots, a.freeCpu, a.freeMemoryMb, a.freeGpus.length] as const);
-    for (const agent of this.agents) {
-      for (const queue of agent.source.queues) {
-        let list = this.byQueue.get(queue);
-        if (!list) this.byQueue.set(queue, (list = []));
-        list.push(agent);
-      }
-    }
+    this.classes = new EligibilityClasses(agents, this.agents, (a) => this.initial[a.index]!);
   }
 
   result(): PlacementResult {
@@ -66,7 +52,7 @@ export class PlacementPass {
   }
 
   place(job: PendingJob): void {
-    const cls = this.classOf(job);
+    const cls = this.classes.of(job);
     if (cls.ineligible) {
       this.pending.set(job.id, cls.ineligible);
       return;
@@ -393,55 +379,4 @@ export class PlacementPass {
     for (const cls of agent.classes) cls.index(agent);
     this.placements.push({ jobId: job.id, agentId: agent.id, gpus });
   }
-
-  private classOf(job: PendingJob): EligibilityClass {
-    const tags = job.constraints.tags;
-    const sortedTags = tags.length === 0 ? '' : tags.length === 1 ? tags[0]! : [...tags].sort().join('\u0001');
-    const tagsKey = this.dedicated.has(job.queue) ? `${job.priority}\u0002${sortedTags}` : sortedTags;
-    let byTask = this.classes.get(job.queue);
-    if (!byTask) this.classes.set(job.queue, (byTask = new Map()));
-    let byTags = byTask.get(job.task);
-    if (!byTags) byTask.set(job.task, (byTags = new Map()));
-    let cls = byTags.get(tagsKey);
-    if (!cls) {
-      cls = this.makeClass(job.queue, job.task, tags.length > 1 ? [...new Set(tags)].sort() : tags, job.priority);
-      byTags.set(tagsKey, cls);
-    }
-    return cls;
-  }
-
-  private makeClass(queue: string, task: string, tags: readonly string[], priority: PriorityClass): EligibilityClass {
-    const ofQueue = this.byQueue.get(queue) ?? [];
-    let eligible: AgentState[] = [];
-    let ineligible: PendingReason | null = null;
-    if (ofQueue.length === 0) {
-      ineligible = reasons.noAgentForQueue(queue);
-    } else {
-      const serving = ofQueue.filter((a) => a.source.tasks.has(task));
-      if (serving.length === 0) {
-        ineligible = reasons.noAgentForTask(queue, task);
-      } else {
-        eligible = tags.length === 0 ? serving : serving.filter((a) => tags.every((t) => tagSet(a).has(t)));
-        if (eligible.length === 0) {
-          const missing = tags.filter((t) => !serving.some((a) => tagSet(a).has(t)));
-          ineligible = reasons.noAgentWithTags(queue, task, missing.length > 0 ? missing : tags);
-        } else if (this.dedicated.has(queue)) {
-          const tagged = eligible;
-          eligible = tagged.filter((a) => servesPriority(a.source, priority));
-          if (eligible.length === 0)
-            ineligible = noAgentForPriority(
-              queue,
-              task,
-              priority,
-              tagged.map((a) => a.source),
-            );
-        }
-      }
-    }
-    return new EligibilityClass(queue, task, tags, eligible, ineligible, (a) => this.initial[a.index]!);
-  }
-}
-
-function tagSet(agent: AgentState): ReadonlySet<string> {
-  return (agent.tagSet ??= new Set(agent.source.tags));
 }
