@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { percentile, round, sortedCopy } from './stats.js';
+import { atMost, sleep } from './waits.js';
 
 /**
  * The api workload's load generator, a process of its own (forked by api.ts), so that it does
@@ -53,7 +54,6 @@ export interface LoadReport {
 }
 
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Pending {
   sentAt: number;
@@ -155,7 +155,7 @@ export async function generateLoad(
     while (!stopping) await one();
   };
   const loops = Array.from({ length: opts.clients }, client);
-  await Promise.all([sleep(opts.warmupS * 1000), Promise.race([warm, sleep(60_000)])]);
+  await Promise.all([sleep(opts.warmupS * 1000), atMost(warm, 60_000)]);
   const warmupMs = nowMs() - goAt;
   windowStart = nowMs();
   onEdge('start');

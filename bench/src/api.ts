@@ -14,6 +14,7 @@ import { redisConnection } from './peers/bullmq-api.js';
 import { round } from './stats.js';
 import type { BatonChild } from './processes.js';
 import { BATON_BIN as BIN, startNode } from './processes.js';
+import { atMost, sleep } from './waits.js';
 
 const LOAD = fileURLToPath(new URL('./api-load.js', import.meta.url));
 const PEER = fileURLToPath(new URL('./peers/bullmq-api.js', import.meta.url));
@@ -34,7 +35,6 @@ export interface ApiOptions {
   log(line: string): void;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const TICK = 100; // USER_HZ: 100 on every Linux this runs on.
 
 /** A process's CPU so far, ms (utime + stime of /proc/PID/stat), and its peak RSS, MB (VmHWM). */
@@ -275,7 +275,7 @@ export async function runBatonApi(o: ApiOptions): Promise<Record<string, unknown
     if (serverProc && serverNodeArgs.length > 0 && serverProc.exitCode === null) {
       const exited = new Promise((resolve) => serverProc?.once('exit', resolve));
       serverProc.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
+      await atMost(exited, 10_000);
     }
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     redis?.disconnect();

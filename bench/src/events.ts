@@ -11,6 +11,7 @@ import type { ProducerReport } from './events-producer.js';
 import { MARKER_TASK, nowMs } from './events-producer.js';
 import { clockTick, machineCpuMs, nextMessage, procCpuMs, startBaton } from './processes.js';
 import { percentile, round, sortedCopy } from './stats.js';
+import { atMost, sleep } from './waits.js';
 
 const PRODUCER = fileURLToPath(new URL('./events-producer.js', import.meta.url));
 const CLIENTS = fileURLToPath(new URL('./events-clients.js', import.meta.url));
@@ -52,8 +53,6 @@ interface PhaseResult {
   /** Marker job id → its `createdAt` (epoch ms, the server's clock when it took the request). */
   createdAt: Map<string, number>;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Jobs of `queue` not yet finished, as the API counts them. */
 async function unfinished(url: string, token: string, queue: string): Promise<number> {
@@ -262,7 +261,7 @@ export async function runEvents(options: EventsOptions): Promise<Record<string, 
         if (c === serverProc && serverNodeArgs.length > 0) {
           const exited = new Promise((resolve) => c.once('exit', resolve));
           c.kill('SIGTERM');
-          await Promise.race([exited, sleep(10_000)]);
+          await atMost(exited, 10_000);
           if (c.exitCode !== null || c.signalCode !== null) return;
         }
         c.kill('SIGKILL');

@@ -8,6 +8,7 @@ import { BENCH_QUEUE, LATENCY_TASK, TimingRecorder, defaultAgentMode, noopHandle
 import type { RemoteAgent } from './remote-agent.js';
 import { startRemoteAgent } from './remote-agent.js';
 import { percentile, round, sortedCopy } from './stats.js';
+import { atMost } from './waits.js';
 
 export interface LatencyOptions {
   store?: string;
@@ -24,8 +25,6 @@ export interface LatencyOptions {
   warmupMs?: number;
   log?: (line: string) => void;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The latency workload: a producer process submits single jobs through the SDK at `rate`/s
@@ -79,7 +78,7 @@ export async function runLatency(options: LatencyOptions): Promise<Record<string
     });
     producer.kill();
     // The last jobs, if any are still running (a remote agent's ending with its process is an error).
-    await Promise.race([remote?.handled ?? done, sleep(10_000)]);
+    await atMost(remote?.handled ?? done, 10_000);
     // A job that has not started by now counts as starting now (BENCHMARKS.md): a backlog shows.
     const runEnd = performance.timeOrigin + performance.now();
     const acked = summary.acked;
