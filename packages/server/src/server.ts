@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -88,7 +88,9 @@ export function createBatonServer(
   // With TLS, Fastify serves on an https.Server: the same request, upgrade and close API.
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines off (the API logs what matters itself); fastify 5.12 takes this through
+    // a LogController, and warns on every start when given as the old top-level option.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: resolved.maxBulkBodyBytes,
     ...(resolved.trustProxy !== null && { trustProxy: resolved.trustProxy }),
     ...(resolved.tls && { https: { cert: resolved.tls.cert, key: resolved.tls.key } }),
