@@ -1,4 +1,5 @@
 import { BatonClient } from '@baton/client';
+import { sleep } from './waits.js';
 
 /**
  * The events workload's producer, a process of its own (forked by events.ts): on `go`, submits
@@ -37,7 +38,6 @@ export interface ProducerReport {
 }
 
 export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export const FLOW_TASK = 'demo.echo';
 export const MARKER_TASK = 'bench.marker';

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { BatonClient } from '@baton/client';
+import { sleep } from './waits.js';
 
 /**
  * The latency workload's producer, in its own process as the peers' is: submits single jobs
@@ -11,7 +12,6 @@ const [url, rateText, secondsText, task] = process.argv.slice(2);
 const rate = Number(rateText);
 const seconds = Number(secondsText);
 const nowMs = (): number => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function produce(): Promise<{ acked: number; errors: number; firstError: string | null; sent: number[] }> {
   // The token comes in the environment, not the arguments: it stays out of the process list.

@@ -8,6 +8,7 @@ import { BENCH_QUEUE, NOOP_TASK, TimingRecorder, defaultAgentMode, noopHandler, 
 import type { RemoteAgent } from './remote-agent.js';
 import { startRemoteAgent } from './remote-agent.js';
 import { percentile, round, sortedCopy } from './stats.js';
+import { sleep } from './waits.js';
 
 export const THROUGHPUT_TASK = NOOP_TASK;
 export const THROUGHPUT_QUEUE = BENCH_QUEUE;
@@ -78,8 +79,6 @@ export interface ThroughputResult {
   ok: boolean;
   error?: string;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The throughput workload: N no-op jobs submitted through the SDK in bulk, then drained by

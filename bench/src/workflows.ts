@@ -4,6 +4,7 @@ import type { Store } from '@baton/store';
 import type { BenchServer } from './bench-server.js';
 import { startBenchServer } from './bench-server.js';
 import { round } from './stats.js';
+import { sleep } from './waits.js';
 
 export const WORKFLOW_TASK = 'bench.step';
 export const WORKFLOW_QUEUE = 'bench-wf';
@@ -58,7 +59,6 @@ export interface WorkflowBenchResult {
 }
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A workflow of `n` steps: a root, `n − 2` steps that need it, and a join that needs them all. */
 export function fanOutSteps(n: number, tag: string): { id: string; task: string; queue: string; needs?: string[] }[] {
